@@ -1,0 +1,204 @@
+"""Inference: aligned windows + a list of emotion vectors -> a typed prediction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .config import MODALITIES
+from .normalize import apply_stats
+
+_LETTERS = {"t": "text", "a": "acoustic", "v": "visual"}
+
+
+def parse_modalities(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """'tav', 'ta', 'av' ... or a list of modality names -> ordered full names."""
+    if spec is None:
+        return MODALITIES
+    if isinstance(spec, str):
+        s = spec.strip().lower()
+        if s in ("all", ""):
+            return MODALITIES
+        bad = [c for c in s if c not in _LETTERS]
+        if bad:
+            raise ValueError(f"modalities '{spec}': use letters t (text), a (acoustic), v (visual), e.g. 'tav' or 'av'")
+        names = {_LETTERS[c] for c in s}
+    else:
+        names = set(spec)
+        unknown = names - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modalities: {sorted(unknown)}")
+    return tuple(m for m in MODALITIES if m in names)
+
+
+@dataclass
+class EmotionPrediction:
+    """What the model says about one window."""
+
+    emotions: list[str]
+    probabilities: np.ndarray  # (K,) sigmoid of the fused logit; NaN when no modality was used
+    logits: np.ndarray  # (K,)
+    modality_scores: dict[str, np.ndarray]  # raw s_m = E_m r_m, (K,) each, for the modalities used
+    contributions: dict[str, np.ndarray]  # w_eff,m * s_m, (K,) each; they sum to the logits
+    modalities_used: tuple[str, ...]
+    fusion_weights: dict[str, float]  # effective weights for this window
+
+    def as_dict(self) -> dict[str, float]:
+        return {e: float(p) for e, p in zip(self.emotions, self.probabilities)}
+
+    def top(self) -> tuple[str, float] | None:
+        if not len(self.emotions) or np.all(np.isnan(self.probabilities)):
+            return None
+        i = int(np.nanargmax(self.probabilities))
+        return self.emotions[i], float(self.probabilities[i])
+
+
+@dataclass
+class WindowBatch:
+    text: np.ndarray  # (B, T, d_t)
+    acoustic: np.ndarray
+    visual: np.ndarray
+    step_masks: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> (B, T) bool
+    modality_mask: np.ndarray | None = None  # (B, 3) bool
+
+
+def batch_windows(windows: Sequence) -> WindowBatch:
+    """Stack ``feature_adapters.windows.Window`` objects (duck-typed) into arrays."""
+    return WindowBatch(
+        text=np.stack([w.text for w in windows]).astype(np.float32),
+        acoustic=np.stack([w.acoustic for w in windows]).astype(np.float32),
+        visual=np.stack([w.visual for w in windows]).astype(np.float32),
+        step_masks={
+            "text": np.stack([w.text_mask for w in windows]).astype(bool),
+            "acoustic": np.stack([w.acoustic_mask for w in windows]).astype(bool),
+            "visual": np.stack([w.visual_mask for w in windows]).astype(bool),
+        },
+        modality_mask=np.stack([w.modality_mask for w in windows]).astype(bool),
+    )
+
+
+class Predictor:
+    """Runs a checkpoint on windows for any list of emotions.
+
+    Emotion vectors come from the checkpoint's trained words, then from
+    ``extra_vectors`` (user-added emotions), then from an embedding provider of
+    the same space, if one is given.
+    """
+
+    def __init__(self, checkpoint: Checkpoint, provider=None, threads: int | None = None):
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.checkpoint = checkpoint
+        self.provider = provider
+        self.net = checkpoint.build_model()
+        self.extra_vectors: dict[str, np.ndarray] = {}
+        self._cache_key: tuple | None = None
+        self._cache_E = None
+
+    def add_emotion(self, name: str, vector: np.ndarray) -> None:
+        v = np.asarray(vector, np.float32).reshape(-1)
+        if v.shape[0] != self.checkpoint.config.emb_dim:
+            raise ValueError(f"emotion '{name}': vector is {v.shape[0]}-d, the model needs {self.checkpoint.config.emb_dim}")
+        self.extra_vectors[name] = v
+        self._cache_key = None
+
+    def emotion_matrix(self, emotions: Sequence[str]) -> np.ndarray:
+        rows = []
+        for e in emotions:
+            v = self.extra_vectors.get(e)
+            if v is None:
+                v = self.checkpoint.vector_of(e)
+            if v is None and self.provider is not None:
+                if self.provider.name != self.checkpoint.embedding_space:
+                    raise ValueError(
+                        f"word vectors are {self.provider.name} but the checkpoint uses {self.checkpoint.embedding_space}"
+                    )
+                v = self.provider.vector(e)
+            if v is None:
+                raise KeyError(f"no vector for emotion '{e}': add it with `livemer add-emotion {e}`")
+            rows.append(np.asarray(v, np.float32))
+        return np.stack(rows) if rows else np.zeros((0, self.checkpoint.config.emb_dim), np.float32)
+
+    def _E(self, emotions: Sequence[str]):
+        import torch
+
+        key = tuple(emotions)
+        if key != self._cache_key:
+            self._cache_E = torch.from_numpy(self.emotion_matrix(emotions))
+            self._cache_key = key
+        return self._cache_E
+
+    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES) -> tuple[dict, np.ndarray]:
+        """Normalise features with the checkpoint's statistics and build the (B, 3) mask."""
+        xs = {"text": batch.text, "acoustic": batch.acoustic, "visual": batch.visual}
+        B = batch.text.shape[0]
+        out = {}
+        for m in MODALITIES:
+            sm = batch.step_masks.get(m)
+            stats = self.checkpoint.normalization.get(m)
+            x = xs[m]
+            if stats is not None:
+                x = apply_stats(x, stats, sm)
+            elif sm is not None:
+                x = np.nan_to_num(x) * sm[..., None]
+            out[m] = x.astype(np.float32)
+        mask = batch.modality_mask if batch.modality_mask is not None else np.ones((B, 3), bool)
+        wanted = np.array([m in modalities for m in MODALITIES], bool)
+        return out, mask & wanted[None, :]
+
+    def predict_batch(
+        self, batch: WindowBatch, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None
+    ) -> list[EmotionPrediction]:
+        import torch
+
+        emotions = list(emotions if emotions is not None else self.checkpoint.display_emotions)
+        mods = parse_modalities(modalities)
+        xs, mask = self.prepare(batch, mods)
+        E = self._E(emotions)
+        with torch.inference_mode():
+            out = self.net(
+                torch.from_numpy(xs["text"]),
+                torch.from_numpy(xs["acoustic"]),
+                torch.from_numpy(xs["visual"]),
+                E,
+                torch.from_numpy(mask),
+            )
+            w = self.net.fusion_weights
+            from .fusion import effective_weights
+
+            weff = effective_weights(w, torch.from_numpy(mask)).numpy()
+        logits = out.logits.numpy()
+        scores = out.scores.numpy()
+        contrib = out.contributions.numpy()
+        preds = []
+        for i in range(logits.shape[0]):
+            used = tuple(m for j, m in enumerate(MODALITIES) if mask[i, j])
+            probs = 1.0 / (1.0 + np.exp(-logits[i].astype(np.float64)))
+            if not used:
+                probs = np.full_like(probs, np.nan)
+            preds.append(
+                EmotionPrediction(
+                    emotions=emotions,
+                    probabilities=probs.astype(np.float32),
+                    logits=logits[i],
+                    modality_scores={m: scores[i, j] for j, m in enumerate(MODALITIES) if mask[i, j]},
+                    contributions={m: contrib[i, j] for j, m in enumerate(MODALITIES) if mask[i, j]},
+                    modalities_used=used,
+                    fusion_weights={m: float(weff[i, j]) for j, m in enumerate(MODALITIES)},
+                )
+            )
+        return preds
+
+    def predict(self, window, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None) -> EmotionPrediction:
+        """One ``Window`` -> one :class:`EmotionPrediction`."""
+        return self.predict_batch(batch_windows([window]), emotions, modalities)[0]
+
+    def predict_windows(self, windows: Sequence, emotions=None, modalities=None, batch_size: int = 256) -> list[EmotionPrediction]:
+        out: list[EmotionPrediction] = []
+        for i in range(0, len(windows), batch_size):
+            out.extend(self.predict_batch(batch_windows(windows[i : i + batch_size]), emotions, modalities))
+        return out

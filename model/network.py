@@ -1,0 +1,90 @@
+"""The paper's network (§3): three bi-LSTM encoders, emotion embeddings mapped
+from the text space into the acoustic and visual spaces, dot-product scores and
+a learned, mask-aware weighted fusion. The emotion set is an input, not weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import MODALITIES, ModelConfig
+from .fusion import fuse, modality_scores
+
+
+class SequenceEncoder(nn.Module):
+    """A bi-LSTM whose two directions are summed; the last step is the representation."""
+
+    def __init__(self, input_dim: int, hidden: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.hidden = hidden
+        self.lstm = nn.LSTM(
+            input_dim,
+            hidden,
+            num_layers=num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=True,
+            batch_first=True,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)  # (B, T, 2H)
+        out = out[..., : self.hidden] + out[..., self.hidden :]
+        return out[:, -1]  # padding is in front, so the last step is real
+
+
+@dataclass
+class NetOutput:
+    logits: torch.Tensor  # (B, K) fused, before the sigmoid
+    scores: torch.Tensor  # (B, 3, K) raw per-modality scores s_m (text, acoustic, visual)
+    contributions: torch.Tensor  # (B, 3, K) w_eff * s_m, summing to logits
+
+
+class EmotionEmbeddingNet(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.encoders = nn.ModuleDict(
+            {m: SequenceEncoder(c.input_dims[m], c.hidden[m], c.num_layers, c.dropout) for m in MODALITIES}
+        )
+        self.map_t2a = nn.Linear(c.emb_dim, c.hidden["acoustic"])  # f_{t->a}
+        self.map_t2v = nn.Linear(c.emb_dim, c.hidden["visual"])  # f_{t->v}
+        # positive fusion weights w = softplus(raw); raw initialised so that w = 1
+        self.fusion_raw = nn.Parameter(torch.full((len(MODALITIES),), 0.5413248546129181))
+
+    @property
+    def fusion_weights(self) -> torch.Tensor:
+        return F.softplus(self.fusion_raw)
+
+    def emotion_embeddings(self, E_t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """E_t (K, d_t), frozen word vectors -> the emotion embeddings of every modality."""
+        return {"text": E_t, "acoustic": self.map_t2a(E_t), "visual": self.map_t2v(E_t)}
+
+    def encode(self, text: torch.Tensor, acoustic: torch.Tensor, visual: torch.Tensor) -> dict[str, torch.Tensor]:
+        xs = {"text": text, "acoustic": acoustic, "visual": visual}
+        return {m: self.encoders[m](xs[m]) for m in MODALITIES}
+
+    def forward(
+        self,
+        text: torch.Tensor,
+        acoustic: torch.Tensor,
+        visual: torch.Tensor,
+        emotion_vectors: torch.Tensor,
+        modality_mask: torch.Tensor | None = None,
+    ) -> NetOutput:
+        """Score a batch against any (K, d_t) emotion matrix.
+
+        ``modality_mask`` is (B, 3) bool for (text, acoustic, visual); None means all present.
+        """
+        B = text.shape[0]
+        if modality_mask is None:
+            modality_mask = torch.ones(B, len(MODALITIES), dtype=torch.bool, device=text.device)
+        E_t = emotion_vectors.to(text.dtype).detach()  # frozen: no gradient into the word vectors
+        embs = self.emotion_embeddings(E_t)
+        reps = self.encode(text, acoustic, visual)
+        scores = torch.stack([modality_scores(reps[m], embs[m]) for m in MODALITIES], dim=1)
+        logits, contrib = fuse(scores, self.fusion_weights, modality_mask)
+        return NetOutput(logits=logits, scores=scores, contributions=contrib)
