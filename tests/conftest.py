@@ -30,3 +30,50 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     cache = os.environ.get("LIVEMER_TEST_CACHE_DIR") or str(base / "cache")
     monkeypatch.setenv("LIVEMER_CACHE_DIR", cache)
     yield
+
+
+SIX = ["anger", "disgust", "fear", "happy", "sad", "surprise"]
+
+
+def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None):
+    """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors."""
+    import numpy as np
+    import torch
+
+    from feature_adapters.embeddings import get_provider
+    from feature_adapters.spaces import FeatureSpace
+    from model.checkpoint import Checkpoint
+    from model.config import ModelConfig
+    from model.network import EmotionEmbeddingNet
+    from model.normalize import NormStats
+
+    torch.manual_seed(seed)
+    prov = get_provider()
+    cfg = ModelConfig(input_dims={"text": 50, "acoustic": 74, "visual": 35},
+                      hidden={"text": 50, "acoustic": 32, "visual": 16}, emb_dim=50)
+    net = EmotionEmbeddingNet(cfg)
+    spaces = {"text": prov.space()}
+    try:
+        from feature_adapters.covarep import COVAREP74
+        spaces["acoustic"] = COVAREP74
+    except Exception:
+        spaces["acoustic"] = FeatureSpace("covarep-74", 74)
+    try:
+        from feature_adapters.facet import FACET35
+        spaces["visual"] = FACET35
+    except Exception:
+        spaces["visual"] = FeatureSpace("facet-35", 35)
+    norm = {m: NormStats.identity(cfg.input_dims[m]) for m in cfg.input_dims}
+    ck = Checkpoint.from_model(net, spaces, norm, list(words), prov.vectors(list(words)), prov.name,
+                               display_emotions=list(words),
+                               provenance=provenance or {"data": "random init (tests)", "command": "tests"})
+    ck.save(path)
+    return ck
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """Path to a small random-weight checkpoint (session-scoped)."""
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
+    make_checkpoint(path)
+    return path

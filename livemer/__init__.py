@@ -1,0 +1,11 @@
+"""livemer: real-time multimodal emotion recognition with modality-transferable
+emotion embeddings (Dai et al., AACL 2020).
+
+Module map (details in README):
+  cli            argument parsing; dispatches to cmd_* modules
+  errors         LivemerError and the exceptions reported as one-line errors
+  registry       per-user registry of added emotions (zero-shot)
+  emotions_set   which emotions a run scores: checkpoint display set + user additions
+  cmd_*          one module per subcommand (emotions, add-emotion, inspect, train, evaluate, run, file)
+"""
+__version__ = "0.1.0"
