@@ -71,7 +71,10 @@ def _load_ffmpeg(path: Path, sr: int) -> np.ndarray:
     except subprocess.TimeoutExpired:
         raise AudioDecodeError(f"{path}: ffmpeg took over {_FFMPEG_TIMEOUT_S} s to decode the audio") from None
     if proc.returncode != 0:
-        if not has_audio_stream(path):
+        readable, audio = _probe(path)
+        if readable is False:
+            raise AudioDecodeError(f"{path}: not a readable audio or video file (corrupt or unknown format)")
+        if not audio:
             raise AudioDecodeError(f"{path}: no audio stream (expected an audio file or a video with sound)")
         err = _one_line(proc.stderr.decode("utf-8", "replace"))
         raise AudioDecodeError(f"{path}: ffmpeg could not decode the audio ({err})")
@@ -112,18 +115,25 @@ def has_audio_stream(path: str | os.PathLike) -> bool:
     """
     path = Path(path)
     _check_exists(path)
+    return _probe(path)[1]
+
+
+def _probe(path: Path) -> tuple[bool | None, bool]:
+    """(whether ffprobe could read the container, or None without ffprobe; whether it has audio)."""
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None:
         try:
             import soundfile as sf
 
-            return sf.info(str(path)).frames > 0
+            return None, sf.info(str(path)).frames > 0
         except Exception:  # noqa: BLE001
-            return False
+            return None, False
     cmd = [ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
            "-of", "csv=p=0", str(path)]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:
-        return False
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+        return None, False
+    if proc.returncode != 0:
+        return False, False
+    return True, bool(proc.stdout.strip())
