@@ -48,6 +48,7 @@ class MediaInfo:
     has_audio: bool
     duration: float  # seconds (the longest stream)
     fps: float | None = None  # video frame rate
+    frame_rate: str | None = None  # the same, as ffprobe's exact fraction ("24000/1001")
     width: int | None = None
     height: int | None = None
     n_frames: int | None = None  # video frames as the container declares (may be absent)
@@ -149,6 +150,9 @@ def parse_probe(path: Path, data: dict) -> MediaInfo:
     v_dur = _float(v.get("duration")) if v else None
     a_dur = _float(a.get("duration")) if a else None
     fps = (_rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate"))) if v else None
+    frame_rate = None
+    if v is not None:
+        frame_rate = next((str(v.get(k)) for k in ("avg_frame_rate", "r_frame_rate") if _rate(v.get(k))), None)
     n_frames = _int(v.get("nb_frames")) if v else None
     if v is not None and v_dur is None:
         v_dur = fmt_dur
@@ -171,6 +175,7 @@ def parse_probe(path: Path, data: dict) -> MediaInfo:
         has_audio=a is not None,
         duration=float(duration),
         fps=fps,
+        frame_rate=frame_rate,
         width=_int(v.get("width")) if v else None,
         height=_int(v.get("height")) if v else None,
         n_frames=n_frames,
@@ -224,20 +229,32 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     return parse_probe(p, data)
 
 
-def sample_times(n_frames: int, fps: float, max_rate: float | None) -> np.ndarray:
-    """Indices of the frames to analyse so that at most ``max_rate`` frames per second are kept.
+def frame_slot(i: int | np.ndarray, fps: float, max_rate: float) -> np.ndarray | int:
+    """The ``1 / max_rate`` time slot frame ``i`` (at ``i / fps`` s) falls in (pure)."""
+    return np.floor(np.asarray(i, dtype=np.float64) / fps * max_rate + 1e-9).astype(np.int64)
 
-    Frame ``i`` is at ``i / fps``. With ``max_rate`` None or >= ``fps`` every frame
-    is kept; otherwise frame ``i`` is kept when it is the first frame in its
-    ``1 / max_rate`` slot, so kept frames are evenly spread (pure function).
+
+def is_sampled(i: int, fps: float, max_rate: float | None) -> bool:
+    """Whether frame ``i`` is analysed when at most ``max_rate`` frames per second are kept.
+
+    Frame ``i`` is kept when it is the first frame of its ``1 / max_rate`` slot
+    (every frame when ``max_rate`` is None or not below ``fps``), so kept frames
+    are evenly spread.
     """
+    if max_rate is None or not fps or max_rate >= fps - 1e-9 or i <= 0:
+        return True
+    return bool(frame_slot(i, fps, max_rate) != frame_slot(i - 1, fps, max_rate))
+
+
+def sample_times(n_frames: int, fps: float, max_rate: float | None) -> np.ndarray:
+    """Indices of the frames :func:`is_sampled` keeps among ``n_frames`` (pure, vectorised)."""
     n = max(int(n_frames), 0)
     idx = np.arange(n)
     if max_rate is None or not fps or max_rate >= fps - 1e-9:
         return idx
     if max_rate <= 0:
         raise ValueError(f"face sampling rate must be > 0, got {max_rate}")
-    slot = np.floor(idx / fps * max_rate + 1e-9).astype(np.int64)
+    slot = frame_slot(idx, fps, max_rate)
     first = np.ones(n, dtype=bool)
     first[1:] = slot[1:] != slot[:-1]
     return idx[first]
