@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from feature_adapters.acoustic import (
     FRAME,
@@ -28,7 +29,8 @@ def _espeak(tmp_path_factory, text: str, pitch: int) -> np.ndarray:
         pytest.skip("espeak-ng not installed")
     path = tmp_path_factory.mktemp("espeak") / f"p{pitch}.wav"
     subprocess.run(["espeak-ng", "-p", str(pitch), "-w", str(path), text], check=True, capture_output=True)
-    y, _ = librosa.load(path, sr=SR)
+    y, sr = sf.read(path, dtype="float32")  # espeak-ng writes 22.05 kHz
+    y = librosa.resample(y, orig_sr=sr, target_sr=SR)
     return y.astype(np.float32)
 
 
@@ -44,7 +46,6 @@ def espeak_high(tmp_path_factory) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def ravdess(shared_dir) -> dict[str, np.ndarray]:
-    import soundfile as sf
 
     root = shared_dir / "data/ravdess/audio16k"
     out = {}
