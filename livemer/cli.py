@@ -17,6 +17,7 @@ from . import __version__
 COMMAND_MODULES = (
     "livemer.cmd_run",
     "livemer.cmd_file",
+    "livemer.cmd_demo",
     "livemer.cmd_emotions",
     "livemer.cmd_inspect",
     "livemer.cmd_train",
