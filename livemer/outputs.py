@@ -315,7 +315,8 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
     for y, present, colour, name in ((0.82, result.face_present, "tab:green", "face"),
                                      (0.62, result.voice_present, "tab:orange", "voice")):
         if len(t):
-            spans = [(float(te) - hop, hop) for te, p in zip(t, present) if p]
+            lo = np.maximum(np.concatenate([[0.0], t[:-1]]), t - hop)
+            spans = [(float(a), float(b - a)) for a, b, p in zip(lo, t, present) if p]
             if spans:
                 axw.broken_barh(spans, (y - 0.07, 0.14), color=colour, alpha=0.6, lw=0)
         axw.text(-0.005 * dur, y, name, ha="right", va="center", fontsize=7, transform=axw.transData)
