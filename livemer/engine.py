@@ -235,6 +235,7 @@ class Engine:
         from .cmd_emotions import provider_for
 
         self.provider = provider_for(self.checkpoint, cfg.glove)
+        _ = self.provider.keyed_vectors  # load the word vectors now, not at the first recognised word
         self.checkpoint.check_spaces(self.running_spaces())
         self.predictor = Predictor(self.checkpoint, self.provider, threads=cfg.threads)
         if registry is None:

@@ -1,0 +1,209 @@
+"""``livemer run``: live emotion recognition from a camera and a microphone (or files played in real time)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+KEY_HELP = "keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="live recognition from a camera and microphone (or video/audio files in real time)",
+        description="Recognise emotions live from face, voice and words. A video or audio file stands in for "
+                    "the camera or microphone and is played in real time. " + KEY_HELP + ".",
+    )
+    p.add_argument("--camera", default="0", metavar="INDEX|PATH|none",
+                   help="camera index, a video file played at its own frame rate, or none (default: 0)")
+    p.add_argument("--mic", default=None, metavar="DEVICE|PATH|none",
+                   help="sounddevice input (index or name), an audio file played in real time, or none "
+                        "(default: the camera file's own sound when --camera is a file, else the default input)")
+    p.add_argument("--emotions", metavar="LIST", help="comma-separated emotions to score (default: the model's set "
+                                                      "plus your added ones)")
+    p.add_argument("--modalities", default="tav", metavar="tav",
+                   help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav")
+    p.add_argument("--record", metavar="OUT.mp4", help="also write the overlaid video here (finalised on exit)")
+    p.add_argument("--headless", action="store_true", help="no window: write one JSON object per result")
+    p.add_argument("--jsonl", metavar="OUT.jsonl", help="write results as JSON lines here (headless default: stdout)")
+    p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
+    p.add_argument("--glove", metavar="PATH", help="GloVe text file when the checkpoint does not use GloVe 6B 50-d")
+    p.add_argument("--face-backend", default="auto", choices=("auto", "mediapipe", "pyfeat"),
+                   help="face analysis backend (default: auto)")
+    p.add_argument("--asr-model", metavar="NAME|DIR", help="Whisper model: a local CTranslate2 directory or a cached "
+                                                           "size name (default: the bundled tiny.en)")
+    p.add_argument("--smoothing", type=float, default=1.0, metavar="SECONDS",
+                   help="time constant of probability smoothing; 0 turns it off (default: 1.0)")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--rate", type=float, default=8.0, metavar="HZ", help="inference rate (default: 8 per second)")
+    p.add_argument("--loop", action="store_true", help="loop a --camera video file")
+    p.set_defaults(func=run)
+
+
+def display_problem() -> str | None:
+    """Why no window can be shown here, or None when a display seems available."""
+    if sys.platform.startswith("linux"):
+        disp = os.environ.get("DISPLAY", "")
+        if not disp and not os.environ.get("WAYLAND_DISPLAY"):
+            return "no display available ($DISPLAY is not set)"
+        if disp.startswith(":"):
+            num = disp[1:].split(".")[0]
+            if num.isdigit() and not Path(f"/tmp/.X11-unix/X{num}").exists():
+                return f"no display available (X server {disp} is not running)"
+    return None
+
+
+def _default_mic(camera: str | None) -> str | None:
+    """The camera file's own sound when it has one; the default input for a camera device."""
+    if camera is None or camera.strip().lower() in ("none", "off"):
+        return "default"
+    if camera.strip().isdigit():
+        return "default"
+    p = Path(camera).expanduser()
+    if p.is_file():
+        from feature_adapters.audio_io import has_audio_stream
+
+        return str(p) if has_audio_stream(p) else None
+    return "default"
+
+
+def _check_output(path: str | None, flag: str) -> None:
+    from .errors import LivemerError
+
+    if path is None:
+        return
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise LivemerError(f"{flag} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise LivemerError(f"{flag} {path}: folder {parent} is not writable")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .errors import LivemerError
+
+    t_start = time.monotonic()
+    if not args.headless:
+        why = display_problem()
+        if why:
+            raise LivemerError(f"{why}; use --headless (with --jsonl FILE or --record FILE)", exit_code=2)
+    if args.smoothing < 0:
+        raise LivemerError(f"--smoothing must be >= 0 seconds, got {args.smoothing}")
+    if args.duration is not None and args.duration <= 0:
+        raise LivemerError(f"--duration must be > 0 seconds, got {args.duration}")
+    if not args.rate > 0:
+        raise LivemerError(f"--rate must be > 0, got {args.rate}")
+    _check_output(args.jsonl, "--jsonl")
+    _check_output(args.record, "--record")
+    camera = None if str(args.camera).strip().lower() in ("none", "off") else str(args.camera)
+    mic = args.mic if args.mic is not None else _default_mic(camera)
+    if mic is not None and mic.strip().lower() in ("none", "off"):
+        mic = None
+    if args.mic is None and camera is not None and mic is None:
+        print(f"livemer: note: {camera} has no sound track; running without a microphone", file=sys.stderr)
+
+    from .engine import Engine, EngineConfig
+    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
+
+    opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
+                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
+    # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
+    live = LivePipeline(opts)
+    live.open_inputs()
+    try:
+        engine = Engine(EngineConfig(
+            checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
+            face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
+            glove=args.glove, threads=1,
+        ))
+        live.attach(engine)
+        if not args.headless:
+            try:
+                import cv2
+
+                cv2.namedWindow(opts.window_title, cv2.WINDOW_NORMAL)
+            except Exception as exc:  # noqa: BLE001 - cv2.error or a GUI-less OpenCV build
+                first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise LivemerError(f"no display available ({first[:120]}); use --headless", exit_code=2) from None
+            print(f"livemer: {KEY_HELP}", file=sys.stderr)
+        if args.headless or args.jsonl:
+            live.jsonl = JsonlSink(args.jsonl)
+        live.prepare()
+        for n in live.notices:
+            print(f"livemer: note: {n}", file=sys.stderr)
+        shown = len(live.notices)
+    except BaseException:
+        live.stop()
+        live.join(0.5)
+        live.close_outputs()
+        raise
+    keys = _KeyHandler(live, engine)
+    with StopOnSignals(live.stop):
+        live.run(on_key=keys)
+    alive = live.join(0.2)
+    st = live.stats
+    for n in live.notices[shown:]:
+        print(f"livemer: note: {n}", file=sys.stderr)
+    for e in st.errors:
+        print(f"livemer: error: {e}", file=sys.stderr)
+    summary = (f"livemer: {st.results} results at {st.infer_hz():.1f}/s, {st.frames_analysed} frames analysed "
+               f"({st.faces_found} with a face), {st.words} words")
+    if st.rendered:
+        summary += f", {st.rendered} frames rendered at {st.render_fps():.1f} fps"
+    if args.record and live.recorder is not None and live.recorder.frames:
+        summary += f"; video: {args.record}"
+    if args.jsonl:
+        summary += f"; results: {args.jsonl}"
+    print(summary, file=sys.stderr)
+    code = 1 if st.errors else 0
+    if alive:
+        # a worker is inside a native call (e.g. a Whisper decode) that cannot be interrupted;
+        # everything is written and closed, so leave without waiting for it
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+class _KeyHandler:
+    """q/Esc quit, m cycles the modality subset, e types an emotion word to add."""
+
+    def __init__(self, live, engine) -> None:
+        self.live = live
+        self.engine = engine
+
+    def __call__(self, key: int) -> None:
+        from .engine import modality_letters
+        from .errors import LivemerError
+
+        live = self.live
+        if live.prompt is not None:  # typing an emotion word
+            if key in (27,):
+                live.prompt = None
+            elif key in (13, 10):
+                word = live.prompt.strip()
+                live.prompt = None
+                if word:
+                    try:
+                        name = self.engine.add_emotion(word)
+                        live.show_message(f"added '+{name}' (saved for later runs)")
+                    except LivemerError as exc:
+                        live.show_message(str(exc))
+            elif key in (8, 127, 0xFF08):
+                live.prompt = live.prompt[:-1]
+            elif 32 <= key < 127 and len(live.prompt) < 30:
+                ch = chr(key)
+                if ch.isalpha() or ch in "-'":
+                    live.prompt += ch.lower()
+            return
+        k = chr(key).lower() if 0 < key < 256 else ""
+        if key == 27 or k == "q":
+            live.stop()
+        elif k == "m":
+            mods = self.engine.cycle_modalities()
+            live.show_message(f"modalities: {modality_letters(mods)}", 2.0)
+        elif k == "e":
+            live.prompt = ""

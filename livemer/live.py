@@ -1,0 +1,793 @@
+"""The live pipeline of ``livemer run``: capture threads, feature workers, inference, rendering.
+
+Threads (all daemon, all watching one stop event)::
+
+    camera ──frames──> face worker ──Facet-35 rows──┐
+       └──────frames──> main thread (render / record)│
+    mic ──blocks──> acoustic worker ──COVAREP-74────>├─> StreamingAligner ─> inference (>= 5 Hz)
+       └──blocks──> ASR worker ──timed words──>──────┘                          │
+                                                        results ──> main thread (overlay / JSONL)
+
+Every queue is bounded and drops its oldest item when full, so a slow stage
+skips stale data instead of building lag. Modalities are masked from the data:
+no face -> no valid visual frame, silence -> no voiced acoustic frame, no
+words -> no text step.
+
+When every input is a file, the run ends once all of them are exhausted and
+the workers have drained (acoustic and ASR flushed), with one final inference.
+``stop()`` (Ctrl-C, ``q``, ``--duration``) ends it at any time; every thread is
+joined within about a second and the ``--record`` video and ``--jsonl`` file
+are finalised either way.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable
+
+import numpy as np
+
+from .capture import EOS, AudioBlock, CameraSource, CaptureError, Clock, Frame, MicSource, open_camera, open_mic
+from .engine import Engine, InferenceResult
+from .errors import LivemerError
+from .overlay import OverlayState, blank_canvas, render, state_from_result
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 1.0  # seconds for all threads together
+
+
+@dataclass
+class LiveOptions:
+    camera: str | None = "0"  # index, video path, or None
+    mic: str | None = None  # device, audio path, or None
+    headless: bool = False
+    jsonl: str | Path | None = None  # None + headless: JSON lines go to stdout
+    record: str | Path | None = None
+    duration: float | None = None  # seconds of stream time, then stop
+    infer_hz: float = 8.0
+    loop_camera: bool = False
+    face_max_width: int = 640  # frames wider than this are downscaled for the face backend
+    asr_interval: float = 0.6  # seconds of new audio between ASR decodes
+    canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
+    window_title: str = "livemer"
+    render: bool | None = None  # draw overlays; default: when a window or --record needs them
+    offscreen: Callable[[np.ndarray], None] | None = None  # receives each rendered frame (benchmarks)
+
+
+@dataclass
+class LiveStats:
+    """What happened during a run (for the exit summary and benchmarks)."""
+
+    started: float = 0.0  # time.monotonic() when run() began
+    first_result: float | None = None
+    first_render: float | None = None
+    results: int = 0
+    rendered: int = 0
+    frames_analysed: int = 0
+    faces_found: int = 0
+    latencies: list[float] = field(default_factory=list)  # capture -> result, seconds
+    transcript_latencies: list[float] = field(default_factory=list)  # word end -> committed, seconds
+    render_times: list[float] = field(default_factory=list)  # time.monotonic() of each rendered frame
+    infer_times: list[float] = field(default_factory=list)
+    overlay_ms: list[float] = field(default_factory=list)
+    words: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def render_fps(self) -> float:
+        t = self.render_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
+
+    def infer_hz(self) -> float:
+        t = self.infer_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
+
+    def longest_stall(self) -> float:
+        t = self.render_times
+        return float(np.max(np.diff(t))) if len(t) > 1 else 0.0
+
+
+class _Rate:
+    """Events per second over a sliding window."""
+
+    def __init__(self, span: float = 1.0) -> None:
+        self.span = span
+        self._t: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._t.append(now)
+        while self._t and self._t[0] < now - self.span:
+            self._t.popleft()
+
+    def value(self) -> float:
+        if len(self._t) < 2:
+            return 0.0
+        dt = self._t[-1] - self._t[0]
+        return (len(self._t) - 1) / dt if dt > 0 else 0.0
+
+
+def _atomic_partial(path: Path) -> Path:
+    """A temporary sibling of ``path`` that keeps its suffix (OpenCV picks the container from it)."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+class Recorder:
+    """``--record``: the rendered frames into a video, written to a temporary file and renamed on close."""
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
+        import cv2
+
+        self.path = Path(path)
+        if not self.path.parent.exists():
+            raise LivemerError(f"--record {self.path}: folder {self.path.parent} does not exist")
+        self.tmp = _atomic_partial(self.path)
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.size = size
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        self._w = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, size)
+        if not self._w.isOpened():
+            self._w.release()
+            self.tmp.unlink(missing_ok=True)
+            raise LivemerError(f"--record {self.path}: cannot write a video there (use .mp4 or .avi)")
+        self.frames = 0
+        self._t0: float | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def write(self, frame: np.ndarray, t: float) -> None:
+        """Write ``frame`` shown at stream time ``t``; repeats it to keep a constant frame rate."""
+        import cv2
+
+        with self._lock:
+            if self.closed:
+                return
+            if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
+                frame = cv2.resize(frame, self.size)
+            if self._t0 is None:
+                self._t0 = t
+            target = int(round((t - self._t0) * self.fps)) + 1
+            n = max(1, min(target - self.frames, int(self.fps)))  # never more than 1 s of repeats
+            for _ in range(n):
+                self._w.write(frame)
+            self.frames += n
+
+    def close(self) -> Path | None:
+        with self._lock:
+            if self.closed:
+                return None
+            self.closed = True
+            self._w.release()
+            if self.frames == 0:
+                self.tmp.unlink(missing_ok=True)
+                return None
+            os.replace(self.tmp, self.path)
+            return self.path
+
+
+class JsonlSink:
+    """One JSON object per line, flushed after each line (stdout or a file), closed on exit."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        if self.path is None:
+            self._fh: IO[str] = sys.stdout
+        else:
+            try:
+                self._fh = open(self.path, "w", encoding="utf-8", buffering=1)
+            except OSError as exc:
+                raise LivemerError(f"--jsonl {self.path}: cannot write ({exc.strerror})") from None
+        self._lock = threading.Lock()
+        self.lines = 0
+        self.closed = False
+
+    def write(self, obj: dict[str, Any]) -> None:
+        line = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+                self.lines += 1
+            except BrokenPipeError:
+                self.closed = True
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed and self.path is None:
+                return
+            self.closed = True
+            try:
+                self._fh.flush()
+            except (OSError, ValueError):
+                pass
+            if self.path is not None:
+                self._fh.close()
+
+
+def to_word_inputs(tokens) -> list:
+    """Text steps (``TextToken``) -> aligner words (OOV tokens keep their step, without a vector)."""
+    from feature_adapters.align import WordInput
+
+    return [WordInput(t.token, t.start, t.end, None if t.oov else t.vector, bool(t.oov)) for t in tokens]
+
+
+class LivePipeline:
+    """Runs the capture, feature and inference threads; :meth:`run` renders in the calling thread."""
+
+    def __init__(self, options: LiveOptions, engine: Engine | None = None) -> None:
+        self.engine = engine
+        self.opt = options
+        self.clock = Clock()
+        self.stop_event = threading.Event()
+        self.inputs_done = threading.Event()
+        self.stats = LiveStats()
+        self.camera: CameraSource | None = None
+        self.mic: MicSource | None = None
+        self.aligner = None  # built by start() from the engine's dimensions
+        self._components: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._workers_done: dict[str, threading.Event] = {}
+        self._results: queue.Queue = queue.Queue(maxsize=64)
+        self.latest_result: InferenceResult | None = None
+        self.latest_face = None  # FaceResult of the freshest analysed frame
+        self._face_box_scale = 1.0
+        self._visual_fresh: tuple[float, float] | None = None  # (stream t, monotonic capture) last added
+        self._audio_fresh: tuple[float, float] | None = None
+        self._last_acoustic_t = -math.inf
+        self._last_voiced_t = -math.inf
+        self._face_present: bool | None = None
+        self._committed_text = ""
+        self._pending_text = ""
+        self._face_rate = _Rate()
+        self._render_rate = _Rate()
+        self.notices: list[str] = []
+        self.jsonl: JsonlSink | None = None
+        self.recorder: Recorder | None = None
+        self.prompt: str | None = None
+        self.message: str | None = None
+        self._message_until = 0.0
+        self._final_done = threading.Event()
+
+    # ------------------------------------------------------------------ setup
+    def open_inputs(self) -> None:
+        """Create and start the sources; raises :class:`CaptureError` (within ~2 s) when one cannot open."""
+        self.camera = open_camera(self.opt.camera, self.clock, loop=self.opt.loop_camera)
+        self.mic = open_mic(self.opt.mic, self.clock)
+        if self.camera is None and self.mic is None:
+            raise LivemerError("both --camera and --mic are none: nothing to analyse")
+        self._frames_face = self.camera.subscribe(1) if self.camera else None
+        self._frames_show = self.camera.subscribe(2) if self.camera else None
+        self._blocks_acoustic = self.mic.subscribe(64) if self.mic else None  # ~2 s of 32 ms blocks
+        self._blocks_asr = self.mic.subscribe(320) if self.mic else None  # ~10 s
+        for src in (self.camera, self.mic):
+            if src is not None:
+                src.start()
+        deadline = time.monotonic() + 1.9
+        try:
+            for src in (self.camera, self.mic):
+                if src is not None:
+                    src.wait_open(max(0.05, deadline - time.monotonic()))
+        except CaptureError:
+            self.stop()
+            raise
+
+    def attach(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def prepare(self) -> None:
+        """Load the face backend, the recogniser and the acoustic kernels in parallel, before the clock starts.
+
+        A component that cannot load is left out with a one-line notice; its
+        modality is then absent (masked), never faked.
+        """
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self.camera is not None:
+            jobs["face"] = lambda: (self.engine.face_backend(), self.engine.facet_adapter())[0]
+        if self.mic is not None:
+            jobs["asr"] = self.engine.new_transcriber
+            jobs["acoustic"] = self._make_extractor
+
+        def load(name: str, fn: Callable[[], Any]) -> None:
+            try:
+                self._components[name] = fn()
+            except Exception as exc:  # noqa: BLE001 - reported as a notice, the modality is masked
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                what = {"face": "face analysis", "asr": "speech recognition", "acoustic": "voice analysis"}[name]
+                mod = {"face": "visual", "asr": "text", "acoustic": "acoustic"}[name]
+                self._components[name] = exc
+                self.notices.append(f"{what} unavailable ({msg}); the {mod} modality is absent")
+
+        threads = [threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True) for n, f in jobs.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _make_extractor(self):
+        ex = self.engine.new_acoustic_extractor(16000)
+        ex.warmup()
+        self.engine.covarep_adapter()
+        return ex
+
+    def _component(self, name: str, build: Callable[[], Any]):
+        """A prepared component, or build it now; raises the preparation error if it failed."""
+        if name not in self._components:
+            self._components[name] = build()
+        c = self._components[name]
+        if isinstance(c, BaseException):
+            raise c
+        return c
+
+    def _start(self, name: str, target: Callable[[], None]) -> None:
+        done = threading.Event()
+        self._workers_done[name] = done
+
+        def body() -> None:
+            try:
+                target()
+            except Exception as exc:  # noqa: BLE001 - a worker bug must not hang the run
+                msg = f"{name} worker failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                log.error(msg)
+                self.stats.errors.append(msg)
+            finally:
+                done.set()
+                log.debug("%s worker done at stream time %.2f s", name, self.clock.now())
+
+        th = threading.Thread(target=body, name=name, daemon=True)
+        self._threads.append(th)
+        th.start()
+
+    def start(self) -> None:
+        """Open the inputs (if not yet), start the workers and the inference thread, then the clock."""
+        if self.engine is None:
+            raise LivemerError("live pipeline: no engine attached")
+        if self.camera is None and self.mic is None:
+            self.open_inputs()
+        self.stats.started = self.stats.started or time.monotonic()
+        self.aligner = self.engine.new_aligner(t0=0.0)
+        if self.camera is not None:
+            self._start("face", self._face_worker)
+        if self.mic is not None:
+            self._start("acoustic", self._acoustic_worker)
+            self._start("asr", self._asr_worker)
+        self._infer_thread = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
+        self._infer_thread.start()
+        self.clock.reset()
+        for src in (self.camera, self.mic):
+            if src is not None:
+                src.begin()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for src in (self.camera, self.mic):
+            if src is not None:
+                src.stop()
+
+    def join(self, timeout: float = JOIN_TIMEOUT) -> list[str]:
+        """Join every thread within ``timeout`` seconds in all; returns the names still alive."""
+        deadline = time.monotonic() + timeout
+        threads: list[threading.Thread] = [t for t in (self.camera, self.mic) if t is not None]
+        threads += self._threads
+        if getattr(self, "_infer_thread", None) is not None:
+            threads.append(self._infer_thread)
+        for t in threads:
+            if t.ident is not None:
+                t.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in threads if t.is_alive()]
+
+    # ------------------------------------------------------------------ workers
+    def _face_worker(self) -> None:
+        q = self._frames_face
+        try:
+            backend = self._component("face", lambda: (self.engine.face_backend(), self.engine.facet_adapter())[0])
+        except Exception as exc:  # noqa: BLE001 - degrade: the visual modality is then absent
+            if "face" not in self._components or not isinstance(self._components["face"], BaseException):
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.notices.append(f"face analysis unavailable ({msg}); the visual modality is absent")
+            self._drain_until_eos(q)
+            return
+        if getattr(backend, "notice", None):
+            self.notices.append(backend.notice)
+        import cv2
+
+        while not self.stop_event.is_set():
+            try:
+                fr: Frame | None = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if fr is EOS:
+                return
+            img = fr.image
+            scale = 1.0
+            if img.shape[1] > self.opt.face_max_width:
+                scale = self.opt.face_max_width / img.shape[1]
+                img = cv2.resize(img, (self.opt.face_max_width, int(round(img.shape[0] * scale))),
+                                 interpolation=cv2.INTER_AREA)
+            res = backend.process(img, fr.t * 1000.0)
+            row, ok = self.engine.visual_row(res)
+            self.aligner.add_visual(np.array([fr.t]), row[None, :], np.array([ok]))
+            self._face_rate.tick()
+            with self._lock:
+                self.latest_face = res
+                self._face_box_scale = scale
+                self._face_present = bool(res.face_found)
+                self._visual_fresh = (fr.t, fr.captured)
+                self.stats.frames_analysed += 1
+                self.stats.faces_found += int(bool(res.face_found))
+
+    def _drain_until_eos(self, q: queue.Queue) -> None:
+        while not self.stop_event.is_set():
+            try:
+                if q.get(timeout=0.1) is EOS:
+                    return
+            except queue.Empty:
+                continue
+
+    def _acoustic_worker(self) -> None:
+        q = self._blocks_acoustic
+        try:
+            ex = self._component("acoustic", self._make_extractor)
+        except Exception as exc:  # noqa: BLE001 - degrade: the acoustic modality is then absent
+            if not isinstance(self._components.get("acoustic"), BaseException):
+                self.notices.append(f"voice analysis unavailable ({exc}); the acoustic modality is absent")
+            self._drain_until_eos(q)
+            return
+
+        def add(frames) -> None:
+            if len(frames) == 0:
+                return
+            t, f, v = self.engine.acoustic_rows(frames)
+            self.aligner.add_acoustic(t, f, v)
+            with self._lock:
+                self._last_acoustic_t = float(t[-1])
+                if v.any():
+                    self._last_voiced_t = float(t[np.flatnonzero(v)[-1]])
+
+        while not self.stop_event.is_set():
+            try:
+                blk: AudioBlock | None = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if blk is EOS:
+                add(ex.flush())
+                return
+            add(ex.push(blk.samples, t0=blk.t_start))
+            with self._lock:
+                self._audio_fresh = (blk.t_end, blk.captured)
+
+    def _asr_worker(self) -> None:
+        q = self._blocks_asr
+        try:
+            tr = self._component("asr", self.engine.new_transcriber)
+        except Exception as exc:  # noqa: BLE001 - degrade: the text modality is then absent
+            if not isinstance(self._components.get("asr"), BaseException):
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.notices.append(f"speech recognition unavailable ({msg}); the text modality is absent")
+            self._drain_until_eos(q)
+            return
+        new_audio = 0.0
+        ended = False
+        while not self.stop_event.is_set() and not ended:
+            try:
+                blk = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = [blk]
+            while True:  # take everything queued: one decode covers it
+                try:
+                    batch.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            for b in batch:
+                if b is EOS:
+                    ended = True
+                    break
+                tr.push(b.samples, b.t_end)
+                new_audio += b.samples.size / 16000
+            t0 = time.monotonic()
+            if ended:
+                words = tr.flush()
+            elif new_audio >= self.opt.asr_interval:
+                new_audio = 0.0
+                words = tr.process()
+            else:
+                continue
+            log.debug("asr: decode %.2f s (buffer %.1f s, %d new words) at %.2f", time.monotonic() - t0,
+                      tr.buffer_duration, len(words), self.clock.now())
+            self._add_words(words, tr)
+
+    def _add_words(self, words, tr) -> None:
+        now = time.monotonic()
+        if words:
+            tokens = self.engine.embed(words)
+            self.aligner.add_words(to_word_inputs(tokens))
+            for w in words:
+                self.stats.transcript_latencies.append(now - self.clock.to_monotonic(w.end))
+            self.stats.words += len(words)
+        committed = " ".join(w.word.strip() for w in tr.committed_words)
+        with self._lock:
+            self._committed_text = committed
+            self._pending_text = tr.pending_text
+
+    # ------------------------------------------------------------------ inference
+    def transcript(self) -> str:
+        with self._lock:
+            return self._committed_text
+
+    def _voice_present(self) -> bool | None:
+        if self.mic is None:
+            return None
+        with self._lock:
+            if not math.isfinite(self._last_acoustic_t):
+                return False
+            return self._last_acoustic_t - self._last_voiced_t <= 0.5
+
+    def _fresh_capture(self) -> float | None:
+        with self._lock:
+            fresh = self._visual_fresh if self._visual_fresh is not None else self._audio_fresh
+        return fresh[1] if fresh else None
+
+    def infer_once(self, t: float | None = None) -> InferenceResult | None:
+        """One inference on the window ending at stream time ``t`` (default: now)."""
+        captured = self._fresh_capture()
+        origin = self.aligner.latest
+        if not math.isfinite(origin):  # nothing captured yet
+            return None
+        t = self.clock.now() if t is None else t
+        window = self.aligner.window(t)
+        with self._lock:
+            face_present = bool(self._face_present)
+        res = self.engine.infer(
+            window, t, transcript=self.transcript(), face_present=face_present,
+            voice_present=bool(self._voice_present()), fps=self._face_rate.value(), captured_at=captured,
+        )
+        now = time.monotonic()
+        with self._lock:
+            self.latest_result = res
+            self.stats.results += 1
+            self.stats.infer_times.append(now)
+            if captured is not None:
+                self.stats.latencies.append(res.latency)
+            if self.stats.first_result is None:
+                self.stats.first_result = now
+        self._emit(res)
+        return res
+
+    def _emit(self, res: InferenceResult) -> None:
+        from .capture import put_latest
+
+        put_latest(self._results, res)
+
+    def _files_ended(self) -> bool:
+        """Every input is a file and has been played to its end."""
+        srcs = [s for s in (self.camera, self.mic) if s is not None]
+        return bool(srcs) and all(s.is_file and s.finished.is_set() for s in srcs)
+
+    def _inputs_exhausted(self) -> bool:
+        """Every input file has ended and every worker has drained (acoustic and ASR flushed)."""
+        return self._files_ended() and all(ev.is_set() for ev in self._workers_done.values())
+
+    def _infer_loop(self) -> None:
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except Exception:  # noqa: BLE001
+            pass
+        period = 1.0 / max(0.5, self.opt.infer_hz)
+        nxt = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                if self._inputs_exhausted():
+                    # one last result at the end of the data (not later: trailing empty pseudo-steps
+                    # would push real steps out of the window)
+                    latest = self.aligner.latest
+                    self.infer_once((latest if math.isfinite(latest) else self.clock.now()) + 1e-3)
+                    self._final_done.set()
+                    self.inputs_done.set()
+                    return
+                if self.opt.duration is not None and self.clock.now() >= self.opt.duration:
+                    self.infer_once()
+                    self._final_done.set()
+                    self.inputs_done.set()
+                    return
+                if self._files_ended():
+                    # nothing new arrives: wait for the workers to drain, then give one final result
+                    self.stop_event.wait(0.02)
+                    continue
+                now = time.monotonic()
+                if now < nxt:
+                    self.stop_event.wait(nxt - now)
+                    continue
+                nxt += period
+                if nxt < now:  # fell behind: do not try to catch up
+                    nxt = now + period
+                self.infer_once()
+        except Exception as exc:  # noqa: BLE001
+            msg = f"inference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            log.error(msg)
+            self.stats.errors.append(msg)
+            self.inputs_done.set()
+
+    # ------------------------------------------------------------------ main thread
+    def overlay_state(self) -> OverlayState:
+        with self._lock:
+            res = self.latest_result
+            face = self.latest_face
+            scale = self._face_box_scale
+            face_present = self._face_present
+            pending = self._pending_text
+            committed = self._committed_text
+        if face is not None and scale != 1.0 and face.box is not None:
+            from dataclasses import replace
+
+            face = replace(face, box=tuple(v / scale for v in face.box))
+        transcript = (committed + (" " + pending if pending else "")).strip()
+        msg = self.message if time.monotonic() < self._message_until else None
+        st = state_from_result(
+            res, face=face, transcript=transcript, camera_on=self.camera is not None, mic_on=self.mic is not None,
+            fps=self._render_rate.value(), prompt=self.prompt, message=msg,
+            modalities=self.engine.modalities, face_present=face_present, voice_present=self._voice_present(),
+        )
+        if res is None:
+            st.emotions = self.engine.emotions
+            st.probabilities = np.full(len(st.emotions), np.nan)
+            st.user_added = self.engine.user_added
+        return st
+
+    def show_message(self, text: str, seconds: float = 3.0) -> None:
+        self.message = text
+        self._message_until = time.monotonic() + seconds
+
+    def _needs_render(self) -> bool:
+        if self.opt.render is not None:
+            return self.opt.render
+        return (not self.opt.headless) or self.recorder is not None or self.opt.offscreen is not None
+
+    def _drain_results(self) -> None:
+        while True:
+            try:
+                res = self._results.get_nowait()
+            except queue.Empty:
+                return
+            if self.jsonl is not None:
+                self.jsonl.write(res.to_json_dict())
+
+    def run(self, on_key: Callable[[int], None] | None = None) -> None:
+        """Start everything and render/write in this thread until the end, a stop or a key."""
+        self.stats.started = self.stats.started or time.monotonic()
+        self.start()
+        render_on = self._needs_render()
+        show = not self.opt.headless
+        if self.opt.record:
+            fps = self.camera.fps if self.camera is not None else 25.0
+            size = self.camera.size if self.camera is not None and self.camera.size else self.opt.canvas_size
+            self.recorder = Recorder(self.opt.record, fps, size)
+            render_on = True
+        if show:
+            import cv2
+
+            cv2.namedWindow(self.opt.window_title, cv2.WINDOW_NORMAL | getattr(cv2, "WINDOW_KEEPRATIO", 0))
+        frame_period = 1.0 / (self.camera.fps if self.camera is not None and self.camera.fps else 30.0)
+        last_frame: Frame | None = None
+        camera_ended = self.camera is None
+        try:
+            while not self.stop_event.is_set():
+                if self.inputs_done.is_set() and self._final_done.is_set():
+                    break
+                if not render_on:
+                    try:
+                        res = self._results.get(timeout=0.05)
+                    except queue.Empty:
+                        continue
+                    if self.jsonl is not None:
+                        self.jsonl.write(res.to_json_dict())
+                    continue
+                # rendering: one overlay per camera frame (or at the camera's frame rate on a canvas
+                # or on the last frame once a camera file has ended)
+                fr = None
+                if not camera_ended:
+                    try:
+                        fr = self._frames_show.get(timeout=frame_period)
+                    except queue.Empty:
+                        fr = None
+                    if fr is EOS:
+                        camera_ended = True
+                        fr = None
+                else:
+                    self.stop_event.wait(frame_period)
+                self._drain_results()
+                if fr is None and not camera_ended:
+                    continue  # no new camera frame yet
+                if fr is not None:
+                    last_frame = fr
+                    img = fr.image.copy()
+                    t_shown = fr.t
+                elif last_frame is not None:
+                    img = last_frame.image.copy()
+                    t_shown = self.clock.now()
+                else:
+                    img = blank_canvas(*self.opt.canvas_size)
+                    t_shown = self.clock.now()
+                t0 = time.perf_counter()
+                render(img, self.overlay_state())
+                self.stats.overlay_ms.append((time.perf_counter() - t0) * 1000.0)
+                now = time.monotonic()
+                self._render_rate.tick(now)
+                self.stats.rendered += 1
+                self.stats.render_times.append(now)
+                if self.stats.first_render is None:
+                    self.stats.first_render = now
+                if self.recorder is not None:
+                    self.recorder.write(img, t_shown)
+                if self.opt.offscreen is not None:
+                    self.opt.offscreen(img)
+                if show:
+                    import cv2
+
+                    cv2.imshow(self.opt.window_title, img)
+                    key = cv2.waitKey(1)
+                    if key != -1 and on_key is not None:
+                        on_key(key & 0xFFFF)
+                    try:
+                        if cv2.getWindowProperty(self.opt.window_title, cv2.WND_PROP_VISIBLE) < 1:
+                            self.stop()  # the window was closed
+                    except Exception:  # noqa: BLE001
+                        pass
+        finally:
+            self.stop()
+            self.join(JOIN_TIMEOUT)
+            self._drain_results()
+            self.close_outputs()
+            if show:
+                try:
+                    import cv2
+
+                    cv2.destroyAllWindows()
+                    cv2.waitKey(1)
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def close_outputs(self) -> Path | None:
+        out = None
+        if self.recorder is not None:
+            out = self.recorder.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
+        return out
+
+
+class StopOnSignals:
+    """Context manager: SIGINT/SIGTERM set ``stop`` instead of raising (restored on exit)."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self.stop = stop
+        self._old: dict[int, Any] = {}
+        self.received: int | None = None
+
+    def _handler(self, signum, _frame) -> None:
+        self.received = signum
+        self.stop()
+
+    def __enter__(self) -> "StopOnSignals":
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
