@@ -132,16 +132,16 @@ class _Analyzer:
     def __init__(self) -> None:
         import librosa
 
-        win = np.zeros(FRAME, np.float64)
-        lo = (FRAME - SPEC_WIN) // 2
         hann = np.hanning(SPEC_WIN + 2)[1:-1]  # symmetric, no zero end points
-        win[lo:lo + SPEC_WIN] = hann / hann.sum()
-        self.window = win
-        self.ac_window = np.hanning(FRAME + 2)[1:-1]
+        self.spec_window = (hann / hann.sum()).astype(np.float32)
+        self.spec_lo = (FRAME - SPEC_WIN) // 2
+        ac_window = np.hanning(FRAME + 2)[1:-1]
+        self.ac_window = ac_window.astype(np.float32)
         self.ac_freqs = np.fft.rfftfreq(2 * FRAME, 1.0 / SR)
-        wac = np.fft.irfft(np.abs(np.fft.rfft(self.ac_window, n=2 * FRAME)) ** 2, n=2 * FRAME)[:FRAME]
+        self.ac_nlow = int(np.sum(self.ac_freqs <= VOICING_LOWPASS_HZ))  # bins kept by the low-pass
+        self.ac_weights = np.where(np.arange(self.ac_nlow) == 0, 1.0, 2.0)[None, :]
+        wac = np.fft.irfft(np.abs(np.fft.rfft(ac_window, n=2 * FRAME)) ** 2, n=2 * FRAME)[:FRAME]
         self.ac_window_ac = np.maximum(wac / wac[0], 1e-3)
-        self.spec_lo = lo
         fb = librosa.filters.mel(sr=SR, n_fft=FRAME, n_mels=N_MELS, fmin=0.0, fmax=SR / 2, htk=True, norm=None)
         self.mel = (fb / fb.sum(axis=1, keepdims=True)).T.astype(np.float64)  # (bins, mels): band-mean power
         freqs = np.fft.rfftfreq(FRAME, 1.0 / SR)
@@ -168,6 +168,7 @@ class _Analyzer:
 def _frame_features(padded: np.ndarray) -> np.ndarray:
     """Features of frames ``j`` covering ``padded[j*HOP : j*HOP + FRAME]`` -> (n, len(NATIVE_NAMES))."""
     import librosa
+    import scipy.fft as sfft
 
     an = _Analyzer.get()
     n = 1 + (padded.shape[0] - FRAME) // HOP
@@ -175,37 +176,38 @@ def _frame_features(padded: np.ndarray) -> np.ndarray:
     if n <= 0:
         return out[:0]
     padded = np.ascontiguousarray(padded[: (n - 1) * HOP + FRAME], dtype=np.float32)
-    frames = librosa.util.frame(padded, frame_length=FRAME, hop_length=HOP, axis=0).astype(np.float64)  # (n, FRAME)
+    frames = librosa.util.frame(padded, frame_length=FRAME, hop_length=HOP, axis=0)  # (n, FRAME) view
 
     # F0 (YIN; finite in every frame, also silence)
     f0 = librosa.yin(padded, fmin=F0_MIN, fmax=F0_MAX, sr=SR, frame_length=FRAME, hop_length=HOP, center=False)
     f0 = np.nan_to_num(np.asarray(f0, np.float64)[:n], nan=0.0, posinf=0.0, neginf=0.0)
 
     # energy of the central window
-    core = frames[:, an.spec_lo:an.spec_lo + SPEC_WIN]
+    core = frames[:, an.spec_lo:an.spec_lo + SPEC_WIN].astype(np.float64)
     rms = np.sqrt(np.mean(core * core, axis=1))
     energy_db = 20.0 * np.log10(np.maximum(rms, 10 ** (_DB_FLOOR / 20)))
 
     # periodicity at the YIN period: normalised autocorrelation of the whole Hann-windowed
-    # frame, low-passed at 1 kHz, divided by the window's own autocorrelation (Boersma 1993)
-    centred = frames - frames.mean(axis=1, keepdims=True)
-    long_amp = np.abs(np.fft.rfft(centred * an.ac_window, n=2 * FRAME, axis=1))  # 64 ms Hann spectrum
-    pw = long_amp * long_amp
-    pw[:, an.ac_freqs > VOICING_LOWPASS_HZ] = 0.0
-    ac = np.fft.irfft(pw, n=2 * FRAME, axis=1)[:, :FRAME]
-    energy0 = ac[:, 0].copy()
-    ac = ac / np.maximum(energy0, 1e-300)[:, None] / an.ac_window_ac
+    # frame, low-passed at 1 kHz, divided by the window's own autocorrelation (Boersma 1993).
+    # The autocorrelation is evaluated only at the two lags around the period, from the
+    # power spectrum below the cut-off (a cosine sum), instead of a full inverse FFT.
+    centred = frames - frames.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+    long_amp = np.abs(sfft.rfft(centred * an.ac_window, n=2 * FRAME, axis=1))  # 64 ms Hann spectrum
+    low = long_amp[:, : an.ac_nlow].astype(np.float64) ** 2 * an.ac_weights  # one-sided weights
+    energy0 = low.sum(axis=1)
     period = np.clip(np.where(f0 > 0, SR / np.maximum(f0, 1e-6), SR / F0_MAX), 1.0, FRAME - 2.0)
     i0 = np.floor(period).astype(np.int64)
     frac = period - i0
-    rows = np.arange(n)
-    periodicity = ac[rows, i0] * (1.0 - frac) + ac[rows, i0 + 1] * frac
+    k = np.arange(an.ac_nlow)[None, :]
+    ac0 = np.sum(low * np.cos(2 * np.pi * k * i0[:, None] / (2 * FRAME)), axis=1) / an.ac_window_ac[i0]
+    ac1 = np.sum(low * np.cos(2 * np.pi * k * (i0 + 1)[:, None] / (2 * FRAME)), axis=1) / an.ac_window_ac[i0 + 1]
+    periodicity = (ac0 * (1.0 - frac) + ac1 * frac) / np.maximum(energy0, 1e-300)
     periodicity = np.where(energy0 > 1e-20, np.clip(periodicity, -1.0, 1.0), 0.0)
     vuv = ((periodicity > VOICING_THRESHOLD) & (energy_db > ENERGY_FLOOR_DB)).astype(np.float64)
 
-    # spectrum (Hann 512 centred, zero-padded to FRAME)
-    spec = np.abs(np.fft.rfft(frames * an.window, axis=1))  # a sinusoid of amplitude A peaks at ~A/2
-    power = spec * spec
+    # spectrum (Hann 512 centred, zero-padded to FRAME): a sinusoid of amplitude A peaks at ~A/2
+    spec = sfft.rfft(frames[:, an.spec_lo:an.spec_lo + SPEC_WIN] * an.spec_window, n=FRAME, axis=1)
+    power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float64)
 
     # mel-cepstrum, natural-log amplitude (COVAREP hspec2fwcep convention)
     log_amp = 0.5 * np.log(np.maximum(power @ an.mel, 1e-20))
@@ -230,7 +232,7 @@ def _frame_features(padded: np.ndarray) -> np.ndarray:
             idx = np.clip(lo[:, None] + np.arange(span)[None, :], 0, sv.shape[1] - 1)
             vals = np.take_along_axis(sv, idx, axis=1)
             vals = np.where(idx <= hi[:, None], vals, 0.0)
-            return vals.max(axis=1)
+            return vals.max(axis=1).astype(np.float64)
 
         h1, h2 = harmonic_peak(1.0), harmonic_peak(2.0)
         h1h2[voiced] = 20.0 * np.log10(np.maximum(h1, 1e-10) / np.maximum(h2, 1e-10))
@@ -278,8 +280,9 @@ class StreamingAcousticExtractor:
 
     Keeps just the left context the next frame needs (at most ``FRAME`` samples
     plus the unconsumed tail), so each push costs time proportional to its new
-    frames. A frame is emitted once the 32 ms after its centre have arrived
-    (latency ~0.54 s at most: 512 samples of look-ahead plus the hop).
+    frames. A frame is emitted once the 32 ms (512 samples) after its centre
+    have arrived, so its delay is that look-ahead plus the chunk length.
+    The first call imports librosa/numba (seconds): call :meth:`warmup` early.
     :meth:`flush` zero-pads the end and emits the remaining frames; pushes then
     start a new stream. Input at another ``sr`` is resampled to 16 kHz with a
     streaming soxr resampler.

@@ -46,7 +46,6 @@ def espeak_high(tmp_path_factory) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def ravdess(shared_dir) -> dict[str, np.ndarray]:
-
     root = shared_dir / "data/ravdess/audio16k"
     out = {}
     clips = {
