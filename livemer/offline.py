@@ -121,8 +121,8 @@ class FileResult:
     modality_scores: dict[str, np.ndarray]  # modality -> (n, K); NaN where the modality was not used
     contributions: dict[str, np.ndarray]  # modality -> (n, K); NaN where not used
     modalities_used: list[str]  # per row, letters such as "tav"
-    face_present: np.ndarray  # (n,) bool: a face in the latest analysed frame
-    voice_present: np.ndarray  # (n,) bool: voiced audio in the last hop
+    face_present: np.ndarray  # (n,) bool: a face in the latest analysed frame before the row's time
+    voice_present: np.ndarray  # (n,) bool: voiced audio during the last hop
     words: list[str]  # per row: the words in the window (what the model read)
     new_words: list[str]  # per row: words that ended during the last hop
     transcript: list  # TimedWord
@@ -189,14 +189,22 @@ def window_times(duration: float, hop: float) -> np.ndarray:
 
 
 def presence_in_hops(times: np.ndarray, valid: np.ndarray, ends: np.ndarray, hop: float) -> np.ndarray:
-    """For each end time ``e``: whether any valid frame lies in ``(e - hop, e]`` (pure)."""
+    """For each end time ``e``: whether any valid frame lies in ``[e - hop, e)`` (pure).
+
+    Frames at ``e`` itself are not yet seen, as in the aligner (causal windows).
+    """
     tv = np.asarray(times, dtype=np.float64)[np.asarray(valid, dtype=bool)]
     ends = np.asarray(ends, dtype=np.float64)
     if tv.size == 0:
         return np.zeros(ends.shape, dtype=bool)
-    hi = np.searchsorted(tv, ends + 1e-9, "right")
-    lo = np.searchsorted(tv, ends - hop + 1e-9, "right")
+    hi = np.searchsorted(tv, ends - 1e-9, "left")
+    lo = np.searchsorted(tv, ends - hop - 1e-9, "left")
     return hi > lo
+
+
+def latest_before(times: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each end time ``e``: the index of the last time strictly before ``e`` (-1 when none) (pure)."""
+    return np.searchsorted(np.asarray(times, dtype=np.float64), np.asarray(ends, dtype=np.float64) - 1e-9, "left") - 1
 
 
 def words_in_hops(tokens: Sequence, ends: np.ndarray, hop: float) -> list[str]:
@@ -423,7 +431,7 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
     words = [" ".join(x for x in w.words if x) for w in windows]
     new_words = words_in_hops(tokens, times, settings.hop)
     if face is not None and len(face.times):
-        idx = np.searchsorted(face.times, times + 1e-9, "right") - 1
+        idx = latest_before(face.times, times)
         recent = (idx >= 0) & (times - face.times[np.clip(idx, 0, None)] <= max(1.0, 2.0 / settings.face_fps))
         face_present = recent & face.found[np.clip(idx, 0, None)]
     else:
@@ -456,5 +464,5 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
 
 __all__ = [
     "OfflineSettings", "FaceTrack", "AudioAnalysis", "FileResult", "analyse_file", "analyse_faces",
-    "analyse_audio", "summarise", "window_times", "presence_in_hops", "words_in_hops", "MediaError",
+    "analyse_audio", "summarise", "window_times", "presence_in_hops", "latest_before", "words_in_hops", "MediaError",
 ]
