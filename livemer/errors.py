@@ -1,6 +1,8 @@
 """Errors that the CLI reports as one line and a non-zero exit code."""
 from __future__ import annotations
 
+import sys
+
 
 class LivemerError(Exception):
     """A user-facing error: printed as ``livemer: error: <message>``."""
@@ -12,26 +14,28 @@ class LivemerError(Exception):
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Exception types from the other packages that are user errors, not bugs."""
-    from feature_adapters.embeddings import EmbeddingProviderError, UnknownWordError
-    from feature_adapters.spaces import FeatureSpaceMismatch
-    from model.checkpoint import CheckpointError
-
-    types: list[type[BaseException]] = [
-        LivemerError, CheckpointError, UnknownWordError, EmbeddingProviderError, FeatureSpaceMismatch,
-    ]
+    types: list[type[BaseException]] = [LivemerError]
     for mod, name in (
+        ("model.checkpoint", "CheckpointError"),
+        ("feature_adapters.embeddings", "UnknownWordError"),
+        ("feature_adapters.embeddings", "EmbeddingProviderError"),
+        ("feature_adapters.spaces", "FeatureSpaceMismatch"),
         ("model.sdk", "DatasetError"),
+        ("model.datasets", "DatasetShapeError"),
+        ("model.training", "TrainingError"),
+        ("model.feature_cache", "FeatureCacheError"),
+        ("model.recipe_extract", "ExtractionError"),
         ("feature_adapters.audio_io", "AudioDecodeError"),
-        ("feature_adapters.asr", "ASRModelError"),
-        ("feature_adapters.face", "FaceBackendError"),
-        ("livemer.media", "MediaError"),
-        ("livemer.capture", "CaptureError"),
+        ("feature_adapters.acoustic", "AcousticInputError"),
+        ("feature_adapters.covarep", "CovarepAdapterError"),
+        ("feature_adapters.asr", "ASRError"),
+        ("feature_adapters.face", "FaceError"),
+        ("feature_adapters.facet", "FacetInputError"),
+        ("feature_adapters.align", "AlignmentError"),
     ):
-        try:
-            module = __import__(mod, fromlist=[name])
-            t = getattr(module, name, None)
-            if isinstance(t, type):
-                types.append(t)
-        except Exception:
-            pass
+        # only modules already imported can have raised their errors: importing
+        # the others here would cost seconds on every error path
+        t = getattr(sys.modules.get(mod), name, None)
+        if isinstance(t, type):
+            types.append(t)
     return tuple(types)
