@@ -76,7 +76,7 @@ class EmbeddingProvider(ABC):
         key = self.lookup(word)
         if key is None:
             raise UnknownWordError(word, self.suggest(word), self.name)
-        return np.asarray(self.keyed_vectors[key], dtype=np.float32)
+        return np.array(self.keyed_vectors[key], dtype=np.float32)  # a writable copy, not a view of the mmap
 
     def vectors(self, words: list[str]) -> np.ndarray:
         """(len(words), dim) float32; raises on the first unknown word."""
@@ -130,7 +130,14 @@ class EmbeddingProvider(ABC):
 def _load_cached_kv(path: Path):
     from gensim.models import KeyedVectors
 
-    return KeyedVectors.load(str(path), mmap="r")
+    kv = KeyedVectors.load(str(path), mmap="r")
+    n = len(kv.index_to_key)
+    if n == 0 or n != len(kv.key_to_index) or kv.vectors.shape[0] != n or kv.index_to_key[0] is None:
+        # e.g. a cache written with pre-allocated empty slots: keys and rows disagree
+        raise EmbeddingProviderError(
+            f"{path}: inconsistent cache ({n} keys, {len(kv.key_to_index)} indexed, {kv.vectors.shape[0]} rows)"
+        )
+    return kv
 
 
 def _save_kv_atomic(kv, path: Path) -> None:
@@ -183,7 +190,7 @@ class KumoGloveProvider(EmbeddingProvider):
         vecs = np.load(root / "glove_6B_50d_emb.npy")
         if vecs.shape != (len(vocab), self.dim):
             raise EmbeddingProviderError(f"GloVe arrays disagree: {vecs.shape} vs {len(vocab)} words")
-        kv = KeyedVectors(vector_size=self.dim, count=len(vocab), dtype=np.float32)
+        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
         kv.add_vectors([str(w) for w in vocab], vecs.astype(np.float32))
         try:
             _save_kv_atomic(kv, path)
@@ -253,7 +260,7 @@ class GloveTextProvider(EmbeddingProvider):
                 seen.add(w)
                 words.append(w)
                 rows.append(np.asarray(parts[1:], dtype=np.float32))
-        kv = KeyedVectors(vector_size=self.dim, count=len(words), dtype=np.float32)
+        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
         kv.add_vectors(words, np.stack(rows))
         try:
             _save_kv_atomic(kv, path)

@@ -79,15 +79,20 @@ class Registry:
             self.warnings.append(msg)
             return {}
 
-    def _write(self) -> None:
+    def _write(self, items: dict[str, UserEmotion]) -> None:
+        """Write ``items`` atomically; on failure the old file stays and no temp file is left."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"schema": SCHEMA, "emotions": [asdict(e) for e in self._items.values()]}
+        payload = {"schema": SCHEMA, "emotions": [asdict(e) for e in items.values()]}
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
     # -- API ----------------------------------------------------------------
     def list(self, space: str | None = None) -> list[UserEmotion]:
@@ -106,14 +111,16 @@ class Registry:
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         with self._lock:
-            self._items[name] = e
-            self._write()
+            items = {**self._items, name: e}
+            self._write(items)  # memory changes only once the file has
+            self._items = items
         return e
 
     def remove(self, name: str) -> bool:
         with self._lock:
             if name not in self._items:
                 return False
-            del self._items[name]
-            self._write()
+            items = {k: v for k, v in self._items.items() if k != name}
+            self._write(items)
+            self._items = items
             return True

@@ -123,18 +123,19 @@ class Checkpoint:
         sd = {k: (v.half() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in self.state_dict.items()}
         prov = dict(self.provenance)
         prov.setdefault("saved", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        # Metadata must be plain Python: load() uses weights_only=True, which refuses numpy scalars.
         return {
             "format": FORMAT,
             "version": VERSION,
-            "config": self.config.to_dict(),
+            "config": _plain(self.config.to_dict()),
             "state_dict": sd,
-            "feature_spaces": {m: s.to_dict() for m, s in self.feature_spaces.items()},
-            "normalization": {m: s.to_dict() for m, s in self.normalization.items()},
-            "emotion_words": list(self.emotion_words),
+            "feature_spaces": {str(m): _plain(s.to_dict()) for m, s in self.feature_spaces.items()},
+            "normalization": {str(m): _plain(s.to_dict()) for m, s in self.normalization.items()},
+            "emotion_words": [str(w) for w in self.emotion_words],
             "emotion_vectors": torch.from_numpy(np.asarray(self.emotion_vectors, np.float32)),
-            "embedding_space": self.embedding_space,
-            "display_emotions": list(self.display_emotions),
-            "provenance": prov,
+            "embedding_space": str(self.embedding_space),
+            "display_emotions": [str(w) for w in self.display_emotions],
+            "provenance": _plain(prov),
         }
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -203,6 +204,24 @@ class Checkpoint:
                     f"{where}: {m} feature space '{spaces[m].name}' is {spaces[m].dim}-d but the model takes {cfg.input_dims[m]}"
                 )
         return ck
+
+
+def _plain(x: Any) -> Any:
+    """Metadata as plain Python (dict/list/str/int/float/bool/None); numpy values unwrapped, others str()."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, np.generic):  # before the float/str checks: np.float64 and np.str_ subclass them
+        return _plain(x.item())
+    if x is None or type(x) in (bool, int, float, str):
+        return x
+    for t in (bool, int, float):  # subclasses such as IntEnum
+        if isinstance(x, t):
+            return t(x)
+    return str(x)
 
 
 def default_checkpoint_path() -> Path:

@@ -29,6 +29,7 @@ def effective_weights(w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def fuse(scores: torch.Tensor, w: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Fuse (B, M, K) per-modality scores into (B, K) logits; also return the (B, M, K) contributions."""
-    weff = effective_weights(w, mask)  # (B, M)
-    contrib = scores * weff.unsqueeze(-1)
+    weff = effective_weights(w, mask).unsqueeze(-1)  # (B, M, 1)
+    # where(), not a plain product: an absent modality's NaN/inf scores must not leak (NaN * 0 = NaN)
+    contrib = torch.where(weff > 0, scores * weff, torch.zeros_like(scores))
     return contrib.sum(dim=1), contrib

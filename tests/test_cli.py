@@ -1,0 +1,182 @@
+"""The CLI through livemer.cli.main (and once as a real process): emotions, add-emotion, inspect, errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SIX
+from livemer import __version__
+from livemer.cli import main
+from livemer.registry import Registry
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry(tmp_path, monkeypatch):
+    """Each test gets its own empty per-user registry."""
+    monkeypatch.setenv("LIVEMER_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path / "config" / "emotions.json"
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("livemer: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_emotions_lists_the_display_set(capsys, tiny_checkpoint):
+    code, out, err = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0 and err == ""
+    assert f"shown by default (6): {', '.join(SIX)}" in out
+    assert "user-added: none" in out
+
+
+def test_add_emotion_then_list_marks_it_user_added(capsys, tiny_checkpoint, fresh_registry):
+    code, out, _ = _run(capsys, "add-emotion", "bored", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0
+    assert "added 'bored'" in out and "Nearest words:" in out and str(fresh_registry) in out
+    assert Registry(fresh_registry).get("bored").space == "glove-6B-50d"
+    code, out, _ = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0
+    assert "user-added (1):" in out and "  + bored" in out
+    code, out, _ = _run(capsys, "emotions", "--json", "--checkpoint", str(tiny_checkpoint))
+    data = json.loads(out)
+    assert data["display"] == SIX and data["trained"] == SIX
+    assert data["user_added"] == [{"name": "bored", "word": "bored", "space": "glove-6B-50d", "usable": True}]
+
+
+def test_add_emotion_with_a_display_name(capsys, tiny_checkpoint, fresh_registry):
+    assert _run(capsys, "add-emotion", "Joyful", "--as", "glad", "--checkpoint", str(tiny_checkpoint))[0] == 0
+    e = Registry(fresh_registry).get("glad")
+    assert e.word == "joyful"  # stored under its vocabulary key
+    out = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))[1]
+    assert "  + glad (word 'joyful')" in out
+
+
+def test_adding_a_trained_emotion_changes_nothing(capsys, tiny_checkpoint, fresh_registry):
+    code, out, _ = _run(capsys, "add-emotion", "happy", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0 and "already a trained emotion" in out
+    assert not fresh_registry.exists()
+
+
+def test_misspelled_emotion_is_one_line_with_five_suggestions(capsys, tiny_checkpoint, fresh_registry):
+    code, out, err = _run(capsys, "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint))
+    assert code == 2
+    line = _one_line_error(err)
+    assert "'hapyness'" in line and "nearest known words:" in line
+    suggestions = line.split("nearest known words:")[1].split(",")
+    assert len(suggestions) == 5 and "happiness" in [s.strip() for s in suggestions]
+    assert not fresh_registry.exists()
+
+
+def test_multi_word_emotion_is_refused(capsys, tiny_checkpoint):
+    code, _, err = _run(capsys, "add-emotion", "very sad", "--checkpoint", str(tiny_checkpoint))
+    assert code == 2 and "not a single word" in _one_line_error(err)
+
+
+def test_emotions_remove(capsys, tiny_checkpoint, fresh_registry):
+    _run(capsys, "add-emotion", "bored", "--checkpoint", str(tiny_checkpoint))
+    code, out, _ = _run(capsys, "emotions", "remove", "bored")
+    assert code == 0 and "removed 'bored'" in out
+    assert Registry(fresh_registry).list() == []
+    code, _, err = _run(capsys, "emotions", "remove", "bored")
+    assert code == 2 and "'bored' is not a user-added emotion" in _one_line_error(err)
+    code, _, err = _run(capsys, "emotions", "remove")
+    assert code == 2 and "usage" in _one_line_error(err)
+
+
+def test_corrupt_registry_warns_and_continues(capsys, tiny_checkpoint, fresh_registry):
+    fresh_registry.parent.mkdir(parents=True)
+    fresh_registry.write_text("{oops")
+    code, out, _ = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0
+    assert "livemer: warning: emotion registry" in out and "user-added: none" in out
+    assert list(fresh_registry.parent.glob("emotions.json.corrupt-*"))
+
+
+def test_inspect_json(capsys, tiny_checkpoint):
+    code, out, _ = _run(capsys, "inspect", str(tiny_checkpoint), "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["emotion_words"] == SIX and d["embedding_space"] == "glove-6B-50d"
+    assert d["path"] == str(tiny_checkpoint)
+    assert d["feature_spaces"]["acoustic"]["dim"] == 74 and d["feature_spaces"]["visual"]["dim"] == 35
+    assert d["config"]["hidden"] == {"text": 50, "acoustic": 32, "visual": 16}
+    assert d["parameters"] > 0 and d["provenance"]["data"] == "random init (tests)"
+
+
+def test_inspect_text(capsys, tiny_checkpoint):
+    code, out, _ = _run(capsys, "inspect", str(tiny_checkpoint), "--columns")
+    assert code == 0
+    assert "hidden t/a/v = 50/32/16" in out and f"display      {', '.join(SIX)}" in out
+    assert "glove-6B-50d_0" in out  # --columns lists the text columns
+
+
+@pytest.mark.parametrize("argv", [
+    ["inspect", "{ck}"],
+    ["emotions", "--checkpoint", "{ck}"],
+    ["add-emotion", "bored", "--checkpoint", "{ck}"],
+])
+def test_missing_checkpoint_is_one_line_exit_2(capsys, tmp_path, argv):
+    ck = tmp_path / "nowhere.ckpt"
+    code, _, err = _run(capsys, *[a.format(ck=ck) for a in argv])
+    assert code == 2
+    line = _one_line_error(err)
+    assert "not found" in line and str(ck) in line
+
+
+def test_garbage_checkpoint_is_one_line_exit_2(capsys, tmp_path):
+    bad = tmp_path / "garbage.ckpt"
+    bad.write_bytes(os.urandom(4096))
+    for argv in (["inspect", str(bad)], ["emotions", "--checkpoint", str(bad)]):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and str(bad) in _one_line_error(err)
+
+
+def test_unexpected_errors_are_one_line_unless_debug(capsys, monkeypatch, tiny_checkpoint):
+    import livemer.cmd_inspect as cmd
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cmd, "run", broken)
+    code, _, err = _run(capsys, "inspect", str(tiny_checkpoint))
+    assert code == 1
+    assert "unexpected ZeroDivisionError: boom" in _one_line_error(err) and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "inspect", str(tiny_checkpoint)])
+
+
+def test_no_command_prints_help(capsys):
+    code, out, _ = _run(capsys)
+    assert code == 2 and "usage: livemer" in out and "add-emotion" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as ei:
+        main(["--version"])
+    assert ei.value.code == 0 and f"livemer {__version__}" in capsys.readouterr().out
+
+
+def test_installed_entry_point_reports_one_line(tiny_checkpoint, tmp_path):
+    exe = Path(sys.executable).with_name("livemer")
+    if not exe.exists():
+        pytest.skip(f"no installed livemer script beside {sys.executable}")
+    env = {**os.environ, "LIVEMER_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.run([str(exe), "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    line = _one_line_error(proc.stderr)
+    assert len(line.split("nearest known words:")[1].split(",")) == 5
+    assert proc.stdout == ""

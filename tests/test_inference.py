@@ -1,0 +1,188 @@
+"""Predictor on windows: typed results, missing modalities, emotion sets and the zero-shot path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SIX
+from feature_adapters.windows import Window
+from model.checkpoint import Checkpoint
+from model.inference import EmotionPrediction, Predictor, batch_windows, parse_modalities
+
+T = 20
+
+
+def _window(seed: int = 0, text=True, acoustic=True, visual=True, pad: int = 5) -> Window:
+    rng = np.random.default_rng(seed)
+    real = np.arange(T) >= pad  # padding in front
+    def feats(d, on):
+        x = rng.normal(size=(T, d)).astype(np.float32)
+        m = real & on
+        x[~m] = 0.0
+        return x, m
+    t, tm = feats(50, text)
+    a, am = feats(74, acoustic)
+    v, vm = feats(35, visual)
+    starts = np.where(real, np.arange(T) * 0.3, np.nan)
+    return Window(t, a, v, starts, starts + 0.3, real, tm, am, vm, words=[None] * T)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_checkpoint) -> Checkpoint:
+    return Checkpoint.load(tiny_checkpoint)
+
+
+@pytest.fixture()
+def predictor(checkpoint) -> Predictor:
+    return Predictor(checkpoint)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (None, ("text", "acoustic", "visual")), ("tav", ("text", "acoustic", "visual")), ("all", ("text", "acoustic", "visual")),
+    ("av", ("acoustic", "visual")), ("VT", ("text", "visual")), ("a", ("acoustic",)),
+    (["visual", "text"], ("text", "visual")),
+])
+def test_parse_modalities(spec, expected):
+    assert parse_modalities(spec) == expected
+
+
+@pytest.mark.parametrize("bad", ["tx", "audio", ["speech"]])
+def test_parse_modalities_rejects_unknown(bad):
+    with pytest.raises(ValueError):
+        parse_modalities(bad)
+
+
+def test_prediction_is_typed_and_consistent(predictor):
+    p = predictor.predict(_window())
+    assert isinstance(p, EmotionPrediction)
+    assert p.emotions == SIX and p.probabilities.shape == (6,) and p.logits.shape == (6,)
+    assert np.allclose(p.probabilities, 1 / (1 + np.exp(-p.logits)), atol=1e-6)
+    assert p.modalities_used == ("text", "acoustic", "visual")
+    assert set(p.modality_scores) == set(p.contributions) == {"text", "acoustic", "visual"}
+    assert np.allclose(sum(p.contributions.values()), p.logits, atol=1e-5)
+    learned = predictor.net.fusion_weights.detach().numpy()  # 1.0 at init, up to fp16 storage
+    assert np.allclose(list(p.fusion_weights.values()), learned, atol=1e-6)
+    assert set(p.as_dict()) == set(SIX)
+    name, prob = p.top()
+    assert prob == pytest.approx(float(p.probabilities.max())) and name == SIX[int(np.argmax(p.probabilities))]
+
+
+def test_batched_equals_one_by_one(predictor):
+    wins = [_window(i, visual=i % 2 == 0) for i in range(5)]
+    batched = predictor.predict_windows(wins, batch_size=2)
+    for w, b in zip(wins, batched):
+        assert np.allclose(predictor.predict(w).logits, b.logits, atol=1e-5)
+    stacked = batch_windows(wins)
+    assert stacked.text.shape == (5, T, 50) and stacked.modality_mask.shape == (5, 3)
+    assert not stacked.modality_mask[1, 2] and stacked.modality_mask[0, 2]
+
+
+def test_missing_modality_renormalises_the_weights(predictor):
+    p = predictor.predict(_window(visual=False))
+    assert p.modalities_used == ("text", "acoustic")
+    assert "visual" not in p.contributions
+    w = p.fusion_weights
+    total = float(predictor.net.fusion_weights.detach().sum())
+    assert w["visual"] == 0.0 and w["text"] + w["acoustic"] == pytest.approx(total, abs=1e-5)
+    assert np.allclose(p.contributions["text"] + p.contributions["acoustic"], p.logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec, modality", [("a", "acoustic"), ("t", "text"), ("v", "visual")])
+def test_single_modality_is_its_scores_times_total_weight(predictor, spec, modality):
+    total = float(predictor.net.fusion_weights.detach().sum())
+    p = predictor.predict(_window(), modalities=spec)
+    assert p.modalities_used == (modality,)
+    assert np.allclose(p.logits, p.modality_scores[modality] * total, atol=1e-5)
+    # and the raw score is the same as in the all-modality run
+    assert np.allclose(p.modality_scores[modality], predictor.predict(_window()).modality_scores[modality], atol=1e-5)
+
+
+def test_no_modality_gives_nan_probabilities(predictor):
+    p = predictor.predict(_window(text=False, acoustic=False), modalities="ta")
+    assert p.modalities_used == ()
+    assert np.isnan(p.probabilities).all()
+    assert p.top() is None
+    assert all(v == 0.0 for v in p.fusion_weights.values())
+
+
+def test_unobserved_steps_are_ignored_even_with_garbage(predictor):
+    w = _window(pad=8)
+    clean = predictor.predict(w)
+    w.acoustic[:8] = np.nan  # padding steps
+    w.visual[:8] = 1e9
+    w.text[:8] = np.inf
+    dirty = predictor.predict(w)
+    assert np.isfinite(dirty.logits).all()
+    assert np.allclose(clean.logits, dirty.logits, atol=1e-6)
+
+
+def test_non_finite_observed_features_do_not_break_prediction(predictor):
+    w = _window()
+    w.acoustic[10, :5] = [np.nan, np.inf, -np.inf, np.nan, 0]
+    assert np.isfinite(predictor.predict(w).probabilities).all()
+
+
+def test_adding_an_emotion_keeps_the_others(predictor, checkpoint):
+    from feature_adapters.embeddings import get_provider
+
+    w = _window(3)
+    before = predictor.predict(w)
+    predictor.add_emotion("bored", get_provider().vector("bored"))
+    after = predictor.predict(w, emotions=SIX + ["bored"])
+    assert after.emotions[-1] == "bored"
+    assert np.allclose(after.logits[:6], before.logits, atol=1e-6)
+
+
+def test_zero_shot_acoustic_score_is_r_a_dot_mapped_vector(predictor):
+    from feature_adapters.embeddings import get_provider
+
+    e_new = get_provider().vector("bored")
+    predictor.add_emotion("bored", e_new)
+    w = _window(4)
+    p = predictor.predict(w, emotions=["happy", "bored"])
+    xs, _ = predictor.prepare(batch_windows([w]))
+    with torch.no_grad():
+        r = predictor.net.encode(*(torch.from_numpy(xs[m]) for m in ("text", "acoustic", "visual")))
+        expected_a = (r["acoustic"] @ predictor.net.map_t2a(torch.from_numpy(e_new)))[0].item()
+        expected_t = (r["text"] @ torch.from_numpy(e_new))[0].item()
+    assert p.modality_scores["acoustic"][1] == pytest.approx(expected_a, abs=1e-5)
+    assert p.modality_scores["text"][1] == pytest.approx(expected_t, abs=1e-5)
+
+
+def test_scores_change_when_the_vector_changes(predictor):
+    rng = np.random.default_rng(0)
+    w = _window(5)
+    predictor.add_emotion("x", rng.normal(size=50))
+    a = predictor.predict(w, emotions=["happy", "x"])
+    predictor.add_emotion("x", rng.normal(size=50))  # replacing the vector must invalidate the cache
+    b = predictor.predict(w, emotions=["happy", "x"])
+    assert a.logits[0] == pytest.approx(b.logits[0], abs=1e-6)
+    assert abs(a.logits[1] - b.logits[1]) > 1e-3
+
+
+def test_emotion_matrix_sources(predictor, checkpoint):
+    from feature_adapters.embeddings import get_provider
+
+    assert np.array_equal(predictor.emotion_matrix(["sad"])[0], checkpoint.vector_of("sad"))
+    with pytest.raises(KeyError, match="add-emotion calm"):
+        predictor.emotion_matrix(["calm"])
+    with_provider = Predictor(checkpoint, provider=get_provider())
+    assert np.allclose(with_provider.emotion_matrix(["calm"])[0], get_provider().vector("calm"))
+    assert predictor.emotion_matrix([]).shape == (0, 50)
+
+
+def test_provider_of_another_space_is_refused(checkpoint):
+    class Other:
+        name = "glove-840B-300d"
+
+        def vector(self, w):  # pragma: no cover - must not be reached
+            raise AssertionError
+
+    with pytest.raises(ValueError, match="glove-840B-300d.*glove-6B-50d"):
+        Predictor(checkpoint, provider=Other()).emotion_matrix(["calm"])
+
+
+def test_add_emotion_checks_the_dimension(predictor):
+    with pytest.raises(ValueError, match="300-d.*50"):
+        predictor.add_emotion("x", np.zeros(300))
