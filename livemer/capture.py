@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SR = 16000
 BLOCK = 512  # samples per audio block (32 ms at 16 kHz)
 OPEN_TIMEOUT = 1.8  # seconds to wait for a device to open
+FILE_OPEN_TIMEOUT = 120.0  # seconds to wait for a file to be opened (and an audio file decoded)
 EOS = None  # end-of-stream marker put into subscriber queues
 
 
@@ -171,8 +172,13 @@ class Source(threading.Thread):
     def run(self) -> None:  # pragma: no cover - subclasses
         raise NotImplementedError
 
-    def wait_open(self, timeout: float = OPEN_TIMEOUT) -> None:
-        """Block until the source produces or fails; raise :class:`CaptureError` on failure or timeout."""
+    def wait_open(self, timeout: float | None = None) -> None:
+        """Block until the source is open or failed; raise :class:`CaptureError` on failure or timeout.
+
+        The default timeout is :data:`OPEN_TIMEOUT` for a device and :data:`FILE_OPEN_TIMEOUT` for a file.
+        """
+        if timeout is None:
+            timeout = FILE_OPEN_TIMEOUT if self.is_file else OPEN_TIMEOUT
         if not self.opened.wait(timeout):
             self.stop()
             raise CaptureError(f"{self.description}: did not open within {timeout:.1f} s")

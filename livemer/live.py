@@ -275,11 +275,10 @@ class LivePipeline:
         for src in (self.camera, self.mic):
             if src is not None:
                 src.start()
-        deadline = time.monotonic() + 1.9
+        deadline = time.monotonic() + 1.9  # devices: a clear error within 2 s
         try:
-            for src in (self.camera, self.mic):
-                if src is not None:
-                    src.wait_open(max(0.05, deadline - time.monotonic()))
+            for src in sorted((s for s in (self.camera, self.mic) if s is not None), key=lambda s: s.is_file):
+                src.wait_open(None if src.is_file else max(0.05, deadline - time.monotonic()))
         except CaptureError:
             self.stop()
             raise
