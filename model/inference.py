@@ -8,7 +8,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint
 from .config import MODALITIES
-from .normalize import apply_stats
+from .normalize import apply_stats, sanitize
 
 _LETTERS = {"t": "text", "a": "acoustic", "v": "visual"}
 
@@ -143,8 +143,10 @@ class Predictor:
             x = xs[m]
             if stats is not None:
                 x = apply_stats(x, stats, sm)
-            elif sm is not None:
-                x = np.nan_to_num(x) * sm[..., None]
+            else:
+                x = sanitize(x)  # NaN/inf never reach the network
+                if sm is not None:
+                    x = x * sm[..., None]
             out[m] = x.astype(np.float32)
         mask = batch.modality_mask if batch.modality_mask is not None else np.ones((B, 3), bool)
         wanted = np.array([m in modalities for m in MODALITIES], bool)

@@ -133,13 +133,21 @@ def evaluate_scores(
     notes: list[str] = []
     for k, e in enumerate(emotions):
         sel = np.ones(len(y), bool) if label_mask is None else np.asarray(label_mask[:, k], bool)
+        # samples without a prediction (NaN: no modality present) are left out, with a note,
+        # rather than turning the AUC into NaN and counting them as negatives
+        finite = np.isfinite(p[:, k])
+        skipped = int((sel & ~finite).sum())
+        sel = sel & finite
         yk, pk = y[sel, k], p[sel, k]
         pred = pk >= threshold
-        note = ""
+        parts = []
+        if skipped:
+            parts.append(f"{skipped} samples without a prediction left out")
         if yk.size == 0:
-            note = "no labelled samples"
+            parts.append("no labelled samples")
         elif yk.all() or (~yk).all():
-            note = "single class in the labels: W-Acc and AUC undefined"
+            parts.append("single class in the labels: W-Acc and AUC undefined")
+        note = "; ".join(parts)
         if note:
             notes.append(f"{e}: {note}")
         with warnings.catch_warnings():

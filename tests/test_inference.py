@@ -186,3 +186,18 @@ def test_provider_of_another_space_is_refused(checkpoint):
 def test_add_emotion_checks_the_dimension(predictor):
     with pytest.raises(ValueError, match="300-d.*50"):
         predictor.add_emotion("x", np.zeros(300))
+
+
+def test_modality_without_statistics_is_still_sanitised(checkpoint):
+    from model.inference import WindowBatch
+
+    ck = Checkpoint.load(checkpoint.path)
+    del ck.normalization["visual"]
+    pred = Predictor(ck)
+    w = _window(6)
+    b = WindowBatch(text=w.text[None], acoustic=w.acoustic[None], visual=w.visual[None].copy())
+    b.visual[0, 10] = np.nan
+    b.visual[0, 11] = np.inf
+    out = pred.predict_batch(b)[0]
+    assert np.isfinite(out.logits).all()
+    assert out.modalities_used == ("text", "acoustic", "visual")  # no mask given: all present

@@ -133,3 +133,14 @@ def test_to_dict_is_strict_json():
     assert d["per_emotion"]["sad"]["w_acc"] is None
     assert d["average"]["w_acc"] == pytest.approx(0.75)
     assert d["notes"] == ["sad: single class"]
+
+
+def test_samples_without_a_prediction_are_left_out_with_a_note():
+    """A window with no modality has NaN probabilities; it must not wipe out the AUC."""
+    y = np.array([[1], [0], [1], [0], [1]])
+    probs = np.array([[0.9], [0.2], [np.nan], [0.6], [0.4]])
+    row = evaluate_scores(y, probs, ["happy"]).rows[0]
+    # kept: y=[1,0,0,1], p=[.9,.2,.6,.4]; pairs .9>.2, .9>.6, .4>.2 right, .4<.6 wrong -> 3/4
+    assert row.auc == pytest.approx(0.75)
+    assert (row.positives, row.negatives) == (2, 2)
+    assert "1 samples without a prediction left out" in row.note
