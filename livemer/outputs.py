@@ -340,24 +340,16 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- annotated video
 
 
-def smoothed_series(probs: np.ndarray, times: np.ndarray, tau: float) -> np.ndarray:
-    """Exponential smoothing along the rows (as the live overlay smooths), NaN rows keep the last value."""
-    from .engine import smooth
+def smoothed_series(probs: np.ndarray, times: np.ndarray, tau: float, names: Sequence[str] | None = None) -> np.ndarray:
+    """The rows smoothed over time exactly as the live overlay smooths them (:class:`livemer.engine.Smoother`)."""
+    from .engine import Smoother
 
-    out = np.full_like(np.asarray(probs, dtype=np.float64), np.nan)
-    prev = None
-    t_prev = None
+    probs = np.asarray(probs, dtype=np.float64)
+    names = list(names) if names is not None else [str(k) for k in range(probs.shape[1] if probs.ndim == 2 else 0)]
+    sm = Smoother(tau)
+    out = np.full_like(probs, np.nan)
     for i in range(len(times)):
-        cur = probs[i]
-        if prev is None:
-            val = np.array(cur, dtype=np.float64)
-        else:
-            val = smooth(prev, cur, float(times[i] - t_prev), tau)
-        out[i] = val
-        if not np.all(np.isnan(val)):
-            prev, t_prev = val, float(times[i])
-        elif prev is not None:
-            out[i] = prev
+        out[i] = sm.update(names, probs[i], float(times[i]))
     return out
 
 
@@ -366,7 +358,7 @@ class _OverlayTimeline:
 
     def __init__(self, result, tau: float):
         self.r = result
-        self.smoothed = smoothed_series(result.probabilities, result.times, tau)
+        self.smoothed = smoothed_series(result.probabilities, result.times, tau, result.emotions)
         self.word_ends = np.array([float(w.end) for w in result.transcript], dtype=np.float64)
         self.face = result.face
         self.face_hold = 1.0
