@@ -1,0 +1,191 @@
+"""livemer.live: output sinks, and the threaded pipeline on synthetic files (masking from data, clean stop)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from livemer.live import JsonlSink, LiveOptions, LivePipeline, Recorder, StopOnSignals, to_word_inputs
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+def test_recorder_writes_a_valid_video_atomically(tmp_path):
+    import cv2
+
+    out = tmp_path / "rec.mp4"
+    rec = Recorder(out, 10.0, (64, 48))
+    assert not out.exists() and rec.tmp.exists()
+    for i in range(5):
+        rec.write(np.full((48, 64, 3), i * 40, np.uint8), t=i * 0.1)
+    rec.write(np.zeros((96, 128, 3), np.uint8), t=0.9)  # resized; a gap of 0.4 s is filled by repeats
+    assert rec.close() == out
+    assert out.exists() and not rec.tmp.exists()
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == rec.frames == 10
+    assert rec.close() is None  # closing twice is harmless
+
+
+def test_recorder_without_frames_leaves_nothing(tmp_path):
+    rec = Recorder(tmp_path / "empty.mp4", 25.0, (64, 48))
+    assert rec.close() is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recorder_bad_folder_is_one_line(tmp_path):
+    from livemer.errors import LivemerError
+
+    with pytest.raises(LivemerError, match="does not exist"):
+        Recorder(tmp_path / "no" / "x.mp4", 25.0, (64, 48))
+
+
+def test_jsonl_sink_writes_flushed_lines(tmp_path):
+    p = tmp_path / "r.jsonl"
+    sink = JsonlSink(p)
+    sink.write({"a": 1})
+    assert p.read_text() == '{"a": 1}\n'  # flushed at once
+    sink.write({"b": None, "s": "é"})
+    sink.close()
+    sink.write({"c": 3})  # after close: ignored
+    lines = [json.loads(ln) for ln in p.read_text(encoding="utf-8").splitlines()]
+    assert lines == [{"a": 1}, {"b": None, "s": "é"}]
+    with pytest.raises(ValueError):
+        JsonlSink(tmp_path / "x.jsonl").write({"nan": float("nan")})  # never writes invalid JSON
+
+
+def test_to_word_inputs_keeps_oov_steps_without_vectors():
+    from feature_adapters.text import TextToken
+
+    toks = [TextToken("happy", 0.0, 0.4, np.ones(50, np.float32), False, 0.9, 0, "happy"),
+            TextToken("zzqx", 0.5, 0.9, np.zeros(50, np.float32), True, 0.5, 1, "zzqx")]
+    w = to_word_inputs(toks)
+    assert [x.word for x in w] == ["happy", "zzqx"]
+    assert w[0].vector is not None and not w[0].oov
+    assert w[1].vector is None and w[1].oov
+
+
+def test_stop_on_signals_turns_sigint_into_stop():
+    import os
+    import signal
+
+    ev = threading.Event()
+    with StopOnSignals(ev.set) as s:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    assert ev.is_set() and s.received == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """A 2 s grey video with no face, 2 s of silence, and 2 s of a voiced harmonic tone."""
+    import cv2
+    import soundfile as sf
+
+    d = tmp_path_factory.mktemp("live")
+    video = d / "noface.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (160, 120))
+    for i in range(30):
+        w.write(np.full((120, 160, 3), 90 + i, np.uint8))
+    w.release()
+    silence = d / "silence.wav"
+    sf.write(silence, np.zeros(32000, np.float32), 16000)
+    t = np.arange(32000) / 16000
+    f0 = 140 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    tone = sum(0.2 / k * np.sin(k * phase) for k in range(1, 8)).astype(np.float32)
+    voiced = d / "voiced.wav"
+    sf.write(voiced, tone, 16000)
+    return {"video": video, "silence": silence, "voiced": voiced}
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint):
+    from livemer.engine import Engine, EngineConfig
+
+    return Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5))
+
+
+def _run(engine, tmp_path, **kw):
+    engine.smoother.reset()
+    out = tmp_path / "res.jsonl"
+    opts = LiveOptions(headless=True, jsonl=out, infer_hz=8.0, **kw)
+    live = LivePipeline(opts, engine)
+    live.jsonl = JsonlSink(out)
+    live.open_inputs()
+    live.prepare()
+    th = threading.Thread(target=live.run, daemon=True)
+    th.start()
+    th.join(120)
+    assert not th.is_alive(), "the pipeline did not end after its input files"
+    rows = [json.loads(ln) for ln in out.read_text().splitlines()]
+    return live, rows
+
+
+def test_no_face_and_silence_mask_every_modality(engine, media, tmp_path):
+    live, rows = _run(engine, tmp_path, camera=str(media["video"]), mic=str(media["silence"]))
+    assert live.stats.errors == []
+    assert len(rows) >= 3
+    assert all(r["face_present"] is False for r in rows)
+    assert all(r["voice_present"] is False for r in rows)
+    assert all(r["modalities_used"] == [] for r in rows)  # masked, not faked
+    assert all(all(v is None for v in r["raw"].values()) for r in rows)
+    assert rows[-1]["transcript"] == ""
+    assert live.stats.frames_analysed >= 1 and live.stats.faces_found == 0
+    assert live.join(0.1) == []  # every thread has ended
+
+
+def test_voiced_audio_gives_the_acoustic_modality(engine, media, tmp_path):
+    live, rows = _run(engine, tmp_path, camera=None, mic=str(media["voiced"]))
+    assert live.stats.errors == []
+    used = [r for r in rows if "acoustic" in r["modalities_used"]]
+    assert used, "voiced audio never reached the model"
+    assert all("visual" not in r["modalities_used"] for r in rows)  # no camera
+    assert any(r["voice_present"] for r in rows)
+    last = rows[-1]
+    assert last["window"][1] <= 2.05 and last["n_steps"] >= 3
+    assert all(v is not None for v in last["emotions"].values())
+    ts = [r["t"] for r in rows]
+    assert ts == sorted(ts)
+
+
+def test_stop_ends_every_thread_and_closes_outputs(engine, media, tmp_path):
+    out = tmp_path / "stop.jsonl"
+    rec = tmp_path / "stop.mp4"
+    opts = LiveOptions(camera=str(media["video"]), mic=str(media["silence"]), headless=True, jsonl=out,
+                       record=rec, loop_camera=True)
+    live = LivePipeline(opts, engine)
+    live.jsonl = JsonlSink(out)
+    live.open_inputs()
+    live.prepare()
+    th = threading.Thread(target=live.run, daemon=True)
+    th.start()
+    deadline = time.monotonic() + 60
+    while live.stats.rendered < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    live.stop()
+    th.join(10)
+    assert not th.is_alive()
+    assert live.join(0.5) == []
+    assert rec.exists() and live.recorder.closed
+    for ln in out.read_text().splitlines():
+        json.loads(ln)
+    assert live.jsonl.closed
+
+
+def test_both_inputs_none_is_an_error(engine):
+    from livemer.errors import LivemerError
+
+    live = LivePipeline(LiveOptions(camera=None, mic=None, headless=True), engine)
+    with pytest.raises(LivemerError, match="nothing to analyse"):
+        live.open_inputs()
