@@ -282,8 +282,8 @@ class FacetAdapter:
     def _from_inputs(self, x: np.ndarray, poses: np.ndarray | None) -> np.ndarray:
         """(N, 20) raw AU inputs (NaN = missing) and (N, 3) yaw/pitch/roll -> (N, 35)."""
         x = np.asarray(x, dtype=np.float64)
-        u = np.clip(x * self._scale + self._offset, *U_RANGE)
-        u = np.where(np.isfinite(u) & self._used, u, 0.0)
+        ok = np.isfinite(x) & self._used
+        u = np.where(ok, np.clip(np.where(ok, x, 0.0) * self._scale + self._offset, *U_RANGE), 0.0)
         out = np.zeros((x.shape[0], len(FACET35_COLUMNS)), dtype=np.float64)
         out[:, _AU0 : _AU0 + len(FACET_AUS)] = self._au_neutral + u * (E_EXPRESSIVE - self._au_neutral)
         emo_u = u @ self._proto
