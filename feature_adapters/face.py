@@ -20,6 +20,7 @@ built.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -116,7 +117,13 @@ class FaceBackend(ABC):
 
     def _monotonic_ts(self, timestamp_ms: float) -> int:
         """Integer timestamp, bumped so it strictly increases across calls."""
-        ts = int(round(float(timestamp_ms)))
+        try:
+            ts_f = float(timestamp_ms)
+        except (TypeError, ValueError):
+            ts_f = math.nan
+        if not math.isfinite(ts_f):
+            raise FaceInputError(f"face frame: timestamp must be a finite number of ms, got {timestamp_ms!r}")
+        ts = int(round(ts_f))
         if self._last_ts is not None and ts <= self._last_ts:
             ts = self._last_ts + 1
         self._last_ts = ts

@@ -75,6 +75,12 @@ def test_timestamps_are_made_strictly_increasing_but_reported_as_given():
     assert all(r.backend == "recorder" for r in results)
 
 
+@pytest.mark.parametrize("bad_ts", [float("nan"), float("inf"), "soon", None])
+def test_bad_timestamps_raise_one_line_error(bad_ts):
+    with pytest.raises(FaceInputError, match="timestamp"):
+        _Recorder().process(np.zeros((8, 8, 3), np.uint8), bad_ts)
+
+
 def test_process_many_and_context_manager_close_once():
     frames = [np.zeros((8, 8, 3), np.uint8)] * 3
     with _Recorder() as b:
