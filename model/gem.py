@@ -43,6 +43,10 @@ def flat_grad(params: Iterable[torch.nn.Parameter]) -> torch.Tensor:
 
 def assign_flat_grad(params: Iterable[torch.nn.Parameter], flat: torch.Tensor) -> None:
     """Write a flat gradient vector back into ``p.grad`` of each parameter."""
+    params = list(params)
+    total = sum(p.numel() for p in params)
+    if total != flat.numel():
+        raise ValueError(f"flat gradient has {flat.numel()} values for {total} parameters")
     offset = 0
     for p in params:
         n = p.numel()
@@ -52,5 +56,3 @@ def assign_flat_grad(params: Iterable[torch.nn.Parameter], flat: torch.Tensor) -
         else:
             p.grad.copy_(chunk)
         offset += n
-    if offset != flat.numel():
-        raise ValueError(f"flat gradient has {flat.numel()} values for {offset} parameters")
