@@ -147,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
     st = live.stats
     for n in live.notices[shown:]:
         print(f"livemer: note: {n}", file=sys.stderr)
+    for src in (live.camera, live.mic):
+        if src is not None and src.error is not None:
+            st.errors.append(str(src.error))
     for e in st.errors:
         print(f"livemer: error: {e}", file=sys.stderr)
     summary = (f"livemer: {st.results} results at {st.infer_hz():.1f}/s, {st.frames_analysed} frames analysed "

@@ -59,6 +59,7 @@ class LiveOptions:
     loop_camera: bool = False
     face_max_width: int = 640  # frames wider than this are downscaled for the face backend
     asr_interval: float = 0.6  # seconds of new audio between ASR decodes
+    asr_beam_size: int | None = 1  # greedy decoding live (each decode re-reads the buffer); None: the model's
     canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
     window_title: str = "livemer"
     render: bool | None = None  # draw overlays; default: when a window or --record needs them
@@ -223,6 +224,22 @@ def to_word_inputs(tokens) -> list:
     return [WordInput(t.token, t.start, t.end, None if t.oov else t.vector, bool(t.oov)) for t in tokens]
 
 
+def warm_asr(asr) -> None:
+    """Run the recogniser once on a short noise burst (VAD and decoder sessions initialise lazily,
+    which would otherwise stall the first live decode for seconds)."""
+    rng = np.random.default_rng(0)
+    noise = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+    try:
+        asr.transcribe(noise)  # loads the VAD
+        model = getattr(asr, "model", None)
+        if model is not None:  # and one decoder pass without the VAD
+            segments, _ = model.transcribe(noise, language="en", beam_size=1, vad_filter=False,
+                                           without_timestamps=True)
+            list(segments)
+    except Exception as exc:  # noqa: BLE001 - warming up is best effort
+        log.debug("ASR warm-up failed: %s", exc)
+
+
 class LivePipeline:
     """Runs the capture, feature and inference threads; :meth:`run` renders in the calling thread."""
 
@@ -271,7 +288,7 @@ class LivePipeline:
         self._frames_face = self.camera.subscribe(1) if self.camera else None
         self._frames_show = self.camera.subscribe(2) if self.camera else None
         self._blocks_acoustic = self.mic.subscribe(64) if self.mic else None  # ~2 s of 32 ms blocks
-        self._blocks_asr = self.mic.subscribe(320) if self.mic else None  # ~10 s
+        self._blocks_asr = self.mic.subscribe(940) if self.mic else None  # ~30 s: more than the ASR buffer
         for src in (self.camera, self.mic):
             if src is not None:
                 src.start()
@@ -296,7 +313,7 @@ class LivePipeline:
         if self.camera is not None:
             jobs["face"] = lambda: (self.engine.face_backend(), self.engine.facet_adapter())[0]
         if self.mic is not None:
-            jobs["asr"] = self.engine.new_transcriber
+            jobs["asr"] = self._make_transcriber
             jobs["acoustic"] = self._make_extractor
 
         def load(name: str, fn: Callable[[], Any]) -> None:
@@ -314,6 +331,15 @@ class LivePipeline:
             t.start()
         for t in threads:
             t.join()
+
+    def _make_transcriber(self):
+        from feature_adapters.asr import StreamingTranscriber
+
+        asr = self.engine.asr()
+        if self.opt.asr_beam_size and hasattr(asr, "with_options"):
+            asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
+        warm_asr(asr)
+        return StreamingTranscriber(asr)
 
     def _make_extractor(self):
         ex = self.engine.new_acoustic_extractor(16000)
@@ -357,6 +383,7 @@ class LivePipeline:
             self.open_inputs()
         self.stats.started = self.stats.started or time.monotonic()
         self.aligner = self.engine.new_aligner(t0=0.0)
+        self.clock.reset()  # stream time 0 = now; the sources start delivering below
         if self.camera is not None:
             self._start("face", self._face_worker)
         if self.mic is not None:
@@ -364,7 +391,6 @@ class LivePipeline:
             self._start("asr", self._asr_worker)
         self._infer_thread = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
         self._infer_thread.start()
-        self.clock.reset()
         for src in (self.camera, self.mic):
             if src is not None:
                 src.begin()
