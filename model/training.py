@@ -389,13 +389,24 @@ class Trainer:
         if not isinstance(st, dict) or st.get("format") != "livemer-resume":
             raise TrainingError(f"{path}: not a livemer resume file; delete it to start over")
         if fingerprint is not None and st.get("fingerprint") != fingerprint:
-            old = st.get("fingerprint") or {}
-            diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            diff = _dict_diff(st.get("fingerprint") or {}, fingerprint)
             raise TrainingError(
                 f"{path}: resume state is from a different run (differs in {', '.join(diff) or 'format'}); "
                 "delete it or use another --out"
             )
         return st
+
+
+def _dict_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Keys (dotted for nested dicts) whose values differ between ``a`` and ``b``."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out.extend(_dict_diff(va, vb, f"{prefix}{k}."))
+        elif va != vb:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 class _NoBar:
