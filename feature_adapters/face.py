@@ -97,7 +97,13 @@ def bgr_to_rgb(frame_bgr: object) -> np.ndarray:
         raise FaceInputError(f"face frame: expected shape (H, W, 3) BGR, got {tuple(frame_bgr.shape)}")
     if frame_bgr.shape[0] < 2 or frame_bgr.shape[1] < 2:
         raise FaceInputError(f"face frame: image too small {tuple(frame_bgr.shape[:2])}")
-    return np.ascontiguousarray(frame_bgr[:, :, 2::-1])
+    try:  # OpenCV's SIMD swap is ~20x faster than a strided numpy copy
+        import cv2
+
+        code = cv2.COLOR_BGRA2RGB if frame_bgr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        return cv2.cvtColor(np.ascontiguousarray(frame_bgr), code)
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        return np.ascontiguousarray(frame_bgr[:, :, 2::-1])
 
 
 class FaceBackend(ABC):

@@ -172,6 +172,8 @@ EMOTION_PROTOTYPES: dict[str, tuple[str, ...]] = {
 
 #: Constant fills of the columns no source measures.
 FILL_CONSTANT: dict[str, float] = {"Has_Glasses": 0.0, "Is_Male": 0.0}
+_FILL_IDX = np.array([FACET35_COLUMNS.index(c) for c in FILL_CONSTANT])
+_FILL_VALUES = np.array(list(FILL_CONSTANT.values()))
 
 
 def _filled_description(measured: frozenset[str], use_pose: bool, source: str) -> dict[str, str]:
@@ -266,6 +268,7 @@ class FacetAdapter:
                 proto[idx, j] = 1.0 / len(idx)
         self._proto = proto
         self._emo_names = tuple(EMOTION_PROTOTYPES)
+        self._emo_idx = np.array([_EMO[e] for e in self._emo_names])
         self._emo_neutral = np.array([FACET_NEUTRAL[e] for e in self._emo_names])
         self.filled = _filled_description(self.measured, self.use_head_pose, source)
 
@@ -287,13 +290,11 @@ class FacetAdapter:
         out = np.zeros((x.shape[0], len(FACET35_COLUMNS)), dtype=np.float64)
         out[:, _AU0 : _AU0 + len(FACET_AUS)] = self._au_neutral + u * (E_EXPRESSIVE - self._au_neutral)
         emo_u = u @ self._proto
-        for j, emo in enumerate(self._emo_names):
-            out[:, _EMO[emo]] = self._emo_neutral[j] + emo_u[:, j] * (E_EXPRESSIVE - self._emo_neutral[j])
+        out[:, self._emo_idx] = self._emo_neutral + emo_u * (E_EXPRESSIVE - self._emo_neutral)
         strongest = np.clip(emo_u.max(axis=1), 0.0, 1.0)
         base = FACET_NEUTRAL["Baseline"]
         out[:, _EMO["Baseline"]] = base - strongest * (base - E_NOT_NEUTRAL)
-        for col, value in FILL_CONSTANT.items():
-            out[:, FACET35_COLUMNS.index(col)] = value
+        out[:, _FILL_IDX] = _FILL_VALUES
         if self.use_head_pose and poses is not None:
             p = np.nan_to_num(np.asarray(poses, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
             out[:, _YAW], out[:, _PITCH], out[:, _ROLL] = p[:, 0], p[:, 1], p[:, 2]
