@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"face backend '{args.backend}', {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"timing process() + FacetAdapter.adapt_face(), {WARMUP} warm-up frames skipped; "
           f"'cpu ms' is process CPU time per frame (all threads), less sensitive to other load")
-    print(f"{'clip':<28}{'size':>9}{'frames':>8}{'mean ms':>9}{'median':>8}{'p90':>7}{'fps':>7}{'cpu ms':>8}{'face':>6}")
+    print(f"{'clip':<28}{'size':>9}{'frames':>8}{'mean ms':>9}{'median':>8}{'p90':>7}{'fps':>7}"
+          f"{'cpu ms':>8}{'face':>6}")
     per_size: dict[tuple[int, int], list[float]] = {s: [] for s in SIZES}
     per_size_cpu: dict[tuple[int, int], list[float]] = {s: [] for s in SIZES}
     for path in paths:

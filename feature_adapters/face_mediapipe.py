@@ -86,7 +86,9 @@ BLENDSHAPE_TO_AU: dict[str, tuple[str, ...]] = {
     "AU02": ("browOuterUpLeft", "browOuterUpRight"),
     "AU04": ("browDownLeft", "browDownRight"),
     "AU05": ("eyeWideLeft", "eyeWideRight"),
-    "AU06": ("cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "mouthSmileLeft", "mouthSmileRight"),
+    "AU06": (
+        "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "mouthSmileLeft", "mouthSmileRight",
+    ),
     "AU07": ("eyeSquintLeft", "eyeSquintRight"),
     "AU09": ("noseSneerLeft", "noseSneerRight"),
     "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),

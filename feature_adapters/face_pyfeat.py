@@ -77,7 +77,7 @@ def pyfeat_weights_status() -> tuple[bool, str]:
     if fdir is None:
         return False, "py-feat is not installed"
     try:
-        import huggingface_hub  # noqa: F401
+        import huggingface_hub  # noqa: F401  (availability check only)
     except ImportError:
         return False, "huggingface_hub is not installed"
     caches: list[str | None] = [str(fdir / "resources"), None]
@@ -143,7 +143,9 @@ class PyFeatFaceBackend(FaceBackend):
         except FaceBackendUnavailable:
             raise
         except Exception as exc:
-            raise FaceBackendUnavailable(f"py-feat face backend: cannot build {detail} ({type(exc).__name__}: {exc})") from exc
+            raise FaceBackendUnavailable(
+                f"py-feat face backend: cannot build {detail} ({type(exc).__name__}: {exc})"
+            ) from exc
         self.detector_version = detail
         self._threshold = face_detection_threshold
 
@@ -187,7 +189,8 @@ def fex_row_to_result(fex) -> FaceResult:
         if all(c in df.columns for c in ys):
             landmarks = np.array([[row[a], row[b]] for a, b in zip(xs, ys)], dtype=np.float32)
     pose = None
-    if all(c in df.columns for c in ("Yaw", "Pitch", "Roll")) and all(pd.notna(row[c]) for c in ("Yaw", "Pitch", "Roll")):
+    pose_cols = ("Yaw", "Pitch", "Roll")
+    if all(c in df.columns for c in pose_cols) and all(pd.notna(row[c]) for c in pose_cols):
         pose = (float(row["Yaw"]), float(row["Pitch"]), float(row["Roll"]))
     return FaceResult(
         face_found=True,

@@ -180,11 +180,14 @@ def _filled_description(measured: frozenset[str], use_pose: bool, source: str) -
     filled: dict[str, str] = {}
     for emo, aus in EMOTION_PROTOTYPES.items():
         used = [f"AU{int(a[2:])}" for a in aus if a in measured]
-        filled[emo] = f"derived: mean activation of {'+'.join(used) or 'no AU'} (EMFACS prototype) on the evidence scale"
+        filled[emo] = (
+            f"derived: mean activation of {'+'.join(used) or 'no AU'} (EMFACS prototype) on the evidence scale"
+        )
     filled["Baseline"] = "derived: neutral level minus the strongest emotion-prototype activation"
     for a, col in zip(FACET_AUS, AU_COLUMNS):
         if a not in measured:
-            filled[col] = f"constant {FACET_NEUTRAL.get(col, 0.0):+.2f} (FACET neutral level; not measured by every source)"
+            level = FACET_NEUTRAL.get(col, 0.0)
+            filled[col] = f"constant {level:+.2f} (FACET neutral level; not measured by every source)"
     filled["Has_Glasses"] = "constant 0.0 (no glasses detector)"
     filled["Is_Male"] = "constant 0.0 (no gender estimate)"
     if not use_pose:
@@ -277,7 +280,8 @@ class FacetAdapter:
         if self.source == "openface":
             table, min_span = OPENFACE_ANCHORS, MIN_SPAN["openface_c" if key.endswith("_c") else "openface_r"]
         else:
-            table, min_span = (MEDIAPIPE_ANCHORS if self.source == "mediapipe" else PYFEAT_ANCHORS), MIN_SPAN[self.source]
+            table = MEDIAPIPE_ANCHORS if self.source == "mediapipe" else PYFEAT_ANCHORS
+            min_span = MIN_SPAN[self.source]
         n, e = table.get(key, (0.0, 1.0))
         return float(n), float(e), min_span
 
