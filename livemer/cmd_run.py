@@ -114,11 +114,13 @@ def run(args: argparse.Namespace) -> int:
     live = LivePipeline(opts)
     live.open_inputs()
     try:
-        engine = Engine(EngineConfig(
+        config = EngineConfig(
             checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
             face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
             glove=args.glove, threads=1,
-        ))
+        )
+        live.preload(config)  # face, speech and voice models load while the emotion model loads
+        engine = Engine(config)
         live.attach(engine)
         if not args.headless:
             try:
@@ -141,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         live.close_outputs()
         raise
     keys = _KeyHandler(live, engine)
-    with StopOnSignals(live.stop):
+    with StopOnSignals(live.stop) as sig:
         live.run(on_key=keys)
     alive = live.join(0.2)
     st = live.stats
@@ -160,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         summary += f"; video: {args.record}"
     if args.jsonl:
         summary += f"; results: {args.jsonl}"
+    if sig.received is not None and st.stop_requested is not None and st.joined is not None:
+        summary += f"; stopped in {st.joined - st.stop_requested:.2f} s"
     print(summary, file=sys.stderr)
     code = 1 if st.errors else 0
     if alive:

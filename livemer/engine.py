@@ -361,6 +361,12 @@ class Engine:
                 self._face = make_face_backend(self.config.face_backend)
             return self._face
 
+    def use_face_backend(self, backend) -> None:
+        """Adopt an already built face backend (e.g. loaded while the model loaded)."""
+        with self._lazy_lock:
+            self._face = backend
+            self._facet = None
+
     def facet_adapter(self):
         """Projects a face result's AUs and head pose into the Facet-35 space."""
         face = self.face_backend()

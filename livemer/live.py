@@ -60,6 +60,8 @@ class LiveOptions:
     face_max_width: int = 640  # frames wider than this are downscaled for the face backend
     asr_interval: float = 0.6  # seconds of new audio between ASR decodes
     asr_beam_size: int | None = 1  # greedy decoding live (each decode re-reads the buffer); None: the model's
+    asr_trim_s: float = 8.0  # live ASR buffer trimming (bounds the cost of each decode)
+    asr_max_buffer_s: float = 12.0
     canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
     window_title: str = "livemer"
     render: bool | None = None  # draw overlays; default: when a window or --record needs them
@@ -84,6 +86,8 @@ class LiveStats:
     overlay_ms: list[float] = field(default_factory=list)
     words: int = 0
     errors: list[str] = field(default_factory=list)
+    stop_requested: float | None = None  # time.monotonic() of the first stop()
+    joined: float | None = None  # when every thread had ended (or the join timed out)
 
     def render_fps(self) -> float:
         t = self.render_times
@@ -224,6 +228,12 @@ def to_word_inputs(tokens) -> list:
     return [WordInput(t.token, t.start, t.end, None if t.oov else t.vector, bool(t.oov)) for t in tokens]
 
 
+def _load_face(kind: str):
+    from feature_adapters.face import make_face_backend
+
+    return make_face_backend(kind)
+
+
 def warm_asr(asr) -> None:
     """Run the recogniser once on a short noise burst (VAD and decoder sessions initialise lazily,
     which would otherwise stall the first live decode for seconds)."""
@@ -254,6 +264,7 @@ class LivePipeline:
         self.mic: MicSource | None = None
         self.aligner = None  # built by start() from the engine's dimensions
         self._components: dict[str, Any] = {}
+        self._preload_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
@@ -303,17 +314,20 @@ class LivePipeline:
     def attach(self, engine: Engine) -> None:
         self.engine = engine
 
-    def prepare(self) -> None:
-        """Load the face backend, the recogniser and the acoustic kernels in parallel, before the clock starts.
+    def preload(self, config) -> None:
+        """Start loading the face backend, the recogniser and the acoustic kernels in background threads.
 
-        A component that cannot load is left out with a one-line notice; its
-        modality is then absent (masked), never faked.
+        None of them needs the model, so they load while the engine (torch,
+        checkpoint, word vectors) loads; :meth:`prepare` waits for them.
+        ``config`` is the :class:`livemer.engine.EngineConfig` the engine gets.
         """
+        if self._preload_threads:
+            return
         jobs: dict[str, Callable[[], Any]] = {}
         if self.camera is not None:
-            jobs["face"] = lambda: (self.engine.face_backend(), self.engine.facet_adapter())[0]
+            jobs["face"] = lambda: _load_face(config.face_backend)
         if self.mic is not None:
-            jobs["asr"] = self._make_transcriber
+            jobs["asr"] = lambda: self._make_transcriber(config.asr_model)
             jobs["acoustic"] = self._make_extractor
 
         def load(name: str, fn: Callable[[], Any]) -> None:
@@ -326,25 +340,47 @@ class LivePipeline:
                 self._components[name] = exc
                 self.notices.append(f"{what} unavailable ({msg}); the {mod} modality is absent")
 
-        threads = [threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True) for n, f in jobs.items()]
-        for t in threads:
+        self._preload_threads = [threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True)
+                                 for n, f in jobs.items()]
+        for t in self._preload_threads:
             t.start()
-        for t in threads:
+
+    def prepare(self) -> None:
+        """Finish loading (see :meth:`preload`) before the clock starts; needs the engine attached.
+
+        A component that cannot load is left out with a one-line notice; its
+        modality is then absent (masked), never faked.
+        """
+        if self.engine is None:
+            raise LivemerError("live pipeline: no engine attached")
+        self.preload(self.engine.config)
+        for t in self._preload_threads:
             t.join()
+        face = self._components.get("face")
+        if face is not None and not isinstance(face, BaseException):
+            self.engine.use_face_backend(face)
+            try:
+                self.engine.facet_adapter()
+            except Exception as exc:  # noqa: BLE001
+                self._components["face"] = exc
+                self.notices.append(f"face analysis unavailable ({exc}); the visual modality is absent")
 
-    def _make_transcriber(self):
-        from feature_adapters.asr import StreamingTranscriber
+    def _make_transcriber(self, model=None):
+        from feature_adapters.asr import StreamingTranscriber, load_asr
 
-        asr = self.engine.asr()
+        asr = load_asr(model)  # cached per process: the engine's asr() is the same model
         if self.opt.asr_beam_size and hasattr(asr, "with_options"):
             asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
         warm_asr(asr)
-        return StreamingTranscriber(asr)
+        return StreamingTranscriber(asr, trim_s=self.opt.asr_trim_s, max_buffer_s=self.opt.asr_max_buffer_s)
 
     def _make_extractor(self):
-        ex = self.engine.new_acoustic_extractor(16000)
+        from feature_adapters.acoustic import StreamingAcousticExtractor
+        from feature_adapters.covarep import CovarepAdapter
+
+        ex = StreamingAcousticExtractor(16000)
         ex.warmup()
-        self.engine.covarep_adapter()
+        CovarepAdapter()
         return ex
 
     def _component(self, name: str, build: Callable[[], Any]):
@@ -396,6 +432,8 @@ class LivePipeline:
                 src.begin()
 
     def stop(self) -> None:
+        if self.stats.stop_requested is None:
+            self.stats.stop_requested = time.monotonic()
         self.stop_event.set()
         for src in (self.camera, self.mic):
             if src is not None:
@@ -496,7 +534,7 @@ class LivePipeline:
     def _asr_worker(self) -> None:
         q = self._blocks_asr
         try:
-            tr = self._component("asr", self.engine.new_transcriber)
+            tr = self._component("asr", lambda: self._make_transcriber(self.engine.config.asr_model))
         except Exception as exc:  # noqa: BLE001 - degrade: the text modality is then absent
             if not isinstance(self._components.get("asr"), BaseException):
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -777,6 +815,7 @@ class LivePipeline:
             self.join(JOIN_TIMEOUT)
             self._drain_results()
             self.close_outputs()
+            self.stats.joined = time.monotonic()
             if show:
                 try:
                     import cv2
