@@ -188,7 +188,7 @@ def cache_dir() -> Path:
 
 def _key(segments: Sequence[Segment], duration: float | None) -> str:
     src = {m: (FACE_VIDEOS[m], _size(m)) for m in FACE_VIDEOS}
-    payload = json.dumps({"v": 1, "segments": [(s.mood, s.text) for s in segments], "duration": duration,
+    payload = json.dumps({"v": 1, "segments": [(s.mood, s.text) for s in segments], "duration": None if duration is None else float(duration),
                           "src": src, "voice": VOICE, "wpm": WORDS_PER_MINUTE}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:10]
 

@@ -387,12 +387,28 @@ class _OverlayTimeline:
             if j is not None and t - self.face.times[j] <= self.face_hold:
                 fr = self.face.results[j]
                 if fr.face_found:
-                    st.face_box = fr.box
+                    st.face_box = self._box_at(j, t)
                     st.aus = dict(fr.aus)
                     st.face_present = True
                 else:
                     st.face_present = False
         return st
+
+    def _box_at(self, j: int, t: float):
+        """The face box at ``t``: sample ``j``'s, moved linearly towards the next sample's when both have a face.
+
+        Faces are analysed at a few frames per second; interpolating keeps the
+        drawn box on the face in every frame in between.
+        """
+        f = self.face
+        box = f.results[j].box
+        if box is None or j + 1 >= len(f.times) or not f.results[j + 1].face_found or f.results[j + 1].box is None:
+            return box
+        t0, t1 = float(f.times[j]), float(f.times[j + 1])
+        if t1 - t0 > self.face_hold or t1 <= t0:
+            return box
+        a = min(max((t - t0) / (t1 - t0), 0.0), 1.0)
+        return tuple(float(b0 + a * (b1 - b0)) for b0, b1 in zip(box, f.results[j + 1].box))
 
 
 def _ffmpeg() -> str:
@@ -403,7 +419,8 @@ def _ffmpeg() -> str:
 
 
 def _encoder_args() -> list[str]:
-    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+    # superfast: half the CPU of veryfast for ~1.7x the size (about 3.5 MB a minute at 640x360)
+    return ["-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-pix_fmt", "yuv420p"]
 
 
 def write_annotated_video(result, path: str | os.PathLike, tau: float = 1.0, progress=None) -> Path:

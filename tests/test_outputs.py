@@ -117,6 +117,21 @@ def test_check_writable(tmp_path):
     assert "\n" not in str(ei.value) and ei.value.exit_code == 2
 
 
+def test_overlay_face_box_is_interpolated_between_samples(clip):
+    r = make_result(clip)
+    r.face.results[3] = FaceResult(face_found=True, box=(60.0, 30.0, 160.0, 150.0), aus={"AU12": 0.1})
+    tl = out._OverlayTimeline(r, 1.0)
+    t2, t3 = r.face.times[2], r.face.times[3]
+    mid = tl.state(0.5 * (t2 + t3))
+    assert mid.face_box == pytest.approx((50.0, 30.0, 150.0, 150.0))
+    assert mid.aus == {"AU12": 0.8, "AU06": 0.5}  # AUs are the latest sample's
+    assert tl.state(t3).face_box == pytest.approx((60.0, 30.0, 160.0, 150.0))
+    r.face.results[4] = FaceResult(face_found=False)
+    assert tl.state(0.5 * (r.face.times[3] + r.face.times[4])).face_box == pytest.approx((60.0, 30.0, 160.0, 150.0))
+    st = tl.state(r.face.times[4] + 0.01)
+    assert st.face_box is None and st.face_present is False
+
+
 def test_smoothed_series():
     p = np.array([[0.0], [1.0], [np.nan], [1.0]])
     t = np.array([0.0, 1.0, 2.0, 3.0])
