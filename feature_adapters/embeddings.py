@@ -98,10 +98,11 @@ class EmbeddingProvider(ABC):
 
     def suggest(self, word: str, n: int = 5) -> list[str]:
         """The ``n`` known words closest in spelling to ``word`` (for misspellings)."""
-        from rapidfuzz import fuzz, process
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
 
         vocab = self._suggest_vocab()
-        hits = process.extract(word.lower(), vocab, scorer=fuzz.ratio, limit=n)
+        hits = process.extract(word.lower(), vocab, scorer=Levenshtein.normalized_similarity, limit=n)
         return [h[0] for h in hits]
 
     def _suggest_vocab(self) -> list[str]:

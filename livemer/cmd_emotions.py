@@ -101,9 +101,11 @@ def run_add(args) -> int:
 
     if not word or any(c.isspace() for c in word):
         raise LivemerError(f"'{args.word}' is not a single word")
-    if name in ck.emotion_words and name == word:
-        print(f"'{name}' is already a trained emotion of this checkpoint; nothing to add")
-        return 0
+    if name in ck.emotion_words:
+        if name == word:
+            print(f"'{name}' is already a trained emotion of this checkpoint; nothing to add")
+            return 0
+        raise LivemerError(f"'{name}' is a trained emotion of this checkpoint; choose another --as name")
     prov = provider_for(ck, args.glove)
     vec = prov.vector(word)  # UnknownWordError -> one line with the five nearest words, exit 2
     reg = Registry()

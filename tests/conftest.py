@@ -10,6 +10,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest
 
+try:  # two cores shared by everything: one torch thread keeps tests fast and steady
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIVEMER_SHARED", REPO.parent / "shared"))
 

@@ -180,3 +180,15 @@ def test_installed_entry_point_reports_one_line(tiny_checkpoint, tmp_path):
     line = _one_line_error(proc.stderr)
     assert len(line.split("nearest known words:")[1].split(",")) == 5
     assert proc.stdout == ""
+
+
+def test_add_emotion_as_a_trained_name_is_refused(capsys, tiny_checkpoint, fresh_registry):
+    code, out, err = _run(capsys, "add-emotion", "joyful", "--as", "happy", "--checkpoint", str(tiny_checkpoint))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "trained emotion" in err and "Traceback" not in err
+
+
+def test_best_spelling_suggestion_comes_first(capsys, tiny_checkpoint, fresh_registry):
+    code, out, err = _run(capsys, "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint))
+    assert code == 2
+    assert err.split("nearest known words:")[1].split(",")[0].strip() == "happiness"
