@@ -102,6 +102,7 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
         frames_seen[0] += 1
 
     t0 = time.monotonic()
+    cpu_start = time.process_time()
     opts = LiveOptions(camera=str(video), mic=str(wav), headless=True, render=True, offscreen=offscreen,
                        infer_hz=8.0)
     live = LivePipeline(opts)
@@ -110,7 +111,10 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     live.attach(engine)
     live.prepare()
     t_ready = time.monotonic()
+    cpu_ready = time.process_time()
     live.run()
+    cpu_run = time.process_time() - cpu_ready
+    run_s = time.monotonic() - t_ready
     st = live.stats
     first = (st.first_result - t0) if st.first_result else float("nan")
     # the rate while inputs played (the final result comes after the workers drain)
@@ -130,6 +134,10 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
           f" after word end (goal <= 2; {st.words} words)")
     print(f"  face frames analysed            {st.frames_analysed} ({st.faces_found} with a face), "
           f"{st.frames_analysed / max(1e-9, st.render_times[-1] - st.render_times[0]):.1f}/s")
+    print(f"  CPU while running               {cpu_run / run_s:6.2f} cores on average over {run_s:.1f} s "
+          f"(this box has {os.cpu_count()}; load from other processes competes)")
+    print("  CPU s by Python thread          " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(st.cpu.items())))
+    print(f"  CPU to load models              {cpu_ready - cpu_start:6.2f} s")
     drops = {s.name: s.dropped for s in (live.camera, live.mic) if s is not None}
     print(f"  items dropped by bounded queues {drops}")
     print(f"  transcript: {live.transcript()[:160]!r}")

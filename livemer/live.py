@@ -86,6 +86,7 @@ class LiveStats:
     overlay_ms: list[float] = field(default_factory=list)
     words: int = 0
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used per thread (workers, inference, render)
     stop_requested: float | None = None  # time.monotonic() of the first stop()
     joined: float | None = None  # when every thread had ended (or the join timed out)
 
@@ -404,6 +405,7 @@ class LivePipeline:
                 log.error(msg)
                 self.stats.errors.append(msg)
             finally:
+                self.stats.cpu[name] = time.thread_time()
                 done.set()
                 log.debug("%s worker done at stream time %.2f s", name, self.clock.now())
 
@@ -652,6 +654,7 @@ class LivePipeline:
             pass
         period = 1.0 / max(0.5, self.opt.infer_hz)
         nxt = time.monotonic()
+        cpu0 = time.thread_time()
         try:
             while not self.stop_event.is_set():
                 if self._inputs_exhausted():
@@ -684,6 +687,8 @@ class LivePipeline:
             log.error(msg)
             self.stats.errors.append(msg)
             self.inputs_done.set()
+        finally:
+            self.stats.cpu["inference"] = time.thread_time() - cpu0
 
     # ------------------------------------------------------------------ main thread
     def overlay_state(self) -> OverlayState:
@@ -747,6 +752,7 @@ class LivePipeline:
         frame_period = 1.0 / (self.camera.fps if self.camera is not None and self.camera.fps else 30.0)
         last_frame: Frame | None = None
         camera_ended = self.camera is None
+        cpu0 = time.thread_time()
         try:
             while not self.stop_event.is_set():
                 if self.inputs_done.is_set() and self._final_done.is_set():
@@ -811,6 +817,7 @@ class LivePipeline:
                     except Exception:  # noqa: BLE001
                         pass
         finally:
+            self.stats.cpu["main"] = time.thread_time() - cpu0
             self.stop()
             self.join(JOIN_TIMEOUT)
             self._drain_results()

@@ -270,3 +270,62 @@ def test_microphone_through_a_pulseaudio_null_sink(tiny_checkpoint, speech_wav, 
     assert any(r["voice_present"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
     assert len(said & heard) >= 0.6 * len(said), rows[-1]["transcript"]
+
+
+# --------------------------------------------------------------------------- keys and display (no subprocess)
+
+
+class _FakeLive:
+    def __init__(self):
+        self.prompt = None
+        self.stopped = False
+        self.messages = []
+
+    def stop(self):
+        self.stopped = True
+
+    def show_message(self, text, seconds=3.0):
+        self.messages.append(text)
+
+
+def test_keys_quit_cycle_modalities_and_add_an_emotion(tiny_checkpoint):
+    from livemer.cmd_run import _KeyHandler
+    from livemer.engine import Engine, EngineConfig
+
+    eng = Engine(EngineConfig(checkpoint=tiny_checkpoint))
+    live = _FakeLive()
+    keys = _KeyHandler(live, eng)
+    keys(ord("m"))
+    assert eng.modalities == ("text", "acoustic") and "modalities: ta" in live.messages[-1]
+    keys(ord("e"))
+    assert live.prompt == ""
+    for ch in "Calm":
+        keys(ord(ch))
+    keys(ord("q"))  # typed, not a quit, while the prompt is open
+    assert live.prompt == "calmq" and not live.stopped
+    keys(8)  # backspace
+    keys(13)  # enter
+    assert live.prompt is None
+    assert "calm" in eng.emotions and "calm" in eng.user_added
+    assert "+calm" in live.messages[-1]
+    keys(ord("e"))
+    for ch in "xqzvb":
+        keys(ord(ch))
+    keys(13)
+    assert "xqzvb" not in eng.emotions and "xqzvb" in live.messages[-1]  # one-line error shown in the overlay
+    keys(ord("e"))
+    keys(27)  # Esc cancels typing, does not quit
+    assert live.prompt is None and not live.stopped
+    keys(27)
+    assert live.stopped
+
+
+def test_display_problem(monkeypatch):
+    from livemer.cmd_run import display_problem
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if sys.platform.startswith("linux"):
+        assert "DISPLAY" in display_problem()
+        monkeypatch.setenv("DISPLAY", ":987")
+        assert "not running" in display_problem()
