@@ -208,7 +208,7 @@ def demo_clip(duration: float | None = None, refresh: bool = False, name: str = 
     """
     segs = script_for(duration)
     tag = f"{name}-{int(duration)}s" if duration is not None else name
-    path = cache_dir() / f"{tag}-{_key(segs, duration)}.mp4"
+    path = cache_dir() / f"{tag}-{_key(segs, duration)}" / f"{tag}.mp4"  # outputs are named after the stem
     if refresh or not path.is_file():
         build_talking_clip(path, segs, duration)
     return path

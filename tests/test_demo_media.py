@@ -68,7 +68,7 @@ def test_demo_clip_is_built_once_and_cached(tmp_path, monkeypatch):
     p1 = dm.demo_clip()
     p2 = dm.demo_clip()
     assert p1 == p2 and p1.is_file() and len(calls) == 1
-    assert p1.parent == tmp_path / "cache" / "demo"
+    assert p1.parent.parent == tmp_path / "cache" / "demo" and p1.name == "talking-face.mp4"
     dm.demo_clip(refresh=True)
     assert len(calls) == 2
 
