@@ -371,6 +371,7 @@ class _OverlayTimeline:
         st = OverlayState(
             emotions=list(r.emotions), user_added=set(r.user_added), modalities_requested=tuple(r.modalities_requested),
             camera_on=camera_on, mic_on=r.info.has_audio,
+            message=None if camera_on else "audio only (no video stream)",
         )
         if i >= 0:
             st.probabilities = self.smoothed[i]
