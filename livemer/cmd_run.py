@@ -56,6 +56,22 @@ def display_problem() -> str | None:
     return None
 
 
+def _qt_fonts() -> None:
+    """OpenCV's Qt build looks for fonts inside the wheel (it ships none) and warns; point it at the system's.
+
+    ``import cv2`` sets ``QT_QPA_FONTDIR`` itself; Qt reads it when the first window opens.
+    """
+    import cv2  # noqa: F401 - sets QT_QPA_FONTDIR
+
+    current = os.environ.get("QT_QPA_FONTDIR")
+    if current and Path(current).is_dir():
+        return
+    for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if Path(d).is_dir():
+            os.environ["QT_QPA_FONTDIR"] = d
+            return
+
+
 def _default_mic(camera: str | None) -> str | None:
     """The camera file's own sound when it has one; the default input for a camera device."""
     if camera is None or camera.strip().lower() in ("none", "off"):
@@ -123,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         engine = Engine(config)
         live.attach(engine)
         if not args.headless:
+            _qt_fonts()
             try:
                 import cv2
 

@@ -464,8 +464,8 @@ class LivePipeline:
                 self.notices.append(f"face analysis unavailable ({msg}); the visual modality is absent")
             self._drain_until_eos(q)
             return
-        if getattr(backend, "notice", None):
-            self.notices.append(backend.notice)
+        if getattr(backend, "notice", None) and self.engine.config.face_backend != "auto":
+            self.notices.append(backend.notice)  # an explicit --face-backend was replaced: say so
         import cv2
 
         while not self.stop_event.is_set():
