@@ -74,16 +74,23 @@ def _qt_fonts() -> None:
 
 def _default_mic(camera: str | None) -> str | None:
     """The camera file's own sound when it has one; the default input for a camera device."""
-    if camera is None or camera.strip().lower() in ("none", "off"):
-        return "default"
-    if camera.strip().isdigit():
-        return "default"
-    p = Path(camera).expanduser()
-    if p.is_file():
-        from feature_adapters.audio_io import has_audio_stream
+    if camera is not None and not camera.strip().isdigit():
+        p = Path(camera).expanduser()
+        if p.is_file():
+            from feature_adapters.audio_io import has_audio_stream
 
-        return str(p) if has_audio_stream(p) else None
-    return "default"
+            return str(p) if has_audio_stream(p) else None
+    return "default" if _has_default_input() else None
+
+
+def _has_default_input() -> bool:
+    try:
+        import sounddevice as sd
+
+        sd.query_devices(kind="input")
+        return True
+    except Exception:  # noqa: BLE001 - no PortAudio, or no input device
+        return False
 
 
 def _check_output(path: str | None, flag: str) -> None:
@@ -118,8 +125,12 @@ def run(args: argparse.Namespace) -> int:
     mic = args.mic if args.mic is not None else _default_mic(camera)
     if mic is not None and mic.strip().lower() in ("none", "off"):
         mic = None
-    if args.mic is None and camera is not None and mic is None:
-        print(f"livemer: note: {camera} has no sound track; running without a microphone", file=sys.stderr)
+    if args.mic is None and mic is None:
+        if camera is not None and Path(camera).expanduser().is_file():
+            print(f"livemer: note: {camera} has no sound track; running without a microphone", file=sys.stderr)
+        else:
+            print("livemer: note: no default microphone; running without one (choose one with --mic)",
+                  file=sys.stderr)
 
     from .engine import Engine, EngineConfig
     from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
