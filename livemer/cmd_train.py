@@ -60,6 +60,7 @@ def add_parser(sub) -> None:
     g.add_argument("--dropout", type=float)
     g.add_argument("--gem-memory", type=int, help="source samples in GEM's memory")
     g.add_argument("--fsl-fraction", type=float, help="fraction of the new emotion's positives kept (default 0.01)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--no-resume", action="store_true", help="ignore and overwrite any resume state of OUT")
     p.set_defaults(func=run)
 
@@ -88,7 +89,7 @@ def run(args) -> int:
             raise LivemerError(f"{flag} {em}: not an emotion of this data ({', '.join(words)})")
     prov = c.provenance(args, kind, path)
     common = dict(feature_spaces=spaces, embedding_space=provider.name, resume=not args.no_resume,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, device=args.device)
     from model.training import TrainingError, train_fsl, train_supervised, train_zsl
 
     try:
@@ -104,6 +105,10 @@ def run(args) -> int:
                                         out=args.out, provenance=prov, **common)
     except TrainingError as exc:
         raise LivemerError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted: run the same command again to resume from the last finished epoch "
+              f"({args.out}.resume.pt)", file=sys.stderr)
+        raise
     print(f"saved {args.out} (best epoch {hist.best_epoch} of {len(hist.epochs)}"
           f"{', resumed' if hist.resumed_from else ''})", file=sys.stderr)
     report = c.test_report(ck, splits["test"], ("tav",), words, provider, hp.threshold)

@@ -150,6 +150,21 @@ def drop_modalities(mask: torch.Tensor, p: float, generator: torch.Generator | N
     return torch.where(empty[:, None], mask, new)
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'cpu' (default), 'cuda', 'cuda:1', or 'auto' (CUDA when available)."""
+    if device is None or device == "cpu":
+        return torch.device("cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise TrainingError(f"unknown device '{device}' (use cpu, cuda, cuda:N or auto)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device '{device}' requested but CUDA is not available")
+    return dev
+
+
 def build_config(dims: dict[str, int], emb_dim: int, hp: TrainHParams) -> ModelConfig:
     """The model config for data ``dims`` and ``emb_dim``-d emotion vectors (text hidden = emb_dim)."""
     return ModelConfig(
@@ -199,9 +214,11 @@ class Trainer:
         *,
         progress: bool = True,
         log: Callable[[str], None] | None = None,
+        device: str | torch.device | None = None,
     ):
-        self.net = net
-        self.E = torch.as_tensor(np.asarray(emotion_vectors, np.float32))
+        self.device = resolve_device(device)
+        self.net = net.to(self.device)
+        self.E = torch.as_tensor(np.asarray(emotion_vectors, np.float32)).to(self.device)
         self.hp = hparams
         self.progress = progress
         self.log = log or _default_log
@@ -215,10 +232,20 @@ class Trainer:
         )
 
     # -- pieces -------------------------------------------------------------------------------
+    def to_device(self, b: TensorData) -> TensorData:
+        if self.device.type == "cpu":
+            return b
+        d = self.device
+        return TensorData(b.text.to(d), b.acoustic.to(d), b.visual.to(d), b.modality_mask.to(d), b.labels.to(d),
+                          b.label_mask.to(d), b.emotions)
+
     def forward(self, b: TensorData, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(b.text, b.acoustic, b.visual, self.E, b.modality_mask if mask is None else mask).logits
+        b = self.to_device(b)
+        m = b.modality_mask if mask is None else mask.to(self.device)
+        return self.net(b.text, b.acoustic, b.visual, self.E, m).logits
 
     def loss(self, b: TensorData, mask: torch.Tensor | None = None) -> torch.Tensor:
+        b = self.to_device(b)
         return masked_bce(self.forward(b, mask), b.labels, b.label_mask)
 
     def _clip(self) -> None:
@@ -262,14 +289,14 @@ class Trainer:
         bs = max(1, int(self.hp.eval_batch_size))
         for i in range(0, len(data), bs):
             idx = torch.arange(i, min(i + bs, len(data)))
-            b = data.batch(idx)
+            b = self.to_device(data.batch(idx))
             m = None if mask is None else mask[idx]
             logits = self.forward(b, m)
             w = float(b.label_mask.sum())
             if w:
                 total += float(masked_bce(logits, b.labels, b.label_mask)) * w
                 weight += w
-            probs.append(torch.sigmoid(logits).numpy())
+            probs.append(torch.sigmoid(logits).float().cpu().numpy())
         self.net.train(was)
         p = np.concatenate(probs) if probs else np.zeros((0, self.E.shape[0]), np.float32)
         return (total / weight if weight else math.nan), p
@@ -298,7 +325,7 @@ class Trainer:
         if sidecar is not None and sidecar.exists():
             st = self._load_sidecar(sidecar, fingerprint)
             self.net.load_state_dict(st["model"])
-            self.optimizer.load_state_dict(st["optimizer"])
+            self.optimizer.load_state_dict(st["optimizer"])  # moves the state onto the parameters' device
             self.scheduler.load_state_dict(st["scheduler"])
             best_state = st["best_state"]
             bad_epochs = int(st["bad_epochs"])
@@ -323,9 +350,10 @@ class Trainer:
                 idx = order[bi * hp.batch_size:(bi + 1) * hp.batch_size]
                 b = train.batch(idx)
                 mask = drop_modalities(b.modality_mask, hp.modality_dropout, gen)
+                b = self.to_device(b)
                 if memory is not None:
                     mi = torch.randperm(len(memory), generator=gen)[: hp.gem_memory]
-                    loss, proj = self.gem_step(b, memory.batch(mi), mask)
+                    loss, proj = self.gem_step(b, self.to_device(memory.batch(mi)), mask)
                     projections += int(proj)
                 else:
                     loss = self.step(b, mask)
@@ -511,6 +539,7 @@ def train_supervised(
     resume: bool = True,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    device: str | None = None,
     protocol: str = "supervised",
     desc: str = "train",
 ) -> tuple[Checkpoint, TrainHistory]:
@@ -546,7 +575,7 @@ def train_supervised(
     if init_state is not None:
         sd = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in init_state.items()}
         net.load_state_dict(sd)
-    trainer = Trainer(net, vectors, hp, progress=progress, log=log)
+    trainer = Trainer(net, vectors, hp, progress=progress, log=log, device=device)
     sidecar = resume_path(out) if (out is not None and resume) else None
     if out is not None and not resume and resume_path(out).exists():
         resume_path(out).unlink()
@@ -578,6 +607,7 @@ def train_supervised(
         from feature_adapters.spaces import FeatureSpace
 
         spaces = {m: FeatureSpace(f"{m}-{config.input_dims[m]}", config.input_dims[m]) for m in MODALITIES}
+    net.cpu()
     ck = Checkpoint.from_model(net, spaces, normalization, ck_words, ck_vecs, embedding_space,
                                display_emotions=list(display_emotions or ck_words), provenance=prov)
     if out is not None:

@@ -137,3 +137,23 @@ def test_bad_data_gives_one_line_errors(fixture_dir, tmp_path, capsys):
     assert "unknown kind" in err_line(capsys)
     assert train(fixture_dir, tmp_path / "x.ckpt", "--zsl", "calm") == 2
     assert "--zsl calm: not an emotion" in err_line(capsys)
+
+
+def test_train_from_sdk_computational_sequences(tmp_path, capsys):
+    """--data csd: word vectors, COVAREP, Facet and label .csd files with a folds.json."""
+    from test_sdk import make_sdk_dir
+
+    vids = tuple(f"vid{i}" for i in range(6))
+    make_sdk_dir(tmp_path, vids=vids, with_folds=False)
+    (tmp_path / "folds.json").write_text(json.dumps({"train": list(vids[:3]), "valid": [vids[3]], "test": list(vids[4:])}))
+    rng = np.random.default_rng(1)
+    glove = tmp_path / "glove.tiny.8d.txt"
+    glove.write_text("".join(w + " " + " ".join(f"{x:.4f}" for x in rng.normal(size=8)) + "\n" for w in MOSEI_EMOTIONS))
+    out = tmp_path / "c.ckpt"
+    assert main(["train", "--data", "csd", str(tmp_path), "--glove", str(glove), *FAST, "--epochs", "1", "--seq-len", "10",
+                 "--early-stop", "3", "--no-progress", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "csd/train: 6 samples, T=10" in cap.err and "csd/test (4 samples)" in cap.out
+    ck = Checkpoint.load(out)
+    assert ck.config.input_dims == {"text": 8, "acoustic": 74, "visual": 35}
+    assert ck.provenance["data"].startswith("csd:")

@@ -345,3 +345,15 @@ def test_planted_directions_tied_to_word_vectors(glove):
     assert np.allclose(cos, En @ En.T, atol=1e-5)  # text directions are the word vectors themselves
     ds = planted_dataset(50, E, seed=3)
     assert ds.text.shape == (50, 20, 50) and ds.acoustic.shape[2] == 74 and ds.visual.shape[2] == 35
+
+
+def test_device_choice():
+    from model.training import resolve_device
+
+    assert resolve_device(None).type == "cpu" and resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(TrainingError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="CUDA is not available"):
+            resolve_device("cuda")
