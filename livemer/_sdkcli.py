@@ -123,13 +123,13 @@ def fsl_source(args, splits, words, vectors, hp, prov, common):
     return ck
 
 
-def test_report(ck, ds, subsets, emotions, provider, threshold: float) -> dict[str, Any]:
+def test_report(ck, ds, subsets, emotions, provider, threshold: float, progress: bool = False) -> dict[str, Any]:
     """Evaluate ``ck`` on ``ds`` for each modality subset; the transfer layout when the checkpoint has one."""
     from model.evaluation import evaluate_subsets, table_setting, transfer_summary
 
     prov_ok = provider if (provider is not None and provider.name == ck.embedding_space) else None
     try:
-        tables = evaluate_subsets(ck, ds, subsets, emotions, threshold, provider=prov_ok)
+        tables = evaluate_subsets(ck, ds, subsets, emotions, threshold, provider=prov_ok, progress=progress)
     except KeyError as exc:
         raise LivemerError(f"{exc.args[0] if exc.args else exc}; or pass --glove with the checkpoint's word vectors "
                            f"({ck.embedding_space})") from None
@@ -157,12 +157,13 @@ def record_test_metrics(ck, report) -> None:
 
 
 def print_report(report) -> None:
-    from model.evaluation import format_ablation
+    from model.evaluation import format_accuracy, format_ablation
 
     tables = report["tables"]
     for code, t in tables.items():
         title = f"{report['split']} ({report['samples']} samples), modalities {code.upper()}"
         print(t.format(title))
+        print(format_accuracy(t))
         print()
         if "transfer" in report:
             print(report["transfer"][code].format())
@@ -185,15 +186,26 @@ def write_json(path: str, report) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    payload = report_json(report)
+    payload = _finite(report_json(report))
     payload["written"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     try:
-        tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
+        tmp.write_text(json.dumps(payload, indent=1, default=_json_default, allow_nan=False))
         os.replace(tmp, p)
     finally:
         if tmp.exists():
             tmp.unlink()
     print(f"wrote {p}", file=sys.stderr)
+
+
+def _finite(o: Any) -> Any:
+    """NaN / inf floats -> None, recursively (strict JSON)."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _json_default(o: Any) -> Any:

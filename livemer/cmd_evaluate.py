@@ -66,7 +66,7 @@ def run(args) -> int:
         if unknown:
             raise LivemerError(f"--emotions: {', '.join(unknown)} not labelled in {path} ({', '.join(ds.emotions)})")
     provider = c.get_provider(args) if args.glove else None
-    report = c.test_report(ck, ds, subsets, emotions, provider, args.threshold)
+    report = c.test_report(ck, ds, subsets, emotions, provider, args.threshold, progress=not args.no_progress)
     report["checkpoint"] = str(args.checkpoint)
     c.print_report(report)
     if args.json:

@@ -111,7 +111,7 @@ def run(args) -> int:
         raise
     print(f"saved {args.out} (best epoch {hist.best_epoch} of {len(hist.epochs)}"
           f"{', resumed' if hist.resumed_from else ''})", file=sys.stderr)
-    report = c.test_report(ck, splits["test"], ("tav",), words, provider, hp.threshold)
+    report = c.test_report(ck, splits["test"], ("tav",), words, provider, hp.threshold, progress=not args.no_progress)
     report["history"] = hist.to_dict()
     report["checkpoint"] = str(args.out)
     c.record_test_metrics(ck, report)

@@ -39,6 +39,7 @@ def predict_dataset(
     batch_size: int = 1024,
     provider=None,
     predictor: Predictor | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """(N, K) probabilities of ``emotions`` (default: the dataset's) for raw dataset features."""
     import torch
@@ -48,8 +49,15 @@ def predict_dataset(
     mods = parse_modalities(modalities)
     E = torch.from_numpy(pred.emotion_matrix(ems))
     out = []
+    starts = range(0, len(ds), batch_size)
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=f"evaluating {modality_code(mods).upper()}", unit="batch", leave=False, file=sys.stderr)
     with torch.inference_mode():
-        for i in range(0, len(ds), batch_size):
+        for i in starts:
             sl = slice(i, i + batch_size)
             batch = WindowBatch(
                 text=ds.text[sl], acoustic=ds.acoustic[sl], visual=ds.visual[sl],
@@ -73,11 +81,12 @@ def evaluate_checkpoint(
     threshold: float = 0.5,
     provider=None,
     predictor: Predictor | None = None,
+    progress: bool = False,
 ) -> MetricsTable:
     """Per-emotion W-Acc, AUC, F1 (and accuracy) of ``checkpoint`` on ``ds``."""
     ems = list(emotions if emotions is not None else ds.emotions)
     sub = ds.select_emotions(ems)
-    probs = predict_dataset(checkpoint, sub, ems, modalities, provider=provider, predictor=predictor)
+    probs = predict_dataset(checkpoint, sub, ems, modalities, provider=provider, predictor=predictor, progress=progress)
     lm = sub.label_mask & np.isfinite(probs)
     table = evaluate_scores(sub.labels, np.nan_to_num(probs, nan=0.0), ems, threshold, lm)
     return table
@@ -90,13 +99,14 @@ def evaluate_subsets(
     emotions: Sequence[str] | None = None,
     threshold: float = 0.5,
     provider=None,
+    progress: bool = False,
 ) -> dict[str, MetricsTable]:
     """One table per modality subset ('tav', 'ta', ...), with no retraining."""
     pred = Predictor(checkpoint, provider=provider)
     out = {}
     for s in subsets:
         code = modality_code(parse_modalities(s))
-        out[code] = evaluate_checkpoint(checkpoint, ds, code, emotions, threshold, predictor=pred)
+        out[code] = evaluate_checkpoint(checkpoint, ds, code, emotions, threshold, predictor=pred, progress=progress)
     return out
 
 
@@ -146,6 +156,12 @@ def transfer_summary(table: MetricsTable, new_emotions: Sequence[str], setting: 
     others = table.average(exclude=tuple(new_emotions))
     others.emotion = "others"
     return TransferSummary(setting, new, others, [r.emotion for r in table.rows if r.emotion not in new_emotions])
+
+
+def format_accuracy(table: MetricsTable) -> str:
+    """One line of plain accuracy per emotion and the average (the metric the paper reports for IEMOCAP)."""
+    vals = " ".join(f"{r.emotion} {_pct(r.acc).strip()}" for r in table.rows)
+    return f"accuracy: {vals}; average {_pct(table.average().acc).strip()}"
 
 
 def format_ablation(tables: dict[str, MetricsTable], metric: str = "w_acc") -> str:

@@ -121,3 +121,11 @@ def test_table_setting_from_provenance():
     assert table_setting({"few_shot": {"emotion": "anger", "mode": "gem"}, "unseen_emotions": ["anger"]}) == (
         "few-shot (GEM)", ["anger"])
     assert table_setting({}) == ("supervised", [])
+
+
+def test_accuracy_line_for_iemocap_style_reports(ck):
+    from model.evaluation import format_accuracy
+
+    table = evaluate_checkpoint(ck, data())
+    line = format_accuracy(table)
+    assert line.startswith("accuracy: anger ") and f"average {100 * table.average().acc:.1f}" in line
