@@ -13,8 +13,9 @@ faster-whisper's built-in Silero VAD (``vad_filter=True``; the ONNX model ships
 inside the faster-whisper wheel). Nothing is invented on silence or noise: the
 VAD removes non-speech first, and a decoded segment is dropped when Whisper
 judges it silent (``no_speech_prob`` high and ``avg_logprob`` low), when it is
-a repetition loop (compression ratio too high) or when its mean log
-probability is below a floor (see :class:`DecodeOptions`).
+a repetition loop (compression ratio too high), when its mean log
+probability is below a floor (see :class:`DecodeOptions`), or when it repeats
+the previous segment word for word (tiny.en does this over new speech).
 
 :class:`StreamingTranscriber` implements the LocalAgreement-2 policy of
 whisper_streaming (Macháček et al., 2023): the growing audio buffer is decoded
@@ -77,7 +78,7 @@ class DecodeOptions:
     min_avg_logprob: float = -1.2
     max_no_speech_prob: float = 0.85
     vad_threshold: float = 0.5
-    vad_min_silence_ms: int = 1000
+    vad_min_silence_ms: int = 2000
     vad_speech_pad_ms: int = 400
 
 
@@ -278,7 +279,15 @@ class FasterWhisperEngine(ASREngine):
             raise ASRError(f"Whisper ({self.name}) failed to decode {duration:.1f} s of audio: {exc}") from exc
         kept: list[ASRSegment] = []
         dropped = 0
+        prev_key: list[str] = []
         for s in raw:
+            key = [k for k in (normalize_word(t) for t in s.text.split()) if k]
+            if len(key) >= 3 and key == prev_key:
+                # Whisper repeating its previous segment over new speech (seen with tiny.en)
+                log.debug("ASR gate dropped a repeated segment %r", s.text)
+                dropped += 1
+                continue
+            prev_key = key
             if not keep_segment(s.avg_logprob, s.no_speech_prob, s.compression_ratio, o):
                 log.debug("ASR gate dropped %r (logprob %.2f, no_speech %.2f, cr %.2f)", s.text, s.avg_logprob,
                           s.no_speech_prob, s.compression_ratio)
@@ -433,7 +442,6 @@ class StreamingTranscriber:
         self._lock = threading.Lock()  # guards _incoming (push may run on another thread)
         self._work = threading.RLock()  # one process()/flush() at a time
         self._incoming: list[_Chunk] = []
-        self._pushed_samples = 0
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start: float | None = None
         self._committed: list[TimedWord] = []
@@ -550,6 +558,13 @@ class StreamingTranscriber:
         self._segments = [s for s in self._segments if s.end > self._buffer_start]
         self._hyp = [w for w in self._hyp if w.end > self._buffer_start]
 
+    def _committed_in_buffer(self) -> list[TimedWord]:
+        start = self._buffer_start or 0.0
+        i = len(self._committed)
+        while i > 0 and self._committed[i - 1].end > start:
+            i -= 1
+        return self._committed[i:]
+
     def _trim(self) -> None:
         dur = self.buffer_duration
         end = self.stream_time
@@ -558,7 +573,7 @@ class StreamingTranscriber:
         if not self._hyp:
             # nothing pending: keep the last keep_s seconds, never cutting inside a committed word
             cut = end - self.keep_s
-            for w in self._committed:
+            for w in reversed(self._committed_in_buffer()):
                 if w.start < cut < w.end:
                     cut = w.start
             if cut - start > 0.5:
@@ -569,7 +584,7 @@ class StreamingTranscriber:
             if seg_ends:
                 self._cut(seg_ends[-1])
                 return
-            sent_ends = [w.end for w in self._committed if w.end > start and w.word.rstrip()[-1:] in ".?!"]
+            sent_ends = [w.end for w in self._committed_in_buffer() if w.word.rstrip().endswith((".", "?", "!"))]
             if sent_ends:
                 self._cut(sent_ends[-1])
                 return
