@@ -83,12 +83,15 @@ def main() -> int:
     ap.add_argument("--hop", type=float, default=0.2)
     ap.add_argument("--skip-cold", action="store_true")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="livemer-bench-") as d:
+        return bench(args, Path(d))
 
+
+def bench(args: argparse.Namespace, tmp: Path) -> int:
     from livemer import outputs as out
     from livemer.demo_media import demo_clip
     from livemer.media import probe
 
-    tmp = Path(tempfile.mkdtemp(prefix="livemer-bench-"))
     ckpt = checkpoint_path(args.checkpoint, tmp)
     print(f"building/reusing the {args.seconds:.0f} s clip ...", flush=True)
     clip = demo_clip(duration=args.seconds)
