@@ -76,10 +76,11 @@ def _default_mic(camera: str | None) -> str | None:
     """The camera file's own sound when it has one; the default input for a camera device."""
     if camera is not None and not camera.strip().isdigit():
         p = Path(camera).expanduser()
-        if p.is_file():
-            from feature_adapters.audio_io import has_audio_stream
+        if not p.is_file():
+            return None  # the camera error is reported next
+        from feature_adapters.audio_io import has_audio_stream
 
-            return str(p) if has_audio_stream(p) else None
+        return str(p) if has_audio_stream(p) else None
     return "default" if _has_default_input() else None
 
 
@@ -125,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     mic = args.mic if args.mic is not None else _default_mic(camera)
     if mic is not None and mic.strip().lower() in ("none", "off"):
         mic = None
-    if args.mic is None and mic is None:
+    if args.mic is None and mic is None and (camera is None or camera.strip().isdigit()
+                                             or Path(camera).expanduser().is_file()):
         if camera is not None and Path(camera).expanduser().is_file():
             print(f"livemer: note: {camera} has no sound track; running without a microphone", file=sys.stderr)
         else:
