@@ -155,9 +155,13 @@ class TextToken:
     word: str
 
 
-def _vocab_of(provider) -> Container[str] | None:
+def vocab_of(provider) -> Container[str] | None:
+    """The provider's vocabulary (for :func:`tokenize`), or None when it exposes none."""
     kv = getattr(provider, "keyed_vectors", None)
     return getattr(kv, "key_to_index", None)
+
+
+_vocab_of = vocab_of  # older name, used by model.recipe_data
 
 
 def _spans(start: float, end: float, tokens: list[str]) -> list[tuple[float, float]]:
@@ -177,7 +181,7 @@ def embed_words(words: list[TimedWord], provider, merge: bool = False) -> list[T
     in-vocabulary token vectors (``token`` is then the tokens joined by a space).
     OOV tokens (or a merged word with no known token) get zeros and ``oov=True``.
     """
-    vocab = _vocab_of(provider)
+    vocab = vocab_of(provider)
     out: list[TextToken] = []
     for wi, w in enumerate(words):
         toks = [t for t in tokenize(w.word, vocab) if not is_punctuation(t)]

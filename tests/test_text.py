@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from feature_adapters.embeddings import get_provider
-from feature_adapters.text import TEXT_SPACE, TimedWord, embed_words, is_punctuation, tokenize
+from feature_adapters.text import TEXT_SPACE, TimedWord, embed_words, is_punctuation, tokenize, vocab_of
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,9 @@ def provider():
 
 @pytest.fixture(scope="module")
 def vocab(provider):
-    return provider.keyed_vectors.key_to_index
+    v = vocab_of(provider)
+    assert "n't" in v and "the" in v and "zorbleflax" not in v
+    return v
 
 
 @pytest.mark.parametrize(
