@@ -15,9 +15,9 @@ import argparse
 DATA_KINDS = ("mosei-aligned", "mult-pkl", "csd")
 
 
-def add_data_arguments(p: argparse.ArgumentParser) -> None:
+def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
     """--data KIND DIR and the options that shape loading (shared with ``evaluate``)."""
-    p.add_argument("--data", nargs=2, metavar=("KIND", "DIR"), required=True,
+    p.add_argument("--data", nargs=2, metavar=("KIND", "DIR"), required=required,
                    help=f"dataset kind ({', '.join(DATA_KINDS)}) and its folder (or pickle file)")
     p.add_argument("--glove", metavar="PATH",
                    help="GloVe text file for the emotion word vectors; must match the data's word vectors "
@@ -37,8 +37,15 @@ def add_parser(sub) -> None:
         help="train on CMU-MOSEI / IEMOCAP data with the paper's protocols (supervised, zero-shot, few-shot)",
         description="Train the emotion-embedding model on CMU Multimodal SDK data and write a checkpoint the live app runs.",
     )
-    add_data_arguments(p)
+    add_data_arguments(p, required=False)
     p.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
+    r = p.add_argument_group("the embedded default checkpoint (instead of --data; see model/recipe_default.py)")
+    r.add_argument("--recipe", choices=("default",),
+                   help="build livemer's default checkpoint from ../shared (RAVDESS + GoEmotions + MELD) with its model card")
+    r.add_argument("--shared", metavar="DIR", help="the shared data folder (default: ../shared)")
+    r.add_argument("--card", metavar="FILE", help="write the model card here (e.g. assets/MODEL_CARD.md)")
+    r.add_argument("--quick", action="store_true", help="a few-minute version of the recipe")
+    r.add_argument("--no-report", action="store_true", help="only the checkpoint: skip the baseline, text zero-shot and seed runs")
     p.add_argument("--preset", choices=("mosei", "iemocap"), help="Table 3 hyper-parameters")
     p.add_argument("--zsl", metavar="EMOTION", help="zero-shot: train without this emotion, then score it from its word vector")
     p.add_argument("--fsl", metavar="EMOTION", help="few-shot: adapt a model trained without EMOTION using 1%% of its positives")
@@ -72,6 +79,12 @@ def run(args) -> int:
 
     from . import _sdkcli as c
 
+    if getattr(args, "recipe", None):
+        from model.recipe_default import run_from_cli
+
+        return run_from_cli(args)
+    if not args.data:
+        raise LivemerError("--data KIND DIR is required (or --recipe default)")
     hp = c.hparams_from_args(args)
     c.set_threads(args.threads)
     kind, path = c.data_kind_path(args)

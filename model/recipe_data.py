@@ -1,0 +1,318 @@
+"""Training and validation datasets of the default recipe, built the way live input is.
+
+RAVDESS clips become windows through the live adapters and aligner:
+
+* acoustic: the clip's native frames -> :class:`~feature_adapters.covarep.CovarepAdapter`
+  (COVAREP-74); a frame is observed when voiced (``livemer.engine.acoustic_valid``'s rule);
+* visual: the clip-level OpenFace action units -> Facet-35 through the same
+  OpenFace adapter live AUs use (:func:`feature_adapters.facet.adapt_openface_rows`),
+  repeated as face frames every ``1 / face_fps`` seconds over the clip (a face is present);
+* text: the recogniser's words -> :func:`feature_adapters.text.embed_words`
+  (GloVe tokens, one step per token, OOV tokens kept without a vector);
+* windows: :func:`feature_adapters.align.windows_at` with live mode's settings
+  (20 steps, 0.5 s pseudo-steps in silence, file mode's face tolerance), ending at
+  chosen fractions of the clip (the clip end for validation; earlier ends too for
+  training, since live windows also end mid-utterance).
+
+Text corpora (GoEmotions, MELD) give text-only samples: the GloVe tokens of the
+utterance (the last ``n`` non-punctuation tokens, OOV tokens kept as steps with
+no vector, as live), acoustic and visual absent. Their acoustic/visual arrays
+are read-only zero views, so 50k text samples cost no memory for absent modalities.
+
+Labels are the corpus's emotion *names* (``model.corpora``); each dataset only
+annotates its own corpus's names (``label_mask``), so concatenated corpora are
+never scored on each other's labels. RAVDESS *calm* is never a training label:
+calm clips are left out of training and kept in validation, with a ``calm``
+column used only for the zero-shot check.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import corpora
+from .datasets import EmotionDataset
+from .recipe_extract import ClipAudioFeatures
+
+log = logging.getLogger(__name__)
+
+DIMS = (50, 74, 35)  # text (GloVe 6B 50-d), COVAREP-74, Facet-35
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """How windows are cut: live mode's settings (``EngineConfig`` / ``OfflineSettings`` defaults)."""
+
+    n_steps: int = 20
+    pseudo_step: float = 0.5
+    face_fps: float = 10.0
+
+    @property
+    def tolerance(self) -> float:
+        """File mode's nearest-frame tolerance (``OfflineSettings.tolerance``)."""
+        from feature_adapters.align import DEFAULT_TOLERANCE
+
+        return max(DEFAULT_TOLERANCE, 0.5 / self.face_fps + 1e-3)
+
+
+# ----------------------------------------------------------------------------- RAVDESS
+
+
+def ravdess_visual_rows(face_aus: dict[str, np.ndarray], keys: Sequence[str]) -> np.ndarray:
+    """(N, 35) Facet-35 rows of clips ``keys`` from their OpenFace AU columns (the live OpenFace adapter)."""
+    from feature_adapters.facet import adapt_openface_rows
+
+    missing = [k for k in keys if k not in face_aus]
+    if missing:
+        raise KeyError(f"no face action units for clip(s) {', '.join(missing[:3])} in the RAVDESS face file")
+    return adapt_openface_rows(np.stack([face_aus[k] for k in keys]))
+
+
+def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray, ends: Sequence[float], provider,
+                 settings: WindowSettings = WindowSettings()) -> list:
+    """Windows of one clip ending at ``ends`` (fractions of the clip's duration, 1.0 = its end)."""
+    from feature_adapters.align import WordInput, windows_at
+    from feature_adapters.covarep import CovarepAdapter
+    from feature_adapters.text import embed_words
+
+    frames = audio.acoustic_frames()
+    a_feats = CovarepAdapter().adapt(frames)
+    a_valid = np.asarray(frames.is_voiced, bool) if len(frames) else np.zeros(0, bool)
+    dur = float(audio.duration)
+    v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
+    v_feats = np.repeat(np.asarray(facet_row, np.float32)[None, :], len(v_times), axis=0)
+    tokens = embed_words(list(audio.words), provider)
+    words = [WordInput(t.token, float(t.start), float(t.end), None if t.oov else np.asarray(t.vector, np.float32),
+                       bool(t.oov)) for t in tokens]
+    times = [min(dur, max(0.0, float(f) * dur)) for f in ends]
+    d_t, d_a, d_v = DIMS
+    return windows_at(
+        words, (frames.times, a_feats, a_valid) if len(frames) else None, (v_times, v_feats, None), times,
+        t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step, tolerance=settings.tolerance,
+        text_dim=d_t, acoustic_dim=d_a, visual_dim=d_v,
+    )
+
+
+def windows_to_arrays(windows: Sequence) -> dict[str, np.ndarray]:
+    """Stack windows into dataset arrays (features, per-step and per-window masks)."""
+    return {
+        "text": np.stack([w.text for w in windows]).astype(np.float32),
+        "acoustic": np.stack([w.acoustic for w in windows]).astype(np.float32),
+        "visual": np.stack([w.visual for w in windows]).astype(np.float32),
+        "text_mask": np.stack([w.text_mask for w in windows]).astype(bool),
+        "acoustic_mask": np.stack([w.acoustic_mask for w in windows]).astype(bool),
+        "visual_mask": np.stack([w.visual_mask for w in windows]).astype(bool),
+        "modality_mask": np.stack([w.modality_mask for w in windows]).astype(bool),
+    }
+
+
+def ravdess_names() -> list[str]:
+    """The checkpoint names RAVDESS annotates (calm excluded), in a fixed order."""
+    return sorted(set(corpora.RAVDESS_TO_NAME.values()))
+
+
+def build_ravdess(clips: Sequence[corpora.RavdessClip], audio: Sequence[ClipAudioFeatures],
+                  face_aus: dict[str, np.ndarray], provider, ends: Sequence[float], *, include_calm: bool,
+                  settings: WindowSettings = WindowSettings(), name: str = "ravdess") -> EmotionDataset:
+    """One window per (clip, end). Labels: the RAVDESS names, plus a ``calm`` column when ``include_calm``.
+
+    Calm clips are dropped unless ``include_calm``; the ``calm`` column is only
+    for zero-shot evaluation and must never reach a training loss.
+    """
+    if len(clips) != len(audio):
+        raise ValueError(f"{len(clips)} clips but {len(audio)} audio analyses")
+    names = ravdess_names() + (["calm"] if include_calm else [])
+    keep = [i for i, c in enumerate(clips) if include_calm or c.emotion not in corpora.HELD_OUT]
+    rows = ravdess_visual_rows(face_aus, [clips[i].face_key for i in keep])
+    wins, labels, ids = [], [], []
+    for r, i in enumerate(keep):
+        c = clips[i]
+        ws = clip_windows(audio[i], rows[r], ends, provider, settings)
+        y = np.zeros(len(names), np.float32)
+        label = c.name if c.emotion not in corpora.HELD_OUT else c.emotion
+        y[names.index(label)] = 1.0
+        for f, w in zip(ends, ws):
+            wins.append(w)
+            labels.append(y)
+            ids.append(f"{c.path.stem}@{f:g}")
+    arr = windows_to_arrays(wins)
+    return EmotionDataset(
+        text=arr["text"], acoustic=arr["acoustic"], visual=arr["visual"], labels=np.stack(labels),
+        emotions=names, ids=ids,
+        step_masks={"text": arr["text_mask"], "acoustic": arr["acoustic_mask"], "visual": arr["visual_mask"]},
+        modality_mask=arr["modality_mask"], name=name,
+    )
+
+
+# ----------------------------------------------------------------------------- text corpora
+
+
+def text_steps(text: str, provider, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """((n, d_t) vectors, (n,) observed) of the last ``n_steps`` GloVe tokens of ``text``, padded in front.
+
+    Punctuation is not a step; an OOV token is a step with no vector (as live).
+    """
+    from feature_adapters.text import _vocab_of, is_punctuation, tokenize
+
+    toks = [t for t in tokenize(text, _vocab_of(provider)) if not is_punctuation(t)][-n_steps:]
+    x = np.zeros((n_steps, provider.dim), np.float32)
+    m = np.zeros(n_steps, bool)
+    if toks:
+        vecs, oov = provider.vectors_or_zero(toks)
+        x[n_steps - len(toks):] = vecs
+        m[n_steps - len(toks):] = ~oov
+    return x, m
+
+
+def build_text(samples: Sequence[corpora.TextSample], names: Sequence[str], provider, n_steps: int = 20,
+               name: str = "text") -> EmotionDataset:
+    """Text-only samples with multi-hot labels over ``names`` (the corpus's own); samples with no known token are dropped."""
+    names = list(names)
+    col = {n: j for j, n in enumerate(names)}
+    xs, ms, ys, ids = [], [], [], []
+    for i, s in enumerate(samples):
+        x, m = text_steps(s.text, provider, n_steps)
+        if not m.any():
+            continue
+        y = np.zeros(len(names), np.float32)
+        for lab in s.labels:
+            y[col[lab]] = 1.0
+        xs.append(x)
+        ms.append(m)
+        ys.append(y)
+        ids.append(f"{s.corpus}:{i}")
+    n = len(xs)
+    text = np.stack(xs) if xs else np.zeros((0, n_steps, provider.dim), np.float32)
+    tmask = np.stack(ms) if ms else np.zeros((0, n_steps), bool)
+    absent = np.zeros((n, n_steps), bool)
+    d_t, d_a, d_v = DIMS
+    return EmotionDataset(
+        text=text,
+        acoustic=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_a)),
+        visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_v)),
+        labels=np.stack(ys) if ys else np.zeros((0, len(names)), np.float32),
+        emotions=names, ids=ids,
+        step_masks={"text": tmask, "acoustic": absent, "visual": absent},
+        modality_mask=np.stack([tmask.any(axis=1), np.zeros(n, bool), np.zeros(n, bool)], axis=1),
+        name=name,
+    )
+
+
+# ----------------------------------------------------------------------------- the whole recipe's data
+
+
+@dataclass
+class RecipeData:
+    ravdess_train: EmotionDataset  # training actors, several window ends per clip, calm clips left out
+    ravdess_valid: EmotionDataset  # validation actors, clip-end windows, all clips, with a 'calm' column
+    goemotions_train: EmotionDataset
+    goemotions_dev: EmotionDataset
+    meld_train: EmotionDataset
+    meld_dev: EmotionDataset
+
+    def summary(self) -> str:
+        return "\n".join(d.summary() for d in (self.ravdess_train, self.ravdess_valid, self.goemotions_train,
+                                                self.goemotions_dev, self.meld_train, self.meld_dev))
+
+
+def shared_paths(shared: str | Path) -> dict[str, Path]:
+    s = Path(shared)
+    return {
+        "ravdess_audio": s / "data" / "ravdess" / "audio16k",
+        "ravdess_face": s / "data" / "ravdess" / "face_au_clip_level.npz",
+        "goemotions": s / "data" / "goemotions",
+        "meld": s / "data" / "meld",
+    }
+
+
+def select_clips(clips: Sequence[corpora.RavdessClip], per_class: int | None) -> list[corpora.RavdessClip]:
+    """At most ``per_class`` clips per (actor, emotion), strong intensity first, then statement and repetition.
+
+    ``None`` keeps all. ``per_class=1`` is one clip per actor and emotion: the
+    strong performance of statement 1, repetition 1 (neutral: the normal one).
+    """
+    if per_class is None:
+        return list(clips)
+    groups: dict[tuple[int, str], list[corpora.RavdessClip]] = {}
+    for c in clips:
+        groups.setdefault((c.actor, c.emotion), []).append(c)
+    keep = set()
+    for g in groups.values():
+        g = sorted(g, key=lambda c: (-c.intensity, c.statement, c.repetition))
+        keep.update(c.path for c in g[:per_class])
+    return [c for c in clips if c.path in keep]
+
+
+def load_ravdess(shared: str | Path, provider, actors: Sequence[int], ends: Sequence[float], *, include_calm: bool,
+                 clips_per_class: int | None = None, settings: WindowSettings = WindowSettings(), cache=None,
+                 asr_threads: int | None = None, progress=None, name: str = "ravdess") -> EmotionDataset:
+    """RAVDESS windows of ``actors`` (features from the cache, extracted on a miss); see :func:`build_ravdess`."""
+    from .recipe_extract import extract_clips
+
+    p = shared_paths(shared)
+    keep = {int(a) for a in actors}
+    clips = [c for c in corpora.ravdess_clips(p["ravdess_audio"])
+             if c.actor in keep and (include_calm or c.emotion not in corpora.HELD_OUT)]
+    clips = select_clips(clips, clips_per_class)
+    if not clips:
+        raise ValueError(f"no RAVDESS clips for actors {sorted(keep)}")
+    audio = extract_clips([c.path for c in clips], cache=cache, asr_threads=asr_threads, progress=progress)
+    face = corpora.ravdess_face_aus(p["ravdess_face"])
+    return build_ravdess(clips, audio, face, provider, ends, include_calm=include_calm, settings=settings, name=name)
+
+
+def load_data(
+    shared: str | Path,
+    provider,
+    *,
+    valid_actors: Sequence[int] = (17, 18, 19, 20),
+    train_actors: Sequence[int] | None = None,
+    train_ends: Sequence[float] = (0.6, 0.8, 1.0),
+    settings: WindowSettings = WindowSettings(),
+    text_limit: int | None = None,
+    train_clips_per_class: int | None = None,
+    valid_clips_per_class: int | None = None,
+    cache=None,
+    asr_threads: int | None = None,
+    progress=None,
+) -> RecipeData:
+    """All six datasets of the recipe from ``shared`` (``../shared``), features from the cache.
+
+    ``train_actors`` (default: every actor not in ``valid_actors``) and
+    ``text_limit`` (first N samples of each text split) and ``*_clips_per_class``
+    (:func:`select_clips`) shrink the data for quick runs.
+    """
+    p = shared_paths(shared)
+    valid_set = {int(a) for a in valid_actors}
+    if train_actors is None:
+        train_actors = sorted({c.actor for c in corpora.ravdess_clips(p["ravdess_audio"])} - valid_set)
+    overlap = set(int(a) for a in train_actors) & valid_set
+    if overlap:
+        raise ValueError(f"actors {sorted(overlap)} are in both the training and validation split")
+    rav_tr = load_ravdess(shared, provider, train_actors, train_ends, include_calm=False,
+                          clips_per_class=train_clips_per_class, settings=settings, cache=cache,
+                          asr_threads=asr_threads, progress=progress, name="ravdess-train")
+    rav_va = load_ravdess(shared, provider, valid_actors, (1.0,), include_calm=True,
+                          clips_per_class=valid_clips_per_class, settings=settings, cache=cache,
+                          asr_threads=asr_threads, progress=progress, name="ravdess-valid")
+
+    def lim(xs):
+        return xs[:text_limit] if text_limit else xs
+
+    g_tr, g_names = corpora.read_goemotions(p["goemotions"], "train")
+    g_dev, _ = corpora.read_goemotions(p["goemotions"], "dev")
+    m_tr, m_names = corpora.read_meld(p["meld"], "train")
+    m_dev, _ = corpora.read_meld(p["meld"], "dev")
+    n = settings.n_steps
+    return RecipeData(
+        ravdess_train=rav_tr,
+        ravdess_valid=rav_va,
+        goemotions_train=build_text(lim(g_tr), g_names, provider, n, "goemotions-train"),
+        goemotions_dev=build_text(lim(g_dev), g_names, provider, n, "goemotions-dev"),
+        meld_train=build_text(lim(m_tr), m_names, provider, n, "meld-train"),
+        meld_dev=build_text(lim(m_dev), m_names, provider, n, "meld-dev"),
+    )

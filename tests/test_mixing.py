@@ -1,0 +1,111 @@
+"""Corpus mixing: single-corpus batches, per-corpus label masks, oversampling, cursors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from model.datasets import EmotionDataset, concat
+from model.mixing import MixingError, MixSchedule, MixSource, _Cursor, epoch_plan, normalise_sources, train_mixture
+from model.normalize import NormStats
+
+
+def _ds(n, emotions, text_only=False, seed=0, name="d", signal=None, offset=0):
+    rng = np.random.default_rng(seed)
+    T = 4
+    y = np.zeros((n, len(emotions)), np.float32)
+    y[np.arange(n), rng.integers(0, len(emotions), n)] = 1
+    text = rng.normal(size=(n, T, 5)).astype(np.float32)
+    if signal is not None:  # make the label readable from the text
+        text[:, :, offset:offset + len(emotions)] += 3 * y[:, None, :]
+    if text_only:
+        a = np.zeros((n, T, 3), np.float32)
+        v = np.zeros((n, T, 2), np.float32)
+    else:
+        a = rng.normal(size=(n, T, 3)).astype(np.float32)
+        v = rng.normal(size=(n, T, 2)).astype(np.float32)
+    return EmotionDataset(text, a, v, y, list(emotions), name=name)
+
+
+def test_cursor_covers_everything_before_repeating():
+    c = _Cursor(10, seed=0, salt=1)
+    first = np.concatenate([c.take(3) for _ in range(3)] + [c.take(1)])
+    assert sorted(first.tolist()) == list(range(10))
+    assert len(c.take(25)) == 25
+
+
+def test_plan_is_single_corpus_and_oversamples():
+    small = _ds(10, ["a", "b"], name="small")
+    big = _ds(100, ["c", "d"], text_only=True, name="big")
+    words = ["a", "b", "c", "d"]
+    sources = [MixSource("small", small.select_emotions(words), repeat=3),
+               MixSource("big", big.select_emotions(words), per_epoch=20)]
+    cursors = {1: _Cursor(100, 0, 1)}
+    plan = epoch_plan(sources, 8, seed=0, epoch=1, cursors=cursors)
+    per_source = {0: 0, 1: 0}
+    for si, idx in plan:
+        per_source[si] += len(idx)
+        assert idx.max() < len(sources[si].data)
+    assert per_source == {0: 30, 1: 20}
+    again = epoch_plan(sources, 8, seed=0, epoch=2, cursors=cursors)
+    seen_big = np.concatenate([i for s, i in plan + again if s == 1])
+    assert len(set(seen_big.tolist())) == 40  # the cursor continues, no repeats within 100
+
+
+def test_mixed_labels_never_cross_corpora():
+    """A sample is only scored on its own corpus's labels: the loss ignores other corpora's columns."""
+    a = _ds(8, ["x"], name="A")
+    b = _ds(8, ["y"], text_only=True, name="B")
+    both = concat([a, b])
+    assert both.label_mask[:8].tolist() == [[True, False]] * 8
+    assert both.label_mask[8:].tolist() == [[False, True]] * 8
+
+
+def test_training_learns_and_is_reproducible():
+    words = ["a", "b", "c"]
+    mm = _ds(60, ["a", "b"], seed=1, signal=True, name="mm")
+    tx = _ds(200, ["b", "c"], text_only=True, seed=2, signal=True, name="tx", offset=1)
+
+    def run(seed):
+        torch.manual_seed(seed)
+        net = torch.nn.Linear(5, 3)
+        seen_shapes = []
+
+        def fwd(t, a, v, m):
+            seen_shapes.append((tuple(a.shape), bool(m[:, 1].any())))
+            return net(t.mean(dim=1))
+
+        srcs = [MixSource("mm", mm.select_emotions(words), repeat=2),
+                MixSource("tx", tx.select_emotions(words), per_epoch=64)]
+        hist = train_mixture(net, fwd, srcs, MixSchedule(epochs=6, batch_size=16, lr=0.1, seed=seed))
+        return net, hist, seen_shapes
+
+    net, hist, shapes = run(0)
+    first = hist.epochs[0]["loss"]["tx"]
+    last = hist.epochs[-1]["loss"]["tx"]
+    assert last < first * 0.5
+    # text-only batches pass absent modalities as one-step zero tensors
+    assert any(s[0][1] == 1 and not s[1] for s in shapes)
+    assert hist.samples_seen == {"mm": 6 * 120, "tx": 6 * 64}
+    _, hist2, _ = run(0)
+    assert hist2.epochs[-1]["loss"] == hist.epochs[-1]["loss"]
+
+
+def test_mismatched_label_sets_rejected():
+    a = _ds(4, ["a"]) 
+    b = _ds(4, ["b"])
+    with pytest.raises(MixingError, match="labels"):
+        train_mixture(torch.nn.Linear(1, 1), lambda *x: None, [MixSource("a", a), MixSource("b", b)], MixSchedule(epochs=1))
+    with pytest.raises(MixingError, match="no samples"):
+        MixSource("empty", a.subset([]))
+
+
+def test_normalise_only_present_modalities():
+    mm = _ds(6, ["a"], name="mm")
+    tx = _ds(6, ["a"], text_only=True, name="tx")
+    st = {"acoustic": NormStats(np.full(3, 5.0, np.float32), np.ones(3, np.float32)),
+          "visual": NormStats(np.zeros(2, np.float32), np.full(2, 2.0, np.float32))}
+    n_mm, n_tx = normalise_sources([mm, tx], st)
+    np.testing.assert_allclose(n_mm.acoustic, np.clip(mm.acoustic - 5.0, -10, 10), rtol=1e-5)
+    assert not n_tx.acoustic.any() and not n_tx.visual.any()
+    np.testing.assert_array_equal(n_mm.text, mm.text)  # text is never normalised
