@@ -558,14 +558,17 @@ def find_csd_files(directory: str | os.PathLike) -> CsdFiles:
     files = sorted(p for p in d.iterdir() if p.suffix == ".csd")
     found: dict[str, Path] = {}
     for role, pats in _CSD_PATTERNS.items():
-        for p in files:
-            key = re.sub(r"[^a-z]", "", p.stem.lower())
-            if role == "words" and "vector" in key:
-                continue
-            if role == "labels" and "timestamped" in key:
-                continue
-            if any(x in key for x in pats) and p not in found.values():
-                found[role] = p
+        for pat in pats:  # patterns in order of preference (WordVectors before GloveVectors_with_SP)
+            for p in files:
+                key = re.sub(r"[^a-z]", "", p.stem.lower())
+                if role == "words" and "vector" in key:
+                    continue
+                if role == "labels" and "timestamped" in key:
+                    continue
+                if pat in key and p not in found.values():
+                    found[role] = p
+                    break
+            if role in found:
                 break
     need = {"text": "*WordVectors*.csd", "acoustic": "*COVAREP*.csd", "visual": "*Facet*.csd", "labels": "*Labels*.csd"}
     missing = [f"{role} ({pat})" for role, pat in need.items() if role not in found]

@@ -401,6 +401,28 @@ def test_csd_hash_folds_when_none_given(tmp_path):
         assert all(hash_fold(i.split("[")[0]) == split for i in ds.ids)
 
 
+def test_find_csd_files_prefers_the_standard_names(tmp_path):
+    make_sdk_dir(tmp_path, with_folds=False)
+    for extra in ("CMU_MOSEI_TimestampedGloveVectors_with_SP.csd", "CMU_MOSEI_TimestampedWords.csd",
+                  "CMU_MOSEI_TimestampedLabels.csd"):
+        (tmp_path / extra).write_bytes((tmp_path / "CMU_MOSEI_Labels.csd").read_bytes())
+    f = find_csd_files(tmp_path)
+    assert f.text.name == "CMU_MOSEI_TimestampedWordVectors.csd"
+    assert f.words.name == "CMU_MOSEI_TimestampedWords.csd"
+    assert f.labels.name == "CMU_MOSEI_Labels.csd" and f.folds is None
+
+
+def test_csd_drops_silence_tokens_when_words_are_given(tmp_path):
+    text, _, _, _ = make_sdk_dir(tmp_path)
+    wv, wiv = text["v1"]
+    tokens = np.array([[b"sp" if 2 <= i < 7 else b"word"] for i in range(len(wv))])
+    write_csd(tmp_path / "CMU_MOSEI_TimestampedWords.csd", "words", {"v1": (tokens, wiv)})
+    ds = build_csd_splits(find_csd_files(tmp_path), seq_len=6)["train"]
+    # segment 0 = words 0..7 minus the five 'sp' -> words 0, 1, 7, padded in front
+    assert ds.step_masks["text"][0].tolist() == [False] * 3 + [True] * 3
+    assert np.allclose(ds.text[0, 3:], wv[[0, 1, 7]])
+
+
 def test_csd_errors(tmp_path):
     with pytest.raises(DatasetError, match="no .csd file for"):
         find_csd_files(tmp_path)
