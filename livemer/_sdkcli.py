@@ -175,7 +175,9 @@ def print_report(report) -> None:
 
 
 def report_json(report) -> dict[str, Any]:
-    out: dict[str, Any] = {k: v for k, v in report.items() if k not in ("tables", "transfer")}
+    out: dict[str, Any] = {k: v for k, v in report.items() if k not in ("tables", "transfer", "source")}
+    if "source" in report:
+        out["source"] = report["source"].to_dict()
     out["results"] = {code: t.to_dict() for code, t in report["tables"].items()}
     if "transfer" in report:
         out["transfer"] = {code: s.to_dict() for code, s in report["transfer"].items()}

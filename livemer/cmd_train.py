@@ -128,6 +128,14 @@ def run(args) -> int:
     report["history"] = hist.to_dict()
     report["checkpoint"] = str(args.out)
     c.record_test_metrics(ck, report)
+    if args.fsl:
+        # the source model on the same test data, so that forgetting (or not) is visible
+        from model.evaluation import evaluate_checkpoint, transfer_summary
+
+        before = evaluate_checkpoint(source, splits["test"], "tav", words, hp.threshold)
+        report["source"] = transfer_summary(before, [args.fsl], "before few-shot (source model, zero-shot)")
+        print(report["source"].format())
+        print()
     c.print_report(report)
     if args.json:
         c.write_json(args.json, report)

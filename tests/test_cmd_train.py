@@ -92,9 +92,14 @@ def test_zero_shot_then_few_shot_layouts(fixture_dir, tmp_path, capsys):
     rep = json.loads((tmp_path / "z.json").read_text())
     assert set(rep["transfer"]["tav"]["new"]) == {"fear"}
     g = tmp_path / "g.ckpt"
-    assert train(fixture_dir, g, "--fsl", "fear", "--fsl-mode", "gem", "--init", str(z), "--gem-memory", "32") == 0
+    assert train(fixture_dir, g, "--fsl", "fear", "--fsl-mode", "gem", "--init", str(z), "--gem-memory", "32",
+                 "--json", str(tmp_path / "g.json")) == 0
     cap = capsys.readouterr()
     assert "few-shot (GEM)" in cap.out and "fear (new)" in cap.out
+    assert cap.out.index("before few-shot (source model, zero-shot)") < cap.out.index("few-shot (GEM)")
+    rep = json.loads((tmp_path / "g.json").read_text())
+    assert rep["source"]["new"]["fear"]["auc"] == pytest.approx(
+        json.loads((tmp_path / "z.json").read_text())["transfer"]["tav"]["new"]["fear"]["auc"])
     assert Checkpoint.load(g).provenance["few_shot"]["mode"] == "gem"
     # evaluating the few-shot checkpoint later gives the same layout
     assert main(["evaluate", str(g), "--data", "mosei-aligned", str(fixture_dir / "data"), "--modalities", "tav,a"]) == 0
