@@ -237,11 +237,10 @@ def pulse_sink():
 
 def test_microphone_through_a_pulseaudio_null_sink(tiny_checkpoint, speech_wav, pulse_sink, tmp_path):
     """The ALSA 'pulse' device recording the null sink's monitor (PULSE_SOURCE) while espeak speech plays."""
-    import sounddevice as sd
-
-    try:
-        sd.query_devices("pulse", "input")
-    except Exception:  # noqa: BLE001
+    # a fresh process: PortAudio lists devices once, when it is first initialised
+    probe = subprocess.run([sys.executable, "-c", "import sounddevice as sd; sd.query_devices('pulse', 'input')"],
+                           capture_output=True, timeout=60, env=_env(PULSE_SOURCE=f"{pulse_sink}.monitor"))
+    if probe.returncode != 0:
         pytest.skip("PortAudio has no ALSA 'pulse' device (libasound2-plugins missing)")
     out = tmp_path / "pulse.jsonl"
     proc = subprocess.Popen(_cmd("run", "--headless", "--camera", "none", "--mic", "pulse",
