@@ -45,6 +45,7 @@ from .overlay import OverlayState, blank_canvas, render, state_from_result
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 1.0  # seconds for all threads together
+_HISTORY = 100_000  # entries kept per statistic
 
 
 @dataclass
@@ -79,11 +80,13 @@ class LiveStats:
     rendered: int = 0
     frames_analysed: int = 0
     faces_found: int = 0
-    latencies: list[float] = field(default_factory=list)  # capture -> result, seconds
-    transcript_latencies: list[float] = field(default_factory=list)  # word end -> committed, seconds
-    render_times: list[float] = field(default_factory=list)  # time.monotonic() of each rendered frame
-    infer_times: list[float] = field(default_factory=list)
-    overlay_ms: list[float] = field(default_factory=list)
+    # bounded histories (a long session keeps the most recent ones)
+    latencies: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # capture -> result, seconds
+    transcript_latencies: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # word end -> commit, s
+    render_times: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # monotonic time of each render
+    infer_times: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
+    overlay_ms: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
+    max_stall: float = 0.0  # longest gap between two rendered frames, seconds
     words: int = 0
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used per thread (workers, inference, render)
@@ -99,8 +102,7 @@ class LiveStats:
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
 
     def longest_stall(self) -> float:
-        t = self.render_times
-        return float(np.max(np.diff(t))) if len(t) > 1 else 0.0
+        return self.max_stall
 
 
 class _Rate:
@@ -266,6 +268,7 @@ class LivePipeline:
         self.aligner = None  # built by start() from the engine's dimensions
         self._components: dict[str, Any] = {}
         self._preload_threads: list[threading.Thread] = []
+        self._item_errors: dict[str, int] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
@@ -481,8 +484,12 @@ class LivePipeline:
                 scale = self.opt.face_max_width / img.shape[1]
                 img = cv2.resize(img, (self.opt.face_max_width, int(round(img.shape[0] * scale))),
                                  interpolation=cv2.INTER_AREA)
-            res = backend.process(img, fr.t * 1000.0)
-            row, ok = self.engine.visual_row(res)
+            try:
+                res = backend.process(img, fr.t * 1000.0)
+                row, ok = self.engine.visual_row(res)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not end face analysis
+                self._item_error("face", exc)
+                continue
             self.aligner.add_visual(np.array([fr.t]), row[None, :], np.array([ok]))
             self._face_rate.tick()
             with self._lock:
@@ -492,6 +499,16 @@ class LivePipeline:
                 self._visual_fresh = (fr.t, fr.captured)
                 self.stats.frames_analysed += 1
                 self.stats.faces_found += int(bool(res.face_found))
+
+    def _item_error(self, stage: str, exc: BaseException) -> None:
+        """Count a failure on one frame/block; the first of each stage becomes a notice."""
+        with self._lock:
+            n = self._item_errors.get(stage, 0) + 1
+            self._item_errors[stage] = n
+        if n == 1:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.notices.append(f"{stage}: skipped input after {type(exc).__name__}: {msg}")
+            log.warning(self.notices[-1])
 
     def _drain_until_eos(self, q: queue.Queue) -> None:
         while not self.stop_event.is_set():
@@ -526,10 +543,16 @@ class LivePipeline:
                 blk: AudioBlock | None = q.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if blk is EOS:
-                add(ex.flush())
-                return
-            add(ex.push(blk.samples, t0=blk.t_start))
+            try:
+                if blk is EOS:
+                    add(ex.flush())
+                    return
+                add(ex.push(blk.samples, t0=blk.t_start))
+            except Exception as exc:  # noqa: BLE001 - one bad block must not end voice analysis
+                self._item_error("acoustic", exc)
+                if blk is EOS:
+                    return
+                ex.reset()
             with self._lock:
                 self._audio_fresh = (blk.t_end, blk.captured)
 
@@ -563,12 +586,16 @@ class LivePipeline:
                 tr.push(b.samples, b.t_end)
                 new_audio += b.samples.size / 16000
             t0 = time.monotonic()
-            if ended:
-                words = tr.flush()
-            elif new_audio >= self.opt.asr_interval:
-                new_audio = 0.0
-                words = tr.process()
-            else:
+            try:
+                if ended:
+                    words = tr.flush()
+                elif new_audio >= self.opt.asr_interval:
+                    new_audio = 0.0
+                    words = tr.process()
+                else:
+                    continue
+            except Exception as exc:  # noqa: BLE001 - a failed decode loses its words, not the recogniser
+                self._item_error("asr", exc)
                 continue
             log.debug("asr: decode %.2f s (buffer %.1f s, %d new words) at %.2f", time.monotonic() - t0,
                       tr.buffer_duration, len(words), self.clock.now())
@@ -797,6 +824,8 @@ class LivePipeline:
                 now = time.monotonic()
                 self._render_rate.tick(now)
                 self.stats.rendered += 1
+                if self.stats.render_times:
+                    self.stats.max_stall = max(self.stats.max_stall, now - self.stats.render_times[-1])
                 self.stats.render_times.append(now)
                 if self.stats.first_render is None:
                     self.stats.first_render = now

@@ -189,3 +189,29 @@ def test_both_inputs_none_is_an_error(engine):
     live = LivePipeline(LiveOptions(camera=None, mic=None, headless=True), engine)
     with pytest.raises(LivemerError, match="nothing to analyse"):
         live.open_inputs()
+
+
+def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, media, tmp_path):
+    class Broken:
+        name = "broken"
+        notice = None
+
+        def process(self, frame, ts):
+            raise RuntimeError("cannot read this frame")
+
+    engine.smoother.reset()
+    out = tmp_path / "broken.jsonl"
+    live = LivePipeline(LiveOptions(camera=str(media["video"]), mic=str(media["voiced"]), headless=True), engine)
+    live.jsonl = JsonlSink(out)
+    live.open_inputs()
+    live.prepare()
+    live._components["face"] = Broken()
+    th = threading.Thread(target=live.run, daemon=True)
+    th.start()
+    th.join(120)
+    assert not th.is_alive()
+    rows = [json.loads(ln) for ln in out.read_text().splitlines()]
+    assert live.stats.errors == [] and live._item_errors["face"] >= 2
+    assert sum("cannot read this frame" in n for n in live.notices) == 1  # reported once
+    assert all("visual" not in r["modalities_used"] for r in rows)
+    assert any("acoustic" in r["modalities_used"] for r in rows)
