@@ -96,10 +96,28 @@ def hparams_from_args(args):
         raise LivemerError(str(exc)) from None
 
 
+def command_line(args, name: str) -> str:
+    """The command as typed when run as ``livemer``; otherwise rebuilt from the parsed options."""
+    if sys.argv and Path(sys.argv[0]).name == "livemer":
+        return "livemer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    parts = ["livemer", name]
+    for k, v in vars(args).items():
+        if k in ("func", "command", "debug") or v is None or v is False:
+            continue
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            parts.append(flag)
+        elif isinstance(v, (list, tuple)):
+            parts += [flag, *map(str, v)]
+        else:
+            parts += [flag, str(v)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def provenance(args, kind: str, path: str) -> dict[str, Any]:
     return {
         "data": f"{kind}:{os.path.abspath(path)}",
-        "command": "livemer " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "livemer train",
+        "command": command_line(args, "train"),
         "preset": args.preset,
         "label_words": list(args.emotion_words.split(",")) if getattr(args, "emotion_words", None) else None,
     }

@@ -67,7 +67,8 @@ def test_train_prints_the_paper_table_and_writes_json(fixture_dir, tmp_path, cap
     assert list(per) == list(MOSEI_EMOTIONS) and 0.0 <= per["anger"]["auc"] <= 1.0
     assert rep["setting"] == "supervised" and len(rep["history"]["epochs"]) == 2
     ck = Checkpoint.load(out)
-    assert ck.provenance["preset"] == "mosei" and "livemer" in ck.provenance["command"]
+    assert ck.provenance["preset"] == "mosei" and ck.provenance["command"].startswith("livemer train --data mosei-aligned")
+    assert "--zsl" not in ck.provenance["command"] and "--no-progress" not in ck.provenance["command"]
     assert ck.provenance["metrics"]["test_auc"] == pytest.approx(rep["results"]["tav"]["average"]["auc"])
     assert ck.feature_spaces["acoustic"].name == "covarep-74" and ck.feature_spaces["visual"].name == "facet-35"
     assert ck.embedding_space == "glove-6B-50d" == ck.feature_spaces["text"].name
