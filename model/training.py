@@ -470,14 +470,6 @@ def _epoch_line(desc: str, r: EpochRecord, metric: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # protocols
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class TrainResult:
-    checkpoint: Checkpoint
-    history: TrainHistory
-    valid_table: MetricsTable | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _seed_all(seed: int) -> None:
     import random
 
