@@ -8,6 +8,16 @@ Module map:
   checkpoint  one self-describing checkpoint file (weights, config, spaces, stats, emotions, provenance)
   inference   Predictor and the typed EmotionPrediction result
   metrics     weighted accuracy, AUC, F1 (paper §5.3)
+  datasets    EmotionDataset: the one dataset type (tensors, masks, multi-hot labels, label masks)
+  sdk         CMU-MOSEI aligned h5, MulT pickles, raw SDK .csd reading and word-level alignment
+  presets     Table 3 hyper-parameters (--preset mosei / iemocap)
+  gem         gradient episodic memory: closed-form single-constraint projection
+  training    supervised, zero-shot and few-shot (FT / JT / GEM) protocols, resumable
+  evaluation  checkpoint evaluation for any modality subset; Table 4 / 6 layouts
+  synthetic   planted-signal fixtures for learnability and zero-shot checks
+  corpora     RAVDESS / GoEmotions / MELD readers and label maps (default recipe)
+  recipe_*    the embedded default checkpoint's recipe; feature_cache: cached extraction
+  baselines   EF-LSTM early-fusion baseline
 
 ``model`` never imports capture code; it consumes arrays or ``feature_adapters.windows.Window``.
 """
