@@ -61,6 +61,8 @@ class LiveOptions:
     face_max_width: int = 640  # frames wider than this are downscaled for the face backend
     asr_interval: float = 0.6  # seconds of new audio between ASR decodes
     asr_beam_size: int | None = 1  # greedy decoding live (each decode re-reads the buffer); None: the model's
+    asr_threads: int | None = 1  # CPU threads of the live recogniser (None: its default)
+    asr_endpoint_s: float = 0.6  # unvoiced seconds after speech that end an utterance (its words commit)
     asr_trim_s: float = 8.0  # live ASR buffer trimming (bounds the cost of each decode)
     asr_max_buffer_s: float = 12.0
     canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
@@ -372,7 +374,9 @@ class LivePipeline:
     def _make_transcriber(self, model=None):
         from feature_adapters.asr import StreamingTranscriber, load_asr
 
-        asr = load_asr(model)  # cached per process: the engine's asr() is the same model
+        # one decoding thread live: the face, voice and render threads share the cores, and a
+        # two-thread OpenMP decode stalls whenever one of its threads is preempted
+        asr = load_asr(model, threads=self.opt.asr_threads)
         if self.opt.asr_beam_size and hasattr(asr, "with_options"):
             asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
         warm_asr(asr)
@@ -589,6 +593,10 @@ class LivePipeline:
             try:
                 if ended:
                     words = tr.flush()
+                elif tr.pending_text.strip() and self._pause_after_speech():
+                    # end of an utterance: commit its tail now instead of waiting for a second agreeing decode
+                    new_audio = 0.0
+                    words = tr.flush()
                 elif new_audio >= self.opt.asr_interval:
                     new_audio = 0.0
                     words = tr.process()
@@ -600,6 +608,12 @@ class LivePipeline:
             log.debug("asr: decode %.2f s (buffer %.1f s, %d new words) at %.2f", time.monotonic() - t0,
                       tr.buffer_duration, len(words), self.clock.now())
             self._add_words(words, tr)
+
+    def _pause_after_speech(self) -> bool:
+        """The voice analysis has seen at least ``asr_endpoint_s`` of unvoiced audio after voiced audio."""
+        with self._lock:
+            last, voiced = self._last_acoustic_t, self._last_voiced_t
+        return math.isfinite(voiced) and last - voiced >= self.opt.asr_endpoint_s
 
     def _add_words(self, words, tr) -> None:
         now = time.monotonic()
