@@ -2,9 +2,11 @@
 
 Prints:
 
+* the GRID WER with each clip decoded alone (the figure tests/test_asr.py checks);
 * offline real-time factor (decode wall time / audio duration, median of
-  ``--repeats``) and WER, on a ~30 s espeak-ng passage and on the GRID clips
-  joined end to end;
+  ``--repeats``) and WER, on a 26 s espeak-ng passage and on the six GRID clips
+  joined with 0.5 s gaps (joined, tiny.en merges words across clips: "lay blue"
+  -> "LABLU", so that WER is higher than per clip);
 * streaming (LocalAgreement-2, ``--chunk`` s pushes) commit latency = stream
   time at which a word was committed − the word's end time, p50/p95/max, in two
   simulations:
@@ -12,7 +14,11 @@ Prints:
     the latency of the policy alone);
   - *real-time*: a simulated clock in which audio arrives in real time and the
     worker decodes whatever has arrived as soon as its previous decode is done
-    (decode time counted, as on this machine).
+    (decode time counted, as on this machine: on a shared, loaded box this
+    figure is dominated by CPU contention; the load average is printed).
+
+Every decode runs Whisper's encoder on a full 30 s window, so its cost hardly
+depends on the buffer length (about 2.3 CPU-s for tiny.en int8 on AVX2).
 
 Usage: ``python benchmarks/bench_asr.py [--chunk 0.5] [--beam 5] [--threads N] [--asr-model M]``
 """
