@@ -31,9 +31,12 @@ def shared_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """Keep the per-user registry and caches of tests away from the real user's."""
+    """Each test gets its own emotion registry; caches are shared by the session only.
+
+    Nothing touches the real user's config or cache.
+    """
+    monkeypatch.setenv("LIVEMER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     base = tmp_path_factory.getbasetemp()
-    monkeypatch.setenv("LIVEMER_CONFIG_DIR", str(base / "config"))
     cache = os.environ.get("LIVEMER_TEST_CACHE_DIR") or str(base / "cache")
     monkeypatch.setenv("LIVEMER_CACHE_DIR", cache)
     yield
