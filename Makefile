@@ -9,7 +9,7 @@ APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio
 SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 OUT     ?= livemer-out
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps demo test bench checkpoint clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider tests
+
+# Rebuild the embedded default checkpoint and its model card from ../shared (see assets/MODEL_CARD.md).
+SHARED ?= ../shared
+checkpoint: install
+	HF_HUB_OFFLINE=1 $(PY) -m model.recipe_default --shared $(SHARED) --out assets/default.ckpt --card assets/MODEL_CARD.md
 
 bench: install
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -11,7 +11,7 @@ corpus's own labels). An epoch is a seeded shuffle of *single-corpus* batches:
   corpus is seen over the run).
 
 Batches hold one corpus only, so the loss (masked BCE over the corpus's own
-labels, :func:`model.training.masked_bce`) never scores a sample against
+labels, :func:`weighted_masked_bce`, optionally with balanced positive weights) never scores a sample against
 another corpus's labels, and modalities a corpus lacks are passed as one-step
 zero tensors (they are masked out of the fusion, so they cost nothing).
 Optional per-sample modality dropout (:func:`model.training.drop_modalities`)
@@ -38,6 +38,32 @@ class MixingError(ValueError):
     """A mixture cannot be trained (no sources, mismatched label sets...)."""
 
 
+def balanced_pos_weight(ds: EmotionDataset, power: float = 1.0, cap: float = 20.0) -> np.ndarray:
+    """(K,) positive-label weights ``clip(N_k / P_k, 1, cap) ** power`` over each label's annotated samples.
+
+    ``power=1`` weighs positives and negatives of a label equally in the loss,
+    so a probability of 0.5 becomes the balanced decision threshold (what the
+    paper's weighted accuracy rewards); unannotated labels and labels without
+    positives get 1.
+    """
+    ann = ds.label_mask
+    pos = ((ds.labels > 0.5) & ann).sum(axis=0).astype(np.float64)
+    neg = ((ds.labels <= 0.5) & ann).sum(axis=0).astype(np.float64)
+    ratio = np.where(pos > 0, neg / np.maximum(pos, 1.0), 1.0)
+    return (np.clip(ratio, 1.0, cap) ** float(power)).astype(np.float32)
+
+
+def weighted_masked_bce(logits, labels, label_mask, pos_weight=None):
+    """BCE-with-logits over the annotated entries only, positives weighted by ``pos_weight`` (K,)."""
+    import torch
+    from torch.nn import functional as F
+
+    m = label_mask.to(logits.dtype)
+    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none", pos_weight=pw)
+    return (loss * m).sum() / m.sum().clamp_min(1.0)
+
+
 @dataclass
 class MixSource:
     """One corpus in the mixture. ``data`` must already be normalised and label-selected."""
@@ -47,6 +73,7 @@ class MixSource:
     repeat: int = 1  # full passes per epoch (when per_epoch is None)
     per_epoch: int | None = None  # samples per epoch, cycling through a seeded permutation
     loss_weight: float = 1.0
+    pos_weight: np.ndarray | None = None  # (K,) weight of positive labels in the BCE (see balanced_pos_weight)
 
     def __post_init__(self) -> None:
         if len(self.data) == 0:
@@ -55,6 +82,11 @@ class MixSource:
             raise MixingError(f"mixture source '{self.name}': repeat must be >= 1")
         if self.per_epoch is not None and self.per_epoch < 1:
             raise MixingError(f"mixture source '{self.name}': per_epoch must be >= 1")
+
+        if self.pos_weight is not None:
+            self.pos_weight = np.asarray(self.pos_weight, np.float32).reshape(-1)
+            if self.pos_weight.shape[0] != self.data.labels.shape[1] or not (self.pos_weight > 0).all():
+                raise MixingError(f"mixture source '{self.name}': pos_weight must be {self.data.labels.shape[1]} positive values")
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -168,7 +200,7 @@ def train_mixture(
     """
     import torch
 
-    from .training import drop_modalities, masked_bce
+    from .training import drop_modalities
 
     if not sources:
         raise MixingError("no sources to train on")
@@ -206,7 +238,8 @@ def train_mixture(
             if hp.modality_dropout > 0 and len(sources[si].modalities) > 1:
                 mask = drop_modalities(mask, hp.modality_dropout, gen)
             logits = forward(t["text"][ii], t["acoustic"][ii], t["visual"][ii], mask)
-            loss = masked_bce(logits, t["labels"][ii], t["label_mask"][ii]) * sources[si].loss_weight
+            loss = weighted_masked_bce(logits, t["labels"][ii], t["label_mask"][ii], sources[si].pos_weight)
+            loss = loss * sources[si].loss_weight
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if hp.clip and hp.clip > 0:

@@ -151,55 +151,109 @@ def build_ravdess(clips: Sequence[corpora.RavdessClip], audio: Sequence[ClipAudi
 # ----------------------------------------------------------------------------- text corpora
 
 
-def text_steps(text: str, provider, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """((n, d_t) vectors, (n,) observed) of the last ``n_steps`` GloVe tokens of ``text``, padded in front.
+PAD_ID = -1  # no step
+OOV_ID = -2  # a token without a vector: a step with no text
 
-    Punctuation is not a step; an OOV token is a step with no vector (as live).
+
+def _lookup(provider, token: str) -> str | None:
+    look = getattr(provider, "lookup", None)
+    if look is not None:
+        return look(token)
+    kv = provider.keyed_vectors.key_to_index
+    return token if token in kv else (token.lower() if token.lower() in kv else None)
+
+
+def text_token_ids(text: str, provider, n_steps: int) -> np.ndarray:
+    """(n_steps,) int32 vocabulary rows of the last ``n_steps`` GloVe tokens of ``text``, padded in front.
+
+    Punctuation is not a step (as live); an OOV token is a step with no vector
+    (:data:`OOV_ID`); padding is :data:`PAD_ID`.
     """
     from feature_adapters.text import _vocab_of, is_punctuation, tokenize
 
     toks = [t for t in tokenize(text, _vocab_of(provider)) if not is_punctuation(t)][-n_steps:]
-    x = np.zeros((n_steps, provider.dim), np.float32)
-    m = np.zeros(n_steps, bool)
-    if toks:
-        vecs, oov = provider.vectors_or_zero(toks)
-        x[n_steps - len(toks):] = vecs
-        m[n_steps - len(toks):] = ~oov
-    return x, m
+    ids = np.full(n_steps, PAD_ID, np.int32)
+    index = provider.keyed_vectors.key_to_index
+    for j, t in enumerate(toks):
+        key = _lookup(provider, t)
+        ids[n_steps - len(toks) + j] = OOV_ID if key is None else index[key]
+    return ids
+
+
+def ids_to_steps(ids: np.ndarray, provider) -> tuple[np.ndarray, np.ndarray]:
+    """(..., n) token ids -> ((..., n, d) vectors, (..., n) observed); pad and OOV steps are zero and unobserved."""
+    ids = np.asarray(ids)
+    known = ids >= 0
+    vecs = np.asarray(provider.keyed_vectors.vectors)
+    out = np.zeros(ids.shape + (vecs.shape[1],), np.float32)
+    out[known] = vecs[ids[known]]
+    return out, known
+
+
+def text_steps(text: str, provider, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """((n, d_t) vectors, (n,) observed) of the last ``n_steps`` GloVe tokens of ``text`` (see :func:`text_token_ids`)."""
+    return ids_to_steps(text_token_ids(text, provider, n_steps), provider)
+
+
+def text_extractor(provider, n_steps: int):
+    """Cache identity of the text features: the tokenizer's code, the vocabulary and the window length."""
+    from feature_adapters import text as text_mod
+
+    from .feature_cache import Extractor, source_digest
+
+    kv = provider.keyed_vectors
+    return Extractor(f"text-{provider.name}", source_digest(text_mod.tokenize, text_mod._split_chunk, text_mod._split_clitic,
+                                                         text_mod._normalise, text_mod.is_punctuation, text_token_ids,
+                                                         _lookup, provider.name, len(kv.key_to_index), n_steps))
 
 
 def build_text(samples: Sequence[corpora.TextSample], names: Sequence[str], provider, n_steps: int = 20,
-               name: str = "text") -> EmotionDataset:
-    """Text-only samples with multi-hot labels over ``names`` (the corpus's own); samples with no known token are dropped."""
+               name: str = "text", ids: np.ndarray | None = None) -> EmotionDataset:
+    """Text-only samples with multi-hot labels over ``names`` (the corpus's own); samples with no known token are dropped.
+
+    ``ids`` (N, n_steps), when given, are the samples' :func:`text_token_ids` (e.g. from the cache).
+    """
     names = list(names)
     col = {n: j for j, n in enumerate(names)}
-    xs, ms, ys, ids = [], [], [], []
-    for i, s in enumerate(samples):
-        x, m = text_steps(s.text, provider, n_steps)
-        if not m.any():
-            continue
-        y = np.zeros(len(names), np.float32)
-        for lab in s.labels:
-            y[col[lab]] = 1.0
-        xs.append(x)
-        ms.append(m)
-        ys.append(y)
-        ids.append(f"{s.corpus}:{i}")
-    n = len(xs)
-    text = np.stack(xs) if xs else np.zeros((0, n_steps, provider.dim), np.float32)
-    tmask = np.stack(ms) if ms else np.zeros((0, n_steps), bool)
+    if ids is None:
+        ids = np.stack([text_token_ids(s.text, provider, n_steps) for s in samples]) if len(samples) else \
+            np.zeros((0, n_steps), np.int32)
+    if ids.shape != (len(samples), n_steps):
+        raise ValueError(f"{name}: token ids of shape {ids.shape} for {len(samples)} samples of {n_steps} steps")
+    keep = np.flatnonzero((ids >= 0).any(axis=1))
+    text, tmask = ids_to_steps(ids[keep], provider)
+    y = np.zeros((len(keep), len(names)), np.float32)
+    for r, i in enumerate(keep):
+        for lab in samples[i].labels:
+            y[r, col[lab]] = 1.0
+    n = len(keep)
     absent = np.zeros((n, n_steps), bool)
     d_t, d_a, d_v = DIMS
     return EmotionDataset(
         text=text,
         acoustic=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_a)),
         visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_v)),
-        labels=np.stack(ys) if ys else np.zeros((0, len(names)), np.float32),
-        emotions=names, ids=ids,
+        labels=y, emotions=names, ids=[f"{samples[i].corpus}:{i}" for i in keep],
         step_masks={"text": tmask, "acoustic": absent, "visual": absent},
         modality_mask=np.stack([tmask.any(axis=1), np.zeros(n, bool), np.zeros(n, bool)], axis=1),
         name=name,
     )
+
+
+def load_text(path: str | Path, samples: Sequence[corpora.TextSample], names: Sequence[str], provider,
+              n_steps: int = 20, name: str = "text", cache=None) -> EmotionDataset:
+    """:func:`build_text` with the token ids of corpus file ``path`` (whose samples are ``samples``) cached."""
+    from .feature_cache import FeatureCache
+
+    cache = cache or FeatureCache()
+    ex = text_extractor(provider, n_steps)
+    got = cache.get_or_compute(path, ex, lambda p: {"ids": np.stack(
+        [text_token_ids(s.text, provider, n_steps) for s in samples]).astype(np.int32)})
+    ids = got["ids"]
+    if ids.shape[0] != len(samples):  # a reader change: recompute rather than misalign
+        ids = np.stack([text_token_ids(s.text, provider, n_steps) for s in samples]).astype(np.int32)
+        cache.save(path, ex, {"ids": ids})
+    return build_text(samples, names, provider, n_steps, name, ids=ids)
 
 
 # ----------------------------------------------------------------------------- the whole recipe's data
@@ -300,19 +354,19 @@ def load_data(
                           clips_per_class=valid_clips_per_class, settings=settings, cache=cache,
                           asr_threads=asr_threads, progress=progress, name="ravdess-valid")
 
-    def lim(xs):
-        return xs[:text_limit] if text_limit else xs
-
-    g_tr, g_names = corpora.read_goemotions(p["goemotions"], "train")
-    g_dev, _ = corpora.read_goemotions(p["goemotions"], "dev")
-    m_tr, m_names = corpora.read_meld(p["meld"], "train")
-    m_dev, _ = corpora.read_meld(p["meld"], "dev")
     n = settings.n_steps
+
+    def text(reader, root, split, file, label):
+        samples, names = reader(root, split)
+        if text_limit:
+            return build_text(samples[:text_limit], names, provider, n, label)
+        return load_text(root / file, samples, names, provider, n, label, cache=cache)
+
     return RecipeData(
         ravdess_train=rav_tr,
         ravdess_valid=rav_va,
-        goemotions_train=build_text(lim(g_tr), g_names, provider, n, "goemotions-train"),
-        goemotions_dev=build_text(lim(g_dev), g_names, provider, n, "goemotions-dev"),
-        meld_train=build_text(lim(m_tr), m_names, provider, n, "meld-train"),
-        meld_dev=build_text(lim(m_dev), m_names, provider, n, "meld-dev"),
+        goemotions_train=text(corpora.read_goemotions, p["goemotions"], "train", "train.tsv", "goemotions-train"),
+        goemotions_dev=text(corpora.read_goemotions, p["goemotions"], "dev", "dev.tsv", "goemotions-dev"),
+        meld_train=text(corpora.read_meld, p["meld"], "train", "train_sent_emo.csv", "meld-train"),
+        meld_dev=text(corpora.read_meld, p["meld"], "dev", "dev_sent_emo.csv", "meld-dev"),
     )

@@ -109,3 +109,24 @@ def test_normalise_only_present_modalities():
     np.testing.assert_allclose(n_mm.acoustic, np.clip(mm.acoustic - 5.0, -10, 10), rtol=1e-5)
     assert not n_tx.acoustic.any() and not n_tx.visual.any()
     np.testing.assert_array_equal(n_mm.text, mm.text)  # text is never normalised
+
+
+def test_balanced_pos_weight_and_weighted_loss():
+    from model.mixing import balanced_pos_weight, weighted_masked_bce
+
+    y = np.zeros((10, 3), np.float32)
+    y[:2, 0] = 1  # 2 positives, 8 negatives -> 4
+    y[:, 1] = 1  # no negatives -> 1
+    lm = np.ones((10, 3), bool)
+    lm[:, 2] = False  # unannotated -> 1
+    ds = EmotionDataset(np.ones((10, 2, 1), np.float32), np.ones((10, 2, 1), np.float32), np.ones((10, 2, 1), np.float32),
+                        y, ["a", "b", "c"], label_mask=lm)
+    np.testing.assert_allclose(balanced_pos_weight(ds), [4.0, 1.0, 1.0])
+    np.testing.assert_allclose(balanced_pos_weight(ds, power=0.5), [2.0, 1.0, 1.0])
+    np.testing.assert_allclose(balanced_pos_weight(ds, cap=3.0), [3.0, 1.0, 1.0])
+    logits = torch.zeros(10, 3)
+    plain = weighted_masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm))
+    weighted = weighted_masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm), balanced_pos_weight(ds))
+    # column a: (2 * 4 + 8) * ln2, column b: 10 * ln2, over 20 annotated entries
+    assert float(plain) == pytest.approx(np.log(2))
+    assert float(weighted) == pytest.approx((16 + 10) / 20 * np.log(2), rel=1e-5)

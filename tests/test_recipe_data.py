@@ -22,12 +22,13 @@ class FakeProvider:
 
         class KV:
             key_to_index = self.vocab
+            vectors = np.stack([self.vec(w) for w in words])
 
         self.keyed_vectors = KV()
 
     def vec(self, w):
         v = np.zeros(self.dim, np.float32)
-        v[self.vocab[w] % self.dim] = 1.0
+        v[list(self.vocab).index(w) % self.dim] = 1.0
         v[-1] = 0.5
         return v
 
@@ -54,6 +55,24 @@ def test_text_steps_last_tokens_oov_kept_punctuation_dropped():
     np.testing.assert_array_equal(x[-1], p.vec("it"))
     x, m = text_steps("I don't", p, 4)  # clitics split as GloVe's tokenizer did
     np.testing.assert_array_equal(x[-1], p.vec("n't"))
+
+
+def test_text_token_ids_cached_and_equal_to_direct(tmp_path):
+    from model.feature_cache import FeatureCache
+    from model.recipe_data import OOV_ID, PAD_ID, load_text, text_token_ids
+
+    p = FakeProvider()
+    assert text_token_ids("I love zzzz", p, 5).tolist() == [PAD_ID, PAD_ID, p.vocab["i"], p.vocab["love"], OOV_ID]
+    samples = [corpora.TextSample("I love it", ("happy",), "g"), corpora.TextSample("the door", ("sad",), "g")]
+    src = tmp_path / "train.tsv"
+    src.write_text("whatever the reader read")
+    cache = FeatureCache(tmp_path / "c")
+    a = load_text(src, samples, ["happy", "sad"], p, 4, cache=cache)
+    b = load_text(src, samples, ["happy", "sad"], p, 4, cache=cache)
+    assert (cache.misses, cache.hits) == (1, 1)
+    c = build_text(samples, ["happy", "sad"], p, 4)
+    np.testing.assert_array_equal(a.text, c.text)
+    np.testing.assert_array_equal(b.step_masks["text"], c.step_masks["text"])
 
 
 def test_build_text_labels_masks_and_dropped_samples():
