@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,35 @@ def display_problem() -> str | None:
             if num.isdigit() and not Path(f"/tmp/.X11-unix/X{num}").exists():
                 return f"no display available (X server {disp} is not running)"
     return None
+
+
+def _loading_window(title: str, loader: threading.Thread, t_start: float) -> str:
+    """Open the window at once and show a loading screen until ``loader`` ends; "quit" on q/Esc.
+
+    Raises :class:`LivemerError` (exit 2) when no window can be opened.
+    """
+    from .errors import LivemerError
+
+    _qt_fonts()
+    try:
+        import cv2
+
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+    except Exception as exc:  # noqa: BLE001 - cv2.error or a GUI-less OpenCV build
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise LivemerError(f"no display available ({first[:120]}); use --headless", exit_code=2) from None
+    from .overlay import blank_canvas
+
+    while loader.is_alive():
+        img = blank_canvas(640, 360)
+        dots = "." * (1 + int((time.monotonic() - t_start) * 2) % 3)
+        cv2.putText(img, f"livemer: loading models{dots}", (40, 170), 0, 0.8, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(img, "q or Esc quits", (40, 210), 0, 0.5, (160, 160, 160), 1, cv2.LINE_AA)
+        cv2.imshow(title, img)
+        key = cv2.waitKey(50)
+        if key != -1 and (key & 0xFF) in (27, ord("q"), ord("Q")):
+            return "quit"
+    return "ok"
 
 
 def _qt_fonts() -> None:
@@ -135,35 +165,51 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
 
     from .engine import Engine, EngineConfig
-    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
+    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals, import_heavy
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
                        duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
     live = LivePipeline(opts)
-    live.open_inputs()
-    try:
-        config = EngineConfig(
-            checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
-            face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
-            glove=args.glove, threads=1,
-        )
-        live.preload(config)  # face, speech and voice models load while the emotion model loads
-        engine = Engine(config)
-        live.attach(engine)
-        if not args.headless:
-            _qt_fonts()
-            try:
-                import cv2
+    live.open_inputs(wait_files=False)
+    config = EngineConfig(
+        checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
+        face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
+        glove=args.glove, threads=1,
+    )
+    loaded: dict = {}
 
-                cv2.namedWindow(opts.window_title, cv2.WINDOW_NORMAL)
-            except Exception as exc:  # noqa: BLE001 - cv2.error or a GUI-less OpenCV build
-                first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise LivemerError(f"no display available ({first[:120]}); use --headless", exit_code=2) from None
-            print(f"livemer: {KEY_HELP}", file=sys.stderr)
+    def load() -> None:
+        try:
+            live.preload(config)  # face, speech and voice models load while the emotion model loads
+            import_heavy("model")
+            engine = Engine(config)
+            live.attach(engine)
+            live.prepare()
+            live.wait_files()
+            loaded["engine"] = engine
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            loaded["error"] = exc
+
+    try:
         if args.headless or args.jsonl:
             live.jsonl = JsonlSink(args.jsonl)
-        live.prepare()
+        loader = threading.Thread(target=load, name="load", daemon=True)
+        loader.start()
+        if args.headless:
+            while loader.is_alive():
+                loader.join(0.1)
+        else:
+            if _loading_window(opts.window_title, loader, t_start) == "quit":
+                live.stop()
+                live.close_outputs()
+                print("livemer: stopped while loading", file=sys.stderr)
+                sys.stderr.flush()
+                os._exit(0)  # the loader is inside library imports; nothing has been written yet
+            print(f"livemer: {KEY_HELP}", file=sys.stderr)
+        if "error" in loaded:
+            raise loaded["error"]
+        engine = loaded["engine"]
         for n in live.notices:
             print(f"livemer: note: {n}", file=sys.stderr)
         shown = len(live.notices)

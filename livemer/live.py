@@ -233,7 +233,31 @@ def to_word_inputs(tokens) -> list:
     return [WordInput(t.token, t.start, t.end, None if t.oov else t.vector, bool(t.oov)) for t in tokens]
 
 
+_IMPORT_LOCK = threading.Lock()
+#: Native-heavy libraries each loading job needs. They are imported one job at a time: importing
+#: several of them from different threads at once can deadlock inside their native initialisers.
+_HEAVY_IMPORTS = {
+    "face": ("mediapipe", "mediapipe.tasks.python.vision", "huggingface_hub"),
+    "asr": ("ctranslate2", "onnxruntime", "faster_whisper"),
+    "acoustic": ("scipy.signal", "soxr", "librosa"),
+    "model": ("torch", "gensim.models"),
+}
+
+
+def import_heavy(kind: str) -> None:
+    """Import the heavy libraries of one loading job (``face``, ``asr``, ``acoustic``, ``model``), serialised."""
+    import importlib
+
+    with _IMPORT_LOCK:
+        for name in _HEAVY_IMPORTS[kind]:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass  # the component reports its own missing library
+
+
 def _load_face(kind: str):
+    import_heavy("face")
     from feature_adapters.face import make_face_backend
 
     return make_face_backend(kind)
@@ -271,6 +295,7 @@ class LivePipeline:
         self._components: dict[str, Any] = {}
         self._preload_threads: list[threading.Thread] = []
         self._item_errors: dict[str, int] = {}
+        self._asr_busy = False  # inside a Whisper decode (native code that cannot be interrupted)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
@@ -296,8 +321,12 @@ class LivePipeline:
         self._final_done = threading.Event()
 
     # ------------------------------------------------------------------ setup
-    def open_inputs(self) -> None:
-        """Create and start the sources; raises :class:`CaptureError` (within ~2 s) when one cannot open."""
+    def open_inputs(self, wait_files: bool = True) -> None:
+        """Create and start the sources; raises :class:`CaptureError` (within ~2 s) when a device cannot open.
+
+        With ``wait_files=False`` a file source (which may take a while to decode) is only checked to
+        exist here; :meth:`wait_files` waits for it (and :meth:`start` does too).
+        """
         self.camera = open_camera(self.opt.camera, self.clock, loop=self.opt.loop_camera)
         self.mic = open_mic(self.opt.mic, self.clock)
         if self.camera is None and self.mic is None:
@@ -311,8 +340,21 @@ class LivePipeline:
                 src.start()
         deadline = time.monotonic() + 1.9  # devices: a clear error within 2 s
         try:
-            for src in sorted((s for s in (self.camera, self.mic) if s is not None), key=lambda s: s.is_file):
-                src.wait_open(None if src.is_file else max(0.05, deadline - time.monotonic()))
+            for src in (self.camera, self.mic):
+                if src is not None and not src.is_file:
+                    src.wait_open(max(0.05, deadline - time.monotonic()))
+        except CaptureError:
+            self.stop()
+            raise
+        if wait_files:
+            self.wait_files()
+
+    def wait_files(self) -> None:
+        """Wait until the file sources are open (an audio file decoded); :class:`CaptureError` if one fails."""
+        try:
+            for src in (self.camera, self.mic):
+                if src is not None and src.is_file:
+                    src.wait_open()
         except CaptureError:
             self.stop()
             raise
@@ -372,6 +414,7 @@ class LivePipeline:
                 self.notices.append(f"face analysis unavailable ({exc}); the visual modality is absent")
 
     def _make_transcriber(self, model=None):
+        import_heavy("asr")
         from feature_adapters.asr import StreamingTranscriber, load_asr
 
         # one decoding thread live: the face, voice and render threads share the cores, and a
@@ -383,6 +426,7 @@ class LivePipeline:
         return StreamingTranscriber(asr, trim_s=self.opt.asr_trim_s, max_buffer_s=self.opt.asr_max_buffer_s)
 
     def _make_extractor(self):
+        import_heavy("acoustic")
         from feature_adapters.acoustic import StreamingAcousticExtractor
         from feature_adapters.covarep import CovarepAdapter
 
@@ -426,6 +470,7 @@ class LivePipeline:
             raise LivemerError("live pipeline: no engine attached")
         if self.camera is None and self.mic is None:
             self.open_inputs()
+        self.wait_files()
         self.stats.started = self.stats.started or time.monotonic()
         self.aligner = self.engine.new_aligner(t0=0.0)
         self.clock.reset()  # stream time 0 = now; the sources start delivering below
@@ -456,8 +501,11 @@ class LivePipeline:
         if getattr(self, "_infer_thread", None) is not None:
             threads.append(self._infer_thread)
         for t in threads:
-            if t.ident is not None:
-                t.join(max(0.0, deadline - time.monotonic()))
+            if t.ident is None:
+                continue
+            if t.name == "asr" and self._asr_busy and self.stop_event.is_set():
+                continue  # a decode in progress cannot be interrupted; the thread is a daemon, leave it
+            t.join(max(0.0, deadline - time.monotonic()))
         return [t.name for t in threads if t.is_alive()]
 
     # ------------------------------------------------------------------ workers
@@ -590,6 +638,7 @@ class LivePipeline:
                 tr.push(b.samples, b.t_end)
                 new_audio += b.samples.size / 16000
             t0 = time.monotonic()
+            self._asr_busy = True
             try:
                 if ended:
                     words = tr.flush()
@@ -605,6 +654,10 @@ class LivePipeline:
             except Exception as exc:  # noqa: BLE001 - a failed decode loses its words, not the recogniser
                 self._item_error("asr", exc)
                 continue
+            finally:
+                self._asr_busy = False
+            if self.stop_event.is_set() and not ended:
+                return  # stopped during a decode: its words are no longer wanted
             log.debug("asr: decode %.2f s (buffer %.1f s, %d new words) at %.2f", time.monotonic() - t0,
                       tr.buffer_duration, len(words), self.clock.now())
             self._add_words(words, tr)
