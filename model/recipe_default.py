@@ -88,10 +88,10 @@ class RecipeSettings:
     hidden_visual: int = 32
     num_layers: int = 2
     dropout: float = 0.15
-    epochs: int = 12
-    select_epochs: int = 6  # word-form selection, spread and side runs
-    batch_size: int = 64
-    lr: float = 2e-3
+    epochs: int = 10
+    select_epochs: int = 5  # word-form selection, spread and side runs
+    batch_size: int = 128
+    lr: float = 3e-3
     lr_final: float = 0.05
     weight_decay: float = 0.0
     clip: float = 1.0
@@ -99,8 +99,8 @@ class RecipeSettings:
     pos_weight_power: float = 1.0  # 1: each label's positives and negatives weigh the same (0: plain BCE)
     pos_weight_cap: float = 20.0
     ravdess_repeat: int = 2  # passes over the RAVDESS training windows per epoch
-    goemotions_per_epoch: int = 6000
-    meld_per_epoch: int = 3000
+    goemotions_per_epoch: int = 10000
+    meld_per_epoch: int = 4000
     ef_hidden: int = 128
     seeds: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
