@@ -362,7 +362,7 @@ class Engine:
             return self._face
 
     def use_face_backend(self, backend) -> None:
-        """Adopt an already built face backend (e.g. loaded while the model loaded)."""
+        """Adopt an already built face backend (e.g. loaded while the model loaded); None forgets it."""
         with self._lazy_lock:
             self._face = backend
             self._facet = None

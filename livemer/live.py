@@ -62,7 +62,7 @@ class LiveOptions:
     asr_interval: float = 0.6  # seconds of new audio between ASR decodes
     asr_beam_size: int | None = 1  # greedy decoding live (each decode re-reads the buffer); None: the model's
     asr_threads: int | None = 1  # CPU threads of the live recogniser (None: its default)
-    asr_endpoint_s: float = 0.6  # unvoiced seconds after speech that end an utterance (its words commit)
+    asr_endpoint_s: float = 0.8  # unvoiced seconds after speech that end an utterance (its words commit)
     asr_trim_s: float = 8.0  # live ASR buffer trimming (bounds the cost of each decode)
     asr_max_buffer_s: float = 12.0
     canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
@@ -619,6 +619,8 @@ class LivePipeline:
             self._drain_until_eos(q)
             return
         new_audio = 0.0
+        audio_end = 0.0
+        flushed_upto = -math.inf  # stream time up to which an utterance end was already committed
         ended = False
         while not self.stop_event.is_set() and not ended:
             try:
@@ -637,14 +639,17 @@ class LivePipeline:
                     break
                 tr.push(b.samples, b.t_end)
                 new_audio += b.samples.size / 16000
+                audio_end = b.t_end
             t0 = time.monotonic()
             self._asr_busy = True
             try:
                 if ended:
                     words = tr.flush()
-                elif tr.pending_text.strip() and self._pause_after_speech():
-                    # end of an utterance: commit its tail now instead of waiting for a second agreeing decode
+                elif self._pause_after_speech(flushed_upto, audio_end):
+                    # end of an utterance: one decode commits it all, instead of waiting for a second,
+                    # agreeing hypothesis (LocalAgreement) after the speaker has stopped
                     new_audio = 0.0
+                    flushed_upto = audio_end
                     words = tr.flush()
                 elif new_audio >= self.opt.asr_interval:
                     new_audio = 0.0
@@ -662,11 +667,14 @@ class LivePipeline:
                       tr.buffer_duration, len(words), self.clock.now())
             self._add_words(words, tr)
 
-    def _pause_after_speech(self) -> bool:
-        """The voice analysis has seen at least ``asr_endpoint_s`` of unvoiced audio after voiced audio."""
+    def _pause_after_speech(self, after: float, audio_end: float) -> bool:
+        """An utterance has ended: the voice analysis saw voiced audio after stream time ``after``, then
+        at least ``asr_endpoint_s`` seconds without voice, and it has analysed the audio up to (nearly)
+        ``audio_end``, the end of what the recogniser holds, so no new speech hides at the end."""
         with self._lock:
             last, voiced = self._last_acoustic_t, self._last_voiced_t
-        return math.isfinite(voiced) and last - voiced >= self.opt.asr_endpoint_s
+        return (math.isfinite(voiced) and voiced > after and last >= audio_end - 0.25
+                and last - voiced >= self.opt.asr_endpoint_s)
 
     def _add_words(self, words, tr) -> None:
         now = time.monotonic()
@@ -918,6 +926,7 @@ class LivePipeline:
             self.join(JOIN_TIMEOUT)
             self._drain_results()
             self.close_outputs()
+            self._close_face()
             self.stats.joined = time.monotonic()
             if show:
                 try:
@@ -927,6 +936,25 @@ class LivePipeline:
                     cv2.waitKey(1)
                 except Exception:  # noqa: BLE001
                     pass
+
+    def _close_face(self) -> None:
+        """Close the face backend this pipeline loaded, once its worker has ended.
+
+        Closing explicitly matters: a MediaPipe landmarker left to the garbage collector is
+        closed from ``__del__`` at an arbitrary point (even inside an import), which can deadlock.
+        """
+        face = self._components.get("face")
+        if face is None or isinstance(face, BaseException):
+            return
+        if any(t.name == "face" and t.is_alive() for t in self._threads):
+            return
+        try:
+            face.close()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("closing the face backend failed: %s", exc)
+        if self.engine is not None and getattr(self.engine, "_face", None) is face:
+            self.engine.use_face_backend(None)
+        self._components.pop("face", None)
 
     def close_outputs(self) -> Path | None:
         out = None
