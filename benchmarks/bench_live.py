@@ -118,8 +118,7 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     st = live.stats
     first = (st.first_result - t0) if st.first_result else float("nan")
     # the rate while inputs played (the final result comes after the workers drain)
-    it = list(st.infer_times)[:-1]
-    hz = (len(it) - 1) / (it[-1] - it[0]) if len(it) > 2 else float("nan")
+    hz = st.infer_hz()
     print(f"in-process, {live.camera.fps:.0f} fps camera, {video.name} + {wav.name}")
     print(f"  models loaded + warmed up       {t_ready - t0:6.2f} s (inputs open, engine, face, ASR, acoustic)")
     print(f"  first result after start        {first:6.2f} s")

@@ -89,6 +89,7 @@ class LiveStats:
     infer_times: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
     overlay_ms: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
     max_stall: float = 0.0  # longest gap between two rendered frames, seconds
+    final_result: bool = False  # a final result was given after the inputs ended
     words: int = 0
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used per thread (workers, inference, render)
@@ -100,7 +101,8 @@ class LiveStats:
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
 
     def infer_hz(self) -> float:
-        t = self.infer_times
+        """Results per second while the inputs ran (the final result after the inputs ended is left out)."""
+        t = list(self.infer_times)[:-1] if self.final_result else list(self.infer_times)
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
 
     def longest_stall(self) -> float:
@@ -167,7 +169,9 @@ class Recorder:
             if self._t0 is None:
                 self._t0 = t
             target = int(round((t - self._t0) * self.fps)) + 1
-            n = max(1, min(target - self.frames, int(self.fps)))  # never more than 1 s of repeats
+            n = min(target - self.frames, int(self.fps))  # never more than 1 s of repeats
+            if n <= 0:
+                return  # rendering ran ahead of the video's frame rate: skip this frame
             for _ in range(n):
                 self._w.write(frame)
             self.frames += n
@@ -764,6 +768,7 @@ class LivePipeline:
                     # would push real steps out of the window)
                     latest = self.aligner.latest
                     self.infer_once((latest if math.isfinite(latest) else self.clock.now()) + 1e-3)
+                    self.stats.final_result = True
                     self._final_done.set()
                     self.inputs_done.set()
                     return
@@ -839,19 +844,17 @@ class LivePipeline:
     def run(self, on_key: Callable[[int], None] | None = None) -> None:
         """Start everything and render/write in this thread until the end, a stop or a key."""
         self.stats.started = self.stats.started or time.monotonic()
-        self.start()
-        render_on = self._needs_render()
         show = not self.opt.headless
-        if self.opt.record:
-            fps = self.camera.fps if self.camera is not None else 25.0
+        frame_period = 1.0 / (self.camera.fps if self.camera is not None and self.camera.fps else 30.0)
+        if self.opt.record and self.recorder is None:
             size = self.camera.size if self.camera is not None and self.camera.size else self.opt.canvas_size
-            self.recorder = Recorder(self.opt.record, fps, size)
-            render_on = True
+            self.recorder = Recorder(self.opt.record, 1.0 / frame_period, size)
+        render_on = self._needs_render()
         if show:
             import cv2
 
             cv2.namedWindow(self.opt.window_title, cv2.WINDOW_NORMAL | getattr(cv2, "WINDOW_KEEPRATIO", 0))
-        frame_period = 1.0 / (self.camera.fps if self.camera is not None and self.camera.fps else 30.0)
+        self.start()
         last_frame: Frame | None = None
         camera_ended = self.camera is None
         cpu0 = time.thread_time()
@@ -882,6 +885,8 @@ class LivePipeline:
                     self.stop_event.wait(frame_period)
                 self._drain_results()
                 if fr is None and not camera_ended:
+                    if show:
+                        self._pump_keys(on_key)
                     continue  # no new camera frame yet
                 if fr is not None:
                     last_frame = fr
@@ -912,14 +917,7 @@ class LivePipeline:
                     import cv2
 
                     cv2.imshow(self.opt.window_title, img)
-                    key = cv2.waitKey(1)
-                    if key != -1 and on_key is not None:
-                        on_key(key & 0xFFFF)
-                    try:
-                        if cv2.getWindowProperty(self.opt.window_title, cv2.WND_PROP_VISIBLE) < 1:
-                            self.stop()  # the window was closed
-                    except Exception:  # noqa: BLE001
-                        pass
+                    self._pump_keys(on_key)
         finally:
             self.stats.cpu["main"] = time.thread_time() - cpu0
             self.stop()
@@ -936,6 +934,19 @@ class LivePipeline:
                     cv2.waitKey(1)
                 except Exception:  # noqa: BLE001
                     pass
+
+    def _pump_keys(self, on_key: Callable[[int], None] | None) -> None:
+        """Let the window process events; hand a pressed key to ``on_key``; a closed window stops the run."""
+        import cv2
+
+        key = cv2.waitKey(1)
+        if key != -1 and on_key is not None:
+            on_key(key & 0xFFFF)
+        try:
+            if cv2.getWindowProperty(self.opt.window_title, cv2.WND_PROP_VISIBLE) < 1:
+                self.stop()  # the window was closed
+        except Exception:  # noqa: BLE001
+            pass
 
     def _close_face(self) -> None:
         """Close the face backend this pipeline loaded, once its worker has ended.

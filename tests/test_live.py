@@ -215,3 +215,11 @@ def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, medi
     assert sum("cannot read this frame" in n for n in live.notices) == 1  # reported once
     assert all("visual" not in r["modalities_used"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
+
+
+def test_recorder_keeps_real_time_when_frames_come_faster(tmp_path):
+    rec = Recorder(tmp_path / "fast.mp4", 10.0, (32, 24))
+    for i in range(31):  # 3 s at 30 frames per second into a 10 fps video
+        rec.write(np.zeros((24, 32, 3), np.uint8), t=i / 30)
+    rec.close()
+    assert rec.frames == 31 // 3 + 1  # 3 s at 10 fps (plus the first frame), not 31 frames
