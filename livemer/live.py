@@ -647,9 +647,11 @@ class LivePipeline:
             t0 = time.monotonic()
             self._asr_busy = True
             try:
+                kind = "decode"
                 if ended:
                     words = tr.flush()
                 elif self._pause_after_speech(flushed_upto, audio_end):
+                    kind = "end of utterance"
                     # end of an utterance: one decode commits it all, instead of waiting for a second,
                     # agreeing hypothesis (LocalAgreement) after the speaker has stopped
                     new_audio = 0.0
@@ -667,7 +669,7 @@ class LivePipeline:
                 self._asr_busy = False
             if self.stop_event.is_set() and not ended:
                 return  # stopped during a decode: its words are no longer wanted
-            log.debug("asr: decode %.2f s (buffer %.1f s, %d new words) at %.2f", time.monotonic() - t0,
+            log.debug("asr: %s %.2f s (buffer %.1f s, %d new words) at %.2f", kind, time.monotonic() - t0,
                       tr.buffer_duration, len(words), self.clock.now())
             self._add_words(words, tr)
 
