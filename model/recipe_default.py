@@ -84,12 +84,12 @@ class RecipeSettings:
     text_limit: int | None = None  # first N samples of each text split (quick runs)
     train_clips_per_class: int | None = None  # at most N clips per (actor, emotion) (quick runs)
     valid_clips_per_class: int | None = None
-    hidden_acoustic: int = 64
-    hidden_visual: int = 32
+    hidden_acoustic: int = 128
+    hidden_visual: int = 64
     num_layers: int = 2
     dropout: float = 0.15
-    epochs: int = 10
-    select_epochs: int = 5  # word-form selection, spread and side runs
+    epochs: int = 16
+    select_epochs: int = 5  # word-form selection and the text zero-shot run
     batch_size: int = 128
     lr: float = 3e-3
     lr_final: float = 0.05
@@ -104,7 +104,7 @@ class RecipeSettings:
     ef_hidden: int = 128
     seeds: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # torch threads; 1 is fastest on a shared 2-core box (2 threads spin when a core is busy)
 
     @classmethod
     def quick(cls) -> "RecipeSettings":
@@ -120,7 +120,10 @@ class RecipeSettings:
         return d
 
     def digest(self, *extra: Any) -> str:
-        blob = json.dumps([self.to_dict(), [repr(e) for e in extra]], sort_keys=True, default=str)
+        """Identity of a stage's result: every setting that shapes it (not ``threads``) and ``extra``."""
+        d = self.to_dict()
+        d.pop("threads", None)
+        blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -436,20 +439,26 @@ class Recipe:
     # stages ----------------------------------------------------------------------
     def select_forms(self) -> dict[str, Any]:
         def run():
-            data = self.load()
             sets = max(len(c) for c in WORD_FORM_CANDIDATES.values())
             scores: dict[str, dict[str, float]] = {n: {} for n in WORD_FORM_CANDIDATES}
             runs = []
             for j in range(sets):
                 forms = forms_set(j)
-                r = train_embedding_model(data, forms, self.provider, self.settings, seed=self.settings.seed,
-                                          epochs=self.settings.select_epochs, monitor=False, log_fn=self.log_fn)
-                fig = evaluate_default(to_checkpoint(r, self.provider, {}), data, self.provider, ("tav",))
+
+                def one(forms=forms):
+                    data = self.load()
+                    r = train_embedding_model(data, forms, self.provider, self.settings, seed=self.settings.seed,
+                                              epochs=self.settings.select_epochs, monitor=False, log_fn=self.log_fn)
+                    fig = evaluate_default(to_checkpoint(r, self.provider, {}), data, self.provider, ("tav",))
+                    return {"figures": fig, "seconds": r.seconds}
+
+                got = self.stage("formsrun", one, forms)
+                fig, secs = got["figures"], got["seconds"]
                 for n, w in forms.items():
                     sc = per_name_selection_score(fig, n)
                     prev = scores[n].get(w)
                     scores[n][w] = sc if prev is None else float(np.mean([prev, sc]))
-                runs.append({"forms": forms, "headline": headline(fig), "seconds": r.seconds})
+                runs.append({"forms": forms, "headline": headline(fig), "seconds": secs})
             chosen = {n: max(s, key=lambda w: -math.inf if math.isnan(s[w]) else s[w]) for n, s in scores.items()}
             return {"scores": scores, "chosen": chosen, "runs": runs}
 
@@ -980,7 +989,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--evaluate", metavar="CKPT", help="only print the validation figures of CKPT")
     add_arguments(ap)
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("model").setLevel(logging.INFO)
     settings = settings_from_args(args)
     if args.evaluate:
         print(format_figures(evaluate_shipped(args.evaluate, args.shared, settings)))
