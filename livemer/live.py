@@ -238,12 +238,13 @@ def to_word_inputs(tokens) -> list:
 
 
 _IMPORT_LOCK = threading.Lock()
-#: Native-heavy libraries each loading job needs. They are imported one job at a time: importing
-#: several of them from different threads at once can deadlock inside their native initialisers.
+#: Heavy libraries (and lazily loaded submodules) each loading job needs. They are imported one job
+#: at a time: importing them from several threads at once races inside lazily loading packages
+#: (seen: "Module 'scipy' has no attribute '_lib'" when librosa, gensim and torch load together).
 _HEAVY_IMPORTS = {
     "face": ("mediapipe", "mediapipe.tasks.python.vision", "huggingface_hub"),
     "asr": ("ctranslate2", "onnxruntime", "faster_whisper"),
-    "acoustic": ("scipy.signal", "soxr", "librosa"),
+    "acoustic": ("scipy.signal", "soxr", "librosa", "librosa.filters", "librosa.core.pitch", "librosa.util.utils"),
     "model": ("torch", "gensim.models"),
 }
 
@@ -337,7 +338,7 @@ class LivePipeline:
             raise LivemerError("both --camera and --mic are none: nothing to analyse")
         self._frames_face = self.camera.subscribe(1) if self.camera else None
         self._frames_show = self.camera.subscribe(2) if self.camera else None
-        self._blocks_acoustic = self.mic.subscribe(64) if self.mic else None  # ~2 s of 32 ms blocks
+        self._blocks_acoustic = self.mic.subscribe(320) if self.mic else None  # ~10 s of 32 ms blocks
         self._blocks_asr = self.mic.subscribe(940) if self.mic else None  # ~30 s: more than the ASR buffer
         for src in (self.camera, self.mic):
             if src is not None:
@@ -426,7 +427,7 @@ class LivePipeline:
         asr = load_asr(model, threads=self.opt.asr_threads)
         if self.opt.asr_beam_size and hasattr(asr, "with_options"):
             asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
-        warm_asr(asr)
+        # warmed up by the ASR worker, while the first audio arrives (not on the start-up path)
         return StreamingTranscriber(asr, trim_s=self.opt.asr_trim_s, max_buffer_s=self.opt.asr_max_buffer_s)
 
     def _make_extractor(self):
@@ -434,8 +435,7 @@ class LivePipeline:
         from feature_adapters.acoustic import StreamingAcousticExtractor
         from feature_adapters.covarep import CovarepAdapter
 
-        ex = StreamingAcousticExtractor(16000)
-        ex.warmup()
+        ex = StreamingAcousticExtractor(16000)  # warmed up by the acoustic worker (its queue holds 10 s)
         CovarepAdapter()
         return ex
 
@@ -583,6 +583,10 @@ class LivePipeline:
                 self.notices.append(f"voice analysis unavailable ({exc}); the acoustic modality is absent")
             self._drain_until_eos(q)
             return
+        try:
+            ex.warmup()
+        except Exception as exc:  # noqa: BLE001 - only a warm-up; the first block pays instead
+            log.debug("acoustic warm-up failed: %s", exc)
 
         def add(frames) -> None:
             if len(frames) == 0:
@@ -622,6 +626,11 @@ class LivePipeline:
                 self.notices.append(f"speech recognition unavailable ({msg}); the text modality is absent")
             self._drain_until_eos(q)
             return
+        self._asr_busy = True
+        try:
+            warm_asr(tr.engine)  # while the first audio arrives: the first decode would otherwise stall
+        finally:
+            self._asr_busy = False
         new_audio = 0.0
         audio_end = 0.0
         flushed_upto = -math.inf  # stream time up to which an utterance end was already committed
