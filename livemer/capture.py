@@ -358,6 +358,9 @@ class MicSource(Source):
         try:
             from feature_adapters.audio_io import load_audio
 
+            from .loading import import_heavy
+
+            import_heavy("acoustic")  # resampling imports librosa/scipy: not at the same time as other threads
             audio = load_audio(self.path, SR)
         except Exception as exc:  # noqa: BLE001 - AudioDecodeError and friends, one line
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

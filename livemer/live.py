@@ -40,6 +40,7 @@ import numpy as np
 from .capture import EOS, AudioBlock, CameraSource, CaptureError, Clock, Frame, MicSource, open_camera, open_mic
 from .engine import Engine, InferenceResult
 from .errors import LivemerError
+from .loading import import_heavy, schedule_imports
 from .overlay import OverlayState, blank_canvas, render, state_from_result
 
 log = logging.getLogger(__name__)
@@ -237,30 +238,6 @@ def to_word_inputs(tokens) -> list:
     return [WordInput(t.token, t.start, t.end, None if t.oov else t.vector, bool(t.oov)) for t in tokens]
 
 
-_IMPORT_LOCK = threading.Lock()
-#: Heavy libraries (and lazily loaded submodules) each loading job needs. They are imported one job
-#: at a time: importing them from several threads at once races inside lazily loading packages
-#: (seen: "Module 'scipy' has no attribute '_lib'" when librosa, gensim and torch load together).
-_HEAVY_IMPORTS = {
-    "face": ("mediapipe", "mediapipe.tasks.python.vision", "huggingface_hub"),
-    "asr": ("ctranslate2", "onnxruntime", "faster_whisper"),
-    "acoustic": ("scipy.signal", "soxr", "librosa", "librosa.filters", "librosa.core.pitch", "librosa.util.utils"),
-    "model": ("torch", "gensim.models"),
-}
-
-
-def import_heavy(kind: str) -> None:
-    """Import the heavy libraries of one loading job (``face``, ``asr``, ``acoustic``, ``model``), serialised."""
-    import importlib
-
-    with _IMPORT_LOCK:
-        for name in _HEAVY_IMPORTS[kind]:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                pass  # the component reports its own missing library
-
-
 def _load_face(kind: str):
     import_heavy("face")
     from feature_adapters.face import make_face_backend
@@ -299,6 +276,7 @@ class LivePipeline:
         self.aligner = None  # built by start() from the engine's dimensions
         self._components: dict[str, Any] = {}
         self._preload_threads: list[threading.Thread] = []
+        self._loaders: dict[str, threading.Thread] = {}
         self._item_errors: dict[str, int] = {}
         self._asr_busy = False  # inside a Whisper decode (native code that cannot be interrupted)
         self._lock = threading.Lock()
@@ -376,6 +354,11 @@ class LivePipeline:
         """
         if self._preload_threads:
             return
+        # imports in order of need: the face (frames are dropped until it runs), the model, then voice
+        # analysis and speech recognition, whose audio waits in their queues meanwhile
+        order = (["face"] if self.camera is not None else []) + ["model"]
+        order += ["acoustic", "asr"] if self.mic is not None else []
+        schedule_imports(order)
         jobs: dict[str, Callable[[], Any]] = {}
         if self.camera is not None:
             jobs["face"] = lambda: _load_face(config.face_backend)
@@ -393,22 +376,26 @@ class LivePipeline:
                 self._components[name] = exc
                 self.notices.append(f"{what} unavailable ({msg}); the {mod} modality is absent")
 
-        self._preload_threads = [threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True)
-                                 for n, f in jobs.items()]
+        self._loaders = {n: threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True)
+                         for n, f in jobs.items()}
+        self._preload_threads = list(self._loaders.values())
         for t in self._preload_threads:
             t.start()
 
-    def prepare(self) -> None:
-        """Finish loading (see :meth:`preload`) before the clock starts; needs the engine attached.
+    def prepare(self, wait_all: bool = False) -> None:
+        """Get ready to start the clock; needs the engine attached.
 
-        A component that cannot load is left out with a one-line notice; its
-        modality is then absent (masked), never faked.
+        Waits for the face backend (camera frames cannot wait: they would be dropped). Voice
+        analysis and speech recognition may finish loading after the start, their audio waits
+        in the queues (10 s and 30 s), unless ``wait_all``. A component that cannot load is left
+        out with a one-line notice; its modality is then absent (masked), never faked.
         """
         if self.engine is None:
             raise LivemerError("live pipeline: no engine attached")
         self.preload(self.engine.config)
-        for t in self._preload_threads:
-            t.join()
+        for name, t in self._loaders.items():
+            if wait_all or name == "face":
+                t.join()
         face = self._components.get("face")
         if face is not None and not isinstance(face, BaseException):
             self.engine.use_face_backend(face)
@@ -440,7 +427,12 @@ class LivePipeline:
         return ex
 
     def _component(self, name: str, build: Callable[[], Any]):
-        """A prepared component, or build it now; raises the preparation error if it failed."""
+        """A prepared component (waiting for its loader), or build it now; raises its loading error."""
+        loader = self._loaders.get(name)
+        while loader is not None and loader.is_alive() and not self.stop_event.is_set():
+            loader.join(0.1)
+        if self.stop_event.is_set() and name not in self._components:
+            raise LivemerError("stopped while loading")
         if name not in self._components:
             self._components[name] = build()
         c = self._components[name]
@@ -518,6 +510,8 @@ class LivePipeline:
         try:
             backend = self._component("face", lambda: (self.engine.face_backend(), self.engine.facet_adapter())[0])
         except Exception as exc:  # noqa: BLE001 - degrade: the visual modality is then absent
+            if self.stop_event.is_set():
+                return
             if "face" not in self._components or not isinstance(self._components["face"], BaseException):
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self.notices.append(f"face analysis unavailable ({msg}); the visual modality is absent")
@@ -579,6 +573,8 @@ class LivePipeline:
         try:
             ex = self._component("acoustic", self._make_extractor)
         except Exception as exc:  # noqa: BLE001 - degrade: the acoustic modality is then absent
+            if self.stop_event.is_set():
+                return
             if not isinstance(self._components.get("acoustic"), BaseException):
                 self.notices.append(f"voice analysis unavailable ({exc}); the acoustic modality is absent")
             self._drain_until_eos(q)
@@ -621,6 +617,8 @@ class LivePipeline:
         try:
             tr = self._component("asr", lambda: self._make_transcriber(self.engine.config.asr_model))
         except Exception as exc:  # noqa: BLE001 - degrade: the text modality is then absent
+            if self.stop_event.is_set():
+                return
             if not isinstance(self._components.get("asr"), BaseException):
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self.notices.append(f"speech recognition unavailable ({msg}); the text modality is absent")
