@@ -16,8 +16,17 @@ words -> no text step.
 When every input is a file, the run ends once all of them are exhausted and
 the workers have drained (acoustic and ASR flushed), with one final inference.
 ``stop()`` (Ctrl-C, ``q``, ``--duration``) ends it at any time; every thread is
-joined within about a second and the ``--record`` video and ``--jsonl`` file
-are finalised either way.
+joined within a second (a Whisper decode in progress cannot be interrupted: that
+daemon thread is left to finish on its own) and the ``--record`` video and
+``--jsonl`` file are finalised either way.
+
+Loading: :meth:`LivePipeline.preload` loads the face backend, the recogniser
+and the voice analysis in background threads while the engine loads; the clock
+starts once the face backend is ready, audio waits in its queues until its
+workers are.
+
+A result's ``fps`` is the rate of frames the face worker analyses (what the
+visual modality sees); the overlay shows the rendering rate.
 """
 from __future__ import annotations
 
