@@ -22,14 +22,12 @@ random-weight checkpoint of the same shape (speed does not depend on weights).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
