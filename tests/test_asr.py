@@ -23,6 +23,7 @@ from feature_adapters.asr import (
     StreamingTranscriber,
     Transcript,
     as_audio16k,
+    fitted_frames,
     keep_segment,
     load_asr,
     monotonic_words,
@@ -203,6 +204,31 @@ def test_grid_clips_word_error_rate(asr, shared_dir):
         ref_words += len(r)
     wer = errors / ref_words
     assert wer <= 0.25, wer  # measured 5/36 = 0.14 with tiny.en int8
+
+
+def test_fitted_frames_covers_the_content_plus_margin():
+    feats = np.zeros((80, 3000), np.float32)
+    feats[:, :437] = -0.3  # 4.37 s of audio (normalised log-mel is never exactly 0), then the padding
+    assert fitted_frames(feats, 3.0, 5.0) == 800  # 4.37 + 3 s, rounded up to whole seconds
+    assert fitted_frames(feats, 0.0, 5.0) == 500  # at least min_s
+    assert fitted_frames(feats[None], 1.0, 2.0) == 600  # batched (1, 80, T) too
+    full = np.full((80, 3000), -0.5, np.float32)
+    assert fitted_frames(full, 3.0, 5.0) == 3000  # a full window is never cut
+    assert fitted_frames(np.zeros((80, 3000), np.float32), 3.0, 5.0) == 500
+    odd = np.zeros((80, 3000), np.float32)
+    odd[:, :10] = 1.0
+    assert fitted_frames(odd, 0.0, 0.35) % 2 == 0  # the encoder's stride
+
+
+def test_fitted_window_decodes_the_same_words(asr, speech):
+    fitted = asr.with_options(fit_window=True, temperatures=(0.0,), max_tokens_per_s=12.0)
+    clip = speech[: int(4.0 * SAMPLE_RATE)]
+    full_words = _text(asr.transcribe(clip).words)
+    fit_words = _text(fitted.transcribe(clip).words)
+    assert word_error_rate(full_words, fit_words) <= 0.2, (full_words, fit_words)
+    # the switch is per call: the shared model decodes full windows again afterwards
+    assert getattr(asr.model.fit, "window", None) is None
+    assert fitted.options.fit_window and not asr.options.fit_window
 
 
 # --------------------------------------------------------------------------- real speech, streaming
