@@ -4,11 +4,18 @@ It holds the weights (fp16), the model config, each modality's feature space
 (name, dim, columns), the normalisation statistics fitted on the training data,
 the trained emotion words with their vectors, the display set, and provenance
 (data, command, date, metrics). Saving is atomic.
+
+The file is safetensors: the weights (fp16) and the emotion vectors (fp32) are
+tensors, everything else is JSON in the header's ``__metadata__`` (one entry per
+payload field). Reading it needs numpy and safetensors only, not torch. Files
+from before (a ``torch.save`` zip, recognised by its ``PK\\x03\\x04`` magic)
+still load; only then is torch imported.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import io
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +29,10 @@ from .config import MODALITIES, ModelConfig
 from .normalize import NormStats
 
 FORMAT = "livemer-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: safetensors container; 1: torch.save zip (still read)
+ZIP_MAGIC = b"PK\x03\x04"
+_SD_PREFIX = "state_dict/"
+_TENSOR_FIELDS = ("state_dict", "emotion_vectors")
 
 
 class CheckpointError(ValueError):
@@ -68,13 +78,14 @@ class Checkpoint:
         )
 
     def build_model(self):
-        """A fresh network in eval mode with these weights."""
+        """A fresh torch network in eval mode with these weights (for training and evaluation)."""
         import torch
 
         from .network import EmotionEmbeddingNet
 
         net = EmotionEmbeddingNet(self.config)
-        sd = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in self.state_dict.items()}
+        sd = {k: torch.as_tensor(_as_numpy(v)).float() if _as_numpy(v).dtype.kind == "f" else torch.as_tensor(_as_numpy(v))
+              for k, v in self.state_dict.items()}
         try:
             net.load_state_dict(sd)
         except RuntimeError as exc:
@@ -82,6 +93,22 @@ class Checkpoint:
             raise CheckpointError(f"{self._where()}: weights do not fit the config ({first})") from exc
         net.eval()
         return net
+
+    def build_runtime(self):
+        """The numpy forward pass (:class:`model.runtime.NumpyEmotionNet`) with these weights; no torch needed."""
+        from .runtime import NumpyEmotionNet
+
+        try:
+            return NumpyEmotionNet.from_state_dict(self.config, self.state_dict)
+        except ValueError as exc:
+            raise CheckpointError(f"{self._where()}: {exc}") from None
+
+    def torch_state_dict(self) -> dict[str, Any]:
+        """The weights as float32 torch tensors (e.g. to initialise training from this checkpoint)."""
+        import torch
+
+        return {k: torch.from_numpy(np.array(_as_numpy(v), np.float32 if _as_numpy(v).dtype.kind == "f" else None))
+                for k, v in self.state_dict.items()}
 
     # -- queries ------------------------------------------------------------
     def vector_of(self, word: str) -> np.ndarray | None:
@@ -118,12 +145,13 @@ class Checkpoint:
 
     # -- I/O ----------------------------------------------------------------
     def to_payload(self) -> dict[str, Any]:
-        import torch
-
-        sd = {k: (v.half() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in self.state_dict.items()}
+        """Everything as plain Python metadata plus numpy arrays (fp16 weights, fp32 word vectors)."""
+        sd = {}
+        for k, v in self.state_dict.items():
+            a = _as_numpy(v)
+            sd[str(k)] = a.astype(np.float16) if a.dtype.kind == "f" else a
         prov = dict(self.provenance)
         prov.setdefault("saved", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-        # Metadata must be plain Python: load() uses weights_only=True, which refuses numpy scalars.
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -132,20 +160,28 @@ class Checkpoint:
             "feature_spaces": {str(m): _plain(s.to_dict()) for m, s in self.feature_spaces.items()},
             "normalization": {str(m): _plain(s.to_dict()) for m, s in self.normalization.items()},
             "emotion_words": [str(w) for w in self.emotion_words],
-            "emotion_vectors": torch.from_numpy(np.asarray(self.emotion_vectors, np.float32)),
+            "emotion_vectors": np.asarray(self.emotion_vectors, np.float32),
             "embedding_space": str(self.embedding_space),
             "display_emotions": [str(w) for w in self.display_emotions],
             "provenance": _plain(prov),
         }
 
-    def save(self, path: str | os.PathLike) -> Path:
-        import torch
+    def to_bytes(self) -> bytes:
+        """The file's content (safetensors)."""
+        return encode_payload(self.to_payload())
 
+    @classmethod
+    def from_bytes(cls, data: bytes, path: Path | None = None) -> "Checkpoint":
+        return cls.from_payload(decode_payload(data, path), path)
+
+    def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            torch.save(self.to_payload(), tmp)
+            data = self.to_bytes()
+            with open(tmp, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, path)
         finally:
             if tmp.exists():
@@ -155,44 +191,45 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Checkpoint":
-        import torch
-
         path = Path(path)
         if not path.exists():
             raise CheckpointError(f"checkpoint not found: {path}")
         try:
-            with open(path, "rb") as fh:
-                payload = torch.load(io.BytesIO(fh.read()), map_location="cpu", weights_only=True)
-        except Exception as exc:
+            data = path.read_bytes()
+        except OSError as exc:
             raise CheckpointError(f"{path}: not a readable livemer checkpoint ({type(exc).__name__})") from None
-        return cls.from_payload(payload, path)
+        return cls.from_bytes(data, path)
 
     @classmethod
     def from_payload(cls, payload: Any, path: Path | None = None) -> "Checkpoint":
+        """A checkpoint from a payload dict (as :meth:`to_payload` gives; torch tensors are accepted too)."""
         where = str(path) if path else "checkpoint"
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise CheckpointError(f"{where}: not a livemer checkpoint (missing format tag '{FORMAT}')")
-        if int(payload.get("version", 0)) > VERSION:
+        try:
+            version = int(payload.get("version", 0))
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{where}: malformed checkpoint (version {payload.get('version')!r})") from None
+        if version > VERSION:
             raise CheckpointError(f"{where}: checkpoint version {payload['version']} is newer than this livemer ({VERSION})")
         try:
             cfg = ModelConfig.from_dict(payload["config"])
             spaces = {m: FeatureSpace.from_dict(d) for m, d in payload["feature_spaces"].items()}
             norm = {m: NormStats.from_dict(d) for m, d in payload["normalization"].items()}
-            vecs = payload["emotion_vectors"]
-            vecs = vecs.float().numpy() if hasattr(vecs, "numpy") else np.asarray(vecs, np.float32)
+            vecs = _as_numpy(payload["emotion_vectors"]).astype(np.float32)
             ck = cls(
                 config=cfg,
-                state_dict=dict(payload["state_dict"]),
+                state_dict={str(k): _as_numpy(v) for k, v in dict(payload["state_dict"]).items()},
                 feature_spaces=spaces,
                 normalization=norm,
-                emotion_words=list(payload["emotion_words"]),
+                emotion_words=[str(w) for w in payload["emotion_words"]],
                 emotion_vectors=vecs,
                 embedding_space=str(payload["embedding_space"]),
-                display_emotions=list(payload.get("display_emotions") or payload["emotion_words"]),
+                display_emotions=[str(w) for w in (payload.get("display_emotions") or payload["emotion_words"])],
                 provenance=dict(payload.get("provenance") or {}),
                 path=path,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{where}: malformed checkpoint ({type(exc).__name__}: {exc})") from None
         if ck.emotion_vectors.shape != (len(ck.emotion_words), cfg.emb_dim):
             raise CheckpointError(
@@ -204,6 +241,60 @@ class Checkpoint:
                     f"{where}: {m} feature space '{spaces[m].name}' is {spaces[m].dim}-d but the model takes {cfg.input_dims[m]}"
                 )
         return ck
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """A payload dict -> safetensors bytes: arrays as tensors, every other field as JSON metadata."""
+    from safetensors.numpy import save
+
+    tensors = {f"{_SD_PREFIX}{k}": np.ascontiguousarray(_as_numpy(v)) for k, v in (payload.get("state_dict") or {}).items()}
+    if payload.get("emotion_vectors") is not None:
+        tensors["emotion_vectors"] = np.ascontiguousarray(_as_numpy(payload["emotion_vectors"]))
+    meta = {str(k): json.dumps(_plain(v)) for k, v in payload.items() if k not in _TENSOR_FIELDS}
+    return save(tensors, metadata=meta)
+
+
+def decode_payload(data: bytes, path: Path | None = None) -> Any:
+    """File bytes (safetensors, or the old torch zip) -> the payload dict; CheckpointError if unreadable."""
+    where = str(path) if path else "checkpoint"
+    try:
+        if bytes(data[:4]) == ZIP_MAGIC:
+            return _decode_torch(data)
+        return _decode_safetensors(data)
+    except Exception as exc:
+        raise CheckpointError(f"{where}: not a readable livemer checkpoint ({type(exc).__name__})") from None
+
+
+def _decode_safetensors(data: bytes) -> dict[str, Any]:
+    from safetensors.numpy import load
+
+    tensors = load(bytes(data))  # validates the header, offsets and sizes
+    n = int.from_bytes(data[:8], "little")
+    meta = json.loads(bytes(data[8 : 8 + n])).get("__metadata__") or {}
+    payload: dict[str, Any] = {}
+    for k, v in meta.items():
+        try:
+            payload[k] = json.loads(v)
+        except (TypeError, ValueError):
+            payload[k] = v  # someone else's safetensors file: from_payload rejects it by its format tag
+    payload["state_dict"] = {k[len(_SD_PREFIX):]: v for k, v in tensors.items() if k.startswith(_SD_PREFIX)}
+    if "emotion_vectors" in tensors:
+        payload["emotion_vectors"] = tensors["emotion_vectors"]
+    return payload
+
+
+def _decode_torch(data: bytes) -> Any:
+    """Version-1 files (``torch.save`` of the payload dict)."""
+    import torch
+
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _as_numpy(v: Any) -> np.ndarray:
+    """A numpy array from an array or a (CPU or not) torch tensor, without importing torch."""
+    if hasattr(v, "detach") and hasattr(v, "cpu"):
+        return v.detach().cpu().numpy()
+    return np.asarray(v)
 
 
 def _plain(x: Any) -> Any:

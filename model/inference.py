@@ -1,4 +1,9 @@
-"""Inference: aligned windows + a list of emotion vectors -> a typed prediction."""
+"""Inference: aligned windows + a list of emotion vectors -> a typed prediction.
+
+The default backend is the numpy forward pass of :mod:`model.runtime`; this
+path never imports torch. ``backend="torch"`` runs :class:`model.network.EmotionEmbeddingNet`
+instead (same results within float rounding).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import runtime
 from .checkpoint import Checkpoint
 from .config import MODALITIES
 from .normalize import apply_stats, sanitize
@@ -79,25 +85,53 @@ def batch_windows(windows: Sequence) -> WindowBatch:
     )
 
 
+BACKENDS = ("numpy", "torch")
+
+
 class Predictor:
     """Runs a checkpoint on windows for any list of emotions.
 
     Emotion vectors come from the checkpoint's trained words, then from
     ``extra_vectors`` (user-added emotions), then from an embedding provider of
-    the same space, if one is given.
+    the same space, if one is given. ``backend`` is "numpy" (default, no torch)
+    or "torch"; ``threads`` sets torch's thread count on the torch backend.
     """
 
-    def __init__(self, checkpoint: Checkpoint, provider=None, threads: int | None = None):
-        import torch
-
-        if threads:
-            torch.set_num_threads(int(threads))
+    def __init__(self, checkpoint: Checkpoint, provider=None, threads: int | None = None, backend: str = "numpy"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend '{backend}': use one of {', '.join(BACKENDS)}")
         self.checkpoint = checkpoint
         self.provider = provider
-        self.net = checkpoint.build_model()
+        self.backend = backend
+        self.threads = threads
+        self._net = None
+        self.runtime = checkpoint.build_runtime() if backend == "numpy" else None
+        if backend == "torch":
+            self._torch_net()
         self.extra_vectors: dict[str, np.ndarray] = {}
         self._cache_key: tuple | None = None
-        self._cache_E = None
+        self._cache_E: np.ndarray | None = None
+
+    def _torch_net(self):
+        if self._net is None:
+            import torch
+
+            if self.threads:
+                torch.set_num_threads(int(self.threads))
+            self._net = self.checkpoint.build_model()
+        return self._net
+
+    @property
+    def net(self):
+        """The torch network (built on first use: this imports torch)."""
+        return self._torch_net()
+
+    @property
+    def fusion_weights(self) -> np.ndarray:
+        """The learned positive fusion weights (3,), text, acoustic, visual."""
+        if self.runtime is not None:
+            return self.runtime.fusion_weights.copy()
+        return self._torch_net().fusion_weights.detach().numpy()
 
     def add_emotion(self, name: str, vector: np.ndarray) -> None:
         v = np.asarray(vector, np.float32).reshape(-1)
@@ -123,12 +157,10 @@ class Predictor:
             rows.append(np.asarray(v, np.float32))
         return np.stack(rows) if rows else np.zeros((0, self.checkpoint.config.emb_dim), np.float32)
 
-    def _E(self, emotions: Sequence[str]):
-        import torch
-
+    def _E(self, emotions: Sequence[str]) -> np.ndarray:
         key = tuple(emotions)
         if key != self._cache_key:
-            self._cache_E = torch.from_numpy(self.emotion_matrix(emotions))
+            self._cache_E = self.emotion_matrix(emotions)
             self._cache_key = key
         return self._cache_E
 
@@ -155,27 +187,16 @@ class Predictor:
     def predict_batch(
         self, batch: WindowBatch, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None
     ) -> list[EmotionPrediction]:
-        import torch
-
         emotions = list(emotions if emotions is not None else self.checkpoint.display_emotions)
         mods = parse_modalities(modalities)
         xs, mask = self.prepare(batch, mods)
         E = self._E(emotions)
-        with torch.inference_mode():
-            out = self.net(
-                torch.from_numpy(xs["text"]),
-                torch.from_numpy(xs["acoustic"]),
-                torch.from_numpy(xs["visual"]),
-                E,
-                torch.from_numpy(mask),
-            )
-            w = self.net.fusion_weights
-            from .fusion import effective_weights
-
-            weff = effective_weights(w, torch.from_numpy(mask)).numpy()
-        logits = out.logits.numpy()
-        scores = out.scores.numpy()
-        contrib = out.contributions.numpy()
+        if self.runtime is not None:
+            out = self.runtime.forward(xs["text"], xs["acoustic"], xs["visual"], E, mask)
+            logits, scores, contrib = out.logits, out.scores, out.contributions
+        else:
+            logits, scores, contrib = self._forward_torch(xs, E, mask)
+        weff = runtime.effective_weights(self.fusion_weights, mask)
         preds = []
         for i in range(logits.shape[0]):
             used = tuple(m for j, m in enumerate(MODALITIES) if mask[i, j])
@@ -194,6 +215,15 @@ class Predictor:
                 )
             )
         return preds
+
+    def _forward_torch(self, xs: dict, E: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+
+        net = self._torch_net()
+        with torch.inference_mode():
+            out = net(torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]), torch.from_numpy(xs["visual"]),
+                      torch.from_numpy(E), torch.from_numpy(mask))
+        return out.logits.numpy(), out.scores.numpy(), out.contributions.numpy()
 
     def predict(self, window, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None) -> EmotionPrediction:
         """One ``Window`` -> one :class:`EmotionPrediction`."""

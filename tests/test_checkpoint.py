@@ -1,4 +1,4 @@
-"""Checkpoint: round-trip, fp16 storage, feature-space checks and one-line errors for bad files."""
+"""Checkpoint: round-trip, fp16 safetensors storage, the old torch format, feature-space checks and one-line errors."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ import torch
 
 from conftest import SIX, make_checkpoint
 from feature_adapters.spaces import FeatureSpace
-from model.checkpoint import FORMAT, Checkpoint, CheckpointError, load_checkpoint
+import model.checkpoint as checkpoint_module
+from model.checkpoint import FORMAT, Checkpoint, CheckpointError, encode_payload, load_checkpoint
 from model.config import ModelConfig
 from model.network import EmotionEmbeddingNet
 from model.normalize import NormStats
@@ -83,16 +84,67 @@ def test_loaded_model_computes_what_the_fp16_rounded_model_computes(tmp_path):
 
 
 def test_weights_are_stored_in_fp16_and_the_file_is_small(tmp_path):
+    from safetensors import safe_open
+
     ck = _ck()
     path = ck.save(tmp_path / "m.ckpt")
-    payload = torch.load(path, weights_only=True)
-    assert payload["format"] == FORMAT
-    floats = [v for v in payload["state_dict"].values() if v.is_floating_point()]
-    assert floats and all(v.dtype == torch.float16 for v in floats)
-    n_params = sum(v.numel() for v in floats)
+    assert path.read_bytes()[:4] != b"PK\x03\x04"  # not a torch zip any more
+    with safe_open(str(path), framework="np") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    assert json.loads(meta["format"]) == FORMAT and json.loads(meta["config"]) == ck.config.to_dict()
+    floats = [v for k, v in tensors.items() if k.startswith("state_dict/")]
+    assert len(floats) == len(ck.state_dict) and all(v.dtype == np.float16 for v in floats)
+    assert tensors["emotion_vectors"].dtype == np.float32
+    n_params = sum(v.size for v in floats)
     size = os.path.getsize(path)
     assert size < 2 * n_params + 64_000  # fp32 would need 4 bytes per parameter
     assert ck.summary()["parameters"] == sum(p.numel() for p in EmotionEmbeddingNet(_small_cfg()).parameters())
+
+
+def _legacy_payload(ck: Checkpoint) -> dict:
+    """What version 1 wrote with torch.save: the same payload with torch tensors."""
+    payload = ck.to_payload()
+    payload["version"] = 1
+    payload["state_dict"] = {k: torch.from_numpy(v) for k, v in payload["state_dict"].items()}
+    payload["emotion_vectors"] = torch.from_numpy(payload["emotion_vectors"])
+    return payload
+
+
+def test_old_torch_format_still_loads_and_converts(tmp_path):
+    ck = _ck(provenance={"data": "unit"})
+    old = tmp_path / "old.ckpt"
+    torch.save(_legacy_payload(ck), old)
+    assert old.read_bytes()[:4] == b"PK\x03\x04"
+    back = Checkpoint.load(old)
+    assert back.config == ck.config and back.emotion_words == ck.emotion_words and back.provenance["data"] == "unit"
+    for k, v in ck.state_dict.items():
+        assert isinstance(back.state_dict[k], np.ndarray) and back.state_dict[k].dtype == np.float16
+        assert np.array_equal(back.state_dict[k], v.half().numpy()), k
+    new = back.save(tmp_path / "new.ckpt")  # the conversion: load the old file, save it again
+    again = Checkpoint.load(new)
+    assert again.provenance == back.provenance
+    assert all(np.array_equal(again.state_dict[k], back.state_dict[k]) for k in back.state_dict)
+    x = _inputs()
+    E = torch.from_numpy(ck.emotion_vectors)
+    with torch.no_grad():
+        assert torch.equal(back.build_model()(*x, E).logits, again.build_model()(*x, E).logits)
+
+
+def test_loaded_weights_are_numpy_and_feed_both_backends(tmp_path):
+    ck = _ck()
+    back = Checkpoint.load(ck.save(tmp_path / "m.ckpt"))
+    assert all(isinstance(v, np.ndarray) for v in back.state_dict.values())
+    sd = back.torch_state_dict()
+    assert all(v.dtype == torch.float32 for v in sd.values())
+    net = EmotionEmbeddingNet(_small_cfg())
+    net.load_state_dict(sd)  # e.g. fine-tuning from a loaded checkpoint
+    x = _inputs()
+    E = torch.from_numpy(ck.emotion_vectors)
+    with torch.no_grad():
+        want = back.build_model()(*x, E).logits.numpy()
+    got = back.build_runtime().forward(*(a.numpy() for a in x), ck.emotion_vectors).logits
+    assert np.allclose(got, want, atol=1e-5)
 
 
 def test_numpy_values_in_metadata_still_load(tmp_path):
@@ -114,9 +166,10 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(torch, "save", boom)
+    monkeypatch.setattr(checkpoint_module.os, "replace", boom)
     with pytest.raises(OSError):
         _ck(words=("anger",)).save(target)
+    monkeypatch.undo()
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt"]
 
@@ -147,14 +200,17 @@ def test_tiny_fixture_checkpoint_records_real_glove_vectors(tiny_checkpoint):
     assert ck.feature_spaces["text"].name == ck.embedding_space == "glove-6B-50d"
 
 
-def _save_payload(path, **changes):
-    payload = _ck().to_payload()
+def _save_payload(path, legacy=False, **changes):
+    payload = _legacy_payload(_ck()) if legacy else _ck().to_payload()
     for k, v in changes.items():
         if v is None:
             payload.pop(k)
         else:
             payload[k] = v
-    torch.save(payload, path)
+    if legacy:
+        torch.save(payload, path)
+    else:
+        path.write_bytes(encode_payload(payload))
     return path
 
 
@@ -190,8 +246,9 @@ def test_missing_file_and_directory(tmp_path):
     ({"emotion_words": ["happy"]}, "emotion words but vectors"),
     ({"feature_spaces": {"acoustic": {"name": "covarep-80", "dim": 80}}}, "covarep-80.*80-d.*74"),
 ])
-def test_inconsistent_payloads_are_rejected(tmp_path, changes, expected):
-    p = _save_payload(tmp_path / "x.ckpt", **changes)
+@pytest.mark.parametrize("legacy", [False, True])
+def test_inconsistent_payloads_are_rejected(tmp_path, changes, expected, legacy):
+    p = _save_payload(tmp_path / "x.ckpt", legacy=legacy, **changes)
     with pytest.raises(CheckpointError, match=expected) as ei:
         Checkpoint.load(p)
     assert str(p) in _one_line(ei.value)
@@ -204,11 +261,24 @@ def test_other_torch_files_are_rejected(tmp_path):
         Checkpoint.load(p)
 
 
+def test_other_safetensors_files_are_rejected(tmp_path):
+    from safetensors.numpy import save_file
+
+    p = tmp_path / "model.safetensors"
+    save_file({"w": np.zeros((2, 2), np.float32)}, str(p), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="not a livemer checkpoint") as ei:
+        Checkpoint.load(p)
+    assert str(p) in _one_line(ei.value)
+
+
 def test_weights_that_do_not_fit_the_config(tmp_path):
     ck = _ck()
     ck.config = ModelConfig(input_dims=ck.config.input_dims, hidden={"text": 50, "acoustic": 64, "visual": 16})
     with pytest.raises(CheckpointError, match="weights do not fit the config") as ei:
         ck.build_model()
+    _one_line(ei.value)
+    with pytest.raises(CheckpointError, match="weights do not fit the config.*acoustic") as ei:
+        ck.build_runtime()
     _one_line(ei.value)
 
 
