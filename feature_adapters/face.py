@@ -171,11 +171,9 @@ class FaceBackend(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:  # best effort; never raise at interpreter exit
-        try:
-            self.close()
-        except Exception:
-            pass
+    # No __del__ closing the backend: MediaPipe's close() joins its graph threads, which deadlocked
+    # when a garbage collection ran it on one of those threads. Callers close explicitly (or use
+    # ``with``); the native objects free their own resources when the process ends.
 
 
 def make_face_backend(kind: str = "auto", **kwargs: object) -> FaceBackend:

@@ -78,5 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def entry() -> int:
+    """The ``livemer`` console script: :func:`main`, with native libraries' log chatter filtered
+    from stderr (unless ``--debug``)."""
+    argv = sys.argv[1:]
+    if "--debug" not in argv:
+        from .native_logs import filter_native_stderr
+
+        filter_native_stderr()
+    return main(argv)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())
