@@ -1,5 +1,10 @@
-"""Predictor on windows: typed results, missing modalities, emotion sets and the zero-shot path."""
+"""Predictor on windows: typed results, missing modalities, emotion sets, the zero-shot path and both backends."""
 from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +67,7 @@ def test_prediction_is_typed_and_consistent(predictor):
     assert set(p.modality_scores) == set(p.contributions) == {"text", "acoustic", "visual"}
     assert np.allclose(sum(p.contributions.values()), p.logits, atol=1e-5)
     learned = predictor.net.fusion_weights.detach().numpy()  # 1.0 at init, up to fp16 storage
+    assert np.allclose(predictor.fusion_weights, learned, atol=1e-6)
     assert np.allclose(list(p.fusion_weights.values()), learned, atol=1e-6)
     assert set(p.as_dict()) == set(SIX)
     name, prob = p.top()
@@ -83,14 +89,14 @@ def test_missing_modality_renormalises_the_weights(predictor):
     assert p.modalities_used == ("text", "acoustic")
     assert "visual" not in p.contributions
     w = p.fusion_weights
-    total = float(predictor.net.fusion_weights.detach().sum())
+    total = float(predictor.fusion_weights.sum())
     assert w["visual"] == 0.0 and w["text"] + w["acoustic"] == pytest.approx(total, abs=1e-5)
     assert np.allclose(p.contributions["text"] + p.contributions["acoustic"], p.logits, atol=1e-5)
 
 
 @pytest.mark.parametrize("spec, modality", [("a", "acoustic"), ("t", "text"), ("v", "visual")])
 def test_single_modality_is_its_scores_times_total_weight(predictor, spec, modality):
-    total = float(predictor.net.fusion_weights.detach().sum())
+    total = float(predictor.fusion_weights.sum())
     p = predictor.predict(_window(), modalities=spec)
     assert p.modalities_used == (modality,)
     assert np.allclose(p.logits, p.modality_scores[modality] * total, atol=1e-5)
@@ -201,3 +207,81 @@ def test_modality_without_statistics_is_still_sanitised(checkpoint):
     out = pred.predict_batch(b)[0]
     assert np.isfinite(out.logits).all()
     assert out.modalities_used == ("text", "acoustic", "visual")  # no mask given: all present
+
+
+def test_numpy_and_torch_backends_agree(checkpoint):
+    from feature_adapters.embeddings import get_provider
+
+    fast, ref = Predictor(checkpoint), Predictor(checkpoint, backend="torch")
+    assert fast.backend == "numpy" and fast.runtime is not None and ref.runtime is None
+    wins = [_window(i, text=i != 1, visual=i % 2 == 0, pad=i) for i in range(5)]
+    for p in (fast, ref):
+        p.add_emotion("bored", get_provider().vector("bored"))
+    for mods in ("tav", "av", "t"):
+        for a, b in zip(fast.predict_windows(wins, SIX + ["bored"], mods, batch_size=3),
+                        ref.predict_windows(wins, SIX + ["bored"], mods, batch_size=3)):
+            assert a.modalities_used == b.modalities_used and a.fusion_weights == pytest.approx(b.fusion_weights, abs=1e-6)
+            assert np.allclose(a.logits, b.logits, atol=1e-5) and np.allclose(a.probabilities, b.probabilities, atol=1e-6, equal_nan=True)
+            for m in a.modalities_used:
+                assert np.allclose(a.modality_scores[m], b.modality_scores[m], atol=1e-5)
+                assert np.allclose(a.contributions[m], b.contributions[m], atol=1e-5)
+
+
+def test_unknown_backend_is_refused(checkpoint):
+    with pytest.raises(ValueError, match="backend 'onnx'.*numpy, torch"):
+        Predictor(checkpoint, backend="onnx")
+
+
+_NO_TORCH_SCRIPT = """
+import sys
+import numpy as np
+from feature_adapters.windows import Window
+from model.checkpoint import load_checkpoint
+from model.inference import Predictor
+
+T = 20
+rng = np.random.default_rng(0)
+real = np.arange(T) >= 5
+t, a, v = (np.where(real[:, None], rng.normal(size=(T, d)), 0).astype(np.float32) for d in (50, 74, 35))
+starts = np.where(real, np.arange(T) * 0.3, np.nan)
+window = Window(t, a, v, starts, starts + 0.3, real, real, real, real, words=[None] * T)
+p = Predictor(load_checkpoint(sys.argv[1])).predict(window)
+assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
+np.savez(sys.argv[2], text=window.text, acoustic=window.acoustic, visual=window.visual)
+print(" ".join(repr(float(x)) for x in p.logits))
+"""
+
+
+def test_live_inference_path_does_not_import_torch(tiny_checkpoint, tmp_path):
+    """Load a checkpoint and predict a window in a fresh interpreter: torch is never imported.
+
+    A stub ``torch`` package that raises on import comes first on the path, so even an
+    import that is caught and ignored would show up as a failure.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    stub = tmp_path / "stub"
+    (stub / "torch").mkdir(parents=True)
+    (stub / "torch" / "__init__.py").write_text("raise ImportError('torch imported on the numpy inference path')\n")
+    (stub / "sitecustomize.py").write_text(
+        "import builtins, sys\n_imp = builtins.__import__\n"
+        "def _guard(name, *a, **k):\n"
+        "    if name.split('.')[0] == 'torch':\n"
+        "        sys.stderr.write('TORCH-IMPORT-ATTEMPT\\n')\n"
+        "    return _imp(name, *a, **k)\n"
+        "builtins.__import__ = _guard\n")
+    env = {"PYTHONPATH": f"{stub}:{repo}", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    feats = tmp_path / "feats.npz"
+    out = subprocess.run([sys.executable, "-c", _NO_TORCH_SCRIPT, str(tiny_checkpoint), str(feats)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, (out.stderr.strip().splitlines() or [""])[-1]
+    assert "TORCH-IMPORT-ATTEMPT" not in out.stderr
+    got = np.array([float(x) for x in out.stdout.split()], np.float32)
+    # the same window through the torch backend in this process
+    f = np.load(feats)
+    t, a, v = f["text"], f["acoustic"], f["visual"]
+    T = t.shape[0]
+    real = np.arange(T) >= 5
+    starts = np.where(real, np.arange(T) * 0.3, np.nan)
+    w = Window(t, a, v, starts, starts + 0.3, real, real, real, real, words=[None] * T)
+    want = Predictor(Checkpoint.load(tiny_checkpoint), backend="torch").predict(w).logits
+    assert got.shape == (len(SIX),) and np.allclose(got, want, atol=1e-5)
