@@ -317,6 +317,7 @@ def test_mismatched_arrays_are_refused():
 
 
 def test_most_similar_agrees_with_gensim():
+    pytest.importorskip("gensim")
     wv, rng = _table()
     big = emb.WordVectors.from_arrays([f"w{i}" for i in range(300)], rng.normal(size=(300, 8)).astype(np.float32))
     kv = big.to_gensim()
