@@ -6,6 +6,7 @@ instead (same results within float rounding).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -88,13 +89,24 @@ def batch_windows(windows: Sequence) -> WindowBatch:
 BACKENDS = ("numpy", "torch")
 
 
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - optional: the forward pass is the same, only BLAS threads are not capped
+        return None
+    return ThreadpoolController()
+
+
 class Predictor:
     """Runs a checkpoint on windows for any list of emotions.
 
     Emotion vectors come from the checkpoint's trained words, then from
     ``extra_vectors`` (user-added emotions), then from an embedding provider of
     the same space, if one is given. ``backend`` is "numpy" (default, no torch)
-    or "torch"; ``threads`` sets torch's thread count on the torch backend.
+    or "torch". ``threads`` caps the BLAS threads of the numpy forward pass
+    (default 1: batch-1 LSTM steps are tiny and BLAS threads only contend with
+    capture and feature extraction) or sets torch's thread count on the torch backend.
     """
 
     def __init__(self, checkpoint: Checkpoint, provider=None, threads: int | None = None, backend: str = "numpy"):
@@ -106,6 +118,7 @@ class Predictor:
         self.threads = threads
         self._net = None
         self.runtime = checkpoint.build_runtime() if backend == "numpy" else None
+        self._blas = _blas_controller() if backend == "numpy" else None
         if backend == "torch":
             self._torch_net()
         self.extra_vectors: dict[str, np.ndarray] = {}
@@ -192,7 +205,8 @@ class Predictor:
         xs, mask = self.prepare(batch, mods)
         E = self._E(emotions)
         if self.runtime is not None:
-            out = self.runtime.forward(xs["text"], xs["acoustic"], xs["visual"], E, mask)
+            with self._blas_limit():
+                out = self.runtime.forward(xs["text"], xs["acoustic"], xs["visual"], E, mask)
             logits, scores, contrib = out.logits, out.scores, out.contributions
         else:
             logits, scores, contrib = self._forward_torch(xs, E, mask)
@@ -215,6 +229,11 @@ class Predictor:
                 )
             )
         return preds
+
+    def _blas_limit(self):
+        if self._blas is None:
+            return contextlib.nullcontext()
+        return self._blas.limit(limits=int(self.threads or 1), user_api="blas")
 
     def _forward_torch(self, xs: dict, E: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
