@@ -29,6 +29,18 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def _test_cache_dir(tmp_path_factory) -> str:
+    return os.environ.get("LIVEMER_TEST_CACHE_DIR") or str(tmp_path_factory.getbasetemp() / "cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory):
+    """The session's cache before any module-scoped fixture runs (they load word vectors too)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIVEMER_CACHE_DIR", _test_cache_dir(tmp_path_factory))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     """Each test gets its own emotion registry; caches are shared by the session only.
@@ -36,9 +48,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     Nothing touches the real user's config or cache.
     """
     monkeypatch.setenv("LIVEMER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
-    base = tmp_path_factory.getbasetemp()
-    cache = os.environ.get("LIVEMER_TEST_CACHE_DIR") or str(base / "cache")
-    monkeypatch.setenv("LIVEMER_CACHE_DIR", cache)
+    monkeypatch.setenv("LIVEMER_CACHE_DIR", _test_cache_dir(tmp_path_factory))
     yield
 
 
