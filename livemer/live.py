@@ -774,12 +774,9 @@ class LivePipeline:
         return self._files_ended() and all(ev.is_set() for ev in self._workers_done.values())
 
     def _infer_loop(self) -> None:
-        try:
-            import torch
-
+        torch = sys.modules.get("torch")  # inference runs on numpy; torch only when something loaded it
+        if torch is not None:
             torch.set_num_threads(1)
-        except Exception:  # noqa: BLE001
-            pass
         period = 1.0 / max(0.5, self.opt.infer_hz)
         nxt = time.monotonic()
         cpu0 = time.thread_time()

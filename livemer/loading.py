@@ -16,7 +16,7 @@ _HEAVY_IMPORTS = {
     "face": ("mediapipe", "mediapipe.tasks.python.vision", "huggingface_hub"),
     "asr": ("ctranslate2", "onnxruntime", "faster_whisper"),
     "acoustic": ("scipy.signal", "soxr", "librosa", "librosa.filters", "librosa.core.pitch", "librosa.util.utils"),
-    "model": ("torch",),
+    "model": ("safetensors", "threadpoolctl"),  # inference runs on numpy: no torch
 }
 
 

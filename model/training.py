@@ -565,7 +565,8 @@ def train_supervised(
     memory_t = to_tensors(memory_ds.select_emotions(words).normalized(normalization)) if memory_ds is not None else None
     net = EmotionEmbeddingNet(config)
     if init_state is not None:
-        sd = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in init_state.items()}
+        sd = {k: torch.as_tensor(v) for k, v in init_state.items()}  # tensors, or numpy from a loaded file
+        sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
         net.load_state_dict(sd)
     trainer = Trainer(net, vectors, hp, progress=progress, log=log, device=device)
     sidecar = resume_path(out) if (out is not None and resume) else None
