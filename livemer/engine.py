@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import LivemerError
+from .loading import import_heavy
 
 MODALITIES = ("text", "acoustic", "visual")
 LETTER = {"text": "t", "acoustic": "a", "visual": "v"}
@@ -356,6 +357,7 @@ class Engine:
         """The face backend (built once; :class:`feature_adapters.face.FaceBackendError` if unavailable)."""
         with self._lazy_lock:
             if self._face is None:
+                import_heavy("face")  # serialised: file mode imports the audio libraries in parallel threads
                 from feature_adapters.face import make_face_backend
 
                 self._face = make_face_backend(self.config.face_backend)
@@ -382,6 +384,7 @@ class Engine:
         """The speech recogniser model (loaded once)."""
         with self._lazy_lock:
             if self._asr is None:
+                import_heavy("asr")
                 from feature_adapters.asr import load_asr
 
                 self._asr = load_asr(self.config.asr_model)

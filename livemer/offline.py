@@ -312,6 +312,9 @@ def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
     valid = np.zeros(0, bool)
     try:
         if want_acoustic:
+            from .loading import import_heavy
+
+            import_heavy("acoustic")  # serialised with the face and ASR imports of the other threads
             from feature_adapters.acoustic import extract_acoustic
 
             t1 = time.perf_counter()
