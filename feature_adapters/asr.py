@@ -508,7 +508,7 @@ class StreamingTranscriber:
         self._segments: list[ASRSegment] = []  # last decode, absolute times
         self._queued: list[TimedWord] = []  # committed by a discontinuity, returned by the next process()
         self._new_audio = False
-        self._snapshot: tuple[tuple[TimedWord, ...], str] = ((), "")
+        self._snapshot: tuple[tuple[TimedWord, ...], str, tuple[TimedWord, ...]] = ((), "", ())
         self.decodes = 0
 
     # -- input ------------------------------------------------------------------------------
@@ -531,6 +531,11 @@ class StreamingTranscriber:
     def pending_text(self) -> str:
         """The uncommitted tail of the current hypothesis, for display."""
         return self._snapshot[1]
+
+    @property
+    def pending_words(self) -> list[TimedWord]:
+        """The uncommitted tail of the current hypothesis, as timed words (a copy)."""
+        return list(self._snapshot[2])
 
     @property
     def buffer_duration(self) -> float:
@@ -654,7 +659,7 @@ class StreamingTranscriber:
                 self._cut(end - self.keep_s)
 
     def _update_snapshot(self) -> None:
-        self._snapshot = (tuple(self._committed), " ".join(w.word for w in self._hyp))
+        self._snapshot = (tuple(self._committed), " ".join(w.word for w in self._hyp), tuple(self._hyp))
 
     # -- the policy -----------------------------------------------------------------------------
     def process(self) -> list[TimedWord]:

@@ -95,6 +95,8 @@ class LiveStats:
     # bounded histories (a long session keeps the most recent ones)
     latencies: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # capture -> result, seconds
     transcript_latencies: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # word end -> commit, s
+    # word end -> the word first on screen (in the caption's pending hypothesis or committed), s
+    caption_latencies: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
     render_times: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # monotonic time of each render
     infer_times: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
     overlay_ms: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))
@@ -288,6 +290,7 @@ class LivePipeline:
         self._loaders: dict[str, threading.Thread] = {}
         self._item_errors: dict[str, int] = {}
         self._asr_busy = False  # inside a Whisper decode (native code that cannot be interrupted)
+        self._caption_until = -math.inf  # stream time up to which words have been shown in the caption
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
@@ -704,6 +707,11 @@ class LivePipeline:
 
     def _add_words(self, words, tr) -> None:
         now = time.monotonic()
+        # caption latency: speech up to a word's end first shown (pending or committed)
+        for w in sorted([*words, *tr.pending_words], key=lambda w: w.end):
+            if w.end > self._caption_until:
+                self.stats.caption_latencies.append(now - self.clock.to_monotonic(w.end))
+                self._caption_until = w.end
         if words:
             tokens = self.engine.embed(words)
             self.aligner.add_words(to_word_inputs(tokens))

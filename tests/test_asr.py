@@ -365,6 +365,7 @@ def test_policy_stream_offset_and_discontinuity():
         st.push(_ramp(t, t + 0.5), t + 0.5)
         emitted += st.process()
     assert [w.word for w in emitted] == ["a"] and st.pending_text == "b"
+    assert [w.word for w in st.pending_words] == ["b"] and st.pending_words[0].start == pytest.approx(100.95, abs=1e-4)
     for t in np.arange(110.0, 111.5, 0.5):  # 9 s later: the pending word is settled first
         st.push(_ramp(t, t + 0.5), t + 0.5)
         emitted += st.process()
