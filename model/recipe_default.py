@@ -676,6 +676,33 @@ def _spread_md(spread: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _baseline_verdict(fig: dict[str, Any], base: dict[str, Any], params: int | None) -> str:
+    """One sentence comparing the emotion-embedding model with the EF-LSTM on the seen emotions, worded
+    by the measured numbers (whichever way they go)."""
+    def avg(tables, subset, key):
+        return tables.get(subset, {}).get("average", {}).get(key, float("nan"))
+
+    parts = []
+    for subset, label in (("tav", "T+A+V"), ("av", "A+V")):
+        ours, theirs = avg(fig["seen"], subset, "auc"), avg(base["seen"], subset, "auc")
+        wo, wt = avg(fig["seen"], subset, "w_acc"), avg(base["seen"], subset, "w_acc")
+        parts.append(f"{label} mean AUC {_p(ours)} vs {_p(theirs)}, W-Acc {_p(wo)} vs {_p(wt)}")
+    d_auc = avg(fig["seen"], "tav", "auc") - avg(base["seen"], "tav", "auc")
+    d_w = avg(fig["seen"], "tav", "w_acc") - avg(base["seen"], "tav", "w_acc")
+    if d_auc >= 0.01 and d_w >= 0.0:
+        verdict = "the emotion embeddings gain on the seen emotions too"
+    elif d_auc > -0.01 and d_w > -0.01:
+        verdict = ("on the seen emotions the two are on par; what the emotion embeddings add is the zero-shot path, "
+                   "which the EF-LSTM does not have (see the zero-shot sections for how well it does)")
+    else:
+        verdict = ("on the seen emotions the EF-LSTM is better here (a plain per-label classifier on well-covered "
+                   "labels); what the emotion embeddings add is the zero-shot path, which the EF-LSTM does not "
+                   "have: any word can be scored (calm, the held-out text labels, words users add; see the "
+                   "zero-shot sections for how well it does)")
+    size = f" (this checkpoint: {params} parameters)" if params else ""
+    return f"Seen emotions, emotion embeddings vs EF-LSTM{size}: {'; '.join(parts)}. So {verdict}."
+
+
 def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Path, command: str) -> str:
     main = results["main"]
     fig = main["figures"]
@@ -810,6 +837,8 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
         a("")
         a("The EF-LSTM has no zero-shot path: an emotion it was not trained on (calm) has no trained output unit.")
         a("")
+        a(_baseline_verdict(fig, base, results.get("parameters")))
+        a("")
     a("### Zero-shot calm (never trained), RAVDESS validation actors")
     a("")
     pos = fig["calm"]["tav"]["average"]["positives"]
@@ -881,7 +910,7 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
     a("")
     n_params = results.get("parameters")
     a(f"- Training time from cached features: **{main['train_seconds'] / 60:.1f} min** ({main['epochs']} epochs, "
-      f"{settings.threads} torch threads on this 2-core CPU shared with other work; goal <= 20 min).")
+      f"{_plural(settings.threads, 'torch thread')} on this 2-core CPU shared with other work; goal <= 20 min).")
     if main.get("data_seconds"):
         a(f"- Building the datasets from the feature cache: {main['data_seconds'] / 60:.1f} min.")
     if results.get("extraction_note"):
