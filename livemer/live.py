@@ -69,6 +69,9 @@ class LiveOptions:
     infer_hz: float = 8.0
     loop_camera: bool = False
     face_max_width: int = 640  # frames wider than this are downscaled for the face backend
+    # face analyses per second at most: on 2 cores every camera frame (30/s) would take the CPU the
+    # overlay and speech recognition need; 15/s still gives each 0.2 s step 3 face frames
+    face_hz: float = 15.0
     asr_interval: float = 0.6  # seconds of new audio between ASR decodes
     asr_beam_size: int | None = 1  # greedy decoding live (each decode re-reads the buffer); None: the model's
     asr_threads: int | None = 1  # CPU threads of the live recogniser (None: its default)
@@ -537,6 +540,8 @@ class LivePipeline:
             self.notices.append(backend.notice)  # an explicit --face-backend was replaced: say so
         import cv2
 
+        min_gap = 0.9 / self.opt.face_hz if self.opt.face_hz and self.opt.face_hz > 0 else 0.0
+        last_t = -math.inf
         while not self.stop_event.is_set():
             try:
                 fr: Frame | None = q.get(timeout=0.1)
@@ -544,6 +549,9 @@ class LivePipeline:
                 continue
             if fr is EOS:
                 return
+            if fr.t - last_t < min_gap:
+                continue  # over the face rate: the next frame is analysed instead
+            last_t = fr.t
             img = fr.image
             scale = 1.0
             if img.shape[1] > self.opt.face_max_width:
