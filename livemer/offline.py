@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 MODALITIES = ("text", "acoustic", "visual")
 SR = 16000
 DEFAULT_HOP = 0.2  # seconds between windows (5 Hz, as live inference)
-#: Face analyses per second of video. MediaPipe costs ~20 ms of CPU a frame here, so 8/s keeps the
-#: whole pipeline (face + acoustic + ASR on 2 cores) at about 4x real time; each word step still
-#: sees 2-3 face frames. ``--face-fps`` raises it.
-DEFAULT_FACE_FPS = 8.0
+#: Face analyses per second of video: one per 0.2 s window hop, so every window step sees a face frame.
+#: MediaPipe costs 25-33 ms of CPU a frame on this 2-core box; at 5/s the whole analysis (face + acoustic +
+#: ASR) runs at about 4x real time here (8/s: 3.2x). ``--face-fps`` raises it for denser visual sampling.
+DEFAULT_FACE_FPS = 5.0
 
 #: progress(seconds) receives increments of media time processed, from the calling thread.
 ProgressFn = Callable[[float], None]
