@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LivemerError
+from .errors import LivemerError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ class MicSource(Source):
             import_heavy("acoustic")  # resampling imports librosa/scipy: not at the same time as other threads
             audio = load_audio(self.path, SR)
         except Exception as exc:  # noqa: BLE001 - AudioDecodeError and friends, one line
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            msg = first_line(exc)
             self.error = CaptureError(f"--mic: {msg}")
             self.opened.set()
             self._end()
@@ -390,7 +390,7 @@ class MicSource(Source):
         try:
             info = sd.query_devices(dev, "input")
         except Exception as exc:  # noqa: BLE001 - ValueError/PortAudioError
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise CaptureError(f"--mic {spec}: no such input device ({first}); input devices: {_device_list(sd)}") from None
         return dev, info
 
@@ -411,7 +411,7 @@ class MicSource(Source):
                 stream = sd.InputStream(device=dev, channels=1, samplerate=sr, dtype="float32", blocksize=block)
                 stream.start()
             except Exception as exc:  # noqa: BLE001
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 raise CaptureError(f"--mic {self.spec}: cannot open the input device ({first})") from None
         except BaseException as exc:  # noqa: BLE001
             self.error = exc if isinstance(exc, CaptureError) else CaptureError(f"{self.description}: {exc}")

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .errors import expected_errors
+    from .errors import expected_errors, first_line
 
     try:
         return int(args.func(args) or 0)
@@ -68,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     except expected_errors() as exc:
         if args.debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = first_line(exc)
         print(f"livemer: error: {msg}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc, "")
         print(f"livemer: error: unexpected {type(exc).__name__}: {first} (rerun with --debug for details)", file=sys.stderr)
         return 1
 

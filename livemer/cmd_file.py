@@ -107,7 +107,7 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     from tqdm import tqdm
 
     from . import outputs as out
-    from .errors import expected_errors
+    from .errors import expected_errors, first_line
     from .media import MediaError, expand_inputs, probe
     from .offline import OfflineSettings, analyse_file
 
@@ -174,7 +174,7 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
                 outcomes[i] = FileOutcome(p, True, "; ".join(result.notices), result, paths_i, written)
                 rows.append(out.index_row(p, result, outputs=paths_i))
             except errors as exc:
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                msg = first_line(exc)
                 if str(p) not in msg:
                     msg = f"{p}: {msg}"
                 bar.write(f"livemer: error: {msg}", file=sys.stderr)

@@ -390,8 +390,7 @@ class Engine:
                 # one decoding thread: the face and voice analyses keep the other core busy (two OpenMP
                 # threads spin when a core is taken: 14.4 instead of 10.4 CPU-s for 60 s of speech), and
                 # the last, partial window of a file is encoded at its own length, not padded to 30 s
-                asr = load_asr(self.config.asr_model, threads=1)
-                self._asr = asr.with_options(fit_window=True) if hasattr(asr, "with_options") else asr
+                self._asr = load_asr(self.config.asr_model, threads=1).with_options(fit_window=True)
             return self._asr
 
     def new_transcriber(self, **kwargs):

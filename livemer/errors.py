@@ -12,6 +12,15 @@ class LivemerError(Exception):
         self.exit_code = exit_code
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message (for one-line reports); ``default`` (else the exception's
+    type name) when the message is empty."""
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if default is None else default
+
+
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Exception types from the other packages that are user errors, not bugs."""
     types: list[type[BaseException]] = [LivemerError]

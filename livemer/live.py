@@ -48,7 +48,7 @@ import numpy as np
 
 from .capture import EOS, AudioBlock, CameraSource, CaptureError, Clock, Frame, MicSource, open_camera, open_mic
 from .engine import Engine, InferenceResult
-from .errors import LivemerError
+from .errors import LivemerError, first_line
 from .loading import import_heavy, schedule_imports
 from .overlay import OverlayState, blank_canvas, render, state_from_result
 
@@ -289,7 +289,6 @@ class LivePipeline:
         self.mic: MicSource | None = None
         self.aligner = None  # built by start() from the engine's dimensions
         self._components: dict[str, Any] = {}
-        self._preload_threads: list[threading.Thread] = []
         self._loaders: dict[str, threading.Thread] = {}
         self._item_errors: dict[str, int] = {}
         self._asr_busy = False  # inside a Whisper decode (native code that cannot be interrupted)
@@ -367,7 +366,7 @@ class LivePipeline:
         checkpoint, word vectors) loads; :meth:`prepare` waits for them.
         ``config`` is the :class:`livemer.engine.EngineConfig` the engine gets.
         """
-        if self._preload_threads:
+        if self._loaders:
             return
         # imports in order of need: the face (frames are dropped until it runs), the model, then voice
         # analysis and speech recognition, whose audio waits in their queues meanwhile
@@ -385,7 +384,7 @@ class LivePipeline:
             try:
                 self._components[name] = fn()
             except Exception as exc:  # noqa: BLE001 - reported as a notice, the modality is masked
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                msg = first_line(exc)
                 what = {"face": "face analysis", "asr": "speech recognition", "acoustic": "voice analysis"}[name]
                 mod = {"face": "visual", "asr": "text", "acoustic": "acoustic"}[name]
                 self._components[name] = exc
@@ -393,8 +392,7 @@ class LivePipeline:
 
         self._loaders = {n: threading.Thread(target=load, args=(n, f), name=f"load-{n}", daemon=True)
                          for n, f in jobs.items()}
-        self._preload_threads = list(self._loaders.values())
-        for t in self._preload_threads:
+        for t in self._loaders.values():
             t.start()
 
     def prepare(self, wait_all: bool = False) -> None:
@@ -467,7 +465,7 @@ class LivePipeline:
             try:
                 target()
             except Exception as exc:  # noqa: BLE001 - a worker bug must not hang the run
-                msg = f"{name} worker failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                msg = f"{name} worker failed: {type(exc).__name__}: {first_line(exc, '')}"
                 log.error(msg)
                 self.stats.errors.append(msg)
             finally:
@@ -532,7 +530,7 @@ class LivePipeline:
             if self.stop_event.is_set():
                 return
             if "face" not in self._components or not isinstance(self._components["face"], BaseException):
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                msg = first_line(exc)
                 self.notices.append(f"face analysis unavailable ({msg}); the visual modality is absent")
             self._drain_until_eos(q)
             return
@@ -580,7 +578,7 @@ class LivePipeline:
             n = self._item_errors.get(stage, 0) + 1
             self._item_errors[stage] = n
         if n == 1:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            msg = first_line(exc)
             self.notices.append(f"{stage}: skipped input after {type(exc).__name__}: {msg}")
             log.warning(self.notices[-1])
 
@@ -644,7 +642,7 @@ class LivePipeline:
             if self.stop_event.is_set():
                 return
             if not isinstance(self._components.get("asr"), BaseException):
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                msg = first_line(exc)
                 self.notices.append(f"speech recognition unavailable ({msg}); the text modality is absent")
             self._drain_until_eos(q)
             return
@@ -825,7 +823,7 @@ class LivePipeline:
                     nxt = now + period
                 self.infer_once()
         except Exception as exc:  # noqa: BLE001
-            msg = f"inference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            msg = f"inference failed: {type(exc).__name__}: {first_line(exc, '')}"
             log.error(msg)
             self.stats.errors.append(msg)
             self.inputs_done.set()

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import LivemerError
+from .loading import import_heavy
 from .media import MediaError, MediaInfo, VideoReader, is_sampled, load_audio_track, probe
 
 log = logging.getLogger(__name__)
@@ -312,8 +313,6 @@ def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
     valid = np.zeros(0, bool)
     try:
         if want_acoustic:
-            from .loading import import_heavy
-
             import_heavy("acoustic")  # serialised with the face and ASR imports of the other threads
             from feature_adapters.acoustic import extract_acoustic
 

@@ -79,15 +79,11 @@ class Checkpoint:
 
     def build_model(self):
         """A fresh torch network in eval mode with these weights (for training and evaluation)."""
-        import torch
-
         from .network import EmotionEmbeddingNet
 
         net = EmotionEmbeddingNet(self.config)
-        sd = {k: torch.as_tensor(_as_numpy(v)).float() if _as_numpy(v).dtype.kind == "f" else torch.as_tensor(_as_numpy(v))
-              for k, v in self.state_dict.items()}
         try:
-            net.load_state_dict(sd)
+            net.load_state_dict(self.torch_state_dict())
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(f"{self._where()}: weights do not fit the config ({first})") from exc

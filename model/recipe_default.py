@@ -676,6 +676,11 @@ def _spread_md(spread: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _auc_and_wacc_md(seen: dict[str, Any]) -> list[str]:
+    """The AUC table (its "AUC:" heading is the caller's), then the W-Acc table, in the Table 6 layout."""
+    return [*_ablation_md(seen, "auc"), "", "W-Acc:", "", *_ablation_md(seen, "w_acc"), ""]
+
+
 def _baseline_verdict(fig: dict[str, Any], base: dict[str, Any], params: int | None) -> str:
     """One sentence comparing the emotion-embedding model with the EF-LSTM on the seen emotions, worded
     by the measured numbers (whichever way they go)."""
@@ -812,12 +817,7 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
     a("")
     a("AUC:")
     a("")
-    L.extend(_ablation_md(fig["seen"], "auc"))
-    a("")
-    a("W-Acc:")
-    a("")
-    L.extend(_ablation_md(fig["seen"], "w_acc"))
-    a("")
+    L.extend(_auc_and_wacc_md(fig["seen"]))
     a("RAVDESS text is one of two fixed sentences (\"Kids are talking by the door\", \"Dogs are sitting by the door\"), "
       "so text alone carries no emotion there (only T is near chance by design); the acoustic and visual modalities "
       "do the work.")
@@ -829,12 +829,7 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
           f"hidden {settings.ef_hidden}, {base.get('parameters', '?')} parameters), trained on the same mixture, "
           "batches, normalisation and schedule. Absent modalities are zeros. AUC:")
         a("")
-        L.extend(_ablation_md(base["seen"], "auc"))
-        a("")
-        a("W-Acc:")
-        a("")
-        L.extend(_ablation_md(base["seen"], "w_acc"))
-        a("")
+        L.extend(_auc_and_wacc_md(base["seen"]))
         a("The EF-LSTM has no zero-shot path: an emotion it was not trained on (calm) has no trained output unit.")
         a("")
         a(_baseline_verdict(fig, base, results.get("parameters")))
