@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LivemerError, first_line
+from .loading import import_heavy
 
 log = logging.getLogger(__name__)
 
@@ -357,8 +358,6 @@ class MicSource(Source):
     def _play_file(self) -> None:
         try:
             from feature_adapters.audio_io import load_audio
-
-            from .loading import import_heavy
 
             import_heavy("acoustic")  # resampling imports librosa/scipy: not at the same time as other threads
             audio = load_audio(self.path, SR)

@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
 
     from .engine import Engine, EngineConfig
-    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals, import_heavy
+    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
+    from .loading import import_heavy
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
                        duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
