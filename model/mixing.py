@@ -11,7 +11,7 @@ corpus's own labels). An epoch is a seeded shuffle of *single-corpus* batches:
   corpus is seen over the run).
 
 Batches hold one corpus only, so the loss (masked BCE over the corpus's own
-labels, :func:`weighted_masked_bce`, optionally with balanced positive weights) never scores a sample against
+labels, :func:`model.training.masked_bce`, optionally with balanced positive weights) never scores a sample against
 another corpus's labels, and modalities a corpus lacks are passed as one-step
 zero tensors (they are masked out of the fusion, so they cost nothing).
 Optional per-sample modality dropout (:func:`model.training.drop_modalities`)
@@ -51,17 +51,6 @@ def balanced_pos_weight(ds: EmotionDataset, power: float = 1.0, cap: float = 20.
     neg = ((ds.labels <= 0.5) & ann).sum(axis=0).astype(np.float64)
     ratio = np.where(pos > 0, neg / np.maximum(pos, 1.0), 1.0)
     return (np.clip(ratio, 1.0, cap) ** float(power)).astype(np.float32)
-
-
-def weighted_masked_bce(logits, labels, label_mask, pos_weight=None):
-    """BCE-with-logits over the annotated entries only, positives weighted by ``pos_weight`` (K,)."""
-    import torch
-    from torch.nn import functional as F
-
-    m = label_mask.to(logits.dtype)
-    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype)
-    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none", pos_weight=pw)
-    return (loss * m).sum() / m.sum().clamp_min(1.0)
 
 
 @dataclass
@@ -200,7 +189,7 @@ def train_mixture(
     """
     import torch
 
-    from .training import drop_modalities
+    from .training import drop_modalities, masked_bce
 
     if not sources:
         raise MixingError("no sources to train on")
@@ -238,7 +227,7 @@ def train_mixture(
             if hp.modality_dropout > 0 and len(sources[si].modalities) > 1:
                 mask = drop_modalities(mask, hp.modality_dropout, gen)
             logits = forward(t["text"][ii], t["acoustic"][ii], t["visual"][ii], mask)
-            loss = weighted_masked_bce(logits, t["labels"][ii], t["label_mask"][ii], sources[si].pos_weight)
+            loss = masked_bce(logits, t["labels"][ii], t["label_mask"][ii], sources[si].pos_weight)
             loss = loss * sources[si].loss_weight
             opt.zero_grad(set_to_none=True)
             loss.backward()

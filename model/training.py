@@ -133,10 +133,15 @@ def to_tensors(ds: EmotionDataset) -> TensorData:
     )
 
 
-def masked_bce(logits: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
-    """BCE-with-logits averaged over the annotated entries only (= plain mean BCE when all are annotated)."""
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor,
+               pos_weight=None) -> torch.Tensor:
+    """BCE-with-logits averaged over the annotated entries only (= plain mean BCE when all are annotated).
+
+    ``pos_weight`` (K,), optional, weighs each label's positives (see :func:`model.mixing.balanced_pos_weight`).
+    """
     m = label_mask.to(logits.dtype)
-    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none", pos_weight=pw)
     return (loss * m).sum() / m.sum().clamp_min(1.0)
 
 

@@ -112,7 +112,8 @@ def test_normalise_only_present_modalities():
 
 
 def test_balanced_pos_weight_and_weighted_loss():
-    from model.mixing import balanced_pos_weight, weighted_masked_bce
+    from model.mixing import balanced_pos_weight
+    from model.training import masked_bce
 
     y = np.zeros((10, 3), np.float32)
     y[:2, 0] = 1  # 2 positives, 8 negatives -> 4
@@ -125,8 +126,8 @@ def test_balanced_pos_weight_and_weighted_loss():
     np.testing.assert_allclose(balanced_pos_weight(ds, power=0.5), [2.0, 1.0, 1.0])
     np.testing.assert_allclose(balanced_pos_weight(ds, cap=3.0), [3.0, 1.0, 1.0])
     logits = torch.zeros(10, 3)
-    plain = weighted_masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm))
-    weighted = weighted_masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm), balanced_pos_weight(ds))
+    plain = masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm))
+    weighted = masked_bce(logits, torch.from_numpy(y), torch.from_numpy(lm), balanced_pos_weight(ds))
     # column a: (2 * 4 + 8) * ln2, column b: 10 * ln2, over 20 annotated entries
     assert float(plain) == pytest.approx(np.log(2))
     assert float(weighted) == pytest.approx((16 + 10) / 20 * np.log(2), rel=1e-5)
