@@ -425,12 +425,11 @@ class LivePipeline:
         # one decoding thread live: the face, voice and render threads share the cores, and a
         # two-thread OpenMP decode stalls whenever one of its threads is preempted
         asr = load_asr(model, threads=self.opt.asr_threads)
-        if hasattr(asr, "with_options"):
-            # encode only the buffer's length, not a zero-padded 30 s window (about 5x cheaper)
-            # one temperature and a token cap: a rare decoder loop is gated out cheaply, not retried
-            asr = asr.with_options(fit_window=True, temperatures=(0.0,), max_tokens_per_s=12.0)
-            if self.opt.asr_beam_size:
-                asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
+        # encode only the buffer's length, not a zero-padded 30 s window (about 5x cheaper);
+        # one temperature and a token cap: a rare decoder loop is gated out cheaply, not retried
+        asr = asr.with_options(fit_window=True, temperatures=(0.0,), max_tokens_per_s=12.0)
+        if self.opt.asr_beam_size:
+            asr = asr.with_options(beam_size=int(self.opt.asr_beam_size))
         # warmed up by the ASR worker, while the first audio arrives (not on the start-up path)
         return StreamingTranscriber(asr, trim_s=self.opt.asr_trim_s, max_buffer_s=self.opt.asr_max_buffer_s)
 
