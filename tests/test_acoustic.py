@@ -79,6 +79,7 @@ def _stream(y: np.ndarray, sizes, t0: float | None = None) -> AcousticFrames:
 
 # ---------------------------------------------------------------------------- framing
 
+@pytest.mark.slow
 def test_frames_are_10ms_from_5ms_and_cover_the_signal(espeak_low):
     fr = extract_acoustic(espeak_low)
     assert fr.names == NATIVE_NAMES and fr.features.dtype == np.float32

@@ -465,6 +465,7 @@ def test_streaming_rejects_wrong_dims_and_handles_empty():
     assert al.buffered() == {"acoustic": 0, "visual": 0, "words": 0}
 
 
+@pytest.mark.slow
 def test_streaming_is_thread_safe():
     rng = np.random.default_rng(5)
     words, ac, vi = _random_timeline(rng, duration=20.0)

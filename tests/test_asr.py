@@ -141,6 +141,7 @@ def test_as_audio16k_checks_shape_and_scales_int16():
 # --------------------------------------------------------------------------- model resolution
 
 
+@pytest.mark.slow
 def test_unknown_or_absent_models_give_one_line_errors(tmp_path):
     with pytest.raises(ASRModelError, match="local Hugging Face cache") as exc:
         load_asr("base.en", download_root=tmp_path / "empty-hf-cache")
@@ -153,6 +154,7 @@ def test_unknown_or_absent_models_give_one_line_errors(tmp_path):
         load_asr(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_model_directory_loads(asr):
     again = load_asr(asr.path)  # the bundled directory, given as --asr-model DIR
     assert again.model is asr.model  # loaded once per process
@@ -162,6 +164,7 @@ def test_a_model_directory_loads(asr):
 # --------------------------------------------------------------------------- real speech, offline
 
 
+@pytest.mark.slow
 def test_offline_transcript_of_espeak_speech(asr, speech):
     words = asr.transcribe_file_audio(speech)
     duration = speech.size / SAMPLE_RATE
@@ -173,6 +176,7 @@ def test_offline_transcript_of_espeak_speech(asr, speech):
     assert transcribe_file_audio(speech, asr) == words  # the module-level helper is the same
 
 
+@pytest.mark.slow
 def test_offline_speech_after_silence_keeps_absolute_times(asr, speech):
     lead = 3.0
     audio = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), speech[: 4 * SAMPLE_RATE]])
@@ -188,6 +192,7 @@ def test_silence_and_noise_give_no_words(asr, kind):
     assert asr.transcribe_file_audio(audio) == []
 
 
+@pytest.mark.slow
 def test_grid_clips_word_error_rate(asr, shared_dir):
     grid = shared_dir / "media" / "grid"
     rows = [ln.split("\t") for ln in (grid / "transcripts.tsv").read_text().splitlines()[1:] if ln.strip()]
@@ -220,6 +225,7 @@ def test_fitted_frames_covers_the_content_plus_margin():
     assert fitted_frames(odd, 0.0, 0.35) % 2 == 0  # the encoder's stride
 
 
+@pytest.mark.slow
 def test_fitted_window_decodes_the_same_words(asr, speech):
     fitted = asr.with_options(fit_window=True, temperatures=(0.0,), max_tokens_per_s=12.0)
     clip = speech[: int(4.0 * SAMPLE_RATE)]
@@ -234,6 +240,7 @@ def test_fitted_window_decodes_the_same_words(asr, speech):
 # --------------------------------------------------------------------------- real speech, streaming
 
 
+@pytest.mark.slow
 def test_streaming_commits_the_same_words(asr, speech):
     offline = asr.transcribe_file_audio(speech)
     st, emitted = _stream(asr, speech, 0.5)
@@ -249,6 +256,7 @@ def test_streaming_commits_the_same_words(asr, speech):
     assert st.pending_text == ""
 
 
+@pytest.mark.slow
 def test_streaming_noise_then_speech_at_a_stream_offset(asr, speech):
     t0 = 1000.0
     audio = np.concatenate([_noise(3, 0.02, seed=2), speech[: int(3.2 * SAMPLE_RATE)]])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from model.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
@@ -13,6 +14,7 @@ def _net(k=3, seed=0):
     return EarlyFusionLSTM(EFLSTMConfig(input_dims=(4, 3, 2), hidden=8, num_layers=1, num_labels=k)).eval()
 
 
+@pytest.mark.slow
 def test_masked_modality_equals_zero_features():
     net = _net()
     B, T = 5, 6

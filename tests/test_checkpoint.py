@@ -190,6 +190,7 @@ def test_check_spaces_accepts_matching_and_names_both_on_mismatch():
         ck.check_spaces({"visual": FeatureSpace("facet-35", 35)})
 
 
+@pytest.mark.slow
 def test_tiny_fixture_checkpoint_records_real_glove_vectors(tiny_checkpoint):
     from feature_adapters.embeddings import get_provider
 

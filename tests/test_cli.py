@@ -207,6 +207,7 @@ def test_best_spelling_suggestion_comes_first(capsys, tiny_checkpoint, fresh_reg
     assert err.split("nearest known words:")[1].split(",")[0].strip() == "happiness"
 
 
+@pytest.mark.slow
 def test_console_entry_exits_2_on_a_missing_microphone_without_a_native_abort(tmp_path):
     """PortAudio's libjack could abort at exit (code 134) after the one-line error; entry() must exit 2."""
     from importlib.util import find_spec

@@ -81,6 +81,7 @@ def _run(args: list[str], timeout: float = 300, **env) -> subprocess.CompletedPr
     return subprocess.run(_cmd(*args), capture_output=True, text=True, timeout=timeout, env=_env(**env))
 
 
+@pytest.mark.slow
 def test_run_headless_with_pyfeat_video_and_espeak_speech(tiny_checkpoint, feat_video, speech_wav, tmp_path):
     from conftest import SIX
 
@@ -101,6 +102,7 @@ def test_run_headless_with_pyfeat_video_and_espeak_speech(tiny_checkpoint, feat_
     assert "livemer:" in p.stderr and "results" in p.stderr
 
 
+@pytest.mark.slow
 def test_run_headless_with_a_grid_clip(tiny_checkpoint, shared_dir, tmp_path):
     from conftest import SIX
 
@@ -121,6 +123,7 @@ def test_run_headless_with_a_grid_clip(tiny_checkpoint, shared_dir, tmp_path):
     assert rows[-1]["t"] == pytest.approx(3.0, abs=0.3)
 
 
+@pytest.mark.slow
 def test_headless_results_go_to_stdout_and_record_is_valid(tiny_checkpoint, feat_video, tmp_path):
     import cv2
 
@@ -151,6 +154,7 @@ def test_missing_camera_index_fails_fast_with_one_line(tiny_checkpoint):
     assert "loading" not in p.stderr  # it fails before any model is loaded
 
 
+@pytest.mark.slow
 def test_missing_microphone_and_files_are_one_line_errors(tiny_checkpoint, tmp_path):
     p = _run(["run", "--headless", "--camera", "none", "--mic", "no-such-mic-xyz"], timeout=60)
     assert p.returncode != 0 and p.stderr.count("\n") == 1 and "no-such-mic-xyz" in p.stderr
@@ -160,6 +164,7 @@ def test_missing_microphone_and_files_are_one_line_errors(tiny_checkpoint, tmp_p
     assert p.returncode == 2 and "nothing to analyse" in p.stderr
 
 
+@pytest.mark.slow
 def test_no_display_suggests_headless(tiny_checkpoint, feat_video):
     p = _run(["run", "--camera", str(feat_video), "--checkpoint", str(tiny_checkpoint)], timeout=60)
     assert p.returncode == 2
@@ -177,6 +182,7 @@ def _wait_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> l
     raise AssertionError(f"fewer than {n} results (exit {proc.poll()})")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_quickly_and_leaves_valid_outputs(tiny_checkpoint, feat_video, speech_wav, tmp_path):
     import cv2
 
@@ -241,6 +247,7 @@ def pulse_sink():
 PULSE_HEARD = 0.5
 
 
+@pytest.mark.slow
 def test_microphone_through_a_pulseaudio_null_sink(tiny_checkpoint, speech_wav, pulse_sink, tmp_path):
     """The ALSA 'pulse' device recording the null sink's monitor (PULSE_SOURCE) while espeak speech plays."""
     # a fresh process: PortAudio lists devices once, when it is first initialised

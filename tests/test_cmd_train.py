@@ -53,6 +53,7 @@ def train(fixture_dir, out, *extra, progress=False):
     return main(args)
 
 
+@pytest.mark.slow
 def test_train_prints_the_paper_table_and_writes_json(fixture_dir, tmp_path, capsys):
     out, js = tmp_path / "m.ckpt", tmp_path / "m.json"
     assert train(fixture_dir, out, "--preset", "mosei", "--json", str(js), progress=True) == 0
@@ -85,6 +86,7 @@ def test_train_prints_the_paper_table_and_writes_json(fixture_dir, tmp_path, cap
     assert rep2["results"]["tav"]["average"]["auc"] == pytest.approx(rep["results"]["tav"]["average"]["auc"])
 
 
+@pytest.mark.slow
 def test_zero_shot_then_few_shot_layouts(fixture_dir, tmp_path, capsys):
     z = tmp_path / "z.ckpt"
     assert train(fixture_dir, z, "--zsl", "fear", "--json", str(tmp_path / "z.json")) == 0

@@ -49,6 +49,7 @@ def test_shipped_checkpoint_fits_the_running_extractors(shipped):
     assert all(np.isfinite(p.detach().numpy()).all() for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_shipped_checkpoint_scores_the_validation_actors(shipped, shared_dir):
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint, evaluate_subsets

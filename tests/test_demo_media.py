@@ -32,6 +32,7 @@ def test_script_for_duration_cycles_sentences():
     assert {s.mood for s in segs} == {"happy", "sad"}
 
 
+@pytest.mark.slow
 def test_talking_clip_has_face_video_and_speech_after_the_lead_in(tmp_path):
     seg = dm.Segment("happy", "Hello there, this is great.")
     path = dm.build_talking_clip(tmp_path / "clip.mp4", [seg])
@@ -48,6 +49,7 @@ def test_talking_clip_has_face_video_and_speech_after_the_lead_in(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "s.wav"]  # no temp files left
 
 
+@pytest.mark.slow
 def test_clip_of_a_given_duration(tmp_path):
     path = dm.build_talking_clip(tmp_path / "c.mp4", [dm.Segment("sad", "I miss you.")], duration=4.0)
     info = probe(path)
@@ -55,6 +57,7 @@ def test_clip_of_a_given_duration(tmp_path):
     assert info.n_frames == pytest.approx(4.0 * dm.FPS, abs=2)
 
 
+@pytest.mark.slow
 def test_demo_clip_is_built_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("LIVEMER_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
@@ -81,6 +84,7 @@ def test_missing_espeak_is_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.slow
 def test_livemer_demo_command(tiny_checkpoint, tmp_path, capsys):
     """`livemer demo` builds the clip, runs the file pipeline on it and says where the outputs went."""
     from livemer.cli import main

@@ -113,6 +113,7 @@ def built_cache(tmp_path_factory):
     return d, before
 
 
+@pytest.mark.slow
 def test_cold_build_writes_the_cache(built_cache):
     d, before = built_cache
     assert before == []
@@ -144,6 +145,7 @@ def test_warm_load_comes_from_the_cache_not_the_wheel(built_cache, monkeypatch):
     assert np.array_equal(prov.vector("happy"), raw)
 
 
+@pytest.mark.slow
 def test_corrupt_cache_is_rebuilt_with_a_warning(built_cache, tmp_path, monkeypatch, caplog):
     """A damaged vector array beside an intact index (the pickle case is covered with a GloVe text file)."""
     src, _ = built_cache
@@ -180,6 +182,7 @@ def tiny_glove(tmp_path, monkeypatch) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_glove_text_file_vectors(tiny_glove):
     prov = GloveTextProvider(tiny_glove)
     assert (prov.name, prov.dim) == ("glove-tiny-3d", 3)
@@ -316,6 +319,7 @@ def test_mismatched_arrays_are_refused():
         emb.WordVectors.from_arrays(["a", "b"], np.zeros((3, 2), np.float32))
 
 
+@pytest.mark.slow
 def test_most_similar_agrees_with_gensim():
     pytest.importorskip("gensim")
     wv, rng = _table()
@@ -330,6 +334,7 @@ def test_most_similar_agrees_with_gensim():
     assert len(wv.most_similar("cat", topn=100)) == len(WORDS) - 2  # all but itself (and the duplicate)
 
 
+@pytest.mark.slow
 def test_runtime_path_imports_neither_gensim_nor_scipy(glove):
     """Loading the (warm) cache and every lookup a live run makes leave gensim and scipy unimported."""
     KumoGloveProvider().keyed_vectors  # the session cache (LIVEMER_CACHE_DIR, set per test by conftest) exists

@@ -49,6 +49,7 @@ def data(n=60, seed=0, emotions=SIX):
     return EmotionDataset(t, a, v, y, list(emotions), name="eval")
 
 
+@pytest.mark.slow
 def test_evaluate_matches_metrics_on_the_predictions(ck):
     ds = data()
     probs = predict_dataset(ck, ds)
@@ -59,6 +60,7 @@ def test_evaluate_matches_metrics_on_the_predictions(ck):
         assert r.emotion == q.emotion and r.auc == pytest.approx(q.auc) and r.w_acc == pytest.approx(q.w_acc)
 
 
+@pytest.mark.slow
 def test_modality_subsets_are_masks_not_retraining(ck):
     ds = data()
     p_t = predict_dataset(ck, ds, modalities="t")
@@ -70,6 +72,7 @@ def test_modality_subsets_are_masks_not_retraining(ck):
     assert np.allclose(predict_dataset(ck, noisy_text, modalities="av"), p_av, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_samples_with_no_modality_left_are_excluded(ck):
     ds = data()
     mm = ds.modality_mask.copy()
@@ -81,6 +84,7 @@ def test_samples_with_no_modality_left_are_excluded(ck):
     assert sum(r.positives + r.negatives for r in table.rows) == 50 * 6
 
 
+@pytest.mark.slow
 def test_ablation_enumerates_table_6(ck):
     tables = evaluate_subsets(ck, data())
     assert list(tables) == list(ABLATION_SUBSETS) == ["tav", "ta", "tv", "av", "t", "a", "v"]
@@ -91,6 +95,7 @@ def test_ablation_enumerates_table_6(ck):
     assert modality_code(("visual", "text")) == "tv"
 
 
+@pytest.mark.slow
 def test_unseen_emotion_needs_a_vector(ck):
     ds = data(emotions=SIX[:5] + ["nostalgic"])
     with pytest.raises(KeyError, match="no vector for emotion 'nostalgic'"):
@@ -103,6 +108,7 @@ def test_unseen_emotion_needs_a_vector(ck):
     assert [r.emotion for r in table.rows][-1] == "nostalgic" and not math.isnan(table.rows[-1].auc)
 
 
+@pytest.mark.slow
 def test_transfer_layout_separates_new_from_old(ck):
     table = evaluate_checkpoint(ck, data())
     s = transfer_summary(table, ["fear"], "zero-shot")
@@ -123,6 +129,7 @@ def test_table_setting_from_provenance():
     assert table_setting({}) == ("supervised", [])
 
 
+@pytest.mark.slow
 def test_accuracy_line_for_iemocap_style_reports(ck):
     from model.evaluation import format_accuracy
 

@@ -111,6 +111,7 @@ def test_mediapipe_kind_has_no_notice():
         assert b.name == "mediapipe" and b.notice is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, level", [("pyfeat", logging.WARNING), ("auto", logging.INFO)])
 def test_pyfeat_without_weights_falls_back_to_mediapipe_with_notice(kind, level, caplog):
     ok, _ = pyfeat_weights_status()

@@ -123,6 +123,7 @@ def test_no_face_video_reports_no_face_on_every_frame(data_dir):
     assert len(found) > 40 and not any(found)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, face_first", [("face_noface.mov", True), ("noface_face.mov", False)])
 def test_face_and_no_face_halves_of_a_video(data_dir, name, face_first):
     """The clips cut between a face and a sky; a single stray cloud 'face' may occur."""
@@ -134,6 +135,7 @@ def test_face_and_no_face_halves_of_a_video(data_dir, name, face_first):
     assert face_part.mean() > 0.9 and sky_part.mean() < 0.1
 
 
+@pytest.mark.slow
 def test_video_tracking_with_repeated_timestamps(data_dir):
     frames = _frames(data_dir / "single_face.mp4", limit=20)
     with make_face_backend("mediapipe") as b:
@@ -145,6 +147,7 @@ def test_video_tracking_with_repeated_timestamps(data_dir):
         assert 0 <= x0 < x1 < w and 0 <= y0 < y1 < h
 
 
+@pytest.mark.slow
 def test_letterboxing_keeps_aus_and_maps_the_box(data_dir):
     """The frame goes in at its own aspect ratio: padding it must not change the face."""
     frames = _frames(data_dir / "single_face.mp4", limit=15)

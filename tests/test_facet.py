@@ -236,6 +236,7 @@ def mp_photo_vectors():
 @pytest.mark.parametrize(
     "kind, cols", [("happy", ("Joy", "AU12", "AU6")), ("surprise", ("Surprise", "AU1", "AU26")), ("angry", ("Anger",))]
 )
+@pytest.mark.slow
 def test_mediapipe_photos_light_their_facet_columns(mp_photo_vectors, kind, cols):
     for col in cols:
         mine = mp_photo_vectors[kind][COL[col]]

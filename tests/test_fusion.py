@@ -1,6 +1,7 @@
 """Scoring and mask-aware fusion (paper Eq. 3-4), checked against hand-computed numbers."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from model.fusion import effective_weights, fuse, modality_scores
@@ -55,6 +56,7 @@ def test_contributions_sum_to_logits_for_mixed_masks():
     assert torch.allclose(alone[0], logits[1], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_all_absent_gives_zero_logits_and_finite_gradients():
     s = torch.randn(2, 3, 4, requires_grad=True)
     w = W.clone().requires_grad_(True)

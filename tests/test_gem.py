@@ -91,6 +91,7 @@ def _trainer(margin: float, lr: float = 0.01):
     return Trainer(net, E, hp, progress=False, log=lambda s: None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("margin", [0.0, 0.5])
 def test_gem_step_does_not_raise_memory_loss_where_fine_tuning_does(margin):
     mem, new = _conflicting_task()

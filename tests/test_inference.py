@@ -74,6 +74,7 @@ def test_prediction_is_typed_and_consistent(predictor):
     assert prob == pytest.approx(float(p.probabilities.max())) and name == SIX[int(np.argmax(p.probabilities))]
 
 
+@pytest.mark.slow
 def test_batched_equals_one_by_one(predictor):
     wins = [_window(i, visual=i % 2 == 0) for i in range(5)]
     batched = predictor.predict_windows(wins, batch_size=2)
@@ -140,6 +141,7 @@ def test_adding_an_emotion_keeps_the_others(predictor, checkpoint):
     assert np.allclose(after.logits[:6], before.logits, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_zero_shot_acoustic_score_is_r_a_dot_mapped_vector(predictor):
     from feature_adapters.embeddings import get_provider
 
@@ -209,6 +211,7 @@ def test_modality_without_statistics_is_still_sanitised(checkpoint):
     assert out.modalities_used == ("text", "acoustic", "visual")  # no mask given: all present
 
 
+@pytest.mark.slow
 def test_numpy_and_torch_backends_agree(checkpoint):
     from feature_adapters.embeddings import get_provider
 
@@ -252,6 +255,7 @@ print(" ".join(repr(float(x)) for x in p.logits))
 """
 
 
+@pytest.mark.slow
 def test_live_inference_path_does_not_import_torch(tiny_checkpoint, tmp_path):
     """Load a checkpoint and predict a window in a fresh interpreter: torch is never imported.
 

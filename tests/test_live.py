@@ -132,6 +132,7 @@ def _run(engine, tmp_path, **kw):
     return live, rows
 
 
+@pytest.mark.slow
 def test_no_face_and_silence_mask_every_modality(engine, media, tmp_path):
     live, rows = _run(engine, tmp_path, camera=str(media["video"]), mic=str(media["silence"]))
     assert live.stats.errors == []
@@ -145,6 +146,7 @@ def test_no_face_and_silence_mask_every_modality(engine, media, tmp_path):
     assert live.join(0.1) == []  # every thread has ended
 
 
+@pytest.mark.slow
 def test_voiced_audio_gives_the_acoustic_modality(engine, media, tmp_path):
     live, rows = _run(engine, tmp_path, camera=None, mic=str(media["voiced"]))
     assert live.stats.errors == []
@@ -159,6 +161,7 @@ def test_voiced_audio_gives_the_acoustic_modality(engine, media, tmp_path):
     assert ts == sorted(ts)
 
 
+@pytest.mark.slow
 def test_stop_ends_every_thread_and_closes_outputs(engine, media, tmp_path):
     out = tmp_path / "stop.jsonl"
     rec = tmp_path / "stop.mp4"
@@ -197,6 +200,7 @@ def test_both_inputs_none_is_an_error(engine):
         live.open_inputs()
 
 
+@pytest.mark.slow
 def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, media, tmp_path):
     class Broken:
         name = "broken"

@@ -57,6 +57,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
             "trunc_fast": trunc_fast, "empty": empty, "dir": d}
 
 
+@pytest.mark.slow
 def test_probe_video_with_audio(media):
     info = probe(media["av"])
     assert info.has_video and info.has_audio and info.kind == "video"
@@ -69,6 +70,7 @@ def test_probe_video_with_audio(media):
     assert "160x120" in info.describe()
 
 
+@pytest.mark.slow
 def test_probe_video_without_audio_and_audio_only(media):
     silent = probe(media["silent"])
     assert silent.has_video and not silent.has_audio
@@ -84,6 +86,7 @@ def test_probe_video_without_audio_and_audio_only(media):
     ("png", "still image"),
     ("empty", "empty file"),
 ])
+@pytest.mark.slow
 def test_probe_bad_files_give_one_line_errors(media, key, expect):
     with pytest.raises(MediaError) as ei:
         probe(media[key])
@@ -116,6 +119,7 @@ def test_parse_probe_ignores_cover_art_and_needs_a_stream(tmp_path):
         parse_probe(tmp_path / "x.wav", {"streams": [{"codec_type": "audio"}], "format": {}})
 
 
+@pytest.mark.slow
 def test_video_reader_decodes_every_frame_in_order(media):
     info = probe(media["av"])
     with VideoReader(info) as r:
@@ -130,6 +134,7 @@ def test_video_reader_decodes_every_frame_in_order(media):
     assert not np.array_equal(got[0][2], got[10][2])
 
 
+@pytest.mark.slow
 def test_video_reader_skips_unwanted_frames_but_counts_them(media):
     info = probe(media["av"])
     with VideoReader(info) as r:
@@ -138,6 +143,7 @@ def test_video_reader_skips_unwanted_frames_but_counts_them(media):
     assert got == sample_times(50, 25.0, 10.0).tolist()
 
 
+@pytest.mark.slow
 def test_truncated_faststart_file_is_detected_while_decoding(media):
     info = probe(media["trunc_fast"])  # the index is intact, so probing succeeds
     with VideoReader(info) as r:
@@ -146,6 +152,7 @@ def test_truncated_faststart_file_is_detected_while_decoding(media):
             r.check_complete()
 
 
+@pytest.mark.slow
 def test_video_reader_refuses_audio_only(media):
     with pytest.raises(MediaError, match="no video stream"):
         VideoReader(probe(media["wav"]))
@@ -165,6 +172,7 @@ def test_sample_times_rate_and_spread():
     assert [i for i in range(240) if is_sampled(i, 23.976, 7.0)] == sample_times(240, 23.976, 7.0).tolist()
 
 
+@pytest.mark.slow
 def test_load_audio_track(media):
     y = load_audio_track(probe(media["av"]))
     assert y.dtype == np.float32 and y.ndim == 1

@@ -61,6 +61,7 @@ def test_mixed_labels_never_cross_corpora():
     assert both.label_mask[8:].tolist() == [[False, True]] * 8
 
 
+@pytest.mark.slow
 def test_training_learns_and_is_reproducible():
     words = ["a", "b", "c"]
     mm = _ds(60, ["a", "b"], seed=1, signal=True, name="mm")

@@ -155,6 +155,7 @@ def engine(tiny_checkpoint):
     return ScriptedEngine(EngineConfig(checkpoint=tiny_checkpoint, modalities="tav", face_backend="mediapipe"))
 
 
+@pytest.mark.slow
 def test_all_modalities_rows_follow_the_media(engine, clips):
     ticks = []
     r = analyse_file(engine, clips["av"], OfflineSettings(hop=0.2, face_fps=10), progress=ticks.append)
@@ -187,6 +188,7 @@ def test_all_modalities_rows_follow_the_media(engine, clips):
     assert r.top_emotion()[0] in r.emotions
 
 
+@pytest.mark.slow
 def test_windows_are_the_live_windows(engine, clips):
     """Every row equals what the live aligner + model give at that time from the same frames and words."""
     r = analyse_file(engine, clips["av"], OfflineSettings(hop=0.2, face_fps=25))
@@ -200,6 +202,7 @@ def test_windows_are_the_live_windows(engine, clips):
         assert np.allclose(pred.probabilities, r.probabilities[i], equal_nan=True, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_video_without_audio_masks_acoustic_and_text(engine, clips):
     before = engine.fake_asr.calls
     r = analyse_file(engine, clips["video_only"], OfflineSettings(hop=0.2, face_fps=10))
@@ -213,6 +216,7 @@ def test_video_without_audio_masks_acoustic_and_text(engine, clips):
     assert np.isnan(r.modality_scores["text"]).all() and np.isnan(r.modality_scores["acoustic"]).all()
 
 
+@pytest.mark.slow
 def test_audio_only_masks_visual(engine, clips):
     calls = engine.fake_face.calls
     r = analyse_file(engine, clips["audio_only"], OfflineSettings(hop=0.25))
@@ -224,6 +228,7 @@ def test_audio_only_masks_visual(engine, clips):
     assert np.isnan(r.modality_scores["visual"]).all()
 
 
+@pytest.mark.slow
 def test_no_face_anywhere_is_masked_not_faked(engine, clips):
     r = analyse_file(engine, clips["dark"], OfflineSettings(hop=0.2))
     assert r.masked["visual"] == "no face found in any analysed frame"
@@ -232,6 +237,7 @@ def test_no_face_anywhere_is_masked_not_faked(engine, clips):
     assert r.top_emotion() is None
 
 
+@pytest.mark.slow
 def test_requested_modalities_skip_unneeded_work(tiny_checkpoint, clips):
     eng = ScriptedEngine(EngineConfig(checkpoint=tiny_checkpoint, modalities="v", face_backend="mediapipe"))
     r = analyse_file(eng, clips["av"], OfflineSettings(hop=0.5))
@@ -243,6 +249,7 @@ def test_requested_modalities_skip_unneeded_work(tiny_checkpoint, clips):
     assert eng2.fake_face.calls == 0 and r2.face is None and "visual" not in r2.masked
 
 
+@pytest.mark.slow
 def test_face_timestamps_keep_increasing_across_files(tiny_checkpoint, clips):
     eng = ScriptedEngine(EngineConfig(checkpoint=tiny_checkpoint, modalities="v", face_backend="mediapipe"))
     analyse_file(eng, clips["dark"], OfflineSettings(face_fps=5))
@@ -251,6 +258,7 @@ def test_face_timestamps_keep_increasing_across_files(tiny_checkpoint, clips):
     assert len(ts) == 10 and all(b > a for a, b in zip(ts, ts[1:]))
 
 
+@pytest.mark.slow
 def test_unreadable_input_raises_media_error(engine, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)

@@ -117,6 +117,7 @@ def test_check_writable(tmp_path):
     assert "\n" not in str(ei.value) and ei.value.exit_code == 2
 
 
+@pytest.mark.slow
 def test_overlay_face_box_is_interpolated_between_samples(clip):
     r = make_result(clip)
     r.face.results[3] = FaceResult(face_found=True, box=(60.0, 30.0, 160.0, 150.0), aus={"AU12": 0.1})
@@ -147,6 +148,7 @@ def test_smoothed_series():
 # --------------------------------------------------------------------------- files
 
 
+@pytest.mark.slow
 def test_csv_loads_in_pandas_with_every_column(clip, tmp_path):
     import pandas as pd
 
@@ -166,6 +168,7 @@ def test_csv_loads_in_pandas_with_every_column(clip, tmp_path):
     assert df["new_words"].fillna("").tolist()[2:5] == ["what", "a", "day"]
 
 
+@pytest.mark.slow
 def test_json_summary_is_strict_json_and_agrees(clip, tmp_path):
     r = make_result(clip)
     doc = out.result_summary(r, outputs=out.output_paths(tmp_path, "clip"), extra_settings={"x": 1})
@@ -187,6 +190,7 @@ def test_json_summary_is_strict_json_and_agrees(clip, tmp_path):
     assert top["mean"] == pytest.approx(max(v["mean"] for v in back["summary"].values()))
 
 
+@pytest.mark.slow
 def test_timeline_png(clip, tmp_path):
     import cv2
 
@@ -197,6 +201,7 @@ def test_timeline_png(clip, tmp_path):
     assert img.std() > 10  # not blank
 
 
+@pytest.mark.slow
 def test_annotated_video_keeps_frames_size_and_audio(clip, tmp_path):
     import cv2
 
@@ -223,6 +228,7 @@ def test_annotated_video_keeps_frames_size_and_audio(clip, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.annotated.mp4"]
 
 
+@pytest.mark.slow
 def test_annotated_video_of_audio_only_is_a_canvas(wav, tmp_path):
     r = make_result(wav)
     path = out.write_annotated_video(r, tmp_path / "voice.annotated.mp4")
@@ -233,6 +239,7 @@ def test_annotated_video_of_audio_only_is_a_canvas(wav, tmp_path):
     assert any(s["codec_type"] == "audio" for s in streams)
 
 
+@pytest.mark.slow
 def test_failed_video_leaves_nothing(clip, tmp_path, monkeypatch):
     r = make_result(clip)
     monkeypatch.setattr(out, "_encoder_args", lambda: ["-c:v", "no-such-encoder"])
@@ -241,6 +248,7 @@ def test_failed_video_leaves_nothing(clip, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_index_rows_for_ok_and_failed_inputs(clip, wav, tmp_path):
     import pandas as pd
 

@@ -107,6 +107,7 @@ def quick_run(shared_dir, tmp_path_factory):
     return out, res
 
 
+@pytest.mark.slow
 def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     from feature_adapters.covarep import COVAREP74
     from feature_adapters.embeddings import get_provider
@@ -126,6 +127,7 @@ def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     assert "non-commercial" in ck.provenance["licence"]
 
 
+@pytest.mark.slow
 def test_quick_recipe_reports_every_figure(quick_run):
     out, res = quick_run
     fig = res["main"]["figures"]
@@ -143,6 +145,7 @@ def test_quick_recipe_reports_every_figure(quick_run):
     json.loads((out / "work" / "results-latest.json").read_text())
 
 
+@pytest.mark.slow
 def test_quick_recipe_rerun_reuses_stages(quick_run, shared_dir):
     out, res = quick_run
     logs = []

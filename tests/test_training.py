@@ -141,6 +141,7 @@ def test_fewshot_keeps_ceil_one_percent_and_as_many_negatives():
 # ---------------------------------------------------------------------------------------------
 # quality bars
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_learnability_on_planted_mosei_format(planted, glove, tmp_path):
     splits, E = planted
     assert splits["train"].acoustic.min() > -np.inf  # the fixture's -inf frames were sanitised
@@ -183,6 +184,7 @@ def test_checkpoint_runs_through_the_live_predictor(planted, glove, tmp_path):
     assert np.allclose(live.probabilities, probs[1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_zero_shot_through_the_mapping_functions(planted, glove, tmp_path):
     splits, E = planted
     out = tmp_path / "zsl.ckpt"
@@ -220,6 +222,7 @@ def zsl_source(planted, glove, tmp_path_factory):
     return Checkpoint.load(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["ft", "jt", "gem"])
 def test_few_shot_modes(planted, glove, zsl_source, tmp_path, mode):
     splits, E = planted
@@ -245,6 +248,7 @@ def test_few_shot_modes(planted, glove, zsl_source, tmp_path, mode):
 # ---------------------------------------------------------------------------------------------
 # schedule, early stopping, resume, label masks
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_early_stopping_and_plateau_schedule(planted, glove):
     splits, E = planted
     tr, va = splits["train"].subset(range(64)), splits["valid"].subset(range(32))
@@ -261,6 +265,7 @@ class _Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_matches_an_uninterrupted_run(planted, glove, tmp_path):
     splits, E = planted
     tr, va = splits["train"].subset(range(96)), splits["valid"].subset(range(48))
@@ -286,6 +291,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(planted, glove, 
     assert h.best_epoch == h_full.best_epoch
 
 
+@pytest.mark.slow
 def test_stale_resume_state_is_refused(planted, glove, tmp_path):
     splits, E = planted
     tr, va = splits["train"].subset(range(32)), splits["valid"].subset(range(16))
@@ -307,6 +313,7 @@ def test_stale_resume_state_is_refused(planted, glove, tmp_path):
     assert h.resumed_from is None and out.exists()
 
 
+@pytest.mark.slow
 def test_unannotated_labels_do_not_affect_training(planted, glove):
     """Mixing corpora: garbage in unannotated label entries must not change a single weight."""
     splits, E = planted
