@@ -175,6 +175,7 @@ def test_ravdess_speech_pitch_by_speaker(ravdess):
 
 # ---------------------------------------------------------------------------- streaming
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sizes", [[1600], [160], [7, 3001, 512, 1, 999], [100000]])
 def test_streaming_matches_offline(espeak_low, sizes):
     off = extract_acoustic(espeak_low)

@@ -74,6 +74,7 @@ def test_mp4_audio_track_is_decoded_by_ffmpeg(mp4_with_audio):
     assert abs(_peak_hz(y, 16000) - 300) < 3
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_video_without_audio_is_reported(mp4_silent_video):
     assert not has_audio_stream(mp4_silent_video)
@@ -92,6 +93,7 @@ def test_grid_mpg_speech(shared_dir):
     assert np.sqrt(np.mean(y**2)) > 1e-3
 
 
+@pytest.mark.slow
 def test_text_file_named_wav_raises_one_line_error(tmp_path):
     path = tmp_path / "notes.wav"
     path.write_text("this is not audio\n" * 20)

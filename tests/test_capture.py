@@ -100,6 +100,7 @@ def test_missing_video_path_and_corrupt_video(tmp_path):
     assert "notes.mp4" in str(ei.value) and "\n" not in str(ei.value)
 
 
+@pytest.mark.slow
 def test_camera_file_plays_in_real_time_and_ends(small_video):
     clock = Clock()
     src = CameraSource(str(small_video), clock)
@@ -140,6 +141,7 @@ def test_slow_consumer_gets_fresh_frames(small_video):
     assert src.dropped >= 5
 
 
+@pytest.mark.slow
 def test_mic_file_plays_contiguous_blocks(short_wav):
     clock = Clock()
     src = MicSource(str(short_wav), clock)

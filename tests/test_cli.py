@@ -182,6 +182,7 @@ def test_add_emotion_on_the_default_checkpoint(capsys, fresh_registry):
     assert "bored" not in data["trained"] and len(data["trained"]) >= 6
 
 
+@pytest.mark.slow
 def test_installed_entry_point_reports_one_line(tiny_checkpoint, tmp_path):
     exe = Path(sys.executable).with_name("livemer")
     if not exe.exists():

@@ -144,6 +144,7 @@ def test_headless_results_go_to_stdout_and_record_is_valid(tiny_checkpoint, feat
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.slow
 def test_missing_camera_index_fails_fast_with_one_line(tiny_checkpoint):
     # (the time to this error is measured in benchmarks/bench_live.py)
     p = _run(["run", "--headless", "--camera", "7", "--mic", "none", "--checkpoint", str(tiny_checkpoint)],

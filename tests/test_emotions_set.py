@@ -59,6 +59,7 @@ def test_unknown_requested_word_needs_add_emotion_without_a_provider(ck, reg):
         resolve_emotions(ck, "happy,calm", registry=reg)
 
 
+@pytest.mark.slow
 def test_any_word_with_a_provider_of_the_same_space(ck, reg):
     es = resolve_emotions(ck, "happy,calm", registry=reg, provider=get_provider())
     assert es.names == ["happy", "calm"]

@@ -206,6 +206,7 @@ def test_add_emotion_live_is_scored_marked_and_saved(tiny_checkpoint):
         eng.add_emotion("two words")
 
 
+@pytest.mark.slow
 def test_smoothing_in_infer(tiny_checkpoint):
     eng = Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=10.0))
     w1 = _visual_window(eng)
@@ -220,6 +221,7 @@ def test_smoothing_in_infer(tiny_checkpoint):
     assert np.allclose(r2.smoothed, r1.smoothed + a * (r2.probabilities - r1.smoothed))
 
 
+@pytest.mark.slow
 def test_checkpoint_with_another_feature_space_is_refused(tmp_path):
     from feature_adapters.spaces import FeatureSpace
     from model.checkpoint import Checkpoint, CheckpointError

@@ -106,6 +106,7 @@ def test_unknown_kind_is_rejected():
         make_face_backend("openface")
 
 
+@pytest.mark.slow
 def test_mediapipe_kind_has_no_notice():
     with make_face_backend("mediapipe") as b:
         assert b.name == "mediapipe" and b.notice is None

@@ -27,6 +27,7 @@ def test_missing_photo_is_a_clear_error(tmp_path):
         fc.expression_photo("happy", tmp_path)
 
 
+@pytest.mark.slow
 def test_facet_neutral_levels_reproduce_the_shipped_table(data_dir):
     levels = fc.facet_neutral_levels()
     assert levels == FACET_NEUTRAL
@@ -35,6 +36,7 @@ def test_facet_neutral_levels_reproduce_the_shipped_table(data_dir):
     assert levels["Baseline"] > 2 and levels["Joy"] < -4
 
 
+@pytest.mark.slow
 def test_openface_anchors_reproduce_the_shipped_table(shared_dir):
     npz = shared_dir / "data" / "ravdess" / "face_au_clip_level.npz"
     if not npz.exists():

@@ -116,6 +116,7 @@ def test_frames_without_a_face(frame_kind, data_dir):
     assert not r.face_found and r.box is None and r.landmarks is None and r.aus == {} and r.head_pose is None
 
 
+@pytest.mark.slow
 def test_no_face_video_reports_no_face_on_every_frame(data_dir):
     frames = _frames(data_dir / "no_face.mp4", step=2)
     with make_face_backend("mediapipe") as b:
@@ -168,6 +169,7 @@ def test_letterboxing_keeps_aus_and_maps_the_box(data_dir):
     assert np.abs(bn - bb).max() < 0.05 * w
 
 
+@pytest.mark.slow
 def test_head_pose_signs_on_real_images(data_dir, photos):
     # The disgust photo's subject looks toward the image's left.
     assert photos["disgust"].yaw < -15

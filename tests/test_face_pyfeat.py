@@ -104,6 +104,7 @@ def _fex_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_fex_rows_become_a_result_for_the_largest_face():
     small = {"FaceRectX": 10, "FaceRectY": 10, "FaceRectWidth": 20, "FaceRectHeight": 20, "AU12": 0.1}
     big = {

@@ -193,6 +193,7 @@ def ravdess(shared_dir):
     return d["features"][:, :35].astype(np.float64), emotion
 
 
+@pytest.mark.slow
 def test_real_openface_row_maps_like_the_dict_path(ravdess):
     feats, _ = ravdess
     row = feats[0]

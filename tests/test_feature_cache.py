@@ -13,6 +13,7 @@ def _file(tmp_path, name="a.bin", data=b"hello"):
     return p
 
 
+@pytest.mark.slow
 def test_compute_once_then_hit(tmp_path):
     cache = FeatureCache(tmp_path / "c")
     src = _file(tmp_path)

@@ -27,6 +27,7 @@ def test_projection_leaves_agreeing_gradients_alone():
     assert not projected and torch.equal(out, g)
 
 
+@pytest.mark.slow
 def test_projection_is_the_closest_non_opposing_vector():
     torch.manual_seed(0)
     for _ in range(20):

@@ -58,6 +58,7 @@ def test_parse_modalities_rejects_unknown(bad):
         parse_modalities(bad)
 
 
+@pytest.mark.slow
 def test_prediction_is_typed_and_consistent(predictor):
     p = predictor.predict(_window())
     assert isinstance(p, EmotionPrediction)
@@ -85,6 +86,7 @@ def test_batched_equals_one_by_one(predictor):
     assert not stacked.modality_mask[1, 2] and stacked.modality_mask[0, 2]
 
 
+@pytest.mark.slow
 def test_missing_modality_renormalises_the_weights(predictor):
     p = predictor.predict(_window(visual=False))
     assert p.modalities_used == ("text", "acoustic")
@@ -95,6 +97,7 @@ def test_missing_modality_renormalises_the_weights(predictor):
     assert np.allclose(p.contributions["text"] + p.contributions["acoustic"], p.logits, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, modality", [("a", "acoustic"), ("t", "text"), ("v", "visual")])
 def test_single_modality_is_its_scores_times_total_weight(predictor, spec, modality):
     total = float(predictor.fusion_weights.sum())
@@ -105,6 +108,7 @@ def test_single_modality_is_its_scores_times_total_weight(predictor, spec, modal
     assert np.allclose(p.modality_scores[modality], predictor.predict(_window()).modality_scores[modality], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_no_modality_gives_nan_probabilities(predictor):
     p = predictor.predict(_window(text=False, acoustic=False), modalities="ta")
     assert p.modalities_used == ()
@@ -113,6 +117,7 @@ def test_no_modality_gives_nan_probabilities(predictor):
     assert all(v == 0.0 for v in p.fusion_weights.values())
 
 
+@pytest.mark.slow
 def test_unobserved_steps_are_ignored_even_with_garbage(predictor):
     w = _window(pad=8)
     clean = predictor.predict(w)
@@ -124,12 +129,14 @@ def test_unobserved_steps_are_ignored_even_with_garbage(predictor):
     assert np.allclose(clean.logits, dirty.logits, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_non_finite_observed_features_do_not_break_prediction(predictor):
     w = _window()
     w.acoustic[10, :5] = [np.nan, np.inf, -np.inf, np.nan, 0]
     assert np.isfinite(predictor.predict(w).probabilities).all()
 
 
+@pytest.mark.slow
 def test_adding_an_emotion_keeps_the_others(predictor, checkpoint):
     from feature_adapters.embeddings import get_provider
 
@@ -158,6 +165,7 @@ def test_zero_shot_acoustic_score_is_r_a_dot_mapped_vector(predictor):
     assert p.modality_scores["text"][1] == pytest.approx(expected_t, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_scores_change_when_the_vector_changes(predictor):
     rng = np.random.default_rng(0)
     w = _window(5)
@@ -169,6 +177,7 @@ def test_scores_change_when_the_vector_changes(predictor):
     assert abs(a.logits[1] - b.logits[1]) > 1e-3
 
 
+@pytest.mark.slow
 def test_emotion_matrix_sources(predictor, checkpoint):
     from feature_adapters.embeddings import get_provider
 
@@ -180,6 +189,7 @@ def test_emotion_matrix_sources(predictor, checkpoint):
     assert predictor.emotion_matrix([]).shape == (0, 50)
 
 
+@pytest.mark.slow
 def test_provider_of_another_space_is_refused(checkpoint):
     class Other:
         name = "glove-840B-300d"
@@ -196,6 +206,7 @@ def test_add_emotion_checks_the_dimension(predictor):
         predictor.add_emotion("x", np.zeros(300))
 
 
+@pytest.mark.slow
 def test_modality_without_statistics_is_still_sanitised(checkpoint):
     from model.inference import WindowBatch
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from livemer.native_logs import is_noise
 
 
@@ -17,6 +19,7 @@ def test_is_noise_matches_absl_and_tflite_info_and_warnings_only():
     assert not is_noise(b"Warning: something from Python")
 
 
+@pytest.mark.slow
 def test_filter_keeps_python_and_native_errors_and_drops_noise():
     script = (
         "import os, sys\n"

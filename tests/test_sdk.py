@@ -375,6 +375,7 @@ def test_csd_short_segment_is_padded_in_front(tmp_path):
     assert ds.modality_mask.all()
 
 
+@pytest.mark.slow
 def test_csd_with_real_label_file(shared_dir, tmp_path):
     """Real MOSI segment intervals and sentiment labels drive the segmentation."""
     vids = ("03bSnISJMiM", "0h-zjBukYpk", "1DmNV9C1hbY")

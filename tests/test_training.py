@@ -163,6 +163,7 @@ def test_learnability_on_planted_mosei_format(planted, glove, tmp_path):
     assert loaded.provenance["protocol"] == "supervised" and loaded.provenance["metrics"]["valid_auc"] > 0.85
 
 
+@pytest.mark.slow
 def test_checkpoint_runs_through_the_live_predictor(planted, glove, tmp_path):
     """The same probabilities from a feature_adapters Window as from the dataset evaluation path."""
     from feature_adapters.windows import Window
