@@ -4,7 +4,13 @@
 # both install the same pinned versions from requirements/*.txt (regenerate them with `make lock`).
 
 VENV    ?= .venv
-PYTHON  ?= python3.11
+# An interpreter that runs: the name on PATH, else pyenv's newest build of that version (pyenv's shims for a
+# version that is installed but not selected exist and fail).
+find_python = $(shell for p in $(1) $$(ls -d $(HOME)/.pyenv/versions/$(2).*/bin/$(1) 2>/dev/null | sort -V | tail -1); do \
+  $$p -c '' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+ifndef PYTHON
+PYTHON  := $(call find_python,python3.11,3.11)
+endif
 PY      := $(VENV)/bin/python
 # all.txt: the core plus the train, pyfeat, test and dev extras; core.txt: the lean core (no torch) plus test.
 LOCK    ?= requirements/all.txt
@@ -15,7 +21,9 @@ SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 OUT     ?= livemer-out
 PYTEST  := HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider
 # The smoke run: the lean core on another Python (CI uses 3.13), tests marked `smoke`.
-SMOKE_PYTHON ?= python3.13
+ifndef SMOKE_PYTHON
+SMOKE_PYTHON := $(call find_python,python3.13,3.13)
+endif
 SMOKE_VENV   ?= .venv-smoke
 SMOKE_TESTS  := tests/test_cli.py tests/test_cmd_file.py
 
@@ -34,13 +42,16 @@ system-deps:
 	fi
 
 $(STAMP): pyproject.toml $(LOCK) | system-deps
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "livemer needs Python 3.11, 3.12 or 3.13 ($(PYTHON) not found: make PYTHON=python3.12 ...)"; exit 1; }
+	@[ -n "$(PYTHON)" ] && $(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2]' 2>/dev/null || \
+	  { echo "livemer needs Python 3.11, 3.12 or 3.13 (none found: make PYTHON=/path/to/python3.12 ...)"; exit 1; }
 	@set -e; uv="$$(command -v uv || true)"; \
 	if [ -n "$$uv" ]; then \
-	  [ -x $(PY) ] || "$$uv" venv -q --seed --python "$$(command -v $(PYTHON))" $(VENV); \
+	  [ -x $(PY) ] || "$$uv" venv -q --seed --python $(PYTHON) $(VENV); \
 	else \
-	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
-	  if $(PY) -m pip install -q "uv==$(UV_VERSION)" >/dev/null 2>&1; then uv=$(VENV)/bin/uv; fi; \
+	  [ -x $(PY) ] || $(PYTHON) -m venv --without-pip $(VENV); \
+	  if $(PYTHON) -m pip --python $(PY) install -q "uv==$(UV_VERSION)" >/dev/null 2>&1; then \
+	    uv=$(VENV)/bin/uv; "$$uv" pip install -q --python $(PY) pip; \
+	  else $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip -q; fi; \
 	fi; \
 	if [ -n "$$uv" ]; then \
 	  echo "installing $(LOCK) with uv"; \
@@ -69,7 +80,7 @@ lint: install
 
 # The lean core (no torch, no py-feat) on SMOKE_PYTHON, and the tests marked `smoke` on it.
 smoke:
-	@command -v $(SMOKE_PYTHON) >/dev/null 2>&1 || { echo "smoke run SKIPPED: $(SMOKE_PYTHON) not found"; exit 0; }; \
+	@[ -n "$(SMOKE_PYTHON)" ] || { echo "smoke run SKIPPED: no Python 3.13 found (make smoke SMOKE_PYTHON=...)"; exit 0; }; \
 	$(MAKE) --no-print-directory install VENV=$(SMOKE_VENV) PYTHON=$(SMOKE_PYTHON) LOCK=requirements/core.txt && \
 	$(SMOKE_VENV)/bin/python -c 'import sys; print("smoke run on Python", sys.version.split()[0])' && \
 	HF_HUB_OFFLINE=1 $(SMOKE_VENV)/bin/python -m pytest -q -p no:cacheprovider -m smoke $(SMOKE_TESTS)
