@@ -16,6 +16,8 @@ PY      := $(VENV)/bin/python
 LOCK    ?= requirements/all.txt
 STAMP   := $(VENV)/.livemer-installed
 UV_VERSION := 0.13.9
+# USE_UV=0 installs with pip alone (the fallback).
+USE_UV  ?= 1
 APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio
 SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 OUT     ?= livemer-out
@@ -45,7 +47,9 @@ $(STAMP): pyproject.toml $(LOCK) | system-deps
 	@[ -n "$(PYTHON)" ] && $(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2]' 2>/dev/null || \
 	  { echo "livemer needs Python 3.11, 3.12 or 3.13 (none found: make PYTHON=/path/to/python3.12 ...)"; exit 1; }
 	@set -e; uv="$$(command -v uv || true)"; \
-	if [ -n "$$uv" ]; then \
+	if [ "$(USE_UV)" = 0 ]; then \
+	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); uv=""; \
+	elif [ -n "$$uv" ]; then \
 	  [ -x $(PY) ] || "$$uv" venv -q --seed --python $(PYTHON) $(VENV); \
 	else \
 	  [ -x $(PY) ] || $(PYTHON) -m venv --without-pip $(VENV); \
