@@ -163,6 +163,8 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None) -> None:
     end = samples[-1][1]
     print(f"  RSS: after the first minute {warm:.0f} MB, at the end {end:.0f} MB ({100 * (end / warm - 1):+.1f} %; "
           f"goal < 5 %), peak {max(r for _, r in samples):.0f} MB")
+    half = samples[len(samples) // 2][1]
+    print(f"  RSS over the second half of the run: {half:.0f} -> {end:.0f} MB ({100 * (end / half - 1):+.1f} %)")
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ Threads (all daemon, all watching one stop event)::
                                                         results ──> main thread (overlay / JSONL)
 
 Every queue is bounded and drops its oldest item when full, so a slow stage
-skips stale data instead of building lag. Modalities are masked from the data:
+skips stale data instead of building lag (``LiveOptions(paced=False)``: file inputs
+are delivered as fast as the workers take them, nothing dropped; the parity
+test runs so). Modalities are masked from the data:
 no face -> no valid visual frame, silence -> no voiced acoustic frame, no
 words -> no text step.
 
