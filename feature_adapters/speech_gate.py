@@ -414,20 +414,23 @@ def speech_segments(audio: np.ndarray, sr: int = SR,
 
 
 class FrameGate:
-    """Holds frames (anything with ``times`` and ``select(mask)``) until the gate has decided their times.
+    """Holds frames (anything with ``times``, ``select(mask)`` and ``concat``) until the gate has decided them.
 
     ``push(chunk, t0, frames)`` feeds the gate the same audio the frames came
     from and returns ``(ready_frames, speech_flags)``: the frames whose times
     are now decided, oldest first, with their speech flags. ``flush(frames)``
     ends the stream and releases everything. What is held is at most
-    ``max_delay_ms`` plus one window of frames.
+    ``max_delay_ms`` plus one window of frames. Without a gate (``None``)
+    frames pass straight through with no flags (``speech_flags`` is None).
     """
 
-    def __init__(self, gate: StreamingSpeechGate) -> None:
+    def __init__(self, gate: StreamingSpeechGate | None) -> None:
         self.gate = gate
         self._held = None
 
     def _release(self, frames, everything: bool = False):
+        if self.gate is None:
+            return frames, None
         if self._held is not None and len(self._held):
             frames = type(frames).concat([self._held, frames]) if len(frames) else self._held
         self._held = None
@@ -440,16 +443,23 @@ class FrameGate:
         return frames, self.gate.at(frames.times)
 
     def push(self, chunk: np.ndarray, t0: float | None, frames):
-        self.gate.push(chunk, t0=t0)
+        if self.gate is not None:
+            self.gate.push(chunk, t0=t0)
         return self._release(frames)
 
     def flush(self, frames):
-        self.gate.flush()
+        if self.gate is not None:
+            self.gate.flush()
         return self._release(frames, everything=True)
 
     def reset(self) -> None:
         self._held = None
-        self.gate.reset()
+        if self.gate is not None:
+            self.gate.reset()
+
+    def reason(self, start: float, end: float) -> str | None:
+        """The gate's reason for no speech in ``[start, end)`` (None: speech there, or no gate)."""
+        return self.gate.mask.reason(start, end) if self.gate is not None else None
 
 
 __all__ = [

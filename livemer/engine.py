@@ -8,8 +8,9 @@ lazily, on first use, and shared.
 
 Modalities are masked from the data, never faked: visual frames are valid
 only where a face was found, acoustic frames only where they are voiced (the
-extractor's voicing/energy gate), and text exists only where words were
-recognised. A window with none of a modality's steps observed drops that
+extractor's voicing/energy gate) and speech (the Silero speech gate of
+:mod:`feature_adapters.speech_gate`: noise, music and tones are no voice),
+and text exists only where words were recognised. A window with none of a modality's steps observed drops that
 modality from the fusion (see ``Window.modality_mask``).
 
 :func:`smooth` is the exponential smoothing of probabilities over time
@@ -119,6 +120,7 @@ class EngineConfig:
     smoothing_tau: float = 1.0  # seconds; 0 turns smoothing off
     glove: str | None = None  # GloVe text file when the checkpoint is not GloVe 6B 50-d
     threads: int | None = 1  # torch threads for the model
+    speech_gate: bool = True  # only speech counts as a voice; False: any voiced sound (tones, music) does
 
 
 def _f(x: Any) -> float | None:
@@ -148,6 +150,7 @@ class InferenceResult:
     transcript: str = ""
     face_present: bool = False
     voice_present: bool = False
+    voice_reason: str | None = None  # why no voice (e.g. "no speech (silence)"); None: speech or unknown
     fps: float = 0.0
     latency: float = float("nan")  # seconds from capture of the freshest input to this result
     timestamp: float = field(default_factory=time.time)  # wall clock (unix seconds)
@@ -189,6 +192,7 @@ class InferenceResult:
             "transcript": self.transcript,
             "face_present": bool(self.face_present),
             "voice_present": bool(self.voice_present),
+            "voice": "speech" if self.voice_present else (self.voice_reason or "no speech"),
             "fps": _f(self.fps),
             "latency": _f(self.latency),
         }
@@ -197,15 +201,17 @@ class InferenceResult:
 # --------------------------------------------------------------------------- data-driven masks
 
 
-def acoustic_valid(frames) -> np.ndarray:
-    """Which acoustic frames count: voiced ones (the extractor's periodicity + energy gate).
+def acoustic_valid(frames, speech=None) -> np.ndarray:
+    """Which acoustic frames count: voiced ones (the extractor's periodicity + energy gate) that are speech.
 
-    Silence, noise and unvoiced frames are invalid, so a window of silence has
-    no acoustic step and the acoustic modality is masked.
+    ``speech``: the speech gate's flag per frame (None: no gate). Silence,
+    noise, music, tones and unvoiced frames are invalid, so a window of them
+    has no acoustic step and the acoustic modality is masked.
     """
     if len(frames) == 0:
         return np.zeros(0, dtype=bool)
-    return np.asarray(frames.is_voiced, dtype=bool)
+    valid = np.asarray(frames.is_voiced, dtype=bool)
+    return valid if speech is None else valid & np.asarray(speech, dtype=bool).reshape(valid.shape)
 
 
 # --------------------------------------------------------------------------- engine
@@ -413,6 +419,21 @@ class Engine:
 
         return StreamingAcousticExtractor(sr)
 
+    def new_speech_gate(self):
+        """A fresh :class:`feature_adapters.speech_gate.FrameGate` for one audio stream (passes frames through
+        with no speech flags when the gate is off)."""
+        from feature_adapters.speech_gate import FrameGate, StreamingSpeechGate
+
+        return FrameGate(StreamingSpeechGate() if self.config.speech_gate else None)
+
+    def speech_mask(self, audio: np.ndarray, sr: int = 16000):
+        """The speech gate's decisions over a whole signal (None: gate off)."""
+        if not self.config.speech_gate:
+            return None
+        from feature_adapters.speech_gate import speech_mask
+
+        return speech_mask(audio, sr)
+
     def new_aligner(self, t0: float | None = None):
         """A fresh :class:`feature_adapters.align.StreamingAligner` sized for this model."""
         from feature_adapters.align import StreamingAligner
@@ -428,10 +449,10 @@ class Engine:
         return embed_words(list(words), self.provider)
 
     # -- feature conversion helpers ----------------------------------------------
-    def acoustic_rows(self, frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Native acoustic frames -> (times, COVAREP-74 features, valid) for the aligner."""
+    def acoustic_rows(self, frames, speech=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Native acoustic frames (+ the speech gate's flags) -> (times, COVAREP-74 features, valid) for the aligner."""
         feats = self.covarep_adapter().adapt(frames)
-        return np.asarray(frames.times, np.float64), np.asarray(feats, np.float32), acoustic_valid(frames)
+        return np.asarray(frames.times, np.float64), np.asarray(feats, np.float32), acoustic_valid(frames, speech)
 
     def visual_row(self, face_result) -> tuple[np.ndarray, bool]:
         """A face result -> (Facet-35 row, valid). No face: zeros and False (the step is masked, not faked)."""
@@ -458,7 +479,7 @@ class Engine:
 
     def infer(self, window, t: float, *, transcript: str = "", face_present: bool = False,
               voice_present: bool = False, fps: float = 0.0, captured_at: float | None = None,
-              smooth_result: bool = True) -> InferenceResult:
+              smooth_result: bool = True, voice_reason: str | None = None) -> InferenceResult:
         """Predict on ``window`` (ending at stream time ``t``) and smooth over time.
 
         ``captured_at`` is the ``time.monotonic()`` at which the freshest input
@@ -478,7 +499,7 @@ class Engine:
             contributions={m: np.asarray(v) for m, v in pred.contributions.items()},
             modalities_used=tuple(pred.modalities_used), modalities_requested=tuple(mods), user_added=users,
             transcript=transcript, face_present=bool(face_present), voice_present=bool(voice_present),
-            fps=float(fps),
+            voice_reason=None if voice_present else voice_reason, fps=float(fps),
             latency=(time.monotonic() - captured_at) if captured_at is not None else float("nan"),
             n_steps=int(np.count_nonzero(window.step_mask)),
         )
@@ -496,4 +517,5 @@ class Engine:
             "window_steps": self.config.window_steps,
             "pseudo_step": self.config.pseudo_step,
             "smoothing_tau": self.config.smoothing_tau,
+            "speech_gate": "silero" if self.config.speech_gate else "off",
         }

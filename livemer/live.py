@@ -304,6 +304,7 @@ class LivePipeline:
         self._audio_fresh: tuple[float, float] | None = None
         self._last_acoustic_t = -math.inf
         self._last_voiced_t = -math.inf
+        self._voice_reason: str | None = None  # the speech gate's reason for the last 0.5 s without voice
         self._face_present: bool | None = None
         self._committed_text = ""
         self._pending_text = ""
@@ -593,6 +594,7 @@ class LivePipeline:
         q = self._blocks_acoustic
         try:
             ex = self._component("acoustic", self._make_extractor)
+            gate = self.engine.new_speech_gate()  # only speech counts as a voice; holds frames until decided
         except Exception as exc:  # noqa: BLE001 - degrade: the acoustic modality is then absent
             if self.stop_event.is_set():
                 return
@@ -605,15 +607,17 @@ class LivePipeline:
         except Exception as exc:  # noqa: BLE001 - only a warm-up; the first block pays instead
             log.debug("acoustic warm-up failed: %s", exc)
 
-        def add(frames) -> None:
+        def add(frames, speech=None) -> None:
             if len(frames) == 0:
                 return
-            t, f, v = self.engine.acoustic_rows(frames)
+            t, f, v = self.engine.acoustic_rows(frames, speech)
             self.aligner.add_acoustic(t, f, v)
+            why = gate.reason(t[-1] - 0.5, t[-1])
             with self._lock:
                 self._last_acoustic_t = float(t[-1])
                 if v.any():
                     self._last_voiced_t = float(t[np.flatnonzero(v)[-1]])
+                self._voice_reason = why
 
         while not self.stop_event.is_set():
             try:
@@ -622,14 +626,15 @@ class LivePipeline:
                 continue
             try:
                 if blk is EOS:
-                    add(ex.flush())
+                    add(*gate.flush(ex.flush()))
                     return
-                add(ex.push(blk.samples, t0=blk.t_start))
+                add(*gate.push(blk.samples, blk.t_start, ex.push(blk.samples, t0=blk.t_start)))
             except Exception as exc:  # noqa: BLE001 - one bad block must not end voice analysis
                 self._item_error("acoustic", exc)
                 if blk is EOS:
                     return
                 ex.reset()
+                gate.reset()
             with self._lock:
                 self._audio_fresh = (blk.t_end, blk.captured)
 
@@ -759,6 +764,7 @@ class LivePipeline:
         res = self.engine.infer(
             window, t, transcript=self.transcript(), face_present=face_present,
             voice_present=bool(self._voice_present()), fps=self._face_rate.value(), captured_at=captured,
+            voice_reason=self._voice_reason,
         )
         now = time.monotonic()
         with self._lock:
@@ -848,6 +854,7 @@ class LivePipeline:
             res, face=face, transcript=transcript, camera_on=self.camera is not None, mic_on=self.mic is not None,
             fps=self._render_rate.value(), prompt=self.prompt, message=msg,
             modalities=self.engine.modalities, face_present=face_present, voice_present=self._voice_present(),
+            voice_reason=self._voice_reason,
         )
         if res is None:
             st.emotions = self.engine.emotions

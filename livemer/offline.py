@@ -103,10 +103,18 @@ class AudioAnalysis:
 
     times: np.ndarray  # (n,) acoustic frame centres
     features: np.ndarray  # (n, d_a)
-    valid: np.ndarray  # (n,) voiced
+    valid: np.ndarray  # (n,) voiced speech
     words: list  # TimedWord (as recognised)
     tokens: list  # TextToken (text steps with vectors)
     duration: float
+    speech: Any = None  # the speech gate's SpeechMask over the audio (None: gate off or no acoustic analysis)
+
+    def no_voice_reason(self, start: float | None = None, end: float | None = None) -> str:
+        """Why ``[start, end)`` (default: the whole audio) has no voiced speech."""
+        why = self.speech.reason(start, end) if self.speech is not None else None
+        if why is not None:
+            return why
+        return "no voiced speech" if self.speech is not None else "no voiced audio (silence)"
 
 
 @dataclass
@@ -126,12 +134,13 @@ class FileResult:
     contributions: dict[str, np.ndarray]  # modality -> (n, K); NaN where not used
     modalities_used: list[str]  # per row, letters such as "tav"
     face_present: np.ndarray  # (n,) bool: a face in the latest analysed frame before the row's time
-    voice_present: np.ndarray  # (n,) bool: voiced audio during the last hop
+    voice_present: np.ndarray  # (n,) bool: voiced speech during the last hop
     words: list[str]  # per row: the words in the window (what the model read)
     new_words: list[str]  # per row: words that ended during the last hop
     transcript: list  # TimedWord
     face: FaceTrack | None = None
     masked: dict[str, str] = field(default_factory=dict)  # modality -> why it is absent everywhere
+    voice: list[str] = field(default_factory=list)  # per row: "speech", or why not ("" without audio)
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -311,6 +320,7 @@ def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
     times = np.zeros(0)
     feats = np.zeros((0, d_a), np.float32)
     valid = np.zeros(0, bool)
+    speech = None
     try:
         if want_acoustic:
             import_heavy("acoustic")  # serialised with the face and ASR imports of the other threads
@@ -318,7 +328,8 @@ def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
 
             t1 = time.perf_counter()
             frames = extract_acoustic(audio, SR)
-            times, feats, valid = engine.acoustic_rows(frames)
+            speech = engine.speech_mask(audio, SR)  # only speech counts as a voice
+            times, feats, valid = engine.acoustic_rows(frames, None if speech is None else speech.at(frames.times))
             timings["acoustic"] = time.perf_counter() - t1
     finally:
         if asr_job is not None:
@@ -326,7 +337,7 @@ def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
     if asr_job is None:
         words, tokens = transcribe() if want_text else ([], [])
     return AudioAnalysis(times, np.asarray(feats, np.float32).reshape(-1, d_a), np.asarray(valid, bool),
-                         words, tokens, duration)
+                         words, tokens, duration, speech)
 
 
 def _word_inputs(tokens: Sequence) -> list:
@@ -408,7 +419,7 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
         masked["visual"] = "no face found in any analysed frame"
     if audio_res is not None:
         if want_acoustic and not audio_res.valid.any():
-            masked["acoustic"] = "no voiced audio (silence)"
+            masked["acoustic"] = audio_res.no_voice_reason()
         if want_text and not audio_res.tokens:
             masked["text"] = "no speech recognised"
 
@@ -457,6 +468,8 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
         voice_present = presence_in_hops(audio_res.times, audio_res.valid, times, settings.hop)
     else:
         voice_present = np.zeros(n, dtype=bool)
+    voice = ["speech" if v else (audio_res.no_voice_reason(e - settings.hop, e) if audio_res is not None
+                                 and want_acoustic else "") for v, e in zip(voice_present, times)]
     timings["total"] = time.perf_counter() - t_all
     for m, why in masked.items():
         if why not in ("no video stream", "no audio track"):
@@ -475,7 +488,7 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
         modality_scores=scores, contributions=contrib, modalities_used=used,
         face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
         words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
-        face=face, masked=masked, notices=notices, timings=timings, settings=settings_d,
+        face=face, masked=masked, voice=voice, notices=notices, timings=timings, settings=settings_d,
     )
 
 
