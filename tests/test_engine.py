@@ -104,6 +104,17 @@ def test_acoustic_valid_is_the_voicing_gate():
     frames = AcousticFrames(np.arange(4) * 0.01, feats)
     assert acoustic_valid(frames).tolist() == [False, True, False, True]
     assert acoustic_valid(AcousticFrames.empty()).shape == (0,)
+    # with the speech gate's flags: voiced AND speech
+    assert acoustic_valid(frames, np.array([True, False, True, True])).tolist() == [False, False, False, True]
+
+
+def test_engine_speech_gate_follows_the_config(tiny_checkpoint):
+    on = Engine(EngineConfig(checkpoint=tiny_checkpoint))
+    off = Engine(EngineConfig(checkpoint=tiny_checkpoint, speech_gate=False))
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    assert not on.speech_mask(tone).speech.any() and off.speech_mask(tone) is None
+    assert on.new_speech_gate().gate is not None and off.new_speech_gate().gate is None
+    assert on.describe()["speech_gate"] == "silero" and off.describe()["speech_gate"] == "off"
 
 
 # --------------------------------------------------------------------------- engine
@@ -160,6 +171,12 @@ def test_to_json_dict_fields(engine):
     assert list(d["emotions"]) == SIX
     assert d["transcript"] == "hello there"
     assert d["face_present"] is True and d["voice_present"] is False
+    assert d["voice"] == "no speech"
+    why = "no speech detected (noise, music or other sound)"
+    assert engine.infer(_visual_window(engine), 2.0, voice_present=False, voice_reason=why).to_json_dict()[
+        "voice"] == why
+    assert engine.infer(_visual_window(engine), 2.0, voice_present=True, voice_reason=why).to_json_dict()[
+        "voice"] == "speech"
     assert d["window"][0] <= d["window"][1] <= 2.0
     assert d["top"] == max(d["emotions"], key=d["emotions"].get)
 
