@@ -226,6 +226,7 @@ def test_bad_numbers_are_one_line(demo, tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "--hop" in err[0]
 
 
+@pytest.mark.slow
 def test_non_speech_yields_no_emotion_and_speech_is_kept(tiny_checkpoint, tmp_path, capsys):
     """Issue 10 item 3: noise, tones, clicks and music are no voice (the acoustic modality is masked, with the
     reason); audio only and no words, so no emotion at all. espeak-ng speech is still heard."""
