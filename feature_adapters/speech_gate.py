@@ -207,8 +207,8 @@ class StreamingSpeechGate:
     """Incremental speech gate: ``push`` audio chunks, get the newly decided windows back.
 
     Memory is bounded: the unscored tail (< 512 samples), the pending windows of
-    an undecided run (less than ``long_speech_ms``) and the last ``history_s`` seconds of
-    decisions (for :meth:`at`). ``t0`` handling follows
+    an undecided run (less than ``long_speech_ms``) and the decisions of the last
+    ``history_s`` seconds before the latest chunk plus that chunk's (for :meth:`at`). ``t0`` handling follows
     :class:`feature_adapters.acoustic.StreamingAcousticExtractor`: the first
     chunk's ``t0`` sets the time of sample 0; a later ``t0`` off the expected
     time by more than ``gap_tolerance`` flushes the old stream and starts anew.
@@ -254,7 +254,10 @@ class StreamingSpeechGate:
             self._resampler = soxr.ResampleStream(self.sr, SR, 1, dtype="float32")
 
     def reset(self, t0: float | None = None) -> None:
-        """Drop undecided audio; the next stream starts at ``t0`` (default: just after the last sample)."""
+        """A new stream: undecided audio and the kept decisions are dropped; it starts at ``t0`` (default:
+        just after the last sample)."""
+        self._hist = SpeechMask.empty(self.opt.silence_dbfs)
+        self._decided_until = -math.inf
         self._reset(self.time if t0 is None else t0)
 
     @property
@@ -339,13 +342,17 @@ class StreamingSpeechGate:
                          np.array([r[2] for r in out], np.float64), np.array([r[3] for r in out], np.float64),
                          HOP_S, self.opt.silence_dbfs)
         self._decided_until = max(self._decided_until, new.end)
-        hist = SpeechMask.concat([self._hist, new])
-        if self._keep is not None and len(hist) > 2 * self._keep:
-            k = len(hist) - self._keep
-            hist = SpeechMask(hist.starts[k:], hist.speech[k:], hist.level_db[k:], hist.prob[k:], HOP_S,
-                              self.opt.silence_dbfs)
-        self._hist = hist
+        self._hist = SpeechMask.concat([self._hist, new])
         return new
+
+    def _trim(self) -> None:
+        """Keep the last ``history_s`` seconds of decisions (done before each chunk: a whole signal pushed at
+        once keeps all of its decisions)."""
+        hist = self._hist
+        if self._keep is not None and len(hist) > self._keep:
+            k = len(hist) - self._keep
+            self._hist = SpeechMask(hist.starts[k:], hist.speech[k:], hist.level_db[k:], hist.prob[k:], HOP_S,
+                                    self.opt.silence_dbfs)
 
     def _feed(self, y16: np.ndarray) -> list:
         out: list = []
@@ -363,6 +370,7 @@ class StreamingSpeechGate:
             raise SpeechGateError(f"audio chunk must be mono (1-D), got shape {x.shape}")
         if x.size and not np.all(np.isfinite(x)):
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        self._trim()
         flushed = SpeechMask.empty(self.opt.silence_dbfs)
         if t0 is not None:
             if not self._started:
@@ -459,12 +467,18 @@ class FrameGate:
         if self.gate is not None:
             self.gate.reset()
 
-    def reason(self, start: float, end: float) -> str | None:
+    def reason(self, start: float | None = None, end: float | None = None) -> str | None:
         """The gate's reason for no speech in ``[start, end)`` (None: speech there, or no gate)."""
         return self.gate.mask.reason(start, end) if self.gate is not None else None
 
 
+def silero_gate(options: SpeechGateOptions | None = None, history_s: float = 60.0) -> FrameGate:
+    """A fresh Silero speech gate for one audio stream, holding acoustic frames until decided (the voice
+    stage's gate: ``livemer.stages.VoiceOptions.gate``)."""
+    return FrameGate(StreamingSpeechGate(options, SR, history_s=history_s))
+
+
 __all__ = [
-    "SpeechGateOptions", "SpeechMask", "StreamingSpeechGate", "FrameGate", "SpeechGateError", "speech_mask",
+    "silero_gate", "SpeechGateOptions", "SpeechMask", "StreamingSpeechGate", "FrameGate", "SpeechGateError", "speech_mask",
     "speech_segments", "REASON_SILENCE", "REASON_NOT_SPEECH", "HOP_S",
 ]

@@ -168,9 +168,20 @@ def test_history_is_bounded():
     chunk = np.zeros(1600, np.float32)
     for _ in range(300):  # 30 s
         gate.push(chunk)
-    assert len(gate.mask) <= 2 * int(np.ceil(2.0 / HOP_S))
+    assert len(gate.mask) <= int(np.ceil(2.0 / HOP_S)) + int(np.ceil(0.1 / HOP_S)) + 1  # 2 s + the last chunk
     assert gate.mask.end == pytest.approx(gate.decided_until)
     assert gate.decided_until == pytest.approx(30.0, abs=HOP_S)
+
+
+def test_reset_starts_a_new_stream_and_a_whole_signal_keeps_all_decisions(speech):
+    gate = StreamingSpeechGate(history_s=1.0)
+    gate.push(speech)  # one push: every decision is kept, whatever history_s
+    gate.flush()
+    assert len(gate.mask) == len(speech_mask(speech)) and gate.mask.reason() is None
+    gate.reset(t0=0.0)
+    assert len(gate.mask) == 0 and gate.decided_until == 0.0
+    gate.push(np.zeros(SR, np.float32), t0=0.0)
+    assert gate.mask.starts[0] == 0.0 and gate.mask.reason() == REASON_SILENCE
 
 
 def test_a_gap_in_time_starts_a_new_stream():
