@@ -268,6 +268,7 @@ class FileDriver:
                     progress(t - reported)
                     reported = t
             decoded = reader.decoded
+            face.end_stream(decoded / fps)
             if not self._stop.is_set():
                 reader.check_complete()
         if progress is not None:
