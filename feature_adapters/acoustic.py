@@ -102,6 +102,10 @@ class AcousticFrames:
             raise KeyError(f"no acoustic feature '{name}' (have: {', '.join(self.names)})")
         return self.features[:, self._index[name]]
 
+    def select(self, mask) -> "AcousticFrames":
+        """The frames where ``mask`` (bool, or indices) selects."""
+        return AcousticFrames(self.times[mask], self.features[mask], self.names)
+
     @property
     def is_voiced(self) -> np.ndarray:
         return self.column("vuv") > 0.5

@@ -116,6 +116,7 @@ class EngineConfig:
     smoothing_tau: float = 1.0  # seconds; 0 turns smoothing off
     glove: str | None = None  # GloVe text file when the checkpoint is not GloVe 6B 50-d
     threads: int | None = 1  # torch threads for the model
+    speech_gate: bool = True  # only speech counts as a voice (the voice stage's gate); False: any voiced sound
 
 
 def _f(x: Any) -> float | None:
@@ -145,6 +146,7 @@ class InferenceResult:
     transcript: str = ""
     face_present: bool = False
     voice_present: bool = False
+    voice_reason: str | None = None  # why no voice (e.g. "no speech (silence)"); None: speech or unknown
     fps: float = 0.0
     latency: float = float("nan")  # seconds from capture of the freshest input to this result
     timestamp: float = field(default_factory=time.time)  # wall clock (unix seconds)
@@ -186,6 +188,7 @@ class InferenceResult:
             "transcript": self.transcript,
             "face_present": bool(self.face_present),
             "voice_present": bool(self.voice_present),
+            "voice": "speech" if self.voice_present else (self.voice_reason or "no speech"),
             "fps": _f(self.fps),
             "latency": _f(self.latency),
         }
@@ -360,7 +363,8 @@ class Engine:
 
     def infer(self, window, t: float, *, transcript: str = "", face_present: bool = False,
               voice_present: bool = False, fps: float = 0.0, captured_at: float | None = None,
-              smooth_result: bool = True, smoother: Smoother | None = None) -> InferenceResult:
+              smooth_result: bool = True, smoother: Smoother | None = None,
+              voice_reason: str | None = None) -> InferenceResult:
         """Predict on ``window`` (ending at stream time ``t``) and smooth over time (with ``smoother``,
         a stream's own state, else the engine's).
 
@@ -381,7 +385,7 @@ class Engine:
             contributions={m: np.asarray(v) for m, v in pred.contributions.items()},
             modalities_used=tuple(pred.modalities_used), modalities_requested=tuple(mods), user_added=users,
             transcript=transcript, face_present=bool(face_present), voice_present=bool(voice_present),
-            fps=float(fps),
+            voice_reason=None if voice_present else voice_reason, fps=float(fps),
             latency=(time.monotonic() - captured_at) if captured_at is not None else float("nan"),
             n_steps=int(np.count_nonzero(window.step_mask)),
         )
@@ -399,4 +403,5 @@ class Engine:
             "window_steps": self.config.window_steps,
             "pseudo_step": self.config.pseudo_step,
             "smoothing_tau": self.config.smoothing_tau,
+            "speech_gate": "silero" if self.config.speech_gate else "off",
         }

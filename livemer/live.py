@@ -56,7 +56,7 @@ from .errors import LivemerError, first_line
 from .loading import import_heavy
 from .session import Session, SessionOptions
 from .sinks import JsonlSink, Recorder
-from .stages import FaceOptions, SpeechOptions
+from .stages import FaceOptions, SpeechOptions, VoiceOptions
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ class LiveOptions:
                                     trim_s=self.asr_trim_s, max_buffer_s=self.asr_max_buffer_s)
         stages = (("face",) if self.camera is not None else ()) + (("voice", "speech") if self.mic is not None else ())
         return SessionOptions(face=FaceOptions(backend=config.face_backend, rate_hz=self.face_hz,
-                                               max_width=self.face_max_width), speech=speech, stages=stages)
+                                               max_width=self.face_max_width), speech=speech, stages=stages,
+                              voice=VoiceOptions.gated(config.speech_gate))
 
 
 @dataclass

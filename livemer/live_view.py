@@ -52,7 +52,7 @@ class LiveView:
             res, face=obs.result if obs is not None else None, transcript=transcript,
             camera_on=d.camera is not None, mic_on=d.mic is not None, fps=self.render_rate.value(),
             prompt=self.prompt, message=msg, modalities=eng.modalities, face_present=s.face_present(),
-            voice_present=s.voice_present() if d.mic is not None else None,
+            voice_present=s.voice_present() if d.mic is not None else None, voice_reason=s.voice_reason(),
         )
         if res is None:
             st.emotions = eng.emotions

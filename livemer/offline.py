@@ -36,7 +36,7 @@ from .engine import modality_letters
 from .errors import LivemerError
 from .media import MediaError, MediaInfo, VideoReader, load_audio_track, probe
 from .session import STAGE_WHAT, STAGES, Session, SessionOptions
-from .stages import AcousticRows, FaceOptions, SpeechOptions, face_presence, voice_presence
+from .stages import AcousticRows, FaceOptions, SpeechOptions, VoiceOptions, face_presence, voice_presence
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class AudioAnalysis:
 
     times: np.ndarray  # (n,) acoustic frame centres
     features: np.ndarray  # (n, d_a)
-    valid: np.ndarray  # (n,) voiced
+    valid: np.ndarray  # (n,) voiced speech
     words: list  # TimedWord (as recognised)
     tokens: list  # TextToken (text steps with vectors)
     duration: float
@@ -126,13 +126,14 @@ class FileResult:
     contributions: dict[str, np.ndarray]  # modality -> (n, K); NaN where not used
     modalities_used: list[str]  # per row, letters such as "tav"
     face_present: np.ndarray  # (n,) bool: a face in the latest analysed frame before the row's time
-    voice_present: np.ndarray  # (n,) bool: voiced audio during the last hop
+    voice_present: np.ndarray  # (n,) bool: voiced speech lately (the voice stage's presence rule)
     words: list[str]  # per row: the words in the window (what the model read)
     new_words: list[str]  # per row: words that ended during the last hop
     transcript: list  # TimedWord
     face: FaceTrack | None = None
     smoothed: np.ndarray | None = None  # (n, K) smoothed over time as live smooths (the annotated video's bars)
     masked: dict[str, str] = field(default_factory=dict)  # modality -> why it is absent everywhere
+    voice: list[str] = field(default_factory=list)  # per row: "speech", or why not ("" when not analysed)
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -236,6 +237,7 @@ class FileDriver:
         mods = set(self.engine.modalities)
         return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps),
                               speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
+                              voice=VoiceOptions.gated(cfg.speech_gate),
                               stages=tuple(n for n in STAGES if need[n] in mods))
 
     def _stage(self, name: str, masked: dict[str, str], modality: str) -> bool:
@@ -372,7 +374,7 @@ class FileDriver:
             masked["visual"] = "no face found in any analysed frame"
         if audio_res is not None:
             if want_acoustic and not audio_res.valid.any():
-                masked["acoustic"] = "no voiced audio (silence)"
+                masked["acoustic"] = self._no_voice_reason()
             if want_text and not audio_res.tokens:
                 masked["text"] = "no speech recognised"
 
@@ -416,6 +418,9 @@ class FileDriver:
                                            session.options.voice.presence_hold_s)
         else:
             voice_present = np.zeros(n, dtype=bool)
+        hold = session.options.voice.presence_hold_s
+        voice = [("speech" if v else self._no_voice_reason(e - hold, e)) if want_acoustic and audio_res else ""
+                 for v, e in zip(voice_present, times)]
         timings["total"] = time.perf_counter() - t_all
         for m, why in masked.items():
             if why not in ("no video stream", "no audio track"):
@@ -432,8 +437,17 @@ class FileDriver:
             modality_scores=scores, contributions=contrib, modalities_used=used,
             face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
             words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
-            face=face, smoothed=smoothed, masked=masked, notices=notices, timings=timings, settings=settings_d,
+            face=face, smoothed=smoothed, masked=masked, voice=voice, notices=notices, timings=timings,
+            settings=settings_d,
         )
+
+    def _no_voice_reason(self, start: float | None = None, end: float | None = None) -> str:
+        """Why the last analysed audio has no voiced speech in ``[start, end)`` (default: anywhere)."""
+        voice = self.session.voice
+        why = voice.no_voice_reason(start, end)
+        if why is not None:
+            return why
+        return "no voiced speech" if voice.gate is not None else "no voiced audio (silence)"
 
     def close(self) -> None:
         self._stop.set()

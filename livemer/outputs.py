@@ -164,7 +164,7 @@ def versions() -> dict[str, str | None]:
 
 def result_columns(emotions: Sequence[str]) -> list[str]:
     """The per-window CSV columns for ``emotions`` (pure)."""
-    cols = ["start", "end", "words", "new_words", "face_present", "voice_present", "modalities_used"]
+    cols = ["start", "end", "words", "new_words", "face_present", "voice_present", "voice", "modalities_used"]
     cols += [f"p_{e}" for e in emotions]
     cols += [f"{m}_{e}" for m in MODALITIES for e in emotions]
     return cols
@@ -176,7 +176,9 @@ def result_table(result):
     ``start``: start of the first real step in the window (empty when the
     window is empty); ``end``: the time the window ends at (its result time);
     ``words``: the words in the window; ``new_words``: words that ended since
-    the previous row; ``face_present``/``voice_present``: 0/1;
+    the previous row; ``face_present``/``voice_present``: 0/1; ``voice``:
+    ``speech``, or why there is no voice (``no speech (silence)``, ``no speech
+    detected (...)``; empty without audio);
     ``modalities_used``: letters such as ``tav``; ``p_<emotion>``: the model's
     probability (empty when no modality was observed); ``<modality>_<emotion>``:
     that modality's raw score (empty when the modality was not used).
@@ -191,6 +193,7 @@ def result_table(result):
         "new_words": list(result.new_words),
         "face_present": result.face_present.astype(int),
         "voice_present": result.voice_present.astype(int),
+        "voice": list(result.voice) if len(result.voice) == n else [""] * n,
         "modalities_used": list(result.modalities_used),
     }
     for k, e in enumerate(result.emotions):
@@ -382,6 +385,7 @@ class _OverlayTimeline:
             st.contributions = {m: v[i] for m, v in r.contributions.items() if np.isfinite(v[i]).any()}
             st.modalities_used = tuple(m for m in MODALITIES if m[0] in r.modalities_used[i])
             st.voice_present = bool(r.voice_present[i]) if r.info.has_audio else None
+            st.voice_reason = r.voice[i] if i < len(r.voice) and r.voice[i] != "speech" else None
             st.face_present = bool(r.face_present[i]) if camera_on else None
         else:
             st.probabilities = np.full(len(r.emotions), np.nan)

@@ -58,6 +58,7 @@ class OverlayState:
     aus: Mapping[str, float] = field(default_factory=dict)
     face_present: bool | None = None  # None: unknown (no camera)
     voice_present: bool | None = None  # None: unknown (no mic)
+    voice_reason: str | None = None  # why no voice (the speech gate's reason); None: silence or unknown
     camera_on: bool = True
     mic_on: bool = True
     transcript: str = ""
@@ -138,7 +139,7 @@ def badges(state: OverlayState) -> list[str]:
     if not state.mic_on:
         out.append("no mic")
     elif state.voice_present is False and req & {"text", "acoustic"}:
-        out.append("silence")
+        out.append("no speech" if state.voice_reason and "silence" not in state.voice_reason else "silence")
     for m in ("text", "acoustic", "visual"):
         if m not in req:
             out.append(f"{MODALITY_SHORT[m]} off")
@@ -338,7 +339,8 @@ def render(frame: np.ndarray, state: OverlayState) -> np.ndarray:
 def state_from_result(result, *, face=None, transcript: str | None = None, camera_on: bool = True,
                       mic_on: bool = True, fps: float | None = None, prompt: str | None = None,
                       message: str | None = None, modalities: Sequence[str] | None = None,
-                      face_present: bool | None = None, voice_present: bool | None = None) -> OverlayState:
+                      face_present: bool | None = None, voice_present: bool | None = None,
+                      voice_reason: str | None = None) -> OverlayState:
     """An :class:`OverlayState` from an :class:`livemer.engine.InferenceResult` (or None) and a face result.
 
     Keyword values override the result's (the live loop passes the freshest
@@ -355,6 +357,7 @@ def state_from_result(result, *, face=None, transcript: str | None = None, camer
         st.transcript = result.transcript
         st.face_present = result.face_present if camera_on else None
         st.voice_present = result.voice_present if mic_on else None
+        st.voice_reason = result.voice_reason if mic_on else None
         st.fps = result.fps
         st.latency = result.latency
     if modalities is not None:
@@ -367,6 +370,7 @@ def state_from_result(result, *, face=None, transcript: str | None = None, camer
         st.face_present = face_present
     if voice_present is not None and mic_on:
         st.voice_present = voice_present
+        st.voice_reason = None if voice_present else voice_reason
     if face is not None and getattr(face, "face_found", False):
         st.face_box = face.box
         st.aus = dict(face.aus)

@@ -117,6 +117,7 @@ class Session:
         self.latest_result: InferenceResult | None = None
         self._last_acoustic_t = -math.inf
         self._last_voiced_t = -math.inf
+        self._voice_reason: str | None = None  # the speech gate's reason for the last presence_hold_s without voice
         self._visual_fresh: float | None = None  # time.monotonic() of the freshest input's capture
         self._audio_fresh: float | None = None
         self._committed = ""
@@ -245,10 +246,13 @@ class Session:
         if len(rows) == 0:
             return
         self.aligner.add_acoustic(rows.times, rows.features, rows.voiced)
+        last = float(rows.times[-1])
+        why = self.voice.no_voice_reason(last - self.options.voice.presence_hold_s, last)
         with self._lock:
-            self._last_acoustic_t = float(rows.times[-1])
+            self._last_acoustic_t = last
             if rows.voiced.any():
                 self._last_voiced_t = float(rows.times[np.flatnonzero(rows.voiced)[-1]])
+            self._voice_reason = why
 
     def push_speech(self, t_end: float, samples: np.ndarray) -> None:
         """Queue audio for the recogniser (no decode: see :meth:`decode_speech`). Speech thread."""
@@ -299,6 +303,11 @@ class Session:
         return bool(voice_presence(np.array([voiced]), np.array([True]), np.array([last + 1e-6]),
                                    self.options.voice.presence_hold_s)[0])
 
+    def voice_reason(self) -> str | None:
+        """The speech gate's reason for no speech lately (None: speech, or no gate)."""
+        with self._lock:
+            return self._voice_reason
+
     def face_present(self) -> bool | None:
         """Whether the freshest analysed frame had a face (None before any frame)."""
         with self._lock:
@@ -336,7 +345,7 @@ class Session:
         res = self._engine().infer(
             self.window(t), t, transcript=self.transcript(), face_present=bool(self.face_present()),
             voice_present=voice_on and self.voice_present(), fps=self.face_rate.value(), captured_at=captured,
-            smoother=self.smoother,
+            smoother=self.smoother, voice_reason=self.voice_reason() if voice_on else None,
         )
         with self._lock:
             self.latest_result = res

@@ -131,6 +131,16 @@ class SpeechGate(Protocol):
     def reset(self) -> None:
         """A new stream."""
 
+    def reason(self, start: float | None, end: float | None) -> str | None:
+        """Why ``[start, end)`` of the stream holds no speech (None: it does)."""
+
+
+def silero_gate() -> SpeechGate:
+    """The default speech gate: Silero VAD (bundled in faster-whisper), :mod:`feature_adapters.speech_gate`."""
+    from feature_adapters.speech_gate import silero_gate as make
+
+    return make()
+
 
 @dataclass
 class VoiceOptions:
@@ -138,7 +148,13 @@ class VoiceOptions:
 
     sr: int = SR
     presence_hold_s: float = 0.5  # voice counts as present for this long after a voiced frame
-    gate: Callable[[], SpeechGate] | None = None  # makes the speech gate ANDed into the voicing flag (None: none)
+    # makes the speech gate ANDed into the voicing flag: only speech counts as a voice (None: any voiced sound)
+    gate: Callable[[], SpeechGate] | None = silero_gate
+
+    @classmethod
+    def gated(cls, speech_gate: bool = True, **kw) -> "VoiceOptions":
+        """With the Silero speech gate, or with none (``speech_gate=False``: any voiced sound is a voice)."""
+        return cls(gate=silero_gate if speech_gate else None, **kw)
 
 
 @dataclass
@@ -366,14 +382,20 @@ class VoiceStage:
         from feature_adapters.acoustic import AcousticFrames, extract_acoustic
 
         frames = extract_acoustic(audio, self.options.sr)
-        gate = self.options.gate() if self.options.gate is not None else None
+        gate = self.gate  # a new stream: its decisions stay for no_voice_reason
         if gate is None:
             return self.rows(frames)
+        gate.reset()
         ready, flags = gate.push(audio, 0.0, frames)
         rest, more = gate.flush(AcousticFrames.empty())
         if len(rest):
             ready, flags = AcousticFrames.concat([ready, rest]), np.concatenate([flags, more])
         return self.rows(ready, flags)
+
+    def no_voice_reason(self, start: float | None = None, end: float | None = None) -> str | None:
+        """The speech gate's reason why ``[start, end)`` of the stream (the whole stream by default) holds
+        no speech: ``no speech (silence)`` or ``no speech detected (...)``; None: speech there, or no gate."""
+        return self.gate.reason(start, end) if self.gate is not None else None
 
     def reset(self) -> None:
         if self.extractor is not None:

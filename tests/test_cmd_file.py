@@ -261,3 +261,40 @@ def test_bad_numbers_are_one_line(synthetic, tmp_path, capsys):
     rc = main(["file", str(demo), "--out", str(tmp_path), "--hop", "0"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--hop" in err[0]
+
+
+@pytest.mark.slow
+def test_non_speech_yields_no_emotion_and_speech_is_kept(tiny_checkpoint, tmp_path, capsys):
+    """Issue 10 item 3: noise, tones, clicks and music are no voice (the acoustic modality is masked, with the
+    reason); audio only and no words, so no emotion at all. espeak-ng speech is still heard."""
+    import pandas as pd
+    import soundfile as sf
+
+    from feature_adapters.speech_gate import REASON_NOT_SPEECH
+    from feature_adapters.synthetic_audio import CATEGORIES
+
+    rng = np.random.default_rng(11)
+    clips = {}
+    for cat in ("pink noise", "pure tone", "click train", "chords"):
+        clips[cat] = tmp_path / f"{cat.replace(' ', '_')}.wav"
+        sf.write(clips[cat], CATEGORIES[cat](3.0, rng), 16000)
+    clips["speech"] = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(clips["speech"]), "I cannot believe you did that to me."], check=True)
+    out = tmp_path / "o"
+    rc = main(["file", *map(str, clips.values()), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
+               "--no-video"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    for cat, path in clips.items():
+        doc = json.loads((out / f"{path.stem}.json").read_text())
+        df = pd.read_csv(out / f"{path.stem}.csv", keep_default_na=False)
+        if cat == "speech":
+            assert "acoustic" not in doc["modalities"]["masked"], doc["modalities"]
+            assert (df["voice"] == "speech").mean() > 0.3 and doc["top_emotion"] is not None
+            continue
+        assert doc["modalities"]["masked"]["acoustic"] == REASON_NOT_SPEECH, cat
+        assert "text" in doc["modalities"]["masked"] and doc["transcript"] == ""
+        assert doc["top_emotion"] is None and all(v["mean"] is None for v in doc["summary"].values()), cat
+        assert (df["voice"] == REASON_NOT_SPEECH).all() and (df["voice_present"] == 0).all()
+        assert (df["modalities_used"] == "").all()
+        assert f"{path.name}: acoustic masked: {REASON_NOT_SPEECH}" in cap.err

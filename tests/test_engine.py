@@ -149,8 +149,18 @@ def test_to_json_dict_fields(engine):
     assert list(d["emotions"]) == SIX
     assert d["transcript"] == "hello there"
     assert d["face_present"] is True and d["voice_present"] is False
+    assert d["voice"] == "no speech"
     assert d["window"][0] <= d["window"][1] <= 2.0
     assert d["top"] == max(d["emotions"], key=d["emotions"].get)
+
+
+def test_voice_field_says_speech_or_why_not(engine):
+    why = "no speech detected (noise, music or other sound)"
+    d = engine.infer(_visual_window(engine), 2.0, voice_present=False, voice_reason=why).to_json_dict()
+    assert d["voice"] == why
+    d = engine.infer(_visual_window(engine), 2.0, voice_present=True, voice_reason=why).to_json_dict()
+    assert d["voice"] == "speech"
+    assert engine.describe()["speech_gate"] == "silero"
 
 
 def test_switching_modalities_masks_them(tiny_checkpoint):

@@ -57,6 +57,14 @@ def media(tmp_path_factory):
 def engine(tiny_checkpoint):
     from livemer.engine import Engine, EngineConfig
 
+    # speech gate off: the harmonic tone stands in for a voice here (with the gate: the test below)
+    return Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5, speech_gate=False))
+
+
+@pytest.fixture(scope="module")
+def gated_engine(tiny_checkpoint):
+    from livemer.engine import Engine, EngineConfig
+
     return Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5))
 
 
@@ -87,6 +95,18 @@ def test_no_face_and_silence_mask_every_modality(engine, media, tmp_path):
     assert rows[-1]["transcript"] == ""
     assert live.stats.frames_analysed >= 1 and live.stats.faces_found == 0
     assert live.join(0.1) == []  # every thread has ended
+
+
+@pytest.mark.slow
+def test_a_tone_is_no_voice_with_the_speech_gate(gated_engine, media, tmp_path):
+    """Voiced but not speech: the acoustic modality stays masked and every result says why."""
+    live, rows = _run(gated_engine, tmp_path, camera=None, mic=str(media["voiced"]))
+    assert live.stats.errors == []
+    assert len(rows) >= 3
+    assert all(r["modalities_used"] == [] and r["voice_present"] is False for r in rows)
+    assert all(all(v is None for v in r["raw"].values()) for r in rows)  # no face, no words: no emotion
+    assert rows[-1]["voice"] == "no speech detected (noise, music or other sound)"
+    assert live.view.overlay_state().voice_reason == rows[-1]["voice"]
 
 
 @pytest.mark.slow

@@ -68,6 +68,9 @@ def test_caption_tail_keeps_the_latest_words():
 def test_badges_follow_the_state():
     assert badges(_state()) == []
     assert badges(_state(face_present=False, voice_present=False)) == ["no face", "silence"]
+    nonspeech = "no speech detected (noise, music or other sound)"
+    assert badges(_state(voice_present=False, voice_reason=nonspeech)) == ["no speech"]
+    assert badges(_state(voice_present=False, voice_reason="no speech (silence)")) == ["silence"]
     off = badges(_state(modalities_requested=("text",), face_present=False))
     assert "face off" in off and "voice off" in off and "no face" not in off
     assert badges(_state(camera_on=False, mic_on=False)) == ["no camera", "no mic"]

@@ -179,7 +179,7 @@ def test_voice_stage_ands_a_speech_gate_into_voicing_and_streams_as_the_batch_pa
     sr = 16000
     t = np.arange(sr) / sr
     tone = (0.3 * np.sin(2 * np.pi * 150 * t) + 0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-    plain = VoiceStage().load().analyse(tone)
+    plain = VoiceStage(VoiceOptions(gate=None)).load().analyse(tone)  # no gate: the tone is voiced
     st = VoiceStage(VoiceOptions(gate=HoldingGate)).load()
     batch = st.analyse(tone)
     parts = [st.push(k / sr, tone[k:k + 512]) for k in range(0, tone.size, 512)] + [st.flush()]
@@ -189,3 +189,17 @@ def test_voice_stage_ands_a_speech_gate_into_voicing_and_streams_as_the_batch_pa
     assert np.array_equal(batch.times, plain.times) and plain.voiced[plain.times < 0.45].any()
     assert not batch.voiced[batch.times < 0.5].any()  # the gate said "not speech" there
     assert np.array_equal(batch.voiced[batch.times >= 0.5], plain.voiced[plain.times >= 0.5])
+
+
+def test_voice_stage_has_the_silero_speech_gate_by_default():
+    from livemer.stages import VoiceOptions
+
+    sr = 16000
+    tone = (0.3 * np.sin(2 * np.pi * 150 * np.arange(sr) / sr)).astype(np.float32)
+    st = VoiceStage().load()
+    rows = st.analyse(tone)
+    assert len(rows) and not rows.voiced.any()  # voiced by the extractor, but not speech
+    assert st.no_voice_reason() == "no speech detected (noise, music or other sound)"
+    assert VoiceOptions.gated(False).gate is None and VoiceOptions.gated(True).gate is not None
+    off = VoiceStage(VoiceOptions.gated(False)).load()
+    assert off.analyse(tone).voiced.any() and off.no_voice_reason() is None
