@@ -88,6 +88,9 @@ def main(argv=None) -> int:
                          "(model.calibration); those clips leave the evaluation set")
     ap.add_argument("--pool", action="store_true",
                     help="reference ceiling: the examples of all --speakers together as one teacher")
+    ap.add_argument("--write-replay-checkpoint", metavar="OUT",
+                    help="also write the checkpoint with a replay set of actors 1-16 (--per-emotion windows of "
+                         "each trained emotion) attached, for `livemer add-emotion --examples`")
     args = ap.parse_args(argv)
 
     from feature_adapters.embeddings import get_provider
@@ -176,11 +179,12 @@ def main(argv=None) -> int:
     init = adapt.zero_shot_rows(pred, vec)
 
     # the replay pool: seen emotions of the training actors, windows at 0.6/0.8/1.0 of each clip
+    replay_words = [e for e in recipe_data.ravdess_names() if e in ck.emotion_words and e != target]
     pw, pl, pa = [], [], []
     for c in pool:
         for w in windows(c, (0.6, 0.8, 1.0)):
             pw.append(w)
-            pl.append(ck.display_emotions.index(c.name) if c.name in ck.display_emotions else -1)
+            pl.append(replay_words.index(c.name) if c.name in replay_words else -1)
             pa.append(c.actor)
     pool_b = batch_of(pw)
     pool_ex = adapt.encode_batch(pred, pool_b, "av")
@@ -204,7 +208,7 @@ def main(argv=None) -> int:
         pos = adapt.encode_batch(pred, batch_of(ws), "av", adapt.clip_weights(groups))
         # replay: per seen emotion, per_emotion windows from actors other than s
         keep = pa != s
-        labels = np.zeros((len(pl), len(ck.display_emotions)))
+        labels = np.zeros((len(pl), len(replay_words)))
         labels[np.arange(len(pl))[pl >= 0], pl[pl >= 0]] = 1
         idx = adapt.replay_indices(labels[keep], None, pool_ex.mask[keep], args.per_emotion, seed=0)
         sel = np.flatnonzero(keep)[idx]
@@ -227,10 +231,19 @@ def main(argv=None) -> int:
                 results[f"{variant}, l2={l2:g}"].append(
                     (s, after[target], np.mean([after[e] for e in seen]), fit.positives, fit.negatives))
 
+    if args.write_replay_checkpoint:
+        train_clips = [c for c in pool if c.name in replay_words]
+        ds = recipe_data.build_ravdess(train_clips, [audio[c.path] for c in train_clips], face, provider,
+                                       (0.6, 0.8, 1.0), include_calm=False, name="ravdess actors 1-16")
+        ds = ds.select_emotions(replay_words)
+        n = adapt.attach_replay(ck, ds, args.per_emotion)
+        print(f"wrote {ck.save(args.write_replay_checkpoint)} with a replay set of {n} windows")
+
     seen_before = float(np.mean([before[e] for e in seen]))
     print(f"\nfew-shot '{target}' from {args.shots} clips of one speaker; evaluated on actors 17-20 "
           f"({len(valid)} clips, {int(y[target].sum())} positive), modalities acoustic+visual")
-    print(f"checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows per seen emotion")
+    print(f"checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
+          f"{', '.join(replay_words)}")
     print(f"zero-shot '{target}' AUC {before[target]:.3f}; seen mean AUC {seen_before:.4f} "
           f"({', '.join(f'{e} {before[e]:.3f}' for e in seen)})")
     if args.calibrate:

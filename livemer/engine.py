@@ -249,6 +249,12 @@ class Engine:
         es = resolve_emotions(self.checkpoint, cfg.emotions, registry, self.provider)
         for name, vec in es.vectors.items():
             self.predictor.add_emotion(name, vec)
+        self.notes: list[str] = list(es.notes)
+        for name, rows in es.adapted.items():
+            try:
+                self.predictor.set_adaptation(name, rows)
+            except ValueError as exc:
+                self.notes.append(f"{exc}; scored zero-shot")
         self._emotions = list(es.names)
         self._user_added = set(es.user_added)
         self._lock = threading.RLock()

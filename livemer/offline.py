@@ -135,6 +135,7 @@ class FileResult:
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    windows: list | None = None  # the model's input windows, kept only when asked (few-shot examples)
 
     @property
     def n(self) -> int:
@@ -344,8 +345,12 @@ def _word_inputs(tokens: Sequence) -> list:
 
 
 def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = None,
-                 progress: ProgressFn | None = None, info: MediaInfo | None = None) -> FileResult:
-    """Run the whole pipeline on one file; raises :class:`MediaError` (one line) when it is unusable."""
+                 progress: ProgressFn | None = None, info: MediaInfo | None = None,
+                 keep_windows: bool = False) -> FileResult:
+    """Run the whole pipeline on one file; raises :class:`MediaError` (one line) when it is unusable.
+
+    ``keep_windows`` keeps the model's input windows in the result (``FileResult.windows``).
+    """
     from feature_adapters.align import windows_at
 
     settings = settings or OfflineSettings()
@@ -476,6 +481,7 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
         face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
         words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
         face=face, masked=masked, notices=notices, timings=timings, settings=settings_d,
+        windows=list(windows) if keep_windows else None,
     )
 
 
