@@ -134,6 +134,12 @@ def run_emotions(args) -> int:
     return 0
 
 
+def compared_emotions(checkpoint) -> list[str]:
+    """What a new emotion is compared with: the display set, plus ``neutral`` when the checkpoint has it."""
+    return list(checkpoint.display_emotions) + [w for w in ("neutral",) if w in checkpoint.emotion_words
+                                                and w not in checkpoint.display_emotions]
+
+
 def nearest_line(name: str, rows: dict, predictor, trained: list[str], k: int = 2) -> str:
     """'bored - text: ...; voice: sad 0.81, neutral 0.74; face: neutral 0.79' (cosine similarity)."""
     from model.geometry import nearest
@@ -178,7 +184,7 @@ def run_add(args) -> int:
     print(f"added '{name}' ({prov.name}); scored in text, acoustic and visual from now on. "
           f"Nearest words: {near}")
     pred = Predictor(ck)
-    print(nearest_line(name, zero_shot_rows(pred, vec), pred, list(ck.emotion_words)))
+    print(nearest_line(name, zero_shot_rows(pred, vec), pred, compared_emotions(ck)))
     print(f"stored in {reg.path}")
     return 0
 
@@ -228,6 +234,6 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     from model.adapt import zero_shot_rows
 
     learned = {**zero_shot_rows(engine.predictor, vec), **res.fit.embeddings}
-    print(nearest_line(name, learned, engine.predictor, list(engine.checkpoint.emotion_words)))
+    print(nearest_line(name, learned, engine.predictor, compared_emotions(engine.checkpoint)))
     print(f"stored in {reg.path}")
     return 0

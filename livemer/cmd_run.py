@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
             live.preload(config)  # face, speech and voice models load while the emotion model loads
             import_heavy("model")
             engine = Engine(config)
+            for note in engine.notes:
+                print(f"livemer: note: {note}", file=sys.stderr, flush=True)
             live.attach(engine)
             live.prepare()
             live.wait_files()

@@ -19,11 +19,12 @@ def space_rows(checkpoint, registry, glove: str | None = None):
     """(names, {modality: (K, d_m)}, user-added names, adapted names) of the display set plus the user's emotions."""
     from model.inference import Predictor
 
-    from .cmd_emotions import provider_for
+    from .cmd_emotions import compared_emotions, provider_for
     from .emotions_set import resolve_emotions
 
     prov = provider_for(checkpoint, glove)
-    es = resolve_emotions(checkpoint, None, registry, prov)
+    users = [e.name for e in registry.list(checkpoint.embedding_space)]
+    es = resolve_emotions(checkpoint, compared_emotions(checkpoint) + users, registry, prov)
     pred = Predictor(checkpoint, prov)
     for n, v in es.vectors.items():
         pred.add_emotion(n, v)
