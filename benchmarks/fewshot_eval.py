@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibrate", action="store_true",
                     help="per-speaker baseline: every speaker's neutral clips of statement 1 shift its features "
                          "(model.calibration); those clips leave the evaluation set")
+    ap.add_argument("--adapt", default=",".join(adapt.ADAPTED_MODALITIES),
+                    help="modalities whose rows are learned (comma-separated; default acoustic,visual)")
     ap.add_argument("--pool", action="store_true",
                     help="reference ceiling: the examples of all --speakers together as one teacher")
     ap.add_argument("--write-replay-checkpoint", metavar="OUT",
@@ -223,7 +225,7 @@ def main(argv=None) -> int:
         for l2 in args.l2:
             for variant, neg in (("replay", neg_replay), ("replay+own neutral", adapt.Examples.concat([neg_replay, own]))):
                 t1 = time.perf_counter()
-                fit = adapt.fit_adapter(pos, neg, init, pred.fusion_weights, l2=l2)
+                fit = adapt.fit_adapter(pos, neg, init, pred.fusion_weights, l2=l2, modalities=args.adapt.split(","))
                 t_fit += time.perf_counter() - t1
                 pred.set_adaptation(target, fit.embeddings)
                 after = evaluate()
@@ -242,7 +244,7 @@ def main(argv=None) -> int:
     seen_before = float(np.mean([before[e] for e in seen]))
     print(f"\nfew-shot '{target}' from {args.shots} clips of one speaker; evaluated on actors 17-20 "
           f"({len(valid)} clips, {int(y[target].sum())} positive), modalities acoustic+visual")
-    print(f"checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
+    print(f"adapted rows: {args.adapt}; checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
           f"{', '.join(replay_words)}")
     print(f"zero-shot '{target}' AUC {before[target]:.3f}; seen mean AUC {seen_before:.4f} "
           f"({', '.join(f'{e} {before[e]:.3f}' for e in seen)})")

@@ -119,6 +119,7 @@ class EngineConfig:
     smoothing_tau: float = 1.0  # seconds; 0 turns smoothing off
     glove: str | None = None  # GloVe text file when the checkpoint is not GloVe 6B 50-d
     threads: int | None = 1  # torch threads for the model
+    calibration: bool = False  # use the user's stored neutral baseline (livemer.baseline); live mode turns it on
 
 
 def _f(x: Any) -> float | None:
@@ -255,6 +256,9 @@ class Engine:
                 self.predictor.set_adaptation(name, rows)
             except ValueError as exc:
                 self.notes.append(f"{exc}; scored zero-shot")
+        #: called as tap(t, window) after every :meth:`infer` (live teaching and calibration)
+        self.taps: list = []
+        self.calibrated = False
         self._emotions = list(es.names)
         self._user_added = set(es.user_added)
         self._lock = threading.RLock()
@@ -264,6 +268,8 @@ class Engine:
         self._covarep = None
         self._facet = None
         self.smoother = Smoother(cfg.smoothing_tau)
+        if cfg.calibration:
+            self.use_stored_baseline()
         self.load_seconds = time.perf_counter() - t0
 
     # -- spaces and dimensions -------------------------------------------------
@@ -334,6 +340,47 @@ class Engine:
                 self._user_added.add(name)
             self._emotions.append(name)
             return name
+
+    # -- per-user baseline (calibration) -----------------------------------------
+    def use_stored_baseline(self) -> bool:
+        """Apply the user's stored neutral baseline, if there is one that fits; notes say why not."""
+        from model.adapt import replay_of
+
+        from .baseline import load_baseline, shift_for
+
+        base, note = load_baseline()
+        if note:
+            self.notes.append(note)
+        if base is None:
+            return False
+        shift, notes = shift_for(self.checkpoint, base, replay_of(self.checkpoint))
+        self.notes += notes
+        return self.apply_shift(shift)
+
+    def apply_shift(self, shift: dict | None) -> bool:
+        with self._lock:
+            self.predictor.set_calibration(shift or None)
+            self.calibrated = bool(shift)
+            self.smoother.reset()
+        return self.calibrated
+
+    def save_baseline(self, means: dict, seconds: float, windows: int) -> bool:
+        """Store ``means`` as the user's baseline and use it from now on."""
+        from .baseline import save_baseline
+
+        spaces = {m: self.checkpoint.feature_spaces[m].name for m in means if m in self.checkpoint.feature_spaces}
+        save_baseline(means, spaces, seconds, windows)
+        return self.use_stored_baseline()
+
+    def adopt(self, name: str, vector: np.ndarray, rows: dict) -> str:
+        """Score ``name`` from now on with its few-shot rows (a live teaching has just stored it)."""
+        with self._lock:
+            self.predictor.add_emotion(name, vector)
+            self.predictor.set_adaptation(name, rows)
+            self._user_added.add(name)
+            if name not in self._emotions:
+                self._emotions.append(name)
+        return name
 
     # -- modalities --------------------------------------------------------------
     @property
@@ -477,6 +524,8 @@ class Engine:
             pred = self.predictor.predict(window, emos, mods)
             probs = np.asarray(pred.probabilities, dtype=np.float64)
             sm = self.smoother.update(emos, probs, t) if smooth_result else probs.copy()
+        for tap in list(self.taps):
+            tap(float(t), window)
         start, end = window.span
         return InferenceResult(
             t=float(t), window_start=start, window_end=end, emotions=emos, probabilities=probs, smoothed=sm,

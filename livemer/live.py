@@ -313,6 +313,8 @@ class LivePipeline:
         self.jsonl: JsonlSink | None = None
         self.recorder: Recorder | None = None
         self.prompt: str | None = None
+        self.prompt_label = "add emotion"
+        self.status_fn: Callable[[], str | None] | None = None  # a running teaching/calibration (teach_live)
         self.message: str | None = None
         self._message_until = 0.0
         self._final_done = threading.Event()
@@ -844,11 +846,15 @@ class LivePipeline:
             face = replace(face, box=tuple(v / scale for v in face.box))
         transcript = (committed + (" " + pending if pending else "")).strip()
         msg = self.message if time.monotonic() < self._message_until else None
+        if msg is None and self.status_fn is not None:
+            msg = self.status_fn()
         st = state_from_result(
             res, face=face, transcript=transcript, camera_on=self.camera is not None, mic_on=self.mic is not None,
             fps=self._render_rate.value(), prompt=self.prompt, message=msg,
             modalities=self.engine.modalities, face_present=face_present, voice_present=self._voice_present(),
         )
+        st.prompt_label = self.prompt_label
+        st.calibrated = bool(getattr(self.engine, "calibrated", False))
         if res is None:
             st.emotions = self.engine.emotions
             st.probabilities = np.full(len(st.emotions), np.nan)
