@@ -209,18 +209,20 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     total = teach.total_seconds(list(args.examples) + list(args.negatives or []))
     bar = tqdm(total=round(total, 1), unit="s", desc=f"examples of {name}", disable=None, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s media [{elapsed}<{remaining}]")
+    reader = teach.ExampleReader(engine)
     try:
         outside = teach.WindowSet()
-        pos = teach.collect(engine, args.examples, args.span, progress=bar.update, outside=outside)
+        pos = teach.collect(reader, args.examples, args.span, progress=bar.update, outside=outside)
         extra = []
         if args.negatives:
-            neg = teach.collect(engine, args.negatives, None, progress=bar.update)
+            neg = teach.collect(reader, args.negatives, None, progress=bar.update)
             pos.warnings += neg.warnings
             extra.append(("--negatives", neg.windows))
         if len(outside):
             extra.append(("examples outside --span", outside.windows))
     finally:
         bar.close()
+        reader.close()
     for w in pos.warnings:
         print(f"livemer: warning: {w}", file=sys.stderr)
     res = teach.fit_from_windows(engine, name, vec, pos, extra_negatives=extra, registry=reg)

@@ -110,9 +110,9 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     from tqdm import tqdm
 
     from . import outputs as out
-    from .errors import expected_errors, first_line
+    from .errors import LivemerError, first_line
     from .media import MediaError, expand_inputs, probe
-    from .offline import OfflineSettings, analyse_file
+    from .offline import FileDriver, OfflineSettings
 
     t_start = time.perf_counter()
     _check_args(args)
@@ -121,8 +121,9 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     settings = OfflineSettings(hop=float(args.hop), face_fps=float(args.face_fps))
     if engine is None:
         engine = engine_from_args(args)
+    driver = FileDriver(engine, settings)
+    driver.session.preload()  # the stages load in the background while the inputs are probed
     stems = out.unique_stems(paths)
-    errors = expected_errors()
 
     # probe everything first: bad files are reported at once and the progress bar knows the total
     infos: dict[int, Any] = {}
@@ -158,25 +159,24 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
             t0 = time.perf_counter()
             ticked[0] = 0.0
             try:
-                result = analyse_file(engine, p, settings, progress=tick, info=info)
+                result = driver.analyse(p, progress=tick, info=info)
                 for note in result.notices:
                     bar.write(f"livemer: note: {p.name}: {note}", file=sys.stderr)
                 written = [out.write_csv(result, paths_i.csv), out.write_timeline(result, paths_i.timeline)]
                 if not args.no_video:
                     t1 = time.perf_counter()
-                    written.append(out.write_annotated_video(result, paths_i.video, tau=float(args.smoothing),
-                                                             progress=tick))
+                    written.append(out.write_annotated_video(result, paths_i.video, progress=tick))
                     result.timings["annotated_video"] = time.perf_counter() - t1
                 result.timings["wall"] = time.perf_counter() - t0
                 doc = out.result_summary(result, engine=engine, outputs=paths_i,
                                          extra_settings={"annotated_video": not args.no_video,
-                                                         "smoothing_tau_video": float(args.smoothing)})
+                                                         "smoothing_tau_video": engine.config.smoothing_tau})
                 if args.no_video:
                     doc["outputs"].pop("video", None)
                 written.insert(1, out.write_json(doc, paths_i.json))
                 outcomes[i] = FileOutcome(p, True, "; ".join(result.notices), result, paths_i, written)
                 rows.append(out.index_row(p, result, outputs=paths_i))
-            except errors as exc:
+            except LivemerError as exc:
                 msg = first_line(exc)
                 if str(p) not in msg:
                     msg = f"{p}: {msg}"
@@ -187,6 +187,7 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
             out.write_index(rows, engine.emotions, index_path)
     finally:
         bar.close()
+        driver.close()
     if not rows:
         out.write_index(rows, engine.emotions, index_path)
     return BatchReport(out_dir, [o for o in outcomes if o is not None], index_path, time.perf_counter() - t_start)

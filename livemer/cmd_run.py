@@ -171,14 +171,13 @@ def run(args: argparse.Namespace) -> int:
             print("livemer: note: no default microphone; running without one (choose one with --mic)",
                   file=sys.stderr)
 
-    from .engine import Engine, EngineConfig
-    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
-    from .loading import import_heavy
+    from .engine import EngineConfig
+    from .live import JsonlSink, LiveDriver, LiveOptions, StopOnSignals
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
                        duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
-    live = LivePipeline(opts)
+    live = LiveDriver(opts)
     live.open_inputs(wait_files=False)
     config = EngineConfig(
         checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
@@ -188,16 +187,8 @@ def run(args: argparse.Namespace) -> int:
     loaded: dict = {}
 
     def load() -> None:
-        try:
-            live.preload(config)  # face, speech and voice models load while the emotion model loads
-            import_heavy("model")
-            engine = Engine(config)
-            for note in engine.notes:
-                print(f"livemer: note: {note}", file=sys.stderr, flush=True)
-            live.attach(engine)
-            live.prepare()
-            live.wait_files()
-            loaded["engine"] = engine
+        try:  # face, speech and voice stages load while the emotion model loads
+            loaded["engine"] = live.load(config)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             loaded["error"] = exc
 
@@ -220,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
         if "error" in loaded:
             raise loaded["error"]
         engine = loaded["engine"]
+        for note in getattr(engine, "notes", []):
+            print(f"livemer: note: {note}", file=sys.stderr)
         for n in live.notices:
             print(f"livemer: note: {n}", file=sys.stderr)
         shown = len(live.notices)
@@ -230,11 +223,11 @@ def run(args: argparse.Namespace) -> int:
         raise
     from .teach_live import LiveControls
 
-    controls = LiveControls(engine, show=live.show_message)
-    live.status_fn = controls.status
+    controls = LiveControls(engine, show=live.view.show_message)
+    live.view.status_fn = controls.status
     if args.calibrate:
         controls.calibrate(float(args.calibrate))
-    keys = _KeyHandler(live, engine, controls)
+    keys = _KeyHandler(live.view, engine, controls)
     with StopOnSignals(live.stop) as sig:
         live.run(on_key=keys)
     alive = live.join(0.2)
@@ -270,8 +263,8 @@ def run(args: argparse.Namespace) -> int:
 class _KeyHandler:
     """q/Esc quit, m cycles the modality subset, e types an emotion word to add, t one to teach, c calibrates."""
 
-    def __init__(self, live, engine, controls=None) -> None:
-        self.live = live
+    def __init__(self, view, engine, controls=None) -> None:
+        self.view = view  # the LiveView: prompt, show_message(), stop()
         self.engine = engine
         self.controls = controls
 
@@ -279,7 +272,7 @@ class _KeyHandler:
         from .engine import modality_letters
         from .errors import LivemerError
 
-        live = self.live
+        live = self.view
         if live.prompt is not None:  # typing an emotion word
             if key in (27,):
                 live.prompt = None

@@ -1,7 +1,7 @@
 """Teaching an emotion from examples: clips -> windows -> a few-shot adapter stored with the emotion.
 
 ``livemer add-emotion WORD --examples PATH...`` runs every example through the
-file-mode pipeline (:func:`example_windows`, the one place that calls the
+file-mode pipeline (:class:`ExampleReader`, the one place that calls the
 offline analysis), keeps the windows inside each clip's span as positives,
 takes negatives from the checkpoint's replay set of its trained emotions, the
 windows of the user's other taught emotions, ``--negatives`` clips and the
@@ -70,19 +70,32 @@ def in_span(ends: np.ndarray, span: tuple[float, float] | None, duration: float,
 # ----------------------------------------------------------------------------- the offline analysis
 
 
-def example_windows(engine, path: str | Path, progress: Callable[[float], None] | None = None):
-    """(windows, window end times, duration, notes) of one file through the file-mode pipeline.
+class ExampleReader:
+    """(windows, window end times, duration, notes) of files through the file-mode pipeline.
 
-    The single adapter between teaching and the offline analysis: a new
-    pipeline driver only changes this function.
+    The single adapter between teaching and the offline analysis: one
+    :class:`~livemer.offline.FileDriver` (its stages load once) for every file.
     """
-    from .offline import OfflineSettings, analyse_file
 
-    res = analyse_file(engine, path, OfflineSettings(), progress=progress, keep_windows=True)
-    notes = list(res.notices)
-    if "acoustic" in res.masked and "visual" in res.masked:
-        notes.append("no face and no voice found")
-    return list(res.windows or []), np.asarray(res.times), float(res.duration), notes
+    def __init__(self, engine):
+        self.engine = engine
+        self._driver = None
+
+    def __call__(self, path: str | Path, progress: Callable[[float], None] | None = None):
+        from .offline import FileDriver
+
+        if self._driver is None:
+            self._driver = FileDriver(self.engine)
+        res = self._driver.analyse(path, progress, keep_windows=True)
+        notes = list(res.notices)
+        if "acoustic" in res.masked and "visual" in res.masked:
+            notes.append("no face and no voice found")
+        return list(res.windows or []), np.asarray(res.times), float(res.duration), notes
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
 
 
 # ----------------------------------------------------------------------------- example sets
@@ -106,11 +119,12 @@ def _usable(w) -> bool:
     return bool(m[1] or m[2])  # acoustic or visual: what the adapter learns from
 
 
-def collect(engine, paths: Sequence[str | Path], spans: Sequence[str] | None, *, inside: bool = True,
+def collect(reader: Callable, paths: Sequence[str | Path], spans: Sequence[str] | None, *,
             progress: Callable[[float], None] | None = None, outside: WindowSet | None = None) -> WindowSet:
-    """Windows of every clip in ``paths`` (folders expanded) inside its span; ``outside`` (when given)
-    receives the windows of spanned clips outside their span. A bad clip is a warning, not an error."""
-    from .errors import expected_errors, first_line
+    """Windows of every clip in ``paths`` (folders expanded) inside its span, read by ``reader``
+    (an :class:`ExampleReader`); ``outside`` (when given) receives the windows of spanned clips outside
+    their span. A bad clip is a warning, not an error."""
+    from .errors import first_line
     from .media import expand_inputs
 
     given = spans_for(paths, spans)
@@ -120,11 +134,10 @@ def collect(engine, paths: Sequence[str | Path], spans: Sequence[str] | None, *,
             raise LivemerError(f"{raw}: no such file or folder")
         files += [(f, span) for f in expand_inputs([raw])]
     out = WindowSet()
-    errors = expected_errors()
     for f, span in files:
         try:
-            wins, ends, dur, notes = example_windows(engine, f, progress)
-        except errors as exc:
+            wins, ends, dur, notes = reader(f, progress)
+        except LivemerError as exc:
             msg = first_line(exc)
             out.warnings.append(msg if str(f) in msg else f"{f}: {msg}")
             continue

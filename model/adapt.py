@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
+
 from .config import MODALITIES
 from .metrics import roc_auc
 from .runtime import effective_weights
@@ -44,7 +46,7 @@ MIN_POSITIVE_WINDOWS = 3
 REPLAY_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask", "labels")
 
 
-class AdaptError(ValueError):
+class AdaptError(LivemerError, ValueError):
     """An adapter cannot be fitted from what was given (too few examples, no negatives...)."""
 
 

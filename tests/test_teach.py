@@ -35,14 +35,14 @@ def engine(tiny_checkpoint, tmp_path):
     return SimpleNamespace(checkpoint=ck, predictor=Predictor(ck), registry=Registry(tmp_path / "emotions.json"))
 
 
-def _stub_clips(monkeypatch, clips: dict):
-    """example_windows reads from ``clips``: path name -> (windows, ends, duration, notes) or an exception."""
-    def fake(engine, path, progress=None):
+def _reader(clips: dict):
+    """A reader of ``clips``: path name -> (windows, ends, duration, notes) or an exception."""
+    def fake(path, progress=None):
         got = clips[path.name]
         if isinstance(got, Exception):
             raise got
         return got
-    monkeypatch.setattr(teach, "example_windows", fake)
+    return fake
 
 
 def test_parse_span_and_spans_for():
@@ -72,14 +72,14 @@ def test_collect_keeps_span_windows_and_warns_about_bad_clips(engine, monkeypatc
     for n in ("a.wav", "silent.wav", "broken.wav"):
         (tmp_path / n).write_bytes(b"x")
     ends = np.arange(0.2, 3.01, 0.2)
-    _stub_clips(monkeypatch, {
+    reader = _reader({
         "a.wav": ([_window(rng, e) for e in ends], ends, 3.0, []),
         "silent.wav": ([_window(rng, e, acoustic=False, visual=False) for e in ends], ends, 3.0,
                        ["no face and no voice found"]),
         "broken.wav": LivemerError("broken.wav: not a media file"),
     })
     outside = teach.WindowSet()
-    got = teach.collect(engine, [tmp_path / "a.wav", tmp_path / "silent.wav", tmp_path / "broken.wav"], ["0-2"],
+    got = teach.collect(reader, [tmp_path / "a.wav", tmp_path / "silent.wav", tmp_path / "broken.wav"], ["0-2"],
                         outside=outside)
     assert got.clips == 1 and len(got) == 6  # ends 1.0, 1.2 ... 2.0: 1 s into the span, not past it
     assert got.groups == [str(tmp_path / "a.wav")] * 6
@@ -87,7 +87,7 @@ def test_collect_keeps_span_windows_and_warns_about_bad_clips(engine, monkeypatc
     assert any("not a media file" in w for w in got.warnings)
     assert len(outside) > 0 and outside.clips == 1
     with pytest.raises(LivemerError, match="nope.wav: no such file"):
-        teach.collect(engine, [tmp_path / "nope.wav"], None)
+        teach.collect(reader, [tmp_path / "nope.wav"], None)
 
 
 def _positives(rng, n_clips=4, per=6, shift=2.0):
