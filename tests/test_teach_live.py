@@ -144,3 +144,73 @@ def test_controls_calibrate_store_and_the_next_engine_uses_it(engine, tiny_check
     again = Engine(EngineConfig(checkpoint=tiny_checkpoint, calibration=True))
     assert again.calibrated
     assert not Engine(EngineConfig(checkpoint=tiny_checkpoint)).calibrated  # file mode: off unless asked
+
+
+@pytest.mark.slow
+def test_teaching_and_calibrating_in_a_real_window_under_xvfb(tiny_checkpoint, tmp_path):
+    """`livemer run` in an X window (Xvfb): t + a word + Enter teaches it, c calibrates, q quits."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("needs Xvfb and xdotool")
+    import cv2
+    import soundfile as sf
+
+    video = tmp_path / "grey.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (160, 120))
+    for i in range(45):
+        w.write(np.full((120, 160, 3), 90 + i, np.uint8))
+    w.release()
+    t = np.arange(16000 * 90) / 16000
+    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
+    sf.write(tmp_path / "tone.wav", sum(0.2 / k * np.sin(k * phase) for k in range(1, 8)).astype(np.float32), 16000)
+    display = f":{90 + os.getpid() % 100}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(repo), "LIVEMER_CONFIG_DIR": str(tmp_path / "cfg")}
+    err = open(tmp_path / "err.txt", "w+")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from livemer.cli import main; sys.exit(main())",
+                             "run", "--camera", str(video), "--loop", "--mic", str(tmp_path / "tone.wav"),
+                             "--checkpoint", str(tiny_checkpoint)], env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+    def x(*args):
+        return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=20).stdout
+
+    def wait(cond, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and proc.poll() is None:
+            if cond():
+                return True
+            time.sleep(0.3)
+        return cond()
+
+    try:
+        assert wait(lambda: "keys:" in (tmp_path / "err.txt").read_text(), 120), (tmp_path / "err.txt").read_text()
+        win = x("search", "--name", "livemer").split()[0]
+        x("windowfocus", "--sync", win)
+        time.sleep(4)  # a few seconds of 'not calm' before teaching: the negatives
+        for key in ["t", "c", "a", "l", "m", "Return"]:
+            x("key", key)
+            time.sleep(0.5)
+        reg = tmp_path / "cfg" / "emotions.json"
+        assert wait(lambda: reg.exists() and "calm" in reg.read_text(), 60), (tmp_path / "err.txt").read_text()
+        entry = json.loads(reg.read_text())["emotions"][0]
+        assert entry["name"] == "calm" and entry["adaptation"]["windows"] > 0
+        time.sleep(1)
+        x("key", "c")
+        assert wait(lambda: (tmp_path / "cfg" / "calibration.json").exists(), 60)
+        x("key", "q")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        xvfb.kill()
+        err.close()
+    text = (tmp_path / "err.txt").read_text()
+    assert "Traceback" not in text
