@@ -270,13 +270,8 @@ def fit_from_windows(engine, name: str, vector: np.ndarray, positives: WindowSet
     negs: list = []
     sources: dict[str, int] = {}
     replay = adapt.replay_of(engine.checkpoint)
-    if replay is not None:
-        saved = pred.calibration
-        pred.set_calibration(None)  # the replay is the population itself, never shifted
-        try:
-            negs.append(adapt.encode_batch(pred, replay))
-        finally:
-            pred.calibration = saved
+    if replay is not None:  # the replay is the population itself, never shifted by the user's baseline
+        negs.append(adapt.encode_batch(pred, replay, calibrated=False))
         sources["replay of trained emotions"] = len(negs[-1])
     for other, batch in stored_windows(reg, exclude=name):
         negs.append(adapt.encode_batch(pred, batch))

@@ -254,9 +254,10 @@ def replay_of(checkpoint):
 
 
 def encode_batch(predictor, batch, modalities: str | Sequence[str] | None = None,
-                 weights: np.ndarray | None = None) -> Examples:
-    """Encoder outputs of a :class:`~model.inference.WindowBatch` through a Predictor."""
-    reps, mask = predictor.representations(batch, modalities)
+                 weights: np.ndarray | None = None, calibrated: bool = True) -> Examples:
+    """Encoder outputs of a :class:`~model.inference.WindowBatch` through a Predictor
+    (``calibrated=False``: without the user's baseline shift, as for the replay set)."""
+    reps, mask = predictor.representations(batch, modalities, calibrated)
     return Examples(reps, mask, weights)
 
 

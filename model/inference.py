@@ -229,15 +229,20 @@ class Predictor:
             self._cache_E, self._cache_embs, self._cache_key = E, embs, key
         return self._cache_E
 
-    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES) -> tuple[dict, np.ndarray]:
-        """Normalise features with the checkpoint's statistics and build the (B, 3) mask."""
+    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES,
+                calibrated: bool = True) -> tuple[dict, np.ndarray]:
+        """Normalise features with the checkpoint's statistics and build the (B, 3) mask.
+
+        ``calibrated=False`` leaves the per-user baseline shift out (e.g. for the replay set).
+        """
+        shift = self.calibration if calibrated else {}
         xs = {"text": batch.text, "acoustic": batch.acoustic, "visual": batch.visual}
         B = batch.text.shape[0]
         out = {}
         for m in MODALITIES:
             sm = batch.step_masks.get(m)
             stats = self.checkpoint.normalization.get(m)
-            x = calibration.apply_shift(xs[m], self.calibration.get(m), sm)
+            x = calibration.apply_shift(xs[m], shift.get(m), sm)
             if stats is not None:
                 x = apply_stats(x, stats, sm)
             else:
@@ -299,9 +304,10 @@ class Predictor:
             logits, contrib = fuse(scores, net.fusion_weights, torch.from_numpy(mask))
         return logits.numpy(), scores.numpy(), contrib.numpy()
 
-    def representations(self, batch: WindowBatch, modalities: str | Sequence[str] | None = None) -> tuple[dict, np.ndarray]:
+    def representations(self, batch: WindowBatch, modalities: str | Sequence[str] | None = None,
+                        calibrated: bool = True) -> tuple[dict, np.ndarray]:
         """Each modality's encoder output r_m (B, d_m) and the (B, 3) mask used: what a few-shot adapter is fitted on."""
-        xs, mask = self.prepare(batch, parse_modalities(modalities))
+        xs, mask = self.prepare(batch, parse_modalities(modalities), calibrated)
         if self.runtime is not None:
             with self._blas_limit():
                 reps = self.runtime.encode(xs["text"], xs["acoustic"], xs["visual"])

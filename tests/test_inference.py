@@ -338,5 +338,8 @@ def test_calibration_shifts_observed_steps_only(checkpoint):
     w2 = _window(0)
     w2.visual[w2.visual_mask] += 0.5  # the same shift put in by hand, then taken out: the same prediction
     assert np.allclose(pred.predict(w2).modality_scores["visual"], base.modality_scores["visual"], atol=1e-5)
+    plain, _ = Predictor(checkpoint).representations(batch_windows([w]))
+    unshifted, _ = pred.representations(batch_windows([w]), calibrated=False)  # e.g. the replay set
+    assert np.allclose(unshifted["visual"], plain["visual"])
     pred.set_calibration(None)
     assert np.array_equal(pred.predict(w).logits, base.logits)
