@@ -5,7 +5,7 @@ VENV    ?= .venv
 PYTHON  ?= python3.11
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.livemer-installed
-APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio
+APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio xvfb xdotool
 SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 OUT     ?= livemer-out
 
