@@ -2,7 +2,7 @@
 
 File mode: ``livemer file`` (the real ``process_inputs``: CSV, JSON, timeline PNG; ``--video`` adds the
 annotated MP4) over ``--clips`` short inputs (GRID clips from ../shared, or synthetic talking clips,
-repeated through symlinks). After each input it records the wall time of that input and the process RSS,
+copied over and over). After each input it records the wall time of that input and the process RSS,
 and prints both at the start and the end of the run and their change, per block of inputs.
 
 Live: ``LiveDriver`` with a video file looped as the camera and a long speech track as the microphone
@@ -58,7 +58,7 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
     folder.mkdir()
     for i in range(n):
         src = srcs[i % len(srcs)]
-        (folder / f"{i:04d}-{src.name}").symlink_to(src)
+        shutil.copyfile(src, folder / f"{i:04d}-{src.name}")  # copies: a folder's duplicates are dropped
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="+")
     add_arguments(ap)
@@ -90,6 +90,7 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
     finally:
         out.write_index = original
     ok = sum(o.ok for o in report.outcomes)
+    n = len(marks)
     times = np.diff([t0] + [m[0] for m in marks])
     rss = np.array([m[1] for m in marks])
     src = "GRID 3 s clips" if (SHARED / "media" / "grid").is_dir() else "demo clip"

@@ -54,12 +54,26 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+@dataclass(frozen=True)
+class InputSummary:
+    """What the closing report says about one input (not the whole FileResult: over hundreds of inputs,
+    keeping every result would hold every face track and probability table to the end)."""
+
+    duration: float
+    modalities: str  # letters present, such as "tav"
+    top: tuple[str, float] | None
+
+    @classmethod
+    def of(cls, result) -> "InputSummary":
+        return cls(float(result.duration), "".join(m[0] for m in result.modalities_present), result.top_emotion())
+
+
 @dataclass
 class FileOutcome:
     input: Path
     ok: bool
     message: str = ""
-    result: Any = None  # offline.FileResult
+    summary: InputSummary | None = None
     outputs: Any = None  # outputs.OutputPaths
     written: list[Path] = field(default_factory=list)
 
@@ -174,7 +188,7 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
                 if args.no_video:
                     doc["outputs"].pop("video", None)
                 written.insert(1, out.write_json(doc, paths_i.json))
-                outcomes[i] = FileOutcome(p, True, "; ".join(result.notices), result, paths_i, written)
+                outcomes[i] = FileOutcome(p, True, "; ".join(result.notices), InputSummary.of(result), paths_i, written)
                 rows.append(out.index_row(p, result, outputs=paths_i))
             except LivemerError as exc:
                 msg = first_line(exc)
@@ -203,9 +217,9 @@ def print_report(report: BatchReport, stream=None) -> None:
         if not o.ok:
             print(f"  {o.input}: FAILED ({o.message})", file=stream)
             continue
-        r = o.result
-        top = r.top_emotion()
-        mods = "".join(m[0] for m in r.modalities_present) or "none"
+        r = o.summary
+        top = r.top
+        mods = r.modalities or "none"
         head = f"  {o.input} ({r.duration:.1f} s, modalities {mods}"
         head += f", top: {top[0]} {top[1]:.2f})" if top else ")"
         print(head, file=stream)

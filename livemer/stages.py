@@ -205,6 +205,7 @@ class FaceStage:
         self._last_t = -math.inf
         self._ts_base = 0.0  # ms added to frame times so a reused tracker always sees time move on
         self._ts_last = 0.0
+        self._seen = False  # the tracker has seen a stream (MediaPipe's results depend on the timestamps)
 
     def load(self, backend=None) -> "FaceStage":
         """Build the backend (or adopt ``backend``) and its Facet adapter; raises the backend's error."""
@@ -252,6 +253,7 @@ class FaceStage:
                              interpolation=cv2.INTER_AREA)
         ts = self._ts_base + t * 1000.0
         self._ts_last = max(self._ts_last, ts)
+        self._seen = True
         res = self.backend.process(img, ts)
         row, ok = self.row(res)
         if scale != 1.0 and getattr(res, "box", None) is not None:
@@ -261,10 +263,16 @@ class FaceStage:
     def flush(self) -> None:
         return None
 
+    def end_stream(self, t_end: float) -> None:
+        """The stream lasted ``t_end`` s (past its last analysed frame): the next one starts 1 s after that."""
+        if self._seen:
+            self._ts_last = max(self._ts_last, self._ts_base + t_end * 1000.0)
+
     def reset(self) -> None:
-        """A new stream: its time 0 comes after everything this tracker has seen."""
+        """A new stream: time 0 of the tracker's first stream, else 1 s after everything it has seen."""
         self._last_t = -math.inf
-        self._ts_base = self._ts_last + 1000.0
+        if self._seen:
+            self._ts_base = self._ts_last + 1000.0
 
     def close(self) -> None:
         """Close the backend explicitly (a MediaPipe landmarker closed by the garbage collector can deadlock)."""
