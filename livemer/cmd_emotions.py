@@ -131,6 +131,14 @@ def run_emotions(args) -> int:
             print(f"  + {e.name}{alias}{note}")
     else:
         print("user-added: none (add one with `livemer add-emotion WORD`)")
+    from .baseline import baseline_path, load_baseline
+
+    base, note = load_baseline()
+    if note:
+        print(f"livemer: warning: {note}")
+    elif base is not None:
+        print(f"neutral baseline: {base.get('seconds', 0):g} s from {base.get('created', '?')} ({baseline_path()}); "
+              f"used by `livemer run` (--no-calibration ignores it, --calibrate SECONDS replaces it)")
     return 0
 
 
@@ -205,7 +213,10 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
             from .errors import LivemerError
 
             raise LivemerError(f"{raw}: no such file or folder")
-    engine = Engine(EngineConfig(checkpoint=args.checkpoint, glove=args.glove), registry=reg)
+    # the examples are the user's own clips: their stored neutral baseline applies, as in `livemer run`
+    engine = Engine(EngineConfig(checkpoint=args.checkpoint, glove=args.glove, calibration=True), registry=reg)
+    for note in engine.notes:
+        print(f"livemer: note: {note}", file=sys.stderr)
     total = teach.total_seconds(list(args.examples) + list(args.negatives or []))
     bar = tqdm(total=round(total, 1), unit="s", desc=f"examples of {name}", disable=None, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s media [{elapsed}<{remaining}]")
@@ -231,8 +242,9 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     teach.store(reg, res, word, prov.name, vec, pos)
     a = res.adaptation
     negs = ", ".join(f"{k} {v}" for k, v in res.negative_sources.items())
+    calib = "; relative to your stored neutral baseline" if a["calibrated"] else ""
     print(f"adapted '{name}' from {a['examples']} clip(s) ({a['windows']} windows) against {a['negatives']} "
-          f"negative windows ({negs}) in {time.perf_counter() - t0:.1f} s; the trained emotions are unchanged")
+          f"negative windows ({negs}) in {time.perf_counter() - t0:.1f} s; the trained emotions are unchanged{calib}")
     from model.adapt import zero_shot_rows
 
     learned = {**zero_shot_rows(engine.predictor, vec), **res.fit.embeddings}

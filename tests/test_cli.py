@@ -252,3 +252,13 @@ def test_emotions_plot_writes_a_png(capsys, tiny_checkpoint, tmp_path):
     assert code == 0 and out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = _run(capsys, "emotions", "--plot", str(tmp_path / "no" / "x.png"), "--checkpoint", str(tiny_checkpoint))
     assert code == 2 and "does not exist" in _one_line_error(err)
+
+
+def test_emotions_shows_a_stored_baseline(capsys, tiny_checkpoint, fresh_registry):
+    import numpy as np
+
+    from livemer.baseline import save_baseline
+
+    save_baseline({"acoustic": np.zeros(74)}, {"acoustic": "covarep-74"}, 10.0, 80)
+    code, out, _ = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0 and "neutral baseline: 10 s" in out and "--no-calibration" in out
