@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 PANELS = (("text", "text (GloVe)"), ("acoustic", "acoustic (f_t->a)"), ("visual", "visual (f_t->v)"))
 
 

@@ -47,7 +47,7 @@ def map_2d(E: np.ndarray) -> np.ndarray:
     X = X - X.mean(axis=0, keepdims=True)
     if X.shape[0] < 2 or not np.any(X):
         return np.zeros((X.shape[0], 2))
-    U, S, Vt = np.linalg.svd(X, full_matrices=False)
+    _, _, Vt = np.linalg.svd(X, full_matrices=False)
     P = X @ Vt[:2].T
     if P.shape[1] < 2:
         P = np.pad(P, ((0, 0), (0, 2 - P.shape[1])))
