@@ -1,7 +1,12 @@
 """Few-shot adaptation on RAVDESS: 8 examples of an emotion from ONE speaker, evaluated on OTHER speakers.
 
 Usage: nice python benchmarks/fewshot_eval.py [--emotion calm] [--speakers 1-16] [--shots 8]
-       [--per-emotion 16] [--l2 0.01 ...] [--checkpoint CKPT] [--shared ../shared]
+       [--per-emotion 16] [--l2 0.001 ...] [--calibrate] [--adapt acoustic,visual] [--pool]
+       [--write-replay-checkpoint OUT.ckpt] [--checkpoint CKPT] [--shared ../shared]
+
+README figures: ``--l2 0.001 0.01`` (no calibration), ``--calibrate --l2 0.001 0.01``,
+``--calibrate --emotion sad --l2 0.001``, ``--calibrate --adapt acoustic`` / ``visual``,
+``--calibrate --per-emotion 48`` / ``90``, ``--pool --l2 0.0001 0.001 0.01``. Deterministic: no seed to pick.
 
 Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
 
