@@ -112,6 +112,8 @@ def main(argv=None) -> int:
     clips = corpora.ravdess_clips(paths["ravdess_audio"])
     face = corpora.ravdess_face_aus(paths["ravdess_face"])
     speakers = parse_range(args.speakers)
+    if args.pool and args.calibrate:
+        ap.error("--pool mixes speakers, so it cannot use one speaker's --calibrate baseline")
     if set(speakers) & set(VALID_ACTORS):
         ap.error("example speakers must not be validation actors 17-20")
 
