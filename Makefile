@@ -18,7 +18,7 @@ STAMP   := $(VENV)/.livemer-installed
 UV_VERSION := 0.13.9
 # USE_UV=0 installs with pip alone (the fallback).
 USE_UV  ?= 1
-APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio
+APT_PKGS := ffmpeg libportaudio2 espeak-ng pulseaudio xvfb xdotool
 SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 OUT     ?= livemer-out
 PYTEST  := HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider

@@ -109,11 +109,14 @@ def engine_from_args(args: argparse.Namespace):
     """The :class:`livemer.engine.Engine` for these options (models load here, once)."""
     from .engine import Engine, EngineConfig
 
-    return Engine(EngineConfig(
+    engine = Engine(EngineConfig(
         checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
         face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove,
         smoothing_tau=float(args.smoothing),
     ))
+    for note in engine.notes:
+        _warn(f"note: {note}")
+    return engine
 
 
 def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=None) -> BatchReport:

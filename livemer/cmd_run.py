@@ -8,7 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-KEY_HELP = "keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word"
+KEY_HELP = ("keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word, t teach one by showing it, "
+            "c calibrate (10 s neutral baseline)")
 
 
 def add_parser(sub) -> None:
@@ -41,6 +42,10 @@ def add_parser(sub) -> None:
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rate", type=float, default=8.0, metavar="HZ", help="inference rate (default: 8 per second)")
     p.add_argument("--loop", action="store_true", help="loop a --camera video file")
+    p.add_argument("--calibrate", type=float, metavar="SECONDS",
+                   help="first take SECONDS of your neutral face and voice as your baseline (stored; the `c` key "
+                        "does it too); scores are then relative to it")
+    p.add_argument("--no-calibration", action="store_true", help="ignore the stored baseline for this run")
     p.set_defaults(func=run)
 
 
@@ -150,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         raise LivemerError(f"--duration must be > 0 seconds, got {args.duration}")
     if not args.rate > 0:
         raise LivemerError(f"--rate must be > 0, got {args.rate}")
+    if args.calibrate is not None and not (0 < args.calibrate <= 120):
+        raise LivemerError(f"--calibrate takes 1-120 seconds, got {args.calibrate:g}")
     _check_output(args.jsonl, "--jsonl")
     _check_output(args.record, "--record")
     camera = None if str(args.camera).strip().lower() in ("none", "off") else str(args.camera)
@@ -175,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     config = EngineConfig(
         checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
         face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
-        glove=args.glove, threads=1,
+        glove=args.glove, threads=1, calibration=not args.no_calibration,
     )
     loaded: dict = {}
 
@@ -204,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
         if "error" in loaded:
             raise loaded["error"]
         engine = loaded["engine"]
+        for note in getattr(engine, "notes", []):
+            print(f"livemer: note: {note}", file=sys.stderr)
         for n in live.notices:
             print(f"livemer: note: {n}", file=sys.stderr)
         shown = len(live.notices)
@@ -212,7 +221,13 @@ def run(args: argparse.Namespace) -> int:
         live.join(0.5)
         live.close_outputs()
         raise
-    keys = _KeyHandler(live.view, engine)
+    from .teach_live import LiveControls
+
+    controls = LiveControls(engine, show=live.view.show_message)
+    live.view.status_fn = controls.status
+    if args.calibrate:
+        controls.calibrate(float(args.calibrate))
+    keys = _KeyHandler(live.view, engine, controls)
     with StopOnSignals(live.stop) as sig:
         live.run(on_key=keys)
     alive = live.join(0.2)
@@ -246,11 +261,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _KeyHandler:
-    """q/Esc quit, m cycles the modality subset, e types an emotion word to add."""
+    """q/Esc quit, m cycles the modality subset, e types an emotion word to add, t one to teach, c calibrates."""
 
-    def __init__(self, view, engine) -> None:
+    def __init__(self, view, engine, controls=None) -> None:
         self.view = view  # the LiveView: prompt, show_message(), stop()
         self.engine = engine
+        self.controls = controls
 
     def __call__(self, key: int) -> None:
         from .engine import modality_letters
@@ -263,7 +279,9 @@ class _KeyHandler:
             elif key in (13, 10):
                 word = live.prompt.strip()
                 live.prompt = None
-                if word:
+                if word and live.prompt_label == "teach emotion" and self.controls is not None:
+                    self.controls.teach(word)
+                elif word:
                     try:
                         name = self.engine.add_emotion(word)
                         live.show_message(f"added '+{name}' (saved for later runs)")
@@ -283,4 +301,10 @@ class _KeyHandler:
             mods = self.engine.cycle_modalities()
             live.show_message(f"modalities: {modality_letters(mods)}", 2.0)
         elif k == "e":
+            live.prompt_label = "add emotion"
             live.prompt = ""
+        elif k == "t" and self.controls is not None:
+            live.prompt_label = "teach emotion"
+            live.prompt = ""
+        elif k == "c" and self.controls is not None:
+            self.controls.calibrate(10.0)

@@ -1,7 +1,7 @@
 """Which emotions a run scores: the checkpoint's display set plus the user's additions."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,6 +14,8 @@ class EmotionSet:
     names: list[str]
     user_added: set[str]
     vectors: dict[str, np.ndarray]  # vectors for names the checkpoint does not hold itself
+    adapted: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # few-shot rows (livemer.teach)
+    notes: list[str] = field(default_factory=list)  # adapters that do not fit this checkpoint
 
 
 def resolve_emotions(checkpoint, requested: str | list[str] | None = None, registry: Registry | None = None,
@@ -45,4 +47,7 @@ def resolve_emotions(checkpoint, requested: str | list[str] | None = None, regis
             raise LivemerError(f"unknown emotion '{n}': add it first with `livemer add-emotion {n}`")
     seen: set[str] = set()
     ordered = [n for n in names if not (n in seen or seen.add(n))]
-    return EmotionSet(ordered, {n for n in ordered if n in users}, vectors)
+    from .teach import usable_adaptations
+
+    adapted, notes = usable_adaptations(checkpoint, [users[n] for n in ordered if n in users])
+    return EmotionSet(ordered, {n for n in ordered if n in users}, vectors, adapted, notes)

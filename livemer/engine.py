@@ -117,6 +117,7 @@ class EngineConfig:
     glove: str | None = None  # GloVe text file when the checkpoint is not GloVe 6B 50-d
     threads: int | None = 1  # torch threads for the model
     speech_gate: bool = True  # only speech counts as a voice (the voice stage's gate); False: any voiced sound
+    calibration: bool = False  # use the user's stored neutral baseline (livemer.baseline); live mode turns it on
 
 
 def _f(x: Any) -> float | None:
@@ -235,10 +236,21 @@ class Engine:
         es = resolve_emotions(self.checkpoint, cfg.emotions, registry, self.provider)
         for name, vec in es.vectors.items():
             self.predictor.add_emotion(name, vec)
+        self.notes: list[str] = list(es.notes)
+        for name, rows in es.adapted.items():
+            try:
+                self.predictor.set_adaptation(name, rows)
+            except ValueError as exc:
+                self.notes.append(f"{exc}; scored zero-shot")
+        #: called as tap(t, window) after every :meth:`infer` (live teaching and calibration)
+        self.taps: list = []
+        self.calibrated = False
         self._emotions = list(es.names)
         self._user_added = set(es.user_added)
         self._lock = threading.RLock()
         self.smoother = Smoother(cfg.smoothing_tau)  # for direct infer() calls; a session brings its own
+        if cfg.calibration:
+            self.use_stored_baseline()
         self.load_seconds = time.perf_counter() - t0
 
     # -- spaces and dimensions -------------------------------------------------
@@ -310,6 +322,47 @@ class Engine:
             self._emotions.append(name)
             return name
 
+    # -- per-user baseline (calibration) -----------------------------------------
+    def use_stored_baseline(self) -> bool:
+        """Apply the user's stored neutral baseline, if there is one that fits; notes say why not."""
+        from model.adapt import replay_of
+
+        from .baseline import load_baseline, shift_for
+
+        base, note = load_baseline()
+        if note:
+            self.notes.append(note)
+        if base is None:
+            return False
+        shift, notes = shift_for(self.checkpoint, base, replay_of(self.checkpoint))
+        self.notes += notes
+        return self.apply_shift(shift)
+
+    def apply_shift(self, shift: dict | None) -> bool:
+        with self._lock:
+            self.predictor.set_calibration(shift or None)
+            self.calibrated = bool(shift)
+            self.smoother.reset()
+        return self.calibrated
+
+    def save_baseline(self, means: dict, seconds: float, windows: int) -> bool:
+        """Store ``means`` as the user's baseline and use it from now on."""
+        from .baseline import save_baseline
+
+        spaces = {m: self.checkpoint.feature_spaces[m].name for m in means if m in self.checkpoint.feature_spaces}
+        save_baseline(means, spaces, seconds, windows)
+        return self.use_stored_baseline()
+
+    def adopt(self, name: str, vector: np.ndarray, rows: dict) -> str:
+        """Score ``name`` from now on with its few-shot rows (a live teaching has just stored it)."""
+        with self._lock:
+            self.predictor.add_emotion(name, vector)
+            self.predictor.set_adaptation(name, rows)
+            self._user_added.add(name)
+            if name not in self._emotions:
+                self._emotions.append(name)
+        return name
+
     # -- modalities --------------------------------------------------------------
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -378,6 +431,8 @@ class Engine:
             pred = self.predictor.predict(window, emos, mods)
             probs = np.asarray(pred.probabilities, dtype=np.float64)
             sm = (smoother or self.smoother).update(emos, probs, t) if smooth_result else probs.copy()
+        for tap in list(self.taps):
+            tap(float(t), window)
         start, end = window.span
         return InferenceResult(
             t=float(t), window_start=start, window_end=end, emotions=emos, probabilities=probs, smoothed=sm,

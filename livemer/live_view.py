@@ -29,6 +29,8 @@ class LiveView:
     def __init__(self, driver: "LiveDriver") -> None:
         self.driver = driver
         self.prompt: str | None = None  # an emotion word being typed
+        self.prompt_label = "add emotion"  # or "teach emotion" (the t key)
+        self.status_fn: Callable[[], str | None] | None = None  # a running teaching/calibration (teach_live)
         self.message: str | None = None
         self._message_until = 0.0
         self.render_rate = Rate()
@@ -48,12 +50,16 @@ class LiveView:
         pending = s.pending_text()
         transcript = (s.transcript() + (" " + pending if pending else "")).strip()
         msg = self.message if time.monotonic() < self._message_until else None
+        if msg is None and self.status_fn is not None:
+            msg = self.status_fn()
         st = state_from_result(
             res, face=obs.result if obs is not None else None, transcript=transcript,
             camera_on=d.camera is not None, mic_on=d.mic is not None, fps=self.render_rate.value(),
             prompt=self.prompt, message=msg, modalities=eng.modalities, face_present=s.face_present(),
             voice_present=s.voice_present() if d.mic is not None else None, voice_reason=s.voice_reason(),
         )
+        st.prompt_label = self.prompt_label
+        st.calibrated = bool(getattr(eng, "calibrated", False))
         if res is None:
             st.emotions = eng.emotions
             st.probabilities = np.full(len(st.emotions), np.nan)

@@ -137,6 +137,7 @@ class FileResult:
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    windows: list | None = None  # the model's input windows, kept only when asked (few-shot examples)
 
     @property
     def n(self) -> int:
@@ -313,8 +314,11 @@ class FileDriver:
                              words, tokens, audio.size / SR)
 
     def analyse(self, path: str | Path, progress: ProgressFn | None = None,
-                info: MediaInfo | None = None) -> FileResult:
-        """Run every stage on one file; raises :class:`MediaError` (one line) when it is unusable."""
+                info: MediaInfo | None = None, keep_windows: bool = False) -> FileResult:
+        """Run every stage on one file; raises :class:`MediaError` (one line) when it is unusable.
+
+        ``keep_windows`` keeps the model's input windows in the result (``FileResult.windows``).
+        """
         settings, engine, session = self.settings, self.engine, self.session
         t_all = time.perf_counter()
         info = info or probe(path)
@@ -438,7 +442,7 @@ class FileDriver:
             face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
             words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
             face=face, smoothed=smoothed, masked=masked, voice=voice, notices=notices, timings=timings,
-            settings=settings_d,
+            settings=settings_d, windows=list(windows) if keep_windows else None,
         )
 
     def _no_voice_reason(self, start: float | None = None, end: float | None = None) -> str:
@@ -456,11 +460,12 @@ class FileDriver:
 
 
 def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = None,
-                 progress: ProgressFn | None = None, info: MediaInfo | None = None) -> FileResult:
+                 progress: ProgressFn | None = None, info: MediaInfo | None = None,
+                 keep_windows: bool = False) -> FileResult:
     """One file with a driver of its own (its stages load for this call; many files: one :class:`FileDriver`)."""
     driver = FileDriver(engine, settings)
     try:
-        return driver.analyse(path, progress, info)
+        return driver.analyse(path, progress, info, keep_windows=keep_windows)
     finally:
         driver.close()
 

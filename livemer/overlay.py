@@ -66,6 +66,8 @@ class OverlayState:
     latency: float | None = None  # seconds
     prompt: str | None = None  # text being typed for a new emotion; None when not typing
     message: str | None = None  # a short status line (e.g. "added 'bored'")
+    prompt_label: str = "add emotion"  # what the typed word is for ("add emotion", "teach emotion")
+    calibrated: bool = False  # scores are relative to the user's neutral baseline
 
 
 def blank_canvas(width: int = 640, height: int = 360, shade: int = 32) -> np.ndarray:
@@ -143,6 +145,8 @@ def badges(state: OverlayState) -> list[str]:
     for m in ("text", "acoustic", "visual"):
         if m not in req:
             out.append(f"{MODALITY_SHORT[m]} off")
+    if state.calibrated:
+        out.append("calibrated")
     return out
 
 
@@ -316,7 +320,8 @@ def _draw_caption(img: np.ndarray, st: OverlayState, s: float) -> None:
             _text(img, ln, (int(10 * s), top + line_h * (i + 1) - int(4 * s)), scale, _WHITE)
     if st.prompt is not None or st.message:
         y = h - int(8 * s)
-        text = f"add emotion: {st.prompt}_  (Enter adds, Esc cancels)" if st.prompt is not None else str(st.message)
+        text = (f"{st.prompt_label}: {st.prompt}_  (Enter starts, Esc cancels)" if st.prompt is not None
+                else str(st.message))
         _shade(img, 0, y - line_h, w, h, 0.7)
         _text(img, text, (int(10 * s), y - int(5 * s)), 0.5 * s, (120, 255, 255))
 

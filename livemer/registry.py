@@ -39,6 +39,8 @@ class UserEmotion:
     space: str  # embedding space of the vector, e.g. glove-6B-50d
     vector: list[float]
     added: str = ""
+    #: a few-shot adapter (``livemer.teach``): learned rows, the checkpoint they fit, how many examples
+    adaptation: dict | None = None
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.vector, dtype=np.float32)
@@ -63,6 +65,7 @@ class Registry:
                 e = UserEmotion(
                     name=str(d["name"]), word=str(d["word"]), space=str(d["space"]),
                     vector=[float(x) for x in d["vector"]], added=str(d.get("added", "")),
+                    adaptation=dict(d["adaptation"]) if isinstance(d.get("adaptation"), dict) else None,
                 )
                 items[e.name] = e
             return items
@@ -104,11 +107,13 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         return name in self._items
 
-    def add(self, name: str, word: str, space: str, vector: np.ndarray) -> UserEmotion:
+    def add(self, name: str, word: str, space: str, vector: np.ndarray, adaptation: dict | None = None) -> UserEmotion:
+        """Add (or replace) ``name``; ``adaptation`` is a few-shot adapter to store with it."""
         e = UserEmotion(
             name=name, word=word, space=space,
             vector=[round(float(x), 6) for x in np.asarray(vector).reshape(-1)],
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            adaptation=adaptation,
         )
         with self._lock:
             items = {**self._items, name: e}

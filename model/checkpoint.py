@@ -33,7 +33,8 @@ FORMAT = "livemer-checkpoint"
 VERSION = 2  # 2: safetensors container; 1: torch.save zip (still read)
 ZIP_MAGIC = b"PK\x03\x04"
 _SD_PREFIX = "state_dict/"
-_TENSOR_FIELDS = ("state_dict", "emotion_vectors")
+_EXTRA_PREFIX = "extra/"
+_TENSOR_FIELDS = ("state_dict", "emotion_vectors", "extras")
 
 
 class CheckpointError(LivemerError, ValueError):
@@ -52,6 +53,8 @@ class Checkpoint:
     display_emotions: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: named arrays that travel with the weights, e.g. the few-shot replay set (``model.adapt``)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -161,6 +164,7 @@ class Checkpoint:
             "embedding_space": str(self.embedding_space),
             "display_emotions": [str(w) for w in self.display_emotions],
             "provenance": _plain(prov),
+            "extras": {str(k): np.asarray(_as_numpy(v)) for k, v in self.extras.items()},
         }
 
     def to_bytes(self) -> bytes:
@@ -225,6 +229,7 @@ class Checkpoint:
                 display_emotions=[str(w) for w in (payload.get("display_emotions") or payload["emotion_words"])],
                 provenance=dict(payload.get("provenance") or {}),
                 path=path,
+                extras={str(k): _as_numpy(v) for k, v in dict(payload.get("extras") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{where}: malformed checkpoint ({type(exc).__name__}: {exc})") from None
@@ -247,6 +252,8 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     tensors = {f"{_SD_PREFIX}{k}": np.ascontiguousarray(_as_numpy(v)) for k, v in (payload.get("state_dict") or {}).items()}
     if payload.get("emotion_vectors") is not None:
         tensors["emotion_vectors"] = np.ascontiguousarray(_as_numpy(payload["emotion_vectors"]))
+    for k, v in (payload.get("extras") or {}).items():
+        tensors[f"{_EXTRA_PREFIX}{k}"] = np.ascontiguousarray(_as_numpy(v))
     meta = {str(k): json.dumps(_plain(v)) for k, v in payload.items() if k not in _TENSOR_FIELDS}
     return save(tensors, metadata=meta)
 
@@ -277,6 +284,7 @@ def _decode_safetensors(data: bytes) -> dict[str, Any]:
     payload["state_dict"] = {k[len(_SD_PREFIX):]: v for k, v in tensors.items() if k.startswith(_SD_PREFIX)}
     if "emotion_vectors" in tensors:
         payload["emotion_vectors"] = tensors["emotion_vectors"]
+    payload["extras"] = {k[len(_EXTRA_PREFIX):]: v for k, v in tensors.items() if k.startswith(_EXTRA_PREFIX)}
     return payload
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import runtime
+from . import calibration, runtime
 from .checkpoint import Checkpoint
 from .config import MODALITIES
 from .normalize import apply_stats, sanitize
@@ -122,8 +122,11 @@ class Predictor:
         if backend == "torch":
             self._torch_net()
         self.extra_vectors: dict[str, np.ndarray] = {}
+        self.adapted: dict[str, dict[str, np.ndarray]] = {}  # name -> modality -> learned embedding (model.adapt)
         self._cache_key: tuple | None = None
         self._cache_E: np.ndarray | None = None
+        self._cache_embs: dict[str, np.ndarray] | None = None
+        self.calibration: dict[str, np.ndarray] = {}  # modality -> raw feature shift (model.calibration)
 
     def _torch_net(self):
         if self._net is None:
@@ -153,6 +156,44 @@ class Predictor:
         self.extra_vectors[name] = v
         self._cache_key = None
 
+    def set_adaptation(self, name: str, embeddings: dict[str, np.ndarray]) -> None:
+        """Score ``name`` with learned per-modality embeddings (a few-shot adapter) where given.
+
+        Modalities not in ``embeddings`` keep the word vector's mapping. Raises
+        ValueError when a vector does not fit the modality's space.
+        """
+        hidden = self.checkpoint.config.hidden
+        rows = {}
+        for m, v in embeddings.items():
+            if m not in MODALITIES:
+                raise ValueError(f"emotion '{name}': unknown modality '{m}' in its adaptation")
+            v = np.asarray(v, np.float32).reshape(-1)
+            if v.shape[0] != int(hidden[m]):
+                raise ValueError(f"emotion '{name}': adapted {m} embedding is {v.shape[0]}-d, the model's {m} space is {hidden[m]}-d")
+            rows[m] = v
+        self.adapted[name] = rows
+        self._cache_key = None
+
+    def set_calibration(self, shift: dict[str, np.ndarray] | None) -> None:
+        """Take a per-user baseline ``shift`` (modality -> (d_m,) raw features) off every observed step; None clears it."""
+        out = {}
+        for m, v in (shift or {}).items():
+            v = np.asarray(v, np.float32).reshape(-1)
+            if m not in MODALITIES or v.shape[0] != int(self.checkpoint.config.input_dims[m]):
+                raise ValueError(f"calibration for '{m}' has {v.shape[0]} features, the model takes "
+                                 f"{self.checkpoint.config.input_dims.get(m)}")
+            out[m] = v
+        self.calibration = out
+
+    def clear_adaptation(self, name: str) -> None:
+        self.adapted.pop(name, None)
+        self._cache_key = None
+
+    def emotion_embeddings(self, emotions: Sequence[str]) -> dict[str, np.ndarray]:
+        """The (K, d_m) emotion embeddings of every modality: f_t->m of the word vectors, adapted rows replaced."""
+        self._E(emotions)
+        return self._cache_embs
+
     def emotion_matrix(self, emotions: Sequence[str]) -> np.ndarray:
         rows = []
         for e in emotions:
@@ -173,19 +214,35 @@ class Predictor:
     def _E(self, emotions: Sequence[str]) -> np.ndarray:
         key = tuple(emotions)
         if key != self._cache_key:
-            self._cache_E = self.emotion_matrix(emotions)
-            self._cache_key = key
+            E = self.emotion_matrix(emotions)
+            if self.runtime is not None:
+                embs = self.runtime.emotion_embeddings(E)
+            else:
+                import torch
+
+                with torch.inference_mode():
+                    embs = {m: v.numpy() for m, v in self._torch_net().emotion_embeddings(torch.from_numpy(E)).items()}
+            embs = {m: np.array(v, np.float32) for m, v in embs.items()}
+            for i, e in enumerate(emotions):
+                for m, v in self.adapted.get(e, {}).items():
+                    embs[m][i] = v
+            self._cache_E, self._cache_embs, self._cache_key = E, embs, key
         return self._cache_E
 
-    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES) -> tuple[dict, np.ndarray]:
-        """Normalise features with the checkpoint's statistics and build the (B, 3) mask."""
+    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES,
+                calibrated: bool = True) -> tuple[dict, np.ndarray]:
+        """Normalise features with the checkpoint's statistics and build the (B, 3) mask.
+
+        ``calibrated=False`` leaves the per-user baseline shift out (e.g. for the replay set).
+        """
+        shift = self.calibration if calibrated else {}
         xs = {"text": batch.text, "acoustic": batch.acoustic, "visual": batch.visual}
         B = batch.text.shape[0]
         out = {}
         for m in MODALITIES:
             sm = batch.step_masks.get(m)
             stats = self.checkpoint.normalization.get(m)
-            x = xs[m]
+            x = calibration.apply_shift(xs[m], shift.get(m), sm)
             if stats is not None:
                 x = apply_stats(x, stats, sm)
             else:
@@ -203,13 +260,13 @@ class Predictor:
         emotions = list(emotions if emotions is not None else self.checkpoint.display_emotions)
         mods = parse_modalities(modalities)
         xs, mask = self.prepare(batch, mods)
-        E = self._E(emotions)
+        embs = self.emotion_embeddings(emotions)
         if self.runtime is not None:
             with self._blas_limit():
-                out = self.runtime.forward(xs["text"], xs["acoustic"], xs["visual"], E, mask)
+                out = self.runtime.forward_embeddings(xs["text"], xs["acoustic"], xs["visual"], embs, mask)
             logits, scores, contrib = out.logits, out.scores, out.contributions
         else:
-            logits, scores, contrib = self._forward_torch(xs, E, mask)
+            logits, scores, contrib = self._forward_torch(xs, embs, mask)
         weff = runtime.effective_weights(self.fusion_weights, mask)
         preds = []
         for i in range(logits.shape[0]):
@@ -235,14 +292,32 @@ class Predictor:
             return contextlib.nullcontext()
         return self._blas.limit(limits=int(self.threads or 1), user_api="blas")
 
-    def _forward_torch(self, xs: dict, E: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _forward_torch(self, xs: dict, embs: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
+
+        from .fusion import fuse, modality_scores
 
         net = self._torch_net()
         with torch.inference_mode():
-            out = net(torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]), torch.from_numpy(xs["visual"]),
-                      torch.from_numpy(E), torch.from_numpy(mask))
-        return out.logits.numpy(), out.scores.numpy(), out.contributions.numpy()
+            reps = net.encode(torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]), torch.from_numpy(xs["visual"]))
+            scores = torch.stack([modality_scores(reps[m], torch.from_numpy(embs[m])) for m in MODALITIES], dim=1)
+            logits, contrib = fuse(scores, net.fusion_weights, torch.from_numpy(mask))
+        return logits.numpy(), scores.numpy(), contrib.numpy()
+
+    def representations(self, batch: WindowBatch, modalities: str | Sequence[str] | None = None,
+                        calibrated: bool = True) -> tuple[dict, np.ndarray]:
+        """Each modality's encoder output r_m (B, d_m) and the (B, 3) mask used: what a few-shot adapter is fitted on."""
+        xs, mask = self.prepare(batch, parse_modalities(modalities), calibrated)
+        if self.runtime is not None:
+            with self._blas_limit():
+                reps = self.runtime.encode(xs["text"], xs["acoustic"], xs["visual"])
+        else:
+            import torch
+
+            with torch.inference_mode():
+                reps = {m: v.numpy() for m, v in self._torch_net().encode(
+                    *(torch.from_numpy(xs[m]) for m in MODALITIES)).items()}
+        return {m: np.asarray(v, np.float32) for m, v in reps.items()}, mask
 
     def predict(self, window, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None) -> EmotionPrediction:
         """One ``Window`` -> one :class:`EmotionPrediction`."""

@@ -209,9 +209,23 @@ class NumpyEmotionNet:
         modality_mask: np.ndarray | None = None,
     ) -> NumpyNetOutput:
         """Score a (B, T, d_m) batch against any (K, d_t) emotion matrix; mask is (B, 3) bool, None = all present."""
+        return self.forward_embeddings(text, acoustic, visual, self.emotion_embeddings(emotion_vectors), modality_mask)
+
+    def forward_embeddings(
+        self,
+        text: np.ndarray,
+        acoustic: np.ndarray,
+        visual: np.ndarray,
+        embs: Mapping[str, np.ndarray],
+        modality_mask: np.ndarray | None = None,
+    ) -> NumpyNetOutput:
+        """As :meth:`forward`, with the emotion embeddings of every modality given ((K, d_m) each).
+
+        This is how adapted emotions are scored: their rows are learned embeddings
+        instead of ``f_t->m`` of a word vector (:mod:`model.adapt`).
+        """
         B = np.shape(text)[0]
         mask = np.ones((B, len(MODALITIES)), bool) if modality_mask is None else np.asarray(modality_mask, bool)
-        embs = self.emotion_embeddings(emotion_vectors)
         reps = self.encode(text, acoustic, visual)
         scores = np.stack([modality_scores(reps[m], embs[m]) for m in MODALITIES], axis=1).astype(_F32)
         logits, contrib = fuse(scores, self.fusion_weights, mask)

@@ -53,7 +53,8 @@ def test_add_emotion_then_list_marks_it_user_added(capsys, tiny_checkpoint, fres
     code, out, _ = _run(capsys, "emotions", "--json", "--checkpoint", str(tiny_checkpoint))
     data = json.loads(out)
     assert data["display"] == SIX and data["trained"] == SIX
-    assert data["user_added"] == [{"name": "bored", "word": "bored", "space": "glove-6B-50d", "usable": True}]
+    assert data["user_added"] == [{"name": "bored", "word": "bored", "space": "glove-6B-50d", "usable": True,
+                                   "adapted": False, "examples": 0}]
 
 
 def test_add_emotion_with_a_display_name(capsys, tiny_checkpoint, fresh_registry):
@@ -225,3 +226,54 @@ def test_console_entry_exits_2_on_a_missing_microphone_without_a_native_abort(tm
         lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
         assert lines and lines[-1].startswith("livemer: error: --mic no-such-device-xyz"), out.stderr
         assert "Traceback" not in out.stderr and "terminate called" not in out.stderr
+
+
+def test_add_emotion_prints_the_nearest_trained_emotions_per_modality(capsys, tiny_checkpoint):
+    code, out, _ = _run(capsys, "add-emotion", "bored", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("bored - "))
+    assert "text: " in line and "; voice: " in line and "; face: " in line
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--examples", "/nonexistent/clip.mp4"], "/nonexistent/clip.mp4: no such file or folder"),
+    (["--span", "1-2"], "--span and --negatives go with --examples"),
+])
+def test_add_emotion_examples_bad_input_is_one_line(capsys, tiny_checkpoint, fresh_registry, argv, message):
+    code, _, err = _run(capsys, "add-emotion", "calm", "--checkpoint", str(tiny_checkpoint), *argv)
+    assert code == 2 and message in _one_line_error(err)
+    assert not fresh_registry.exists()  # nothing half-written
+
+
+def test_add_emotion_examples_for_a_word_without_vector(capsys, tiny_checkpoint, fresh_registry, tmp_path):
+    clip = tmp_path / "c.wav"
+    clip.write_bytes(b"x")
+    code, _, err = _run(capsys, "add-emotion", "qwxzvb", "--examples", str(clip), "--checkpoint", str(tiny_checkpoint))
+    assert code == 2 and "qwxzvb" in _one_line_error(err)
+    assert not fresh_registry.exists()
+
+
+def test_teaching_a_trained_emotion_is_refused(capsys, tiny_checkpoint, tmp_path):
+    clip = tmp_path / "c.wav"
+    clip.write_bytes(b"x")
+    code, _, err = _run(capsys, "add-emotion", "sad", "--examples", str(clip), "--checkpoint", str(tiny_checkpoint))
+    assert code == 2 and "trained emotion" in _one_line_error(err)
+
+
+def test_emotions_plot_writes_a_png(capsys, tiny_checkpoint, tmp_path):
+    assert _run(capsys, "add-emotion", "bored", "--checkpoint", str(tiny_checkpoint))[0] == 0
+    out_png = tmp_path / "space.png"
+    code, out, _ = _run(capsys, "emotions", "--plot", str(out_png), "--checkpoint", str(tiny_checkpoint))
+    assert code == 0 and out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = _run(capsys, "emotions", "--plot", str(tmp_path / "no" / "x.png"), "--checkpoint", str(tiny_checkpoint))
+    assert code == 2 and "does not exist" in _one_line_error(err)
+
+
+def test_emotions_shows_a_stored_baseline(capsys, tiny_checkpoint, fresh_registry):
+    import numpy as np
+
+    from livemer.baseline import save_baseline
+
+    save_baseline({"acoustic": np.zeros(74)}, {"acoustic": "covarep-74"}, 10.0, 80)
+    code, out, _ = _run(capsys, "emotions", "--checkpoint", str(tiny_checkpoint))
+    assert code == 0 and "neutral baseline: 10 s" in out and "--no-calibration" in out

@@ -81,3 +81,18 @@ def test_provider_of_another_space_is_not_used(ck, reg):
 def test_empty_request_is_an_error(ck, reg, empty):
     with pytest.raises(LivemerError, match="empty"):
         resolve_emotions(ck, empty, registry=reg)
+
+
+def test_adapted_user_emotions_come_with_their_rows_when_they_fit(ck, reg):
+    from model.adapt import checkpoint_fingerprint
+
+    v = get_provider().vector("calm")
+    rows = {"acoustic": [0.5] * ck.config.hidden["acoustic"], "visual": [0.25] * ck.config.hidden["visual"]}
+    reg.add("calm", "calm", ck.embedding_space, v,
+            adaptation={"checkpoint": checkpoint_fingerprint(ck), "embeddings": rows, "examples": 8})
+    reg.add("tense", "tense", ck.embedding_space, get_provider().vector("tense"),
+            adaptation={"checkpoint": "0000", "embeddings": rows, "examples": 3})
+    es = resolve_emotions(ck, registry=reg)
+    assert set(es.adapted) == {"calm"} and np.allclose(es.adapted["calm"]["visual"], 0.25)
+    assert len(es.notes) == 1 and "'tense' was adapted for another checkpoint" in es.notes[0]
+    assert {"calm", "tense"} <= set(es.names)

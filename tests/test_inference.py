@@ -300,3 +300,61 @@ def test_live_inference_path_does_not_import_torch(tiny_checkpoint, tmp_path):
     w = Window(t, a, v, starts, starts + 0.3, real, real, real, real, words=[None] * T)
     want = Predictor(Checkpoint.load(tiny_checkpoint), backend="torch").predict(w).logits
     assert got.shape == (len(SIX),) and np.allclose(got, want, atol=1e-5)
+
+
+def test_adapted_rows_replace_only_that_emotion(checkpoint):
+    from feature_adapters.embeddings import get_provider
+
+    pred = Predictor(checkpoint)
+    pred.add_emotion("bored", get_provider().vector("bored"))
+    wins = [_window(i) for i in range(4)]
+    emos = SIX + ["bored"]
+    before = pred.predict_windows(wins, emos)
+    rng = np.random.default_rng(3)
+    rows = {"acoustic": rng.normal(size=checkpoint.config.hidden["acoustic"]),
+            "visual": rng.normal(size=checkpoint.config.hidden["visual"])}
+    pred.set_adaptation("bored", rows)
+    after = pred.predict_windows(wins, emos)
+    for b, a in zip(before, after):
+        assert np.array_equal(b.logits[:6], a.logits[:6])  # the trained emotions do not move
+        assert not np.isclose(b.logits[6], a.logits[6])
+        assert np.array_equal(b.modality_scores["text"][6], a.modality_scores["text"][6])  # text row kept
+    # the adapted acoustic score is r_a . row
+    reps, _ = pred.representations(batch_windows(wins))
+    assert np.allclose([a.modality_scores["acoustic"][6] for a in after], reps["acoustic"] @ rows["acoustic"], atol=1e-4)
+    ref = Predictor(checkpoint, backend="torch")
+    ref.add_emotion("bored", get_provider().vector("bored"))
+    ref.set_adaptation("bored", rows)
+    for a, b in zip(after, ref.predict_windows(wins, emos)):
+        assert np.allclose(a.logits, b.logits, atol=1e-4)
+    pred.clear_adaptation("bored")
+    assert np.array_equal(pred.predict_windows(wins, emos)[0].logits, before[0].logits)
+
+
+def test_adaptation_and_calibration_are_checked(checkpoint):
+    pred = Predictor(checkpoint)
+    with pytest.raises(ValueError, match="acoustic embedding is 3-d"):
+        pred.set_adaptation("x", {"acoustic": np.zeros(3)})
+    with pytest.raises(ValueError, match="unknown modality"):
+        pred.set_adaptation("x", {"smell": np.zeros(3)})
+    with pytest.raises(ValueError, match="calibration for 'visual' has 2 features"):
+        pred.set_calibration({"visual": np.zeros(2)})
+
+
+def test_calibration_shifts_observed_steps_only(checkpoint):
+    pred = Predictor(checkpoint)
+    w = _window(0)
+    base = pred.predict(w)
+    shift = np.full(35, 0.5, np.float32)
+    pred.set_calibration({"visual": shift})
+    moved = pred.predict(w)
+    assert np.array_equal(base.modality_scores["acoustic"], moved.modality_scores["acoustic"])
+    assert not np.allclose(base.modality_scores["visual"], moved.modality_scores["visual"])
+    w2 = _window(0)
+    w2.visual[w2.visual_mask] += 0.5  # the same shift put in by hand, then taken out: the same prediction
+    assert np.allclose(pred.predict(w2).modality_scores["visual"], base.modality_scores["visual"], atol=1e-5)
+    plain, _ = Predictor(checkpoint).representations(batch_windows([w]))
+    unshifted, _ = pred.representations(batch_windows([w]), calibrated=False)  # e.g. the replay set
+    assert np.allclose(unshifted["visual"], plain["visual"])
+    pred.set_calibration(None)
+    assert np.array_equal(pred.predict(w).logits, base.logits)

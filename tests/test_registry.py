@@ -128,3 +128,13 @@ def test_corrupt_file_is_moved_aside_with_a_warning(tmp_path, caplog, content):
     assert not path.exists()
     reg.add("bored", "bored", SPACE, _vec())  # and the registry works again
     assert [e.name for e in Registry(path).list()] == ["bored"]
+
+
+def test_an_adaptation_persists_and_old_entries_have_none(tmp_path):
+    path = tmp_path / "emotions.json"
+    Registry(path).add("bored", "bored", SPACE, _vec())
+    ad = {"checkpoint": "abc", "embeddings": {"acoustic": [0.5, 0.25]}, "examples": 8}
+    Registry(path).add("calm", "calm", SPACE, _vec(1), adaptation=ad)
+    again = Registry(path)
+    assert again.get("bored").adaptation is None
+    assert again.get("calm").adaptation == ad

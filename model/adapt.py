@@ -1,0 +1,274 @@
+"""Few-shot adapters: a new emotion learned from a handful of examples, the trained network untouched.
+
+The paper's few-shot protocols (§4.2: FT, JT, GEM) update the shared weights
+with the source data at hand. An installed livemer has no source corpus, and any
+change to the shared weights moves the scores of every trained emotion. The
+adapter here keeps the whole network frozen and learns only the new emotion's
+own embedding in the acoustic and visual spaces (the rows that ``f_t->a`` and
+``f_t->v`` give its word vector zero-shot), jointly on
+
+* the user's examples (positives), and
+* a replay of stored windows of the seen emotions (negatives): the replay set a
+  checkpoint carries (:func:`replay_of`), plus whatever other windows of the
+  user are at hand (earlier taught emotions, the neutral calibration).
+
+Because only the new emotion's rows change, the seen emotions keep their scores
+exactly (the JT goal, here by construction), and removing the adapter restores
+the zero-shot emotion. The text embedding stays the word vector itself: what a
+handful of clips *say* is not what the word means.
+
+With the encoders frozen the fused logit of a window is linear in the adapted
+rows, ``sum_m w_eff,m r_m . e_m``, so fitting is an L2-regularised logistic
+regression (pulled toward the zero-shot rows) on the windows' representations:
+milliseconds, numpy and scipy, no torch.
+
+Everything here is pure: arrays in, arrays out.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from feature_adapters.errors import LivemerError
+
+from .config import MODALITIES
+from .metrics import roc_auc
+from .runtime import effective_weights
+
+METHOD = "frozen-net embedding adapter (acoustic, visual), logistic, L2 to zero-shot"
+ADAPTED_MODALITIES = ("acoustic", "visual")
+DEFAULT_L2 = 0.001  # chosen by the l2 sweep of benchmarks/fewshot_eval.py (README: selection caveat)
+MIN_POSITIVE_WINDOWS = 3
+REPLAY_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask", "labels")
+
+
+class AdaptError(LivemerError, ValueError):
+    """An adapter cannot be fitted from what was given (too few examples, no negatives...)."""
+
+
+# ----------------------------------------------------------------------------- identity
+
+
+def checkpoint_fingerprint(checkpoint) -> str:
+    """A short digest of a checkpoint's config and weights (as stored, fp16): adapters fit only it."""
+    h = hashlib.sha256(json.dumps(checkpoint.config.to_dict(), sort_keys=True).encode())
+    for k in sorted(checkpoint.state_dict):
+        v = checkpoint.state_dict[k]
+        a = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(a.astype(np.float16) if a.dtype.kind == "f" else a).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- the fit
+
+
+@dataclass
+class Examples:
+    """Encoder outputs of some windows: ``reps`` modality -> (N, d_m), ``mask`` (N, 3), ``weights`` (N,)."""
+
+    reps: dict[str, np.ndarray]
+    mask: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.mask.shape[0])
+
+    @staticmethod
+    def concat(parts: Sequence["Examples"]) -> "Examples":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            raise AdaptError("no windows to fit on")
+        return Examples(
+            reps={m: np.concatenate([p.reps[m] for p in parts]) for m in MODALITIES},
+            mask=np.concatenate([p.mask for p in parts]),
+            weights=np.concatenate([p.sample_weights() for p in parts]),
+        )
+
+    def sample_weights(self) -> np.ndarray:
+        return np.ones(len(self), np.float64) if self.weights is None else np.asarray(self.weights, np.float64)
+
+
+@dataclass
+class AdapterFit:
+    embeddings: dict[str, np.ndarray]  # adapted modality -> learned row (d_m,)
+    init: dict[str, np.ndarray]  # the zero-shot rows it started from
+    loss: float
+    train_auc: float  # on the fitting windows (optimistic; a sanity check only)
+    positives: int
+    negatives: int
+    l2: float
+
+    def shift(self) -> dict[str, float]:
+        """Cosine similarity of each learned row to its zero-shot row."""
+        out = {}
+        for m, v in self.embeddings.items():
+            z = self.init[m]
+            n = float(np.linalg.norm(v) * np.linalg.norm(z))
+            out[m] = float(v @ z / n) if n > 0 else float("nan")
+        return out
+
+
+def design(ex: Examples, init: Mapping[str, np.ndarray], fusion_weights: np.ndarray,
+           modalities: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(X, c): the fused logit of each window is ``X @ theta + c``, theta the adapted rows concatenated.
+
+    ``X`` holds ``w_eff,m * r_m`` for the adapted modalities; ``c`` the fixed
+    contribution of the others (their zero-shot rows).
+    """
+    weff = effective_weights(fusion_weights, ex.mask).astype(np.float64)  # (N, 3)
+    cols, c = [], np.zeros(len(ex), np.float64)
+    for j, m in enumerate(MODALITIES):
+        r = np.asarray(ex.reps[m], np.float64)
+        if m in modalities:
+            cols.append(weff[:, j : j + 1] * r)
+        else:
+            c += weff[:, j] * (r @ np.asarray(init[m], np.float64))
+    return np.concatenate(cols, axis=1), c
+
+
+def fit_adapter(positives: Examples, negatives: Examples, init: Mapping[str, np.ndarray],
+                fusion_weights: np.ndarray, *, modalities: Sequence[str] = ADAPTED_MODALITIES,
+                l2: float = DEFAULT_L2, max_iter: int = 500) -> AdapterFit:
+    """Learn the new emotion's rows for ``modalities`` from positive and negative windows.
+
+    Loss: BCE with the positives and the negatives each weighing one half (their
+    sample weights normalised within each side), plus ``l2/2 * ||theta - theta_0||^2``
+    with ``theta_0`` the zero-shot rows. Raises :class:`AdaptError` when a side is
+    empty or no positive window has an adapted modality.
+    """
+    from scipy.optimize import minimize
+
+    mods = [m for m in MODALITIES if m in modalities]
+    if len(positives) < 1 or len(negatives) < 1:
+        raise AdaptError(f"need positive and negative windows (got {len(positives)} and {len(negatives)})")
+    j = [MODALITIES.index(m) for m in mods]
+    if not np.asarray(positives.mask)[:, j].any():
+        raise AdaptError(f"no example window has {' or '.join(mods)} features (no face and no voice found)")
+    Xp, cp = design(positives, init, fusion_weights, mods)
+    Xn, cn = design(negatives, init, fusion_weights, mods)
+    X = np.concatenate([Xp, Xn])
+    c = np.concatenate([cp, cn])
+    y = np.concatenate([np.ones(len(Xp)), np.zeros(len(Xn))])
+    wp, wn = positives.sample_weights(), negatives.sample_weights()
+    w = np.concatenate([0.5 * wp / wp.sum(), 0.5 * wn / wn.sum()])
+    theta0 = np.concatenate([np.asarray(init[m], np.float64).reshape(-1) for m in mods])
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = X @ theta + c
+        # BCE with logits, stable: log(1 + e^z) - y z
+        loss = np.logaddexp(0.0, z) - y * z
+        p = 0.5 * np.tanh(0.5 * z) + 0.5
+        d = theta - theta0
+        f = float(w @ loss) + 0.5 * l2 * float(d @ d)
+        g = X.T @ (w * (p - y)) + l2 * d
+        return f, g
+
+    res = minimize(objective, theta0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": int(max_iter)})
+    theta = res.x
+    out, k = {}, 0
+    for m in mods:
+        n = int(np.asarray(init[m]).size)
+        out[m] = theta[k : k + n].astype(np.float32)
+        k += n
+    z = X @ theta + c
+    return AdapterFit(
+        embeddings=out, init={m: np.asarray(init[m], np.float32) for m in mods}, loss=float(res.fun),
+        train_auc=roc_auc(y, z), positives=len(Xp), negatives=len(Xn), l2=float(l2),
+    )
+
+
+def clip_weights(groups: Sequence[str]) -> np.ndarray:
+    """Per-window weights so that every clip (group id) weighs the same, however many windows it gave."""
+    groups = list(groups)
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g] = counts.get(g, 0) + 1
+    return np.asarray([1.0 / counts[g] for g in groups], np.float64)
+
+
+# ----------------------------------------------------------------------------- the replay set
+
+
+def replay_indices(labels: np.ndarray, label_mask: np.ndarray | None, modality_mask: np.ndarray,
+                   per_emotion: int, seed: int = 0) -> np.ndarray:
+    """Up to ``per_emotion`` windows positive for each emotion column, with acoustic or visual features.
+
+    Sorted unique indices, drawn with a fixed seed.
+    """
+    y = np.asarray(labels) > 0.5
+    if label_mask is not None:
+        y &= np.asarray(label_mask, bool)
+    av = np.asarray(modality_mask, bool)[:, 1:].any(axis=1)
+    rng = np.random.default_rng([seed, 2029])
+    pick: set[int] = set()
+    for k in range(y.shape[1]):
+        idx = np.flatnonzero(y[:, k] & av)
+        if len(idx):
+            pick.update(rng.choice(idx, size=min(per_emotion, len(idx)), replace=False).tolist())
+    return np.asarray(sorted(pick), np.int64)
+
+
+def replay_arrays(ds, per_emotion: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    """The replay set of an :class:`~model.datasets.EmotionDataset` as checkpoint extras (features fp16)."""
+    idx = replay_indices(ds.labels, ds.label_mask, ds.modality_mask, per_emotion, seed)
+    if not len(idx):
+        raise AdaptError(f"{ds.name or 'the data'} has no acoustic or visual windows for a replay set")
+    out = {m: np.asarray(getattr(ds, m)[idx], np.float16) for m in MODALITIES}
+    out.update({f"{m}_mask": np.asarray(ds.step_masks[m][idx], bool) for m in MODALITIES})
+    out["modality_mask"] = np.asarray(ds.modality_mask[idx], bool)
+    out["labels"] = np.asarray(ds.labels[idx], np.float16)
+    return {f"replay/{k}": v for k, v in out.items()}
+
+
+def attach_replay(checkpoint, ds, per_emotion: int = 16, seed: int = 0) -> int:
+    """Store a replay set of ``ds`` in ``checkpoint.extras`` (in place); returns its size."""
+    arrays = replay_arrays(ds, per_emotion, seed)
+    checkpoint.extras = {k: v for k, v in checkpoint.extras.items() if not k.startswith("replay/")}
+    checkpoint.extras.update(arrays)
+    checkpoint.provenance = dict(checkpoint.provenance)
+    checkpoint.provenance["replay"] = {"emotions": list(ds.emotions), "per_emotion": int(per_emotion),
+                                       "windows": int(arrays["replay/modality_mask"].shape[0]),
+                                       "source": ds.name, "seed": int(seed)}
+    return int(arrays["replay/modality_mask"].shape[0])
+
+
+def replay_of(checkpoint):
+    """The checkpoint's replay set as a :class:`~model.inference.WindowBatch`, or None when it carries none."""
+    from .inference import WindowBatch
+
+    ex = checkpoint.extras
+    if not all(f"replay/{k}" in ex for k in REPLAY_KEYS):
+        return None
+    return WindowBatch(
+        text=np.asarray(ex["replay/text"], np.float32),
+        acoustic=np.asarray(ex["replay/acoustic"], np.float32),
+        visual=np.asarray(ex["replay/visual"], np.float32),
+        step_masks={m: np.asarray(ex[f"replay/{m}_mask"], bool) for m in MODALITIES},
+        modality_mask=np.asarray(ex["replay/modality_mask"], bool),
+    )
+
+
+def encode_batch(predictor, batch, modalities: str | Sequence[str] | None = None,
+                 weights: np.ndarray | None = None, calibrated: bool = True) -> Examples:
+    """Encoder outputs of a :class:`~model.inference.WindowBatch` through a Predictor
+    (``calibrated=False``: without the user's baseline shift, as for the replay set)."""
+    reps, mask = predictor.representations(batch, modalities, calibrated)
+    return Examples(reps, mask, weights)
+
+
+def zero_shot_rows(predictor, vector: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows a word vector gets in every modality without adaptation (f_t->m)."""
+    E = np.asarray(vector, np.float32).reshape(1, -1)
+    if predictor.runtime is not None:
+        embs = predictor.runtime.emotion_embeddings(E)
+    else:  # pragma: no cover - the torch backend gives the same rows
+        import torch
+
+        with torch.inference_mode():
+            embs = {m: v.numpy() for m, v in predictor.net.emotion_embeddings(torch.from_numpy(E)).items()}
+    return {m: np.asarray(v[0], np.float32) for m, v in embs.items()}

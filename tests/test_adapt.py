@@ -1,0 +1,127 @@
+"""The few-shot adapter: a logistic fit of one emotion's rows on frozen representations; replay sets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import adapt
+from model.checkpoint import Checkpoint
+from model.config import MODALITIES
+from model.datasets import EmotionDataset
+from model.metrics import roc_auc
+
+D = {"text": 4, "acoustic": 6, "visual": 5}
+W = np.ones(3, np.float32)
+
+
+def _examples(n, rng, shift=None, mask=(True, True, True)):
+    reps = {m: rng.normal(size=(n, d)).astype(np.float32) for m, d in D.items()}
+    if shift:
+        for m, v in shift.items():
+            reps[m] += v
+    return adapt.Examples(reps, np.tile(np.asarray(mask, bool), (n, 1)))
+
+
+def _init():
+    return {m: np.zeros(d, np.float32) for m, d in D.items()}
+
+
+def test_fit_learns_the_direction_that_separates_the_examples():
+    rng = np.random.default_rng(0)
+    direction = np.zeros(6, np.float32)
+    direction[2] = 2.0
+    pos = _examples(40, rng, {"acoustic": direction})
+    neg = _examples(200, rng)
+    fit = adapt.fit_adapter(pos, neg, _init(), W)
+    assert set(fit.embeddings) == {"acoustic", "visual"}  # text is never adapted
+    assert int(np.argmax(fit.embeddings["acoustic"])) == 2
+    # held-out windows from the same distributions are ranked well
+    tp, tn = _examples(50, rng, {"acoustic": direction}), _examples(50, rng)
+    s = np.concatenate([tp.reps["acoustic"], tn.reps["acoustic"]]) @ fit.embeddings["acoustic"]
+    assert roc_auc(np.r_[np.ones(50), np.zeros(50)], s) > 0.85
+    assert fit.train_auc > 0.85 and fit.positives == 40 and fit.negatives == 200
+
+
+def test_strong_l2_keeps_the_zero_shot_rows():
+    rng = np.random.default_rng(1)
+    init = {m: rng.normal(size=d).astype(np.float32) for m, d in D.items()}
+    fit = adapt.fit_adapter(_examples(10, rng, {"visual": 3.0}), _examples(30, rng), init, W, l2=1e6)
+    for m in ("acoustic", "visual"):
+        assert np.allclose(fit.embeddings[m], init[m], atol=1e-3)
+    assert fit.shift()["visual"] > 0.999
+
+
+def test_the_design_is_the_fused_logit():
+    rng = np.random.default_rng(2)
+    ex = _examples(7, rng)
+    ex.mask[0, 2] = False  # no face in the first window: its weights are rescaled
+    init = {m: rng.normal(size=d) for m, d in D.items()}
+    theta = np.concatenate([init["acoustic"], init["visual"]])
+    X, c = adapt.design(ex, init, np.array([0.5, 1.0, 2.0]), ("acoustic", "visual"))
+    from model.runtime import fuse
+
+    scores = np.stack([ex.reps[m] @ init[m] for m in MODALITIES], axis=1)[..., None]
+    logits, _ = fuse(scores.astype(np.float32), np.array([0.5, 1.0, 2.0], np.float32), ex.mask)
+    assert np.allclose(X @ theta + c, logits[:, 0], atol=1e-4)
+
+
+def test_bad_inputs_are_adapt_errors():
+    rng = np.random.default_rng(3)
+    with pytest.raises(adapt.AdaptError, match="positive and negative"):
+        adapt.fit_adapter(_examples(0, rng), _examples(5, rng), _init(), W)
+    text_only = _examples(5, rng, mask=(True, False, False))
+    with pytest.raises(adapt.AdaptError, match="no face and no voice"):
+        adapt.fit_adapter(text_only, _examples(5, rng), _init(), W)
+    with pytest.raises(adapt.AdaptError, match="no windows"):
+        adapt.Examples.concat([])
+
+
+def test_clip_weights_give_each_clip_the_same_weight():
+    w = adapt.clip_weights(["a", "a", "a", "b"])
+    assert np.allclose(w, [1 / 3, 1 / 3, 1 / 3, 1.0])
+
+
+def test_replay_indices_are_stratified_and_need_av():
+    y = np.zeros((30, 2))
+    y[:20, 0] = 1
+    y[20:, 1] = 1
+    mm = np.ones((30, 3), bool)
+    mm[20:25, 1:] = False  # text-only windows are never replayed
+    idx = adapt.replay_indices(y, None, mm, per_emotion=4, seed=0)
+    assert (y[idx, 0] == 1).sum() == 4 and (y[idx, 1] == 1).sum() == 4
+    assert not set(idx) & set(range(20, 25))
+    assert np.array_equal(idx, adapt.replay_indices(y, None, mm, per_emotion=4, seed=0))
+
+
+def test_replay_travels_in_the_checkpoint(tiny_checkpoint, tmp_path):
+    ck = Checkpoint.load(tiny_checkpoint)
+    assert adapt.replay_of(ck) is None
+    rng = np.random.default_rng(4)
+    n, T = 12, 20
+    ds = EmotionDataset(rng.normal(size=(n, T, 50)), rng.normal(size=(n, T, 74)), rng.normal(size=(n, T, 35)),
+                        np.eye(2)[np.arange(n) % 2], ["happy", "sad"], name="toy")
+    assert adapt.attach_replay(ck, ds, per_emotion=3) == 6
+    fp = adapt.checkpoint_fingerprint(ck)
+    back = Checkpoint.load(ck.save(tmp_path / "r.ckpt"))
+    b = adapt.replay_of(back)
+    assert b.acoustic.shape == (6, T, 74) and b.modality_mask.all()
+    assert back.provenance["replay"]["windows"] == 6
+    assert adapt.checkpoint_fingerprint(back) == fp  # the replay does not change which adapters fit
+
+
+def test_fingerprint_follows_the_weights(tiny_checkpoint):
+    a, b = Checkpoint.load(tiny_checkpoint), Checkpoint.load(tiny_checkpoint)
+    assert adapt.checkpoint_fingerprint(a) == adapt.checkpoint_fingerprint(b)
+    b.state_dict["fusion_raw"] = np.asarray(b.state_dict["fusion_raw"]) + 1
+    assert adapt.checkpoint_fingerprint(a) != adapt.checkpoint_fingerprint(b)
+
+
+def test_zero_shot_rows_are_the_mapped_vector(tiny_checkpoint):
+    from model.inference import Predictor
+
+    ck = Checkpoint.load(tiny_checkpoint)
+    pred = Predictor(ck)
+    rows = adapt.zero_shot_rows(pred, ck.vector_of("sad"))
+    E = pred.emotion_embeddings(["sad"])
+    for m in MODALITIES:
+        assert np.allclose(rows[m], E[m][0])
