@@ -58,6 +58,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import LivemerError
+
 SR = 16000
 WINDOW = 512  # samples per Silero decision at 16 kHz (32 ms)
 CONTEXT = 64  # samples of left context Silero takes with each window
@@ -67,7 +69,7 @@ REASON_NOT_SPEECH = "no speech detected (noise, music or other sound)"
 _DB_FLOOR = -100.0
 
 
-class SpeechGateError(ValueError):
+class SpeechGateError(LivemerError, ValueError):
     """Bad gate options or input (one-line message)."""
 
 
