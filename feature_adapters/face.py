@@ -67,6 +67,13 @@ class FaceResult:
     blendshapes: dict[str, float] = field(default_factory=dict)
     n_faces: int = 0
     backend: str = ""
+    #: The other faces found in the frame (a backend asked for several), largest first; this result is the
+    #: largest face. Each is a FaceResult of its own (``others`` empty).
+    others: list["FaceResult"] = field(default_factory=list)
+
+    def faces(self) -> list["FaceResult"]:
+        """Every face found in the frame, largest first (empty when none)."""
+        return [self, *self.others] if self.face_found else []
 
     @property
     def yaw(self) -> float:

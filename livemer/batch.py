@@ -50,6 +50,7 @@ class BatchOptions:
     smoothing: float = 1.0
     video: bool = True  # the annotated video
     plots: bool = True  # the timeline PNG
+    max_faces: int = 5  # faces analysed per still image
 
     @classmethod
     def from_args(cls, args) -> "BatchOptions":
@@ -57,7 +58,7 @@ class BatchOptions:
             out_dir=str(args.out), checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
             face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove, hop=float(args.hop),
             face_fps=float(args.face_fps), smoothing=float(args.smoothing), video=not args.no_video,
-            plots=not getattr(args, "no_plots", False),
+            plots=not getattr(args, "no_plots", False), max_faces=int(getattr(args, "max_faces", 5) or 5),
         )
 
     def engine_key(self) -> tuple:
@@ -72,6 +73,9 @@ class BatchOptions:
             raise LivemerError(f"--face-fps must be > 0, got {self.face_fps}")
         if self.smoothing < 0:
             raise LivemerError(f"--smoothing must be >= 0 seconds, got {self.smoothing}")
+        from .images import check_max_faces
+
+        check_max_faces(self.max_faces)
 
 
 @dataclass(frozen=True)
@@ -168,11 +172,15 @@ def _worker_name() -> str:
 # --------------------------------------------------------------------------- one input
 
 
-def expected_outputs(options: BatchOptions, stem: str) -> list[Path]:
+def expected_outputs(options: BatchOptions, task: Task) -> list[Path]:
     """The files a complete input has in the output folder."""
+    from . import images
     from . import outputs as out
 
-    p = out.output_paths(options.out_dir, stem)
+    if images.is_image(task.path):
+        ip = images.output_paths(options.out_dir, task.stem)
+        return [ip.csv, ip.json, ip.image]
+    p = out.output_paths(options.out_dir, task.stem)
     files = [p.csv, p.json]
     if options.plots:
         files.append(p.timeline)
@@ -205,11 +213,14 @@ def run_task(task: Task, options: BatchOptions, progress: Callable[[float], None
 
 
 def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, progress) -> None:
+    from . import images
     from . import outputs as out
     from .media import probe
     from .offline import OfflineSettings, analyse_file
 
     engine = warm_engine(options)
+    if images.is_image(task.path):
+        return _image_and_write(engine, task, options, outcome)
     paths = out.output_paths(options.out_dir, task.stem)
     t0 = time.perf_counter()
     info = probe(task.path)
@@ -242,15 +253,30 @@ def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, 
     outcome.modalities = "".join(m[0] for m in result.modalities_present)
 
 
+def _image_and_write(engine, task: Task, options: BatchOptions, outcome: TaskOutcome) -> None:
+    from . import images
+
+    paths = images.output_paths(options.out_dir, task.stem)
+    res = images.analyse_image(engine, task.path, options.max_faces)
+    outcome.written = [str(p) for p in images.write_outputs(res, None, paths, engine)]
+    outcome.notices = [n for n in res.notices if n != images.SCENE_NOTE]
+    outcome.message = "; ".join(res.notices)
+    outcome.row = images.index_row(res, paths)
+    outcome.row["input"] = task.path
+    outcome.top = res.top_emotion()
+    outcome.modalities = outcome.row["modalities"]
+
+
 # --------------------------------------------------------------------------- work list and resume
 
 
 def work_list(inputs: Sequence[str | os.PathLike]) -> list[Task]:
     """Inputs expanded (folders to their media files) into tasks with unique output stems."""
     from . import outputs as out
-    from .media import expand_inputs
+    from .images import IMAGE_SUFFIXES
+    from .media import MEDIA_SUFFIXES, expand_inputs
 
-    paths = expand_inputs(list(inputs))
+    paths = expand_inputs(list(inputs), MEDIA_SUFFIXES | IMAGE_SUFFIXES)
     return [Task(i, str(p), stem) for i, (p, stem) in enumerate(zip(paths, out.unique_stems(paths)))]
 
 
@@ -273,7 +299,7 @@ def complete(task: Task, options: BatchOptions, previous: dict[str, dict]) -> bo
     row = previous.get(task.path)
     if not row or row.get("status") != "ok":
         return False
-    return all(p.is_file() and p.stat().st_size > 0 for p in expected_outputs(options, task.stem))
+    return all(p.is_file() and p.stat().st_size > 0 for p in expected_outputs(options, task))
 
 
 def _resumed_outcome(task: Task, row: dict) -> TaskOutcome:

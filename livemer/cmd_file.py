@@ -59,13 +59,16 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "file",
         help="analyse video/audio files (or folders of them) as fast as possible",
-        description="Run the live pipeline over video files (mp4, mkv, mpg, ...) and audio files (wav, flac, mp3, "
-                    "...), decoding as fast as possible. Writes <stem>.csv, <stem>.json, <stem>.annotated.mp4 and "
+        description="Run the live pipeline over video files (mp4, mkv, mpg, ...), audio files (wav, flac, mp3, "
+                    "...) and still images (jpg, png, tiff, webp, bmp: visual-only results per face), decoding as "
+                    "fast as possible. Writes <stem>.csv, <stem>.json, <stem>.annotated.mp4 and "
                     "<stem>.timeline.png per input, and index.csv with one row per input. A folder is expanded to "
                     "the media files inside it. Exit code 2 when any input could not be read.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or audio files, or folders of them")
     add_arguments(p)
+    p.add_argument("--max-faces", type=_positive_int, default=5, metavar="N",
+                   help="faces analysed per still image, each with its own scores and rows (default and most: 5)")
     g = p.add_argument_group("batches")
     g.add_argument("--workers", type=_positive_int, metavar="N",
                    help="worker processes, each with its models loaded once (default: the number of cores; "

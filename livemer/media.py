@@ -338,8 +338,8 @@ def load_audio_track(info: MediaInfo, sr: int = 16000) -> np.ndarray:
     return y
 
 
-def expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders expanded (recursively, sorted) to the media files inside.
+def expand_inputs(inputs: list[str | os.PathLike], suffixes: frozenset[str] = MEDIA_SUFFIXES) -> list[Path]:
+    """Files as given, folders expanded (recursively, sorted) to the media files inside (those with ``suffixes``).
 
     A folder with no media file raises :class:`MediaError`. Files given by name
     are kept whatever their suffix (probing decides); duplicates are dropped.
@@ -351,11 +351,11 @@ def expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             found = sorted(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
+                if f.is_file() and f.suffix.lower() in suffixes and not f.name.startswith(".")
                 and ".annotated." not in f.name
             )
             if not found:
-                raise MediaError(f"{p}: folder holds no video or audio files ({', '.join(sorted(MEDIA_SUFFIXES))})")
+                raise MediaError(f"{p}: folder holds no video or audio files ({', '.join(sorted(suffixes))})")
             items = found
         else:
             items = [p]

@@ -63,6 +63,7 @@ def test_work_list_expands_folders_with_unique_stems(tmp_path):
 def test_complete_needs_an_ok_row_and_every_output(tmp_path):
     opts = batch.BatchOptions(out_dir=str(tmp_path), video=False, plots=True)
     t = batch.Task(0, "in/a.wav", "a")
+    photo = batch.Task(1, "in/p.jpg", "p")
     ok = {"in/a.wav": {"status": "ok"}}
     assert not batch.complete(t, opts, ok)
     for name in ("a.csv", "a.json"):
@@ -74,6 +75,12 @@ def test_complete_needs_an_ok_row_and_every_output(tmp_path):
     assert not batch.complete(t, opts, {})
     assert batch.complete(t, batch.BatchOptions(out_dir=str(tmp_path), video=False, plots=False), ok)
     assert not batch.complete(t, batch.BatchOptions(out_dir=str(tmp_path), video=True, plots=False), ok)
+    okp = {"in/p.jpg": {"status": "ok"}}
+    for name in ("p.csv", "p.json"):
+        (tmp_path / name).write_text("x")
+    assert not batch.complete(photo, opts, okp)  # an image's outputs: csv, json and the annotated png
+    (tmp_path / "p.annotated.png").write_text("x")
+    assert batch.complete(photo, opts, okp)
 
 
 def test_options_reject_bad_numbers():
