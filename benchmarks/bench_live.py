@@ -95,7 +95,7 @@ def pct(xs, q) -> float:
 
 def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     from livemer.engine import Engine, EngineConfig
-    from livemer.live import LiveOptions, LivePipeline
+    from livemer.live import LiveDriver, LiveOptions
 
     frames_seen = [0]
 
@@ -106,7 +106,7 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     cpu_start = time.process_time()
     opts = LiveOptions(camera=str(video), mic=str(wav), headless=True, render=True, offscreen=offscreen,
                        infer_hz=8.0)
-    live = LivePipeline(opts)
+    live = LiveDriver(opts)
     live.open_inputs()
     engine = Engine(EngineConfig(checkpoint=ckpt, threads=1))
     live.attach(engine)
@@ -143,7 +143,7 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     print(f"  CPU to load models              {cpu_ready - cpu_start:6.2f} s")
     drops = {s.name: s.dropped for s in (live.camera, live.mic) if s is not None}
     print(f"  items dropped by bounded queues {drops}")
-    print(f"  transcript: {live.transcript()[:160]!r}")
+    print(f"  transcript: {live.session.transcript()[:160]!r}")
 
 
 def cli_figures(video: Path, wav: Path, ckpt: Path, tmp: Path) -> None:

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import LivemerError
+
 SR = 16000
 HOP = 160  # 10 ms
 OFFSET = 80  # first frame centre (samples), as COVAREP's round(0.005 * fs)
@@ -73,7 +75,7 @@ NATIVE_NAMES: tuple[str, ...] = (
 _IDX = {n: i for i, n in enumerate(NATIVE_NAMES)}
 
 
-class AcousticInputError(ValueError):
+class AcousticInputError(LivemerError, ValueError):
     """Audio that cannot be analysed (wrong shape or sample rate); one-line message."""
 
 

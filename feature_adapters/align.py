@@ -49,6 +49,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .errors import LivemerError
 from .windows import Step, Window
 
 DEFAULT_WINDOW = 20  # steps per window, as in the paper's data
@@ -79,7 +80,7 @@ __all__ = [
 ]
 
 
-class AlignmentError(ValueError):
+class AlignmentError(LivemerError, ValueError):
     """Inputs to the aligner have the wrong shape or type; the message says what was expected."""
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LivemerError
 from .text import TimedWord
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ SAMPLE_RATE = 16000
 BUNDLED_MODEL = "tiny.en"
 
 
-class ASRError(RuntimeError):
+class ASRError(LivemerError, RuntimeError):
     """Speech recognition failed; the message is one line."""
 
 

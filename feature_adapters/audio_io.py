@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LivemerError
+
 #: Suffixes tried with soundfile first (libsndfile formats).
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".w64"})
 
 _FFMPEG_TIMEOUT_S = 600
 
 
-class AudioDecodeError(RuntimeError):
+class AudioDecodeError(LivemerError, RuntimeError):
     """A file could not be read as audio; the message is one line naming the file."""
 
 

@@ -36,6 +36,8 @@ import numpy as np
 from feature_adapters.acoustic import AcousticFrames
 from feature_adapters.spaces import FeatureSpace
 
+from .errors import LivemerError
+
 _GLOTTAL = ("F0", "VUV", "NAQ", "QOQ", "H1H2", "PSP", "MDQ", "peakSlope", "Rd", "Rd_conf", "creak")
 COVAREP_COLUMNS: tuple[str, ...] = (
     _GLOTTAL
@@ -81,7 +83,7 @@ COVAREP74 = FeatureSpace(
 )
 
 
-class CovarepAdapterError(ValueError):
+class CovarepAdapterError(LivemerError, ValueError):
     """Frames that cannot be mapped to COVAREP-74 (missing native features); one-line message."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LivemerError
 from .spaces import FeatureSpace
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ CACHE_VERSION = 2
 _FILES = ("vectors.npy", "words.txt", "rows.npy")
 
 
-class UnknownWordError(KeyError):
+class UnknownWordError(LivemerError, KeyError):
     """A word has no vector in the provider's vocabulary."""
 
     def __init__(self, word: str, suggestions: list[str], space: str):
@@ -58,7 +59,7 @@ class UnknownWordError(KeyError):
         return str(self.args[0])
 
 
-class EmbeddingProviderError(RuntimeError):
+class EmbeddingProviderError(LivemerError, RuntimeError):
     """The word vectors could not be loaded."""
 
 

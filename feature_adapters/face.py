@@ -27,12 +27,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import LivemerError
+
 log = logging.getLogger(__name__)
 
 FACE_KINDS = ("auto", "mediapipe", "pyfeat")
 
 
-class FaceError(RuntimeError):
+class FaceError(LivemerError, RuntimeError):
     """Base class of face-backend errors (one-line messages)."""
 
 

@@ -54,6 +54,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .errors import LivemerError
 from .spaces import FeatureSpace
 
 EMOTION_COLUMNS: tuple[str, ...] = (
@@ -196,7 +197,7 @@ def _filled_description(measured: frozenset[str], use_pose: bool, source: str) -
     return filled
 
 
-class FacetInputError(ValueError):
+class FacetInputError(LivemerError, ValueError):
     """Input of the wrong shape or kind for the Facet adapter (one-line message)."""
 
 

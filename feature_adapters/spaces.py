@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import LivemerError
+
 MODALITIES = ("text", "acoustic", "visual")
 SHORT = {"t": "text", "a": "acoustic", "v": "visual"}
 
@@ -50,7 +52,7 @@ class FeatureSpace:
         )
 
 
-class FeatureSpaceMismatch(ValueError):
+class FeatureSpaceMismatch(LivemerError, ValueError):
     """Raised when a checkpoint's feature space differs from the running extractor's."""
 
 

@@ -137,7 +137,8 @@ def warm_engine(options: BatchOptions):
     if eng is None:
         from .engine import Engine, EngineConfig
 
-        _ENGINES.clear()  # one warm engine per process: a new configuration replaces the old one
+        _close_drivers()  # one warm engine per process: a new configuration replaces the old one
+        _ENGINES.clear()
         eng = Engine(EngineConfig(
             checkpoint=options.checkpoint, emotions=options.emotions, modalities=options.modalities,
             face_backend=options.face_backend, asr_model=options.asr_model, glove=options.glove,
@@ -149,20 +150,41 @@ def warm_engine(options: BatchOptions):
 
 def adopt_engine(options: BatchOptions, engine) -> None:
     """Use an engine already loaded in this process for ``options`` (the CLI's or a test's)."""
-    _ENGINES.clear()
-    _ENGINES[options.engine_key()] = engine
+    if _ENGINES.get(options.engine_key()) is not engine:
+        _close_drivers()
+        _ENGINES.clear()
+        _ENGINES[options.engine_key()] = engine
+
+
+_DRIVERS: dict[tuple, Any] = {}
+
+
+def _close_drivers() -> None:
+    for d in _DRIVERS.values():
+        d.close()
+    _DRIVERS.clear()
+
+
+def warm_driver(options: BatchOptions):
+    """This process's :class:`livemer.offline.FileDriver` (its session's stages loaded once, kept warm)."""
+    from .offline import FileDriver, OfflineSettings
+
+    eng = warm_engine(options)
+    key = (options.engine_key(), options.hop, options.face_fps)
+    drv = _DRIVERS.get(key)
+    if drv is None or drv.engine is not eng:
+        _close_drivers()
+        drv = _DRIVERS[key] = FileDriver(eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps))
+        drv.session.preload()
+    return drv
 
 
 def preload(options: BatchOptions) -> None:
-    """Load the models and the heavy libraries before the first task (worker start-up)."""
+    """Load the models and every stage before the first task (worker start-up)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    eng = warm_engine(options)
-    want = set(eng.modalities)
-    if "visual" in want:
-        eng.face_backend()
-    if "text" in want:
-        eng.asr()
+    drv = warm_driver(options)
+    drv.session.load(wait=tuple(drv.session.options.stages))
 
 
 def _worker_name() -> str:
@@ -191,7 +213,7 @@ def expected_outputs(options: BatchOptions, task: Task) -> list[Path]:
 
 def run_task(task: Task, options: BatchOptions, progress: Callable[[float], None] | None = None) -> TaskOutcome:
     """Analyse one input and write its outputs; never raises for a bad input (the outcome holds the error)."""
-    from .errors import expected_errors, first_line
+    from .errors import LivemerError, first_line
 
     t0 = time.perf_counter()
     outcome = TaskOutcome(task.index, task.path, False, worker=_worker_name())
@@ -200,7 +222,7 @@ def run_task(task: Task, options: BatchOptions, progress: Callable[[float], None
         outcome.ok = True
     except Exception as exc:  # one bad input never stops the batch
         msg = first_line(exc)
-        if not isinstance(exc, expected_errors()):
+        if not isinstance(exc, LivemerError):
             msg = f"internal error ({type(exc).__name__}): {msg}"
         if task.path not in msg:
             msg = f"{task.path}: {msg}"
@@ -216,17 +238,16 @@ def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, 
     from . import images
     from . import outputs as out
     from .media import probe
-    from .offline import OfflineSettings, analyse_file
 
     engine = warm_engine(options)
     if images.is_image(task.path):
         return _image_and_write(engine, task, options, outcome)
+    driver = warm_driver(options)
     paths = out.output_paths(options.out_dir, task.stem)
     t0 = time.perf_counter()
     info = probe(task.path)
     outcome.duration = float(info.duration)
-    result = analyse_file(engine, task.path, OfflineSettings(hop=options.hop, face_fps=options.face_fps),
-                          progress=progress, info=info)
+    result = driver.analyse(task.path, progress=progress, info=info)
     written = [out.write_csv(result, paths.csv)]
     if options.plots:
         t1 = time.perf_counter()
@@ -234,7 +255,7 @@ def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, 
         result.timings["timeline"] = time.perf_counter() - t1
     if options.video:
         t1 = time.perf_counter()
-        written.append(out.write_annotated_video(result, paths.video, tau=options.smoothing, progress=progress))
+        written.append(out.write_annotated_video(result, paths.video, progress=progress))
         result.timings["annotated_video"] = time.perf_counter() - t1
     result.timings["wall"] = time.perf_counter() - t0
     doc = out.result_summary(result, engine=engine, outputs=paths,
@@ -517,4 +538,4 @@ def describe(result: BatchResult) -> dict:
 
 
 __all__ = ["BatchOptions", "Task", "TaskOutcome", "BatchResult", "run_batch", "run_task", "work_list",
-           "warm_engine", "preload", "complete", "read_index", "expected_outputs", "default_workers", "MAX_RETRIES"]
+           "warm_engine", "warm_driver", "preload", "complete", "read_index", "expected_outputs", "default_workers", "MAX_RETRIES"]

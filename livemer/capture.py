@@ -138,23 +138,41 @@ class Source(threading.Thread):
         self.is_file = False
         self.description = name
         self._subs: list[queue.Queue] = []
+        self._lossless: set[int] = set()  # ids of queues that block instead of dropping (unpaced files)
+        self.paced = True  # a file plays in real time; False: as fast as the lossless subscribers take it
         self.dropped = 0
         self.delivered = 0
 
-    def subscribe(self, maxsize: int) -> "queue.Queue":
-        """A new bounded queue that receives every item (oldest dropped when full)."""
+    def subscribe(self, maxsize: int, lossless: bool = False) -> "queue.Queue":
+        """A new bounded queue that receives every item (oldest dropped when full).
+
+        ``lossless`` (for a file source that is not paced) makes the source wait for room instead.
+        """
         q: queue.Queue = queue.Queue(maxsize=max(1, int(maxsize)))
         self._subs.append(q)
+        if lossless:
+            self._lossless.add(id(q))
         return q
+
+    def _put(self, q: "queue.Queue", item) -> None:
+        if id(q) in self._lossless and not self.paced:
+            while not self.stop_event.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            return
+        self.dropped += put_latest(q, item)
 
     def _publish(self, item) -> None:
         self.delivered += 1
         for q in self._subs:
-            self.dropped += put_latest(q, item)
+            self._put(q, item)
 
     def _end(self) -> None:
         for q in self._subs:
-            put_eos(q)
+            self._put(q, EOS)
         self.finished.set()
 
     def stop(self) -> None:
@@ -292,13 +310,13 @@ class CameraSource(Source):
         i = 0
         offset = 0.0  # stream time of the first frame of the current loop
         while not self.stop_event.is_set():
-            due = offset + i * period
-            if not self.clock.sleep_until(due, self.stop_event):
+            due = offset + i / self.fps  # as file mode's reader times frame i (i * period differs by an ulp)
+            if self.paced and not self.clock.sleep_until(due, self.stop_event):
                 return
             self._publish(Frame(img, due, time.monotonic(), i))
             i += 1
             # skip frames that are already late (a camera would have overwritten them)
-            while self.clock.now() > offset + (i + 1) * period:
+            while self.paced and self.clock.now() > offset + (i + 1) * period:
                 if not cap.grab():
                     break
                 i += 1
@@ -376,7 +394,9 @@ class MicSource(Source):
             for k in range(0, audio.size, n):
                 chunk = audio[k:k + n]
                 t_end = (k + chunk.size) / SR
-                if not self.clock.sleep_until(t_end, self.stop_event):
+                if self.paced and not self.clock.sleep_until(t_end, self.stop_event):
+                    return
+                if self.stop_event.is_set():
                     return
                 self._publish(AudioBlock(np.ascontiguousarray(chunk, np.float32), t_end, time.monotonic()))
         finally:
@@ -458,19 +478,23 @@ class MicSource(Source):
             self._end()
 
 
-def open_camera(spec: str | int | None, clock: Clock, loop: bool = False) -> CameraSource | None:
+def open_camera(spec: str | int | None, clock: Clock, loop: bool = False, paced: bool = True) -> CameraSource | None:
     """A camera source for ``spec`` (None for ``none``); subscribe, then ``start()`` and ``wait_open()``.
 
-    Raises :class:`CaptureError` at once for a path that is not a file.
+    Raises :class:`CaptureError` at once for a path that is not a file. ``paced=False``: a file is
+    delivered as fast as its lossless subscribers take it (a device is always real time).
     """
     if spec is None or str(spec).strip().lower() in ("none", "off", ""):
         return None
     src = CameraSource(spec, clock, loop=loop)
+    src.paced = paced or not src.is_file
     return src
 
 
-def open_mic(spec: str | int | None, clock: Clock) -> MicSource | None:
-    """A mic source (None for ``none``); call ``start()`` then ``wait_open()``."""
+def open_mic(spec: str | int | None, clock: Clock, paced: bool = True) -> MicSource | None:
+    """A mic source (None for ``none``); call ``start()`` then ``wait_open()``. ``paced`` as for the camera."""
     if spec is None or str(spec).strip().lower() in ("none", "off"):
         return None
-    return MicSource(spec, clock)
+    src = MicSource(spec, clock)
+    src.paced = paced or not src.is_file
+    return src

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .errors import expected_errors, first_line
+    from .errors import LivemerError, first_line
 
     try:
         return int(args.func(args) or 0)
@@ -65,12 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except expected_errors() as exc:
+    except LivemerError as exc:  # every expected error derives from it
         if args.debug:
             raise
-        msg = first_line(exc)
-        print(f"livemer: error: {msg}", file=sys.stderr)
-        return int(getattr(exc, "exit_code", 2))
+        print(f"livemer: error: {first_line(exc)}", file=sys.stderr)
+        return int(exc.exit_code)
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise

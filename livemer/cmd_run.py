@@ -164,14 +164,13 @@ def run(args: argparse.Namespace) -> int:
             print("livemer: note: no default microphone; running without one (choose one with --mic)",
                   file=sys.stderr)
 
-    from .engine import Engine, EngineConfig
-    from .live import JsonlSink, LiveOptions, LivePipeline, StopOnSignals
-    from .loading import import_heavy
+    from .engine import EngineConfig
+    from .live import JsonlSink, LiveDriver, LiveOptions, StopOnSignals
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
                        duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
-    live = LivePipeline(opts)
+    live = LiveDriver(opts)
     live.open_inputs(wait_files=False)
     config = EngineConfig(
         checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
@@ -181,14 +180,8 @@ def run(args: argparse.Namespace) -> int:
     loaded: dict = {}
 
     def load() -> None:
-        try:
-            live.preload(config)  # face, speech and voice models load while the emotion model loads
-            import_heavy("model")
-            engine = Engine(config)
-            live.attach(engine)
-            live.prepare()
-            live.wait_files()
-            loaded["engine"] = engine
+        try:  # face, speech and voice stages load while the emotion model loads
+            loaded["engine"] = live.load(config)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             loaded["error"] = exc
 
@@ -219,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         live.join(0.5)
         live.close_outputs()
         raise
-    keys = _KeyHandler(live, engine)
+    keys = _KeyHandler(live.view, engine)
     with StopOnSignals(live.stop) as sig:
         live.run(on_key=keys)
     alive = live.join(0.2)
@@ -255,15 +248,15 @@ def run(args: argparse.Namespace) -> int:
 class _KeyHandler:
     """q/Esc quit, m cycles the modality subset, e types an emotion word to add."""
 
-    def __init__(self, live, engine) -> None:
-        self.live = live
+    def __init__(self, view, engine) -> None:
+        self.view = view  # the LiveView: prompt, show_message(), stop()
         self.engine = engine
 
     def __call__(self, key: int) -> None:
         from .engine import modality_letters
         from .errors import LivemerError
 
-        live = self.live
+        live = self.view
         if live.prompt is not None:  # typing an emotion word
             if key in (27,):
                 live.prompt = None

@@ -3,14 +3,12 @@
 :class:`Engine` loads everything once: the checkpoint (its feature spaces are
 checked against the running adapters), the word-vector provider, the
 :class:`~model.inference.Predictor` and the resolved emotion set. The face
-backend, the speech recogniser and the acoustic extractor/adapter are built
-lazily, on first use, and shared.
+backend, the recogniser and the acoustic extractor belong to the stages of a
+:class:`livemer.session.Session`, never to the engine.
 
-Modalities are masked from the data, never faked: visual frames are valid
-only where a face was found, acoustic frames only where they are voiced (the
-extractor's voicing/energy gate), and text exists only where words were
-recognised. A window with none of a modality's steps observed drops that
-modality from the fusion (see ``Window.modality_mask``).
+Modalities are masked from the data, never faked (see :mod:`livemer.stages`):
+a window with none of a modality's steps observed drops that modality from the
+fusion (see ``Window.modality_mask``).
 
 :func:`smooth` is the exponential smoothing of probabilities over time
 (time constant ``tau`` seconds); :class:`Smoother` applies it per emotion name,
@@ -28,7 +26,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import LivemerError
-from .loading import import_heavy
 
 MODALITIES = ("text", "acoustic", "visual")
 LETTER = {"text": "t", "acoustic": "a", "visual": "v"}
@@ -194,20 +191,6 @@ class InferenceResult:
         }
 
 
-# --------------------------------------------------------------------------- data-driven masks
-
-
-def acoustic_valid(frames) -> np.ndarray:
-    """Which acoustic frames count: voiced ones (the extractor's periodicity + energy gate).
-
-    Silence, noise and unvoiced frames are invalid, so a window of silence has
-    no acoustic step and the acoustic modality is masked.
-    """
-    if len(frames) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(frames.is_voiced, dtype=bool)
-
-
 # --------------------------------------------------------------------------- engine
 
 
@@ -252,12 +235,7 @@ class Engine:
         self._emotions = list(es.names)
         self._user_added = set(es.user_added)
         self._lock = threading.RLock()
-        self._lazy_lock = threading.Lock()
-        self._face = None
-        self._asr = None
-        self._covarep = None
-        self._facet = None
-        self.smoother = Smoother(cfg.smoothing_tau)
+        self.smoother = Smoother(cfg.smoothing_tau)  # for direct infer() calls; a session brings its own
         self.load_seconds = time.perf_counter() - t0
 
     # -- spaces and dimensions -------------------------------------------------
@@ -352,67 +330,6 @@ class Engine:
         """Switch to the next subset of :data:`MODALITY_CYCLE`."""
         return self.set_modalities(next_modalities(modality_letters(self.modalities)))
 
-    # -- lazily built components -------------------------------------------------
-    def face_backend(self):
-        """The face backend (built once; :class:`feature_adapters.face.FaceBackendError` if unavailable)."""
-        with self._lazy_lock:
-            if self._face is None:
-                import_heavy("face")  # serialised: file mode imports the audio libraries in parallel threads
-                from feature_adapters.face import make_face_backend
-
-                self._face = make_face_backend(self.config.face_backend)
-            return self._face
-
-    def use_face_backend(self, backend) -> None:
-        """Adopt an already built face backend (e.g. loaded while the model loaded); None forgets it."""
-        with self._lazy_lock:
-            self._face = backend
-            self._facet = None
-
-    def facet_adapter(self):
-        """Projects a face result's AUs and head pose into the Facet-35 space."""
-        face = self.face_backend()
-        with self._lazy_lock:
-            if self._facet is None:
-                from feature_adapters.facet import FacetAdapter
-
-                source = getattr(face, "name", None) or self.config.face_backend
-                self._facet = FacetAdapter(source)
-            return self._facet
-
-    def asr(self):
-        """The speech recogniser model (loaded once)."""
-        with self._lazy_lock:
-            if self._asr is None:
-                import_heavy("asr")
-                from feature_adapters.asr import load_asr
-
-                # one decoding thread: the face and voice analyses keep the other core busy (two OpenMP
-                # threads spin when a core is taken: 14.4 instead of 10.4 CPU-s for 60 s of speech), and
-                # the last, partial window of a file is encoded at its own length, not padded to 30 s
-                self._asr = load_asr(self.config.asr_model, threads=1).with_options(fit_window=True)
-            return self._asr
-
-    def new_transcriber(self, **kwargs):
-        """A fresh streaming transcriber over the shared recogniser."""
-        from feature_adapters.asr import StreamingTranscriber
-
-        return StreamingTranscriber(self.asr(), **kwargs)
-
-    def covarep_adapter(self):
-        with self._lazy_lock:
-            if self._covarep is None:
-                from feature_adapters.covarep import CovarepAdapter
-
-                self._covarep = CovarepAdapter()
-            return self._covarep
-
-    def new_acoustic_extractor(self, sr: int = 16000):
-        """A fresh streaming acoustic extractor (one per audio stream)."""
-        from feature_adapters.acoustic import StreamingAcousticExtractor
-
-        return StreamingAcousticExtractor(sr)
-
     def new_aligner(self, t0: float | None = None):
         """A fresh :class:`feature_adapters.align.StreamingAligner` sized for this model."""
         from feature_adapters.align import StreamingAligner
@@ -426,21 +343,6 @@ class Engine:
         from feature_adapters.text import embed_words
 
         return embed_words(list(words), self.provider)
-
-    # -- feature conversion helpers ----------------------------------------------
-    def acoustic_rows(self, frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Native acoustic frames -> (times, COVAREP-74 features, valid) for the aligner."""
-        feats = self.covarep_adapter().adapt(frames)
-        return np.asarray(frames.times, np.float64), np.asarray(feats, np.float32), acoustic_valid(frames)
-
-    def visual_row(self, face_result) -> tuple[np.ndarray, bool]:
-        """A face result -> (Facet-35 row, valid). No face: zeros and False (the step is masked, not faked)."""
-        d_v = self.dims[2]
-        if face_result is None or not getattr(face_result, "face_found", False):
-            return np.zeros(d_v, np.float32), False
-        row = self.facet_adapter().adapt(face_result.aus, getattr(face_result, "head_pose", None))
-        row = np.asarray(row, np.float32).reshape(-1)
-        return row, bool(np.all(np.isfinite(row)))
 
     # -- inference ---------------------------------------------------------------
     def predict(self, window, emotions: Sequence[str] | None = None, modalities: Sequence[str] | None = None):
@@ -458,8 +360,9 @@ class Engine:
 
     def infer(self, window, t: float, *, transcript: str = "", face_present: bool = False,
               voice_present: bool = False, fps: float = 0.0, captured_at: float | None = None,
-              smooth_result: bool = True) -> InferenceResult:
-        """Predict on ``window`` (ending at stream time ``t``) and smooth over time.
+              smooth_result: bool = True, smoother: Smoother | None = None) -> InferenceResult:
+        """Predict on ``window`` (ending at stream time ``t``) and smooth over time (with ``smoother``,
+        a stream's own state, else the engine's).
 
         ``captured_at`` is the ``time.monotonic()`` at which the freshest input
         in the window was captured; the result's ``latency`` is measured from it.
@@ -470,7 +373,7 @@ class Engine:
             users = [e for e in emos if e in self._user_added]
             pred = self.predictor.predict(window, emos, mods)
             probs = np.asarray(pred.probabilities, dtype=np.float64)
-            sm = self.smoother.update(emos, probs, t) if smooth_result else probs.copy()
+            sm = (smoother or self.smoother).update(emos, probs, t) if smooth_result else probs.copy()
         start, end = window.span
         return InferenceResult(
             t=float(t), window_start=start, window_end=end, emotions=emos, probabilities=probs, smoothed=sm,

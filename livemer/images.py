@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import LivemerError
+from .loading import import_heavy
 from .media import MediaError, check_file
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
@@ -108,30 +109,45 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return img
 
 
-_BACKENDS: dict[tuple, Any] = {}
-_BACKEND_LOCK = threading.Lock()
+_SESSIONS: dict[tuple, Any] = {}
+_SESSION_LOCK = threading.Lock()
 
 
-def image_backend(engine, max_faces: int):
-    """A face backend of the engine's kind for still images (built once per process and face count).
+def _still_backend(kind: str, max_faces: int):
+    """MediaPipe in IMAGE mode with ``max_faces`` when the engine's kind resolves to MediaPipe, else None
+    (py-feat, whose weights are on disk: the session builds it as for video; it finds one face)."""
+    kind = (kind or "auto").lower()
+    if kind in ("auto", "pyfeat"):
+        from feature_adapters.face_pyfeat import pyfeat_weights_status
 
-    MediaPipe runs in IMAGE mode with ``max_faces``; another kind (py-feat)
-    is the engine's own backend, which finds one face.
-    """
-    face = engine.face_backend()
-    if getattr(face, "name", "") != "mediapipe":
-        return face
+        if pyfeat_weights_status()[0]:
+            return None
+    import_heavy("face")
+    from feature_adapters.face_mediapipe import MediaPipeFaceBackend
+
+    return MediaPipeFaceBackend(num_faces=max_faces, still_images=True)
+
+
+def image_session(engine, max_faces: int):
+    """A face-only :class:`livemer.session.Session` for still images (built once per process and face count)."""
+    from .session import Session, SessionOptions
+    from .stages import FaceOptions
+
     key = (id(engine), int(max_faces))
-    with _BACKEND_LOCK:
-        b = _BACKENDS.get(key)
-        if b is None:
-            from feature_adapters.face_mediapipe import MediaPipeFaceBackend
-
-            for old in _BACKENDS.values():
+    with _SESSION_LOCK:
+        ses = _SESSIONS.get(key)
+        if ses is None:
+            for old in _SESSIONS.values():
                 old.close()
-            _BACKENDS.clear()
-            b = _BACKENDS[key] = MediaPipeFaceBackend(num_faces=max_faces, still_images=True)
-        return b
+            _SESSIONS.clear()
+            backend = _still_backend(engine.config.face_backend, max_faces)
+            ses = Session(SessionOptions(face=FaceOptions(backend=engine.config.face_backend, rate_hz=0.0),
+                                         stages=("face",)), engine, {"face": backend} if backend else None)
+            ses.load(wait=("face",))
+            if not ses.wait_stage("face"):
+                raise LivemerError(f"face analysis unavailable: {'; '.join(ses.notices) or 'the backend did not load'}")
+            _SESSIONS[key] = ses
+        return ses
 
 
 def check_max_faces(n: int) -> int:
@@ -142,28 +158,26 @@ def check_max_faces(n: int) -> int:
 
 
 def analyse_image(engine, path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> ImageResult:
-    """Every face in a still image, scored from the visual modality only."""
-    from feature_adapters.align import windows_at
-
+    """Every face in a still image, scored from the visual modality only (the video path for one frame)."""
     max_faces = check_max_faces(max_faces)
     if "visual" not in engine.modalities:
         raise LivemerError(f"{path}: a still image needs the visual modality (--modalities without 'v')")
     t0 = time.perf_counter()
     img = read_image(path)
     timings = {"decode": time.perf_counter() - t0}
-    backend = image_backend(engine, max_faces)
+    session = image_session(engine, max_faces)
+    face = session.face
     t0 = time.perf_counter()
-    res = backend.process(img, 0.0)
-    faces = res.faces()[:max_faces]
+    face.reset()
+    obs = face.push(0.0, img, force=True)
+    faces = obs.result.faces()[:max_faces]
     timings["face"] = time.perf_counter() - t0
     emotions = list(engine.emotions)
-    d_t, d_a, d_v = engine.dims
-    cfg = engine.config
-    rows = [engine.visual_row(f) for f in faces]
+    rows = [face.row(f) for f in faces]
     t0 = time.perf_counter()
-    windows = [windows_at([], None, (np.zeros(1), row[None, :], np.array([ok])), np.array([cfg.pseudo_step]),
-                          t_start=0.0, n=cfg.window_steps, pseudo_step=cfg.pseudo_step, text_dim=d_t,
-                          acoustic_dim=d_a, visual_dim=d_v)[0] for row, ok in rows]
+    # the window a video gives one pseudo step after a frame: one step holding this face
+    at = np.array([engine.config.pseudo_step])
+    windows = [session.windows_at(at, [], None, (np.zeros(1), row[None, :], np.array([ok])))[0] for row, ok in rows]
     preds = engine.predict_windows(windows, emotions, ("visual",)) if windows else []
     timings["model"] = time.perf_counter() - t0
     out = []
@@ -175,11 +189,11 @@ def analyse_image(engine, path: str | os.PathLike, max_faces: int = DEFAULT_MAX_
     notices = [SCENE_NOTE]
     if not faces:
         notices.append("no face found: the visual modality is masked")
-    elif res.n_faces > max_faces:
-        notices.append(f"{res.n_faces} faces found; the {max_faces} largest are analysed (--max-faces)")
+    elif obs.result.n_faces > max_faces:
+        notices.append(f"{obs.result.n_faces} faces found; the {max_faces} largest are analysed (--max-faces)")
     return ImageResult(Path(path), int(img.shape[1]), int(img.shape[0]), emotions,
                        sorted(e for e in engine.user_added if e in emotions), out,
-                       backend=getattr(backend, "name", ""), notices=notices, timings=timings)
+                       backend=getattr(face.backend, "name", ""), notices=notices, timings=timings)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -307,4 +321,4 @@ def index_row(result: ImageResult, paths: ImageOutputPaths | None = None) -> dic
 
 __all__ = ["IMAGE_SUFFIXES", "DEFAULT_MAX_FACES", "FaceScores", "ImageResult", "ImageOutputPaths", "is_image",
            "read_image", "analyse_image", "output_paths", "result_table", "summary_doc", "annotate",
-           "write_outputs", "index_row", "image_backend", "check_max_faces"]
+           "write_outputs", "index_row", "image_session", "check_max_faces"]

@@ -1,18 +1,19 @@
-"""File mode: the live pipeline driven by decoding a file as fast as possible.
+"""The file driver of ``livemer file``: a session's stages over whole files, as fast as they decode.
 
-For one input, :func:`analyse_file`
+:class:`FileDriver` keeps one :class:`livemer.session.Session` (its stages load
+once, in background threads) for every input. For one input,
+:meth:`FileDriver.analyse`
 
 1. probes it (:mod:`livemer.media`);
-2. runs the face backend over the video frames, sampled at up to
-   ``face_fps`` frames per second (face found -> a valid Facet-35 row; no face
-   -> the step's visual part is masked, not faked);
-3. meanwhile, in two more threads, extracts acoustic frames over the whole
-   audio (offline extractor + COVAREP-74 adapter; voiced frames are valid) and
-   transcribes it in one pass (``transcribe_file_audio``), then turns the words
-   into text steps;
-4. cuts, every ``hop`` seconds, exactly the window live capture would have
-   produced at that time (:func:`feature_adapters.align.windows_at`) and runs
-   them through the model in batches.
+2. pushes the video frames the face stage samples (``face_fps`` per second,
+   the same slot rule as live) through it (face found -> a valid Facet-35 row;
+   no face -> the step's visual part is masked, not faked);
+3. meanwhile, in two more threads, runs the voice stage over the whole audio
+   (acoustic frames, voiced ones valid) and the speech stage in one pass, then
+   turns the words into text steps;
+4. cuts, every ``hop`` seconds, exactly the window the live driver's session
+   gives at that time (:meth:`Session.windows_at`), runs them through the model
+   in batches and smooths them with the session's smoother.
 
 A video with no audio track runs with the visual modality only (acoustic and
 text are masked and the result says why); an audio-only file runs acoustic and
@@ -24,7 +25,6 @@ import logging
 import math
 import threading
 import time
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +32,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .engine import modality_letters
 from .errors import LivemerError
-from .loading import import_heavy
-from .media import MediaError, MediaInfo, VideoReader, is_sampled, load_audio_track, probe
+from .media import MediaError, MediaInfo, VideoReader, load_audio_track, probe
+from .session import STAGE_WHAT, STAGES, Session, SessionOptions
+from .stages import AcousticRows, FaceOptions, SpeechOptions, face_presence, voice_presence
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,7 @@ class OfflineSettings:
         Half a face-sampling period (at least the aligner's default), so a short
         word between two sampled frames still sees the face.
         """
-        from feature_adapters.align import DEFAULT_TOLERANCE
-
-        return max(DEFAULT_TOLERANCE, 0.5 / self.face_fps + 1e-3)
+        return FaceOptions(rate_hz=self.face_fps).tolerance()
 
 
 @dataclass
@@ -131,6 +131,7 @@ class FileResult:
     new_words: list[str]  # per row: words that ended during the last hop
     transcript: list  # TimedWord
     face: FaceTrack | None = None
+    smoothed: np.ndarray | None = None  # (n, K) smoothed over time as live smooths (the annotated video's bars)
     masked: dict[str, str] = field(default_factory=dict)  # modality -> why it is absent everywhere
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -192,20 +193,6 @@ def window_times(duration: float, hop: float) -> np.ndarray:
     return t
 
 
-def presence_in_hops(times: np.ndarray, valid: np.ndarray, ends: np.ndarray, hop: float) -> np.ndarray:
-    """For each end time ``e``: whether any valid frame lies in ``[e - hop, e)`` (pure).
-
-    Frames at ``e`` itself are not yet seen, as in the aligner (causal windows).
-    """
-    tv = np.asarray(times, dtype=np.float64)[np.asarray(valid, dtype=bool)]
-    ends = np.asarray(ends, dtype=np.float64)
-    if tv.size == 0:
-        return np.zeros(ends.shape, dtype=bool)
-    hi = np.searchsorted(tv, ends - 1e-9, "left")
-    lo = np.searchsorted(tv, ends - hop - 1e-9, "left")
-    return hi > lo
-
-
 def latest_before(times: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """For each end time ``e``: the index of the last time strictly before ``e`` (-1 when none) (pure)."""
     return np.searchsorted(np.asarray(times, dtype=np.float64), np.asarray(ends, dtype=np.float64) - 1e-9, "left") - 1
@@ -225,261 +212,237 @@ def _token_text(tok) -> str:
     return str(getattr(tok, "token", None) or getattr(tok, "word", "")).strip()
 
 
-# --------------------------------------------------------------------------- stages
+# --------------------------------------------------------------------------- the driver
 
 
-_TS_LAST: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+class FileDriver:
+    """One session's stages over whole files, as fast as they decode; one driver for many inputs."""
 
+    def __init__(self, engine, settings: OfflineSettings | None = None, components: dict[str, Any] | None = None,
+                 session: Session | None = None) -> None:
+        """``components`` may hand in ready backends (``{"face": ..., "asr": ...}``), as :class:`Session` takes."""
+        self.engine = engine
+        self.settings = settings or OfflineSettings()
+        self.session = session or Session(self.session_options(), engine, components)
+        self._stop = threading.Event()
 
-def _timestamp_base(backend) -> float:
-    """Milliseconds to add to this file's frame times so a reused tracker sees time move on."""
-    try:
-        last = _TS_LAST.get(backend)
-    except TypeError:
-        return 0.0
-    return 0.0 if last is None else last + 1000.0
+    def session_options(self) -> SessionOptions:
+        """Face sampling at ``face_fps``, the recogniser's one-pass preset, only the stages the modalities need."""
+        cfg = self.engine.config
+        need = {"face": "visual", "voice": "acoustic", "speech": "text"}
+        mods = set(self.engine.modalities)
+        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps),
+                              speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
+                              stages=tuple(n for n in STAGES if need[n] in mods))
 
+    def _stage(self, name: str, masked: dict[str, str], modality: str) -> bool:
+        """Whether stage ``name`` is ready; a stage that failed to load masks its modality (with the reason)."""
+        self.session.preload()
+        if self.session.wait_stage(name):
+            return True
+        masked[modality] = f"{STAGE_WHAT[name][0]} unavailable"
+        return False
 
-def analyse_faces(engine, info: MediaInfo, face_fps: float, progress: ProgressFn | None = None,
-                  stop: threading.Event | None = None) -> FaceTrack:
-    """Face backend over the video, at most ``face_fps`` analysed frames per second.
+    def analyse_faces(self, info: MediaInfo, progress: ProgressFn | None = None) -> FaceTrack:
+        """The face stage over the video; ``progress`` receives increments of video seconds decoded."""
+        face = self.session.face
+        face.reset()
+        opts = face.options
+        fps = float(info.fps or 25.0)
+        obs = []
+        reported = 0.0
+        with VideoReader(info) as reader:
+            # the face stage's slot rule on frame indexes: unsampled frames are not even decoded
+            for _i, t, frame in reader.frames(keep=lambda k: opts.due(k / fps, (k - 1) / fps)):
+                if self._stop.is_set():
+                    break
+                o = face.push(t, frame, force=True)
+                o.result.landmarks = None  # the overlay needs the box and AUs only; keeps memory flat
+                obs.append(o)
+                if progress is not None and t - reported >= 0.5:
+                    progress(t - reported)
+                    reported = t
+            decoded = reader.decoded
+            if not self._stop.is_set():
+                reader.check_complete()
+        if progress is not None:
+            progress(max(0.0, decoded / fps - reported))
+        return FaceTrack(
+            times=np.asarray([o.t for o in obs], dtype=np.float64),
+            found=np.asarray([o.found for o in obs], dtype=bool),
+            features=np.asarray([o.row for o in obs], dtype=np.float32).reshape(len(obs), face.dim),
+            valid=np.asarray([o.valid for o in obs], dtype=bool),
+            results=[o.result for o in obs], backend=getattr(face.backend, "name", ""), frames_decoded=decoded,
+        )
 
-    ``progress`` receives increments of video seconds decoded.
-    """
-    d_v = engine.dims[2]
-    backend = engine.face_backend()
-    fps = float(info.fps or 25.0)
-    base = _timestamp_base(backend)
-    times, found, feats, valid, results = [], [], [], [], []
-    reported = 0.0
-    with VideoReader(info) as reader:
-        for _i, t, frame in reader.frames(keep=lambda k: is_sampled(k, fps, face_fps)):
-            if stop is not None and stop.is_set():
-                break
-            res = backend.process(frame, base + t * 1000.0)
-            row, ok = engine.visual_row(res)
-            times.append(t)
-            found.append(bool(res.face_found))
-            feats.append(row)
-            valid.append(ok)
-            res.landmarks = None  # the overlay needs the box and AUs only; keeps memory flat
-            results.append(res)
-            if progress is not None and t - reported >= 0.5:
-                progress(t - reported)
-                reported = t
-        decoded = reader.decoded
-        try:
-            _TS_LAST[backend] = base + (decoded / fps) * 1000.0
-        except TypeError:
-            pass
-        if stop is None or not stop.is_set():
-            reader.check_complete()
-    if progress is not None:
-        progress(max(0.0, decoded / fps - reported))
-    return FaceTrack(
-        times=np.asarray(times, dtype=np.float64),
-        found=np.asarray(found, dtype=bool),
-        features=np.asarray(feats, dtype=np.float32).reshape(len(times), d_v),
-        valid=np.asarray(valid, dtype=bool),
-        results=results,
-        backend=getattr(backend, "name", ""),
-        frames_decoded=decoded,
-    )
+    def analyse_audio(self, info: MediaInfo, want_acoustic: bool, want_text: bool,
+                      timings: dict[str, float] | None = None, pool: ThreadPoolExecutor | None = None) -> AudioAnalysis:
+        """The voice stage and the speech stage over the whole audio track (with a ``pool``, in parallel)."""
+        timings = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        audio = load_audio_track(info, SR)
+        timings["audio_decode"] = time.perf_counter() - t0
+        speech = self.session.speech
 
-
-def analyse_audio(engine, info: MediaInfo, want_acoustic: bool, want_text: bool,
-                  timings: dict[str, float] | None = None, pool: ThreadPoolExecutor | None = None) -> AudioAnalysis:
-    """Acoustic frames and transcript of the whole audio track.
-
-    With a ``pool`` the transcription runs there, in parallel with the acoustic features.
-    """
-    timings = timings if timings is not None else {}
-    t0 = time.perf_counter()
-    audio = load_audio_track(info, SR)
-    timings["audio_decode"] = time.perf_counter() - t0
-    duration = audio.size / SR
-    d_a = engine.dims[1]
-
-    def transcribe() -> tuple[list, list]:
-        t1 = time.perf_counter()
-        words = list(engine.asr().transcribe_file_audio(audio))
-        tokens = engine.embed(words)
-        timings["asr"] = time.perf_counter() - t1
-        return words, tokens
-
-    asr_job = pool.submit(transcribe) if (want_text and pool is not None) else None
-    times = np.zeros(0)
-    feats = np.zeros((0, d_a), np.float32)
-    valid = np.zeros(0, bool)
-    try:
-        if want_acoustic:
-            import_heavy("acoustic")  # serialised with the face and ASR imports of the other threads
-            from feature_adapters.acoustic import extract_acoustic
-
+        def transcribe() -> tuple[list, list]:
             t1 = time.perf_counter()
-            frames = extract_acoustic(audio, SR)
-            times, feats, valid = engine.acoustic_rows(frames)
-            timings["acoustic"] = time.perf_counter() - t1
-    finally:
-        if asr_job is not None:
-            words, tokens = asr_job.result()
-    if asr_job is None:
-        words, tokens = transcribe() if want_text else ([], [])
-    return AudioAnalysis(times, np.asarray(feats, np.float32).reshape(-1, d_a), np.asarray(valid, bool),
-                         words, tokens, duration)
+            words = speech.transcribe(audio)
+            tokens = self.engine.embed(words)
+            timings["asr"] = time.perf_counter() - t1
+            return words, tokens
 
+        asr_job = pool.submit(transcribe) if (want_text and pool is not None) else None
+        rows = AcousticRows.empty(self.engine.dims[1])
+        try:
+            if want_acoustic:
+                t1 = time.perf_counter()
+                rows = self.session.voice.analyse(audio)
+                timings["acoustic"] = time.perf_counter() - t1
+        finally:
+            if asr_job is not None:
+                words, tokens = asr_job.result()
+        if asr_job is None:
+            words, tokens = transcribe() if want_text else ([], [])
+        return AudioAnalysis(rows.times, rows.features.reshape(-1, self.engine.dims[1]), rows.voiced,
+                             words, tokens, audio.size / SR)
 
-def _word_inputs(tokens: Sequence) -> list:
-    from feature_adapters.align import WordInput
+    def analyse(self, path: str | Path, progress: ProgressFn | None = None,
+                info: MediaInfo | None = None) -> FileResult:
+        """Run every stage on one file; raises :class:`MediaError` (one line) when it is unusable."""
+        settings, engine, session = self.settings, self.engine, self.session
+        t_all = time.perf_counter()
+        info = info or probe(path)
+        mods = tuple(engine.modalities)
+        emotions = list(engine.emotions)
+        masked: dict[str, str] = {}
+        notices: list[str] = list(info.notes)
+        timings: dict[str, float] = {}
+        session.start(t0=0.0)
 
-    out = []
-    for tok in tokens:
-        oov = bool(getattr(tok, "oov", False))
-        out.append(WordInput(_token_text(tok), float(tok.start), float(tok.end),
-                             None if oov else np.asarray(tok.vector, np.float32), oov))
-    return out
+        if "visual" in mods and not info.has_video:
+            masked["visual"] = "no video stream"
+        if not info.has_audio:
+            masked.update({m: "no audio track" for m in ("acoustic", "text") if m in mods})
+        if not info.has_video:
+            notices.append("audio only: the visual modality is masked")
+        elif not info.has_audio:
+            notices.append("video has no audio track: acoustic and text are masked")
+        want_visual = "visual" in mods and "visual" not in masked and self._stage("face", masked, "visual")
+        want_acoustic = "acoustic" in mods and "acoustic" not in masked and self._stage("voice", masked, "acoustic")
+        want_text = "text" in mods and "text" not in masked and self._stage("speech", masked, "text")
 
+        done = [0.0]
 
-# --------------------------------------------------------------------------- the whole file
+        def step(dt: float) -> None:
+            done[0] += dt
+            if progress is not None:
+                progress(dt)
+
+        audio_res: AudioAnalysis | None = None
+        face: FaceTrack | None = None
+        self._stop.clear()
+        # three parallel jobs: face (here), acoustic features and speech recognition (pool threads)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="livemer-audio") as pool:
+            fut = None
+            if want_acoustic or want_text:
+                fut = pool.submit(self.analyse_audio, info, want_acoustic, want_text, timings, pool)
+            try:
+                if want_visual:
+                    t0 = time.perf_counter()
+                    face = self.analyse_faces(info, step)
+                    timings["face"] = time.perf_counter() - t0
+                if fut is not None:
+                    audio_res = fut.result()
+            except BaseException:
+                self._stop.set()
+                raise
+        duration = float(info.duration)
+        if done[0] < duration:
+            step(duration - done[0])  # audio-only work, or audio longer than the video
+
+        if face is not None and not face.found.any():
+            masked["visual"] = "no face found in any analysed frame"
+        if audio_res is not None:
+            if want_acoustic and not audio_res.valid.any():
+                masked["acoustic"] = "no voiced audio (silence)"
+            if want_text and not audio_res.tokens:
+                masked["text"] = "no speech recognised"
+
+        # -- windows, the model and smoothing
+        t0 = time.perf_counter()
+        times = window_times(duration, settings.hop)
+        vis = (face.times, face.features, face.valid) if face is not None and len(face.times) else None
+        aco = (audio_res.times, audio_res.features, audio_res.valid) if audio_res is not None and len(audio_res.times) else None
+        tokens = audio_res.tokens if audio_res is not None else []
+        windows = session.windows_at(times, tokens, aco, vis)
+        timings["align"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        preds = engine.predict_windows(windows, emotions, mods, batch_size=settings.batch_size) if windows else []
+        timings["model"] = time.perf_counter() - t0
+
+        n, K = len(windows), len(emotions)
+        probs = np.full((n, K), np.nan)
+        scores = {m: np.full((n, K), np.nan) for m in mods}
+        contrib = {m: np.full((n, K), np.nan) for m in mods}
+        used: list[str] = []
+        for i, p in enumerate(preds):
+            probs[i] = np.asarray(p.probabilities, dtype=np.float64)
+            for m, v in p.modality_scores.items():
+                if m in scores:
+                    scores[m][i] = np.asarray(v, dtype=np.float64)
+            for m, v in p.contributions.items():
+                if m in contrib:
+                    contrib[m][i] = np.asarray(v, dtype=np.float64)
+            used.append(modality_letters(p.modalities_used))
+        smoothed = np.stack([session.smoother.update(emotions, probs[i], float(times[i])) for i in range(n)]) \
+            if n else np.zeros((0, K))
+        starts = np.array([w.span[0] for w in windows], dtype=np.float64)
+        words = [" ".join(x for x in w.words if x) for w in windows]
+        new_words = words_in_hops(tokens, times, settings.hop)
+        if face is not None and len(face.times):
+            face_present = face_presence(face.times, face.found, times, session.options.face.hold())
+        else:
+            face_present = np.zeros(n, dtype=bool)
+        if audio_res is not None and len(audio_res.times):
+            voice_present = voice_presence(audio_res.times, audio_res.valid, times,
+                                           session.options.voice.presence_hold_s)
+        else:
+            voice_present = np.zeros(n, dtype=bool)
+        timings["total"] = time.perf_counter() - t_all
+        for m, why in masked.items():
+            if why not in ("no video stream", "no audio track"):
+                notices.append(f"{m} masked: {why}")
+        settings_d = {
+            "hop": settings.hop, "face_fps": settings.face_fps, "tolerance": settings.tolerance(),
+            "window_steps": engine.config.window_steps, "pseudo_step": engine.config.pseudo_step,
+            "modalities": modality_letters(mods),
+        }
+        return FileResult(
+            path=Path(info.path), info=info, duration=duration, emotions=emotions,
+            user_added=sorted(e for e in engine.user_added if e in emotions),
+            modalities_requested=mods, times=times, window_start=starts, probabilities=probs,
+            modality_scores=scores, contributions=contrib, modalities_used=used,
+            face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
+            words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
+            face=face, smoothed=smoothed, masked=masked, notices=notices, timings=timings, settings=settings_d,
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+        self.session.close()
 
 
 def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = None,
                  progress: ProgressFn | None = None, info: MediaInfo | None = None) -> FileResult:
-    """Run the whole pipeline on one file; raises :class:`MediaError` (one line) when it is unusable."""
-    from feature_adapters.align import windows_at
-
-    settings = settings or OfflineSettings()
-    t_all = time.perf_counter()
-    info = info or probe(path)
-    mods = tuple(engine.modalities)
-    emotions = list(engine.emotions)
-    user_added = sorted(e for e in engine.user_added if e in emotions)
-    masked: dict[str, str] = {}
-    notices: list[str] = list(info.notes)
-    timings: dict[str, float] = {}
-
-    want_visual = "visual" in mods
-    want_acoustic = "acoustic" in mods
-    want_text = "text" in mods
-    if want_visual and not info.has_video:
-        masked["visual"] = "no video stream"
-        want_visual = False
-    if not info.has_audio:
-        for m in ("acoustic", "text"):
-            if m in mods:
-                masked[m] = "no audio track"
-        want_acoustic = want_text = False
-    if not info.has_video:
-        notices.append("audio only: the visual modality is masked")
-    elif not info.has_audio:
-        notices.append("video has no audio track: acoustic and text are masked")
-
-    done = [0.0]
-
-    def step(dt: float) -> None:
-        done[0] += dt
-        if progress is not None:
-            progress(dt)
-
-    d_t, d_a, d_v = engine.dims
-    audio_res: AudioAnalysis | None = None
-    face: FaceTrack | None = None
-    stop = threading.Event()
-    # three parallel jobs: face (here), acoustic features and speech recognition (pool threads)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="livemer-audio") as pool:
-        fut = None
-        if want_acoustic or want_text:
-            fut = pool.submit(analyse_audio, engine, info, want_acoustic, want_text, timings, pool)
-        try:
-            if want_visual:
-                t0 = time.perf_counter()
-                face = analyse_faces(engine, info, settings.face_fps, step, stop)
-                timings["face"] = time.perf_counter() - t0
-            if fut is not None:
-                audio_res = fut.result()
-        except BaseException:
-            stop.set()
-            raise
-    duration = float(info.duration)
-    if done[0] < duration:
-        step(duration - done[0])  # audio-only work, or audio longer than the video
-
-    if face is not None and not face.found.any():
-        masked["visual"] = "no face found in any analysed frame"
-    if audio_res is not None:
-        if want_acoustic and not audio_res.valid.any():
-            masked["acoustic"] = "no voiced audio (silence)"
-        if want_text and not audio_res.tokens:
-            masked["text"] = "no speech recognised"
-
-    # -- windows and the model
-    t0 = time.perf_counter()
-    times = window_times(duration, settings.hop)
-    vis = (face.times, face.features, face.valid) if face is not None and len(face.times) else None
-    aco = (audio_res.times, audio_res.features, audio_res.valid) if audio_res is not None and len(audio_res.times) else None
-    tokens = audio_res.tokens if audio_res is not None else []
-    windows = windows_at(
-        _word_inputs(tokens), aco, vis, times, t_start=0.0, n=engine.config.window_steps,
-        pseudo_step=engine.config.pseudo_step, tolerance=settings.tolerance(),
-        text_dim=d_t, acoustic_dim=d_a, visual_dim=d_v,
-    )
-    timings["align"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    preds = engine.predict_windows(windows, emotions, mods, batch_size=settings.batch_size) if windows else []
-    timings["model"] = time.perf_counter() - t0
-
-    n, K = len(windows), len(emotions)
-    probs = np.full((n, K), np.nan)
-    scores = {m: np.full((n, K), np.nan) for m in mods}
-    contrib = {m: np.full((n, K), np.nan) for m in mods}
-    used: list[str] = []
-    from .engine import modality_letters
-
-    for i, p in enumerate(preds):
-        probs[i] = np.asarray(p.probabilities, dtype=np.float64)
-        for m, v in p.modality_scores.items():
-            if m in scores:
-                scores[m][i] = np.asarray(v, dtype=np.float64)
-        for m, v in p.contributions.items():
-            if m in contrib:
-                contrib[m][i] = np.asarray(v, dtype=np.float64)
-        used.append(modality_letters(p.modalities_used))
-    starts = np.array([w.span[0] for w in windows], dtype=np.float64)
-    words = [" ".join(x for x in w.words if x) for w in windows]
-    new_words = words_in_hops(tokens, times, settings.hop)
-    if face is not None and len(face.times):
-        idx = latest_before(face.times, times)
-        recent = (idx >= 0) & (times - face.times[np.clip(idx, 0, None)] <= max(1.0, 2.0 / settings.face_fps))
-        face_present = recent & face.found[np.clip(idx, 0, None)]
-    else:
-        face_present = np.zeros(n, dtype=bool)
-    if audio_res is not None and len(audio_res.times):
-        voice_present = presence_in_hops(audio_res.times, audio_res.valid, times, settings.hop)
-    else:
-        voice_present = np.zeros(n, dtype=bool)
-    timings["total"] = time.perf_counter() - t_all
-    for m, why in masked.items():
-        if why not in ("no video stream", "no audio track"):
-            notices.append(f"{m} masked: {why}")
-    settings_d = {
-        "hop": settings.hop,
-        "face_fps": settings.face_fps,
-        "tolerance": settings.tolerance(),
-        "window_steps": engine.config.window_steps,
-        "pseudo_step": engine.config.pseudo_step,
-        "modalities": modality_letters(mods),
-    }
-    return FileResult(
-        path=Path(info.path), info=info, duration=duration, emotions=emotions, user_added=user_added,
-        modalities_requested=mods, times=times, window_start=starts, probabilities=probs,
-        modality_scores=scores, contributions=contrib, modalities_used=used,
-        face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
-        words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
-        face=face, masked=masked, notices=notices, timings=timings, settings=settings_d,
-    )
+    """One file with a driver of its own (its stages load for this call; many files: one :class:`FileDriver`)."""
+    driver = FileDriver(engine, settings)
+    try:
+        return driver.analyse(path, progress, info)
+    finally:
+        driver.close()
 
 
 __all__ = [
-    "OfflineSettings", "FaceTrack", "AudioAnalysis", "FileResult", "analyse_file", "analyse_faces",
-    "analyse_audio", "summarise", "window_times", "presence_in_hops", "latest_before", "words_in_hops", "MediaError",
+    "OfflineSettings", "FaceTrack", "AudioAnalysis", "FileResult", "FileDriver", "analyse_file", "summarise",
+    "window_times", "latest_before", "words_in_hops", "MediaError",
 ]

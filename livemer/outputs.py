@@ -356,9 +356,13 @@ def smoothed_series(probs: np.ndarray, times: np.ndarray, tau: float, names: Seq
 class _OverlayTimeline:
     """Looks up, for any frame time, what the overlay shows (latest result, face, transcript)."""
 
-    def __init__(self, result, tau: float):
+    def __init__(self, result, tau: float | None = None):
         self.r = result
-        self.smoothed = smoothed_series(result.probabilities, result.times, tau, result.emotions)
+        if tau is None and getattr(result, "smoothed", None) is not None:
+            self.smoothed = result.smoothed  # smoothed by the session, as live smooths
+        else:
+            self.smoothed = smoothed_series(result.probabilities, result.times, 1.0 if tau is None else tau,
+                                            result.emotions)
         self.word_ends = np.array([float(w.end) for w in result.transcript], dtype=np.float64)
         self.face = result.face
         self.face_hold = 1.0
@@ -424,8 +428,10 @@ def _encoder_args() -> list[str]:
     return ["-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-pix_fmt", "yuv420p"]
 
 
-def write_annotated_video(result, path: str | os.PathLike, tau: float = 1.0, progress=None) -> Path:
+def write_annotated_video(result, path: str | os.PathLike, tau: float | None = None, progress=None) -> Path:
     """Burn the overlay into every frame and mux the original audio (ffmpeg pipe, H.264/AAC).
+
+    The bars show ``result.smoothed`` (the session's smoothing); a ``tau`` re-smooths the raw rows.
 
     A video input keeps its frame rate, size and frame count. An audio-only
     input gets a dark canvas at :data:`AUDIO_ONLY_FPS` with the overlay.

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
 from feature_adapters.spaces import FeatureSpace, FeatureSpaceMismatch, check_compatible
 
 from .config import MODALITIES, ModelConfig
@@ -35,7 +36,7 @@ _SD_PREFIX = "state_dict/"
 _TENSOR_FIELDS = ("state_dict", "emotion_vectors")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LivemerError, ValueError):
     """A checkpoint is missing, unreadable or does not fit the running extractors."""
 
 

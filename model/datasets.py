@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
+
 from .config import MODALITIES
 from .normalize import NormStats, apply_stats, fit_stats, sanitize
 
 
-class DatasetShapeError(ValueError):
+class DatasetShapeError(LivemerError, ValueError):
     """Arrays given to :class:`EmotionDataset` do not fit together."""
 
 

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from feature_adapters.errors import LivemerError
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
 
-class FeatureCacheError(RuntimeError):
+class FeatureCacheError(LivemerError, RuntimeError):
     """An input file cannot be read to key the cache; the message names the file."""
 
 

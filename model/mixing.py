@@ -29,12 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
+
 from .config import MODALITIES
 from .datasets import EmotionDataset
 from .normalize import NormStats
 
 
-class MixingError(ValueError):
+class MixingError(LivemerError, ValueError):
     """A mixture cannot be trained (no sources, mismatched label sets...)."""
 
 

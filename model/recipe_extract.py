@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
+
 from .feature_cache import Extractor, FeatureCache, source_digest
 
 log = logging.getLogger(__name__)
 
 
-class ExtractionError(RuntimeError):
+class ExtractionError(LivemerError, RuntimeError):
     """A training file could not be analysed; the message names the file."""
 
 

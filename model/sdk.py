@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from feature_adapters.errors import LivemerError
+
 from .datasets import EmotionDataset, pad_or_crop
 
 SPLITS = ("train", "valid", "test")
@@ -59,7 +61,7 @@ _LABEL_SYNONYMS = {
 }
 
 
-class DatasetError(ValueError):
+class DatasetError(LivemerError, ValueError):
     """Input data is missing, malformed or not in the expected format (one-line message)."""
 
 

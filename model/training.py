@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from feature_adapters.errors import LivemerError
+
 from .checkpoint import Checkpoint
 from .config import MODALITIES, ModelConfig
 from .datasets import EmotionDataset, concat, fit_normalization
@@ -51,7 +53,7 @@ from .presets import TrainHParams
 FSL_MODES = ("ft", "jt", "gem")
 
 
-class TrainingError(ValueError):
+class TrainingError(LivemerError, ValueError):
     """A training run cannot start or continue (bad protocol arguments, stale resume state...)."""
 
 

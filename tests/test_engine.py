@@ -13,7 +13,6 @@ from livemer.engine import (
     EngineConfig,
     InferenceResult,
     Smoother,
-    acoustic_valid,
     modality_letters,
     next_modalities,
     smooth,
@@ -94,16 +93,6 @@ def test_modality_cycle_visits_every_subset_and_wraps():
     assert next_modalities("vt") == next_modalities("tv")
     assert next_modalities("zz") == MODALITY_CYCLE[0]
     assert modality_letters(("visual", "text")) == "tv"
-
-
-def test_acoustic_valid_is_the_voicing_gate():
-    from feature_adapters.acoustic import NATIVE_NAMES, AcousticFrames
-
-    feats = np.zeros((4, len(NATIVE_NAMES)), np.float32)
-    feats[[1, 3], NATIVE_NAMES.index("vuv")] = 1.0
-    frames = AcousticFrames(np.arange(4) * 0.01, feats)
-    assert acoustic_valid(frames).tolist() == [False, True, False, True]
-    assert acoustic_valid(AcousticFrames.empty()).shape == (0,)
 
 
 # --------------------------------------------------------------------------- engine
@@ -240,15 +229,6 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path):
 
     with pytest.raises(CheckpointError, match="not found"):
         Engine(EngineConfig(checkpoint=tmp_path / "nope.ckpt"))
-
-
-def test_visual_row_masks_missing_faces(engine):
-    from feature_adapters.face import FaceResult
-
-    row, ok = engine.visual_row(None)
-    assert not ok and row.shape == (35,) and not row.any()
-    row, ok = engine.visual_row(FaceResult(face_found=False))
-    assert not ok and not row.any()
 
 
 def test_result_ranking_helpers():

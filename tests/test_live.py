@@ -1,4 +1,4 @@
-"""livemer.live: output sinks, and the threaded pipeline on synthetic files (masking from data, clean stop)."""
+"""livemer.live: the threaded live driver on synthetic files (masking from data, clean stop)."""
 from __future__ import annotations
 
 import json
@@ -8,67 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from livemer.live import JsonlSink, LiveOptions, LivePipeline, Recorder, StopOnSignals, to_word_inputs
+from livemer.live import LiveDriver, LiveOptions, StopOnSignals
+from livemer.sinks import JsonlSink
 
 
-# --------------------------------------------------------------------------- sinks
-
-
-def test_recorder_writes_a_valid_video_atomically(tmp_path):
-    import cv2
-
-    out = tmp_path / "rec.mp4"
-    rec = Recorder(out, 10.0, (64, 48))
-    assert not out.exists() and rec.tmp.exists()
-    for i in range(5):
-        rec.write(np.full((48, 64, 3), i * 40, np.uint8), t=i * 0.1)
-    rec.write(np.zeros((96, 128, 3), np.uint8), t=0.9)  # resized; a gap of 0.4 s is filled by repeats
-    assert rec.close() == out
-    assert out.exists() and not rec.tmp.exists()
-    cap = cv2.VideoCapture(str(out))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    assert n == rec.frames == 10
-    assert rec.close() is None  # closing twice is harmless
-
-
-def test_recorder_without_frames_leaves_nothing(tmp_path):
-    rec = Recorder(tmp_path / "empty.mp4", 25.0, (64, 48))
-    assert rec.close() is None
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_recorder_bad_folder_is_one_line(tmp_path):
-    from livemer.errors import LivemerError
-
-    with pytest.raises(LivemerError, match="does not exist"):
-        Recorder(tmp_path / "no" / "x.mp4", 25.0, (64, 48))
-
-
-def test_jsonl_sink_writes_flushed_lines(tmp_path):
-    p = tmp_path / "r.jsonl"
-    sink = JsonlSink(p)
-    sink.write({"a": 1})
-    assert p.read_text() == '{"a": 1}\n'  # flushed at once
-    sink.write({"b": None, "s": "é"})
-    sink.close()
-    sink.write({"c": 3})  # after close: ignored
-    lines = [json.loads(ln) for ln in p.read_text(encoding="utf-8").splitlines()]
-    assert lines == [{"a": 1}, {"b": None, "s": "é"}]
-    with pytest.raises(ValueError):
-        JsonlSink(tmp_path / "x.jsonl").write({"nan": float("nan")})  # never writes invalid JSON
-
-
-def test_to_word_inputs_keeps_oov_steps_without_vectors():
-    from feature_adapters.text import TextToken
-
-    toks = [TextToken("happy", 0.0, 0.4, np.ones(50, np.float32), False, 0.9, 0, "happy"),
-            TextToken("zzqx", 0.5, 0.9, np.zeros(50, np.float32), True, 0.5, 1, "zzqx")]
-    w = to_word_inputs(toks)
-    assert [x.word for x in w] == ["happy", "zzqx"]
-    assert w[0].vector is not None and not w[0].oov
-    assert w[1].vector is None and w[1].oov
+# --------------------------------------------------------------------------- signals
 
 
 def test_stop_on_signals_turns_sigint_into_stop():
@@ -117,10 +61,9 @@ def engine(tiny_checkpoint):
 
 
 def _run(engine, tmp_path, **kw):
-    engine.smoother.reset()
     out = tmp_path / "res.jsonl"
     opts = LiveOptions(headless=True, jsonl=out, infer_hz=8.0, **kw)
-    live = LivePipeline(opts, engine)
+    live = LiveDriver(opts, engine)
     live.jsonl = JsonlSink(out)
     live.open_inputs()
     live.prepare()
@@ -164,7 +107,7 @@ def test_stop_ends_every_thread_and_closes_outputs(engine, media, tmp_path):
     rec = tmp_path / "stop.mp4"
     opts = LiveOptions(camera=str(media["video"]), mic=str(media["silence"]), headless=True, jsonl=out,
                        record=rec, loop_camera=True)
-    live = LivePipeline(opts, engine)
+    live = LiveDriver(opts, engine)
     live.jsonl = JsonlSink(out)
     live.open_inputs()
     live.prepare()
@@ -192,7 +135,7 @@ def test_stop_ends_every_thread_and_closes_outputs(engine, media, tmp_path):
 def test_both_inputs_none_is_an_error(engine):
     from livemer.errors import LivemerError
 
-    live = LivePipeline(LiveOptions(camera=None, mic=None, headless=True), engine)
+    live = LiveDriver(LiveOptions(camera=None, mic=None, headless=True), engine)
     with pytest.raises(LivemerError, match="nothing to analyse"):
         live.open_inputs()
 
@@ -205,27 +148,20 @@ def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, medi
         def process(self, frame, ts):
             raise RuntimeError("cannot read this frame")
 
-    engine.smoother.reset()
     out = tmp_path / "broken.jsonl"
-    live = LivePipeline(LiveOptions(camera=str(media["video"]), mic=str(media["voiced"]), headless=True), engine)
+    live = LiveDriver(LiveOptions(camera=str(media["video"]), mic=str(media["voiced"]), headless=True), engine)
     live.jsonl = JsonlSink(out)
     live.open_inputs()
     live.prepare()
-    live._components["face"] = Broken()
+    live.session.face.backend = Broken()
     th = threading.Thread(target=live.run, daemon=True)
     th.start()
     th.join(120)
     assert not th.is_alive()
     rows = [json.loads(ln) for ln in out.read_text().splitlines()]
-    assert live.stats.errors == [] and live._item_errors["face"] >= 2
+    assert live.stats.errors == [] and live.session.item_errors["face"] >= 2
     assert sum("cannot read this frame" in n for n in live.notices) == 1  # reported once
     assert all("visual" not in r["modalities_used"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
 
 
-def test_recorder_keeps_real_time_when_frames_come_faster(tmp_path):
-    rec = Recorder(tmp_path / "fast.mp4", 10.0, (32, 24))
-    for i in range(31):  # 3 s at 30 frames per second into a 10 fps video
-        rec.write(np.zeros((24, 32, 3), np.uint8), t=i / 30)
-    rec.close()
-    assert rec.frames == 31 // 3 + 1  # 3 s at 10 fps (plus the first frame), not 31 frames

@@ -15,9 +15,8 @@ from livemer.errors import LivemerError
 from livemer.media import MediaError
 from livemer.offline import (
     OfflineSettings,
-    analyse_file,
+    FileDriver,
     latest_before,
-    presence_in_hops,
     summarise,
     window_times,
     words_in_hops,
@@ -36,15 +35,6 @@ def test_window_times_cover_the_duration():
     assert np.allclose(t, [0.2, 0.4, 0.6, 0.8, 1.0, 1.05])  # the last window ends at the very end
     assert window_times(0.0, 0.2).size == 0
     assert np.allclose(window_times(0.1, 0.2), [0.1])
-
-
-def test_presence_in_hops_uses_half_open_intervals():
-    times = np.array([0.05, 0.25, 0.40, 0.95])
-    valid = np.array([True, False, True, True])
-    ends = np.array([0.2, 0.4, 0.6, 0.8, 1.0])
-    # [0,0.2): 0.05; [0.2,0.4): only 0.25, invalid; [0.4,0.6): 0.40; [0.6,0.8): none; [0.8,1.0): 0.95
-    assert presence_in_hops(times, valid, ends, 0.2).tolist() == [True, False, True, False, True]
-    assert presence_in_hops(np.zeros(0), np.zeros(0, bool), ends, 0.2).tolist() == [False] * 5
 
 
 def test_latest_before_is_strict():
@@ -112,17 +102,29 @@ class ScriptedASR:
         return [TimedWord("happy", 1.1, 1.4, 0.9), TimedWord("day!", 1.5, 1.75, 0.8)]
 
 
+    def with_options(self, **changes):
+        return self
+
+
 class ScriptedEngine(Engine):
+    """The engine with a file driver whose face and speech stages run the scripted backends."""
+
     def __init__(self, config):
         super().__init__(config)
         self.fake_face = ScriptedFace()
         self.fake_asr = ScriptedASR()
+        self.drivers = {}
 
-    def face_backend(self):
-        return self.fake_face
+    def driver(self, settings=None):
+        settings = settings or OfflineSettings()
+        key = (settings.hop, settings.face_fps)
+        if key not in self.drivers:
+            self.drivers[key] = FileDriver(self, settings, components={"face": self.fake_face, "asr": self.fake_asr})
+        return self.drivers[key]
 
-    def asr(self):
-        return self.fake_asr
+
+def analyse_file(engine, path, settings=None, progress=None):
+    return engine.driver(settings).analyse(path, progress=progress)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +192,7 @@ def test_all_modalities_rows_follow_the_media(engine, clips):
 def test_windows_are_the_live_windows(engine, clips):
     """Every row equals what the live aligner + model give at that time from the same frames and words."""
     r = analyse_file(engine, clips["av"], OfflineSettings(hop=0.2, face_fps=25))
-    audio = __import__("livemer.offline", fromlist=["analyse_audio"]).analyse_audio(engine, r.info, True, True)
+    audio = engine.driver(OfflineSettings(hop=0.2, face_fps=25)).analyse_audio(r.info, True, True)
     al = engine.new_aligner(t0=0.0)
     al.add_visual(r.face.times, r.face.features, r.face.valid)
     al.add_acoustic(audio.times, audio.features, audio.valid)
@@ -246,7 +248,7 @@ def test_requested_modalities_skip_unneeded_work(tiny_checkpoint, clips):
 def test_face_timestamps_keep_increasing_across_files(tiny_checkpoint, clips):
     eng = ScriptedEngine(EngineConfig(checkpoint=tiny_checkpoint, modalities="v", face_backend="mediapipe"))
     analyse_file(eng, clips["dark"], OfflineSettings(face_fps=5))
-    analyse_file(eng, clips["dark"], OfflineSettings(face_fps=5))
+    analyse_file(eng, clips["dark"], OfflineSettings(face_fps=5))  # the same driver: one tracker, time moves on
     ts = eng.fake_face.times
     assert len(ts) == 10 and all(b > a for a, b in zip(ts, ts[1:]))
 

@@ -1,0 +1,141 @@
+"""livemer.session: the one stage core; the parity of the live and file drivers over the same media."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from feature_adapters.face import FaceResult
+from livemer.engine import Engine, EngineConfig
+from livemer.errors import LivemerError
+from livemer.session import Session, SessionOptions
+from livemer.stages import FaceOptions
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint):
+    return Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.0, modalities="av"))
+
+
+class BrightFace:
+    """A face in bright frames (smile = brightness)."""
+
+    name = "mediapipe"
+
+    def process(self, frame, ts):
+        v = float(frame.mean()) / 255.0
+        if v < 0.5:
+            return FaceResult(face_found=False)
+        return FaceResult(face_found=True, box=(1.0, 1.0, 9.0, 9.0), head_pose=(0.0, 0.0, 0.0),
+                          aus={"AU06": v, "AU12": v}, n_faces=1)
+
+
+def _tone(seconds: float, sr: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.5 * t)) / sr
+    return sum(0.2 / k * np.sin(k * phase) for k in range(1, 8)).astype(np.float32)
+
+
+def test_session_pushes_frames_and_audio_into_one_result(engine):
+    s = Session(SessionOptions(face=FaceOptions(rate_hz=10.0), stages=("face", "voice")), engine,
+                components={"face": BrightFace()})
+    s.load(wait=("face", "voice"))
+    s.start()
+    dark, bright = np.zeros((24, 32, 3), np.uint8), np.full((24, 32, 3), 220, np.uint8)
+    analysed = [s.push_frame(k / 30, dark if k < 30 else bright) for k in range(60)]
+    assert sum(o is not None for o in analysed) == 20  # 10 per second of a 30 fps camera
+    audio = _tone(2.0)
+    for k in range(0, audio.size, 512):
+        s.push_audio((k + 512) / 16000, audio[k:k + 512])
+    s.flush()
+    assert s.face_present() is True and s.voice_present()
+    res = s.result(2.0)
+    assert res.modalities_used == ("acoustic", "visual") and res.face_present and res.voice_present
+    assert s.counts.frames_analysed == 20 and s.counts.faces_found == 10
+    s.start()  # a new stream forgets the old one
+    assert s.face_present() is None and not s.voice_present() and s.result(1.0) is None
+    s.close()
+
+
+def test_a_stage_that_cannot_load_masks_its_modality_with_one_notice(engine, monkeypatch):
+    import livemer.stages as stages
+
+    def broken(self, backend=None):
+        raise LivemerError("no landmarker here")
+
+    monkeypatch.setattr(stages.FaceStage, "load", broken)
+    s = Session(SessionOptions(stages=("face",)), engine)
+    s.load()
+    assert not s.wait_stage("face")
+    assert s.notices == ["face analysis unavailable (no landmarker here); the visual modality is absent"]
+
+
+def test_unknown_stage_and_missing_engine_are_one_line_errors():
+    with pytest.raises(LivemerError, match="unknown session stage"):
+        Session(SessionOptions(stages=("face", "nose")))
+    with pytest.raises(LivemerError, match="no engine"):
+        Session(SessionOptions(stages=())).start()
+
+
+# --------------------------------------------------------------------------- parity
+
+
+class ReplayRecogniser:
+    """File mode's recogniser hearing exactly the words the live recogniser committed."""
+
+    def __init__(self, words):
+        self.words = list(words)
+
+    def with_options(self, **changes):
+        return self
+
+    def transcribe_file_audio(self, audio16k):
+        return list(self.words)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
+def test_live_and_file_drivers_give_the_same_windows_and_probabilities(shared_dir, tiny_checkpoint):
+    """A GRID clip (a real face, real speech) through the live driver (files unpaced: every frame and block
+    reaches the workers, as fast as they take them) and through the file driver: at every file-mode row
+    time the live session's window has the same span, steps and modalities, and the model gives the same
+    probabilities (tolerance 1e-5). Face (MediaPipe), voice and the live recogniser are the real stages;
+    file mode's recogniser replays the live one's committed words (the recognisers differ by design:
+    LocalAgreement streaming live, one pass in file mode), so words reach both windows the same way."""
+    pytest.importorskip("mediapipe")
+    from livemer.live import LiveDriver, LiveOptions
+    from livemer.offline import FileDriver, OfflineSettings
+
+    clip = sorted((shared_dir / "media" / "grid").glob("*.mpg"))[0]
+    eng = Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5, modalities="tav",
+                              face_backend="mediapipe"))
+    live = LiveDriver(LiveOptions(camera=str(clip), mic=str(clip), headless=True, paced=False, face_hz=5.0,
+                                  render=False), eng)
+    live.open_inputs()
+    live.prepare(wait_all=True)
+    th = threading.Thread(target=live.run, daemon=True)
+    th.start()
+    th.join(180)
+    assert not th.is_alive() and live.stats.errors == []
+    s = live.session
+    words = s.speech.committed_words
+    assert len(words) >= 3  # GRID: six words
+
+    fd = FileDriver(eng, OfflineSettings(hop=0.2, face_fps=5.0), components={"asr": ReplayRecogniser(words)})
+    try:
+        r = fd.analyse(clip)
+    finally:
+        fd.close()
+    assert s.counts.frames_analysed == len(r.face.times) and s.counts.faces_found == int(r.face.found.sum())
+    assert r.face.found.mean() > 0.9 and r.modalities_used[-1] == "tav"
+    for i, t in enumerate(r.times):
+        w = s.window(float(t))
+        assert w.span[0] == pytest.approx(r.window_start[i], abs=1e-9, nan_ok=True)
+        assert " ".join(x for x in w.words if x) == r.words[i]
+        p = eng.predict(w)
+        assert "".join(m[0] for m in p.modalities_used) == r.modalities_used[i]
+        assert np.allclose(p.probabilities, r.probabilities[i], atol=1e-5, equal_nan=True), f"row {i} at {t:.2f} s"
+    # presence follows the same rules: at the end both see the face
+    assert s.face_present() == bool(r.face_present[-1])

@@ -1,0 +1,143 @@
+"""livemer.stages: the face, voice and speech stages and their rules (pure parts and stubs; no models)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from livemer.stages import (FaceOptions, FaceStage, SpeechOptions, SpeechStage, VoiceStage, face_presence,
+                            voice_presence, word_inputs)
+
+
+def test_word_inputs_keep_oov_steps_without_vectors():
+    from feature_adapters.text import TextToken
+
+    toks = [TextToken("happy", 0.0, 0.4, np.ones(50, np.float32), False, 0.9, 0, "happy"),
+            TextToken("zzqx", 0.5, 0.9, np.zeros(50, np.float32), True, 0.5, 1, "zzqx")]
+    w = word_inputs(toks)
+    assert [x.word for x in w] == ["happy", "zzqx"]
+    assert w[0].vector is not None and not w[0].oov
+    assert w[1].vector is None and w[1].oov
+
+
+def test_voice_presence_uses_half_open_intervals():
+    times = np.array([0.05, 0.25, 0.40, 0.95])
+    valid = np.array([True, False, True, True])
+    ends = np.array([0.2, 0.4, 0.6, 0.8, 1.0])
+    # [0,0.2): 0.05; [0.2,0.4): only 0.25, invalid; [0.4,0.6): 0.40; [0.6,0.8): none; [0.8,1.0): 0.95
+    assert voice_presence(times, valid, ends, 0.2).tolist() == [True, False, True, False, True]
+    assert voice_presence(np.zeros(0), np.zeros(0, bool), ends, 0.2).tolist() == [False] * 5
+
+
+def test_voiced_is_the_voicing_gate():
+    from feature_adapters.acoustic import NATIVE_NAMES, AcousticFrames
+
+    feats = np.zeros((4, len(NATIVE_NAMES)), np.float32)
+    feats[[1, 3], NATIVE_NAMES.index("vuv")] = 1.0
+    frames = AcousticFrames(np.arange(4) * 0.01, feats)
+    assert VoiceStage().voiced(frames).tolist() == [False, True, False, True]
+    assert VoiceStage().voiced(AcousticFrames.empty()).shape == (0,)
+
+
+def test_visual_row_masks_missing_faces():
+    from feature_adapters.face import FaceResult
+
+    row, ok = FaceStage().row(None)
+    assert not ok and row.shape == (35,) and not row.any()
+    row, ok = FaceStage().row(FaceResult(face_found=False))
+    assert not ok and not row.any()
+
+
+def test_face_presence_holds_the_latest_result():
+    times = np.array([0.1, 0.5, 2.0])
+    found = np.array([True, False, True])
+    ends = np.array([0.1, 0.3, 0.6, 1.9, 2.05, 3.5])
+    # strictly before each end: none; 0.1 (found); 0.5 (no face); 0.5 (no face); 2.0 (found); 2.0 too old
+    assert face_presence(times, found, ends, 1.0).tolist() == [False, True, False, False, True, False]
+    assert face_presence(np.zeros(0), np.zeros(0, bool), ends, 1.0).tolist() == [False] * 6
+
+
+def test_face_options_sample_one_frame_per_slot_and_set_the_tolerance():
+    from livemer.media import is_sampled
+
+    opts = FaceOptions(rate_hz=5.0)
+    fps = 25.0
+    kept = [k for k in range(50) if opts.due(k / fps, (k - 1) / fps)]
+    assert kept == [k for k in range(50) if is_sampled(k, fps, 5.0)]  # the frame-index rule of file mode
+    assert len(kept) == 10
+    assert opts.due(0.0, -math.inf) and FaceOptions(rate_hz=0).due(0.01, 0.0)
+    assert opts.tolerance() == pytest.approx(0.101) and FaceOptions(rate_hz=30).tolerance() == pytest.approx(0.05)
+    assert FaceOptions(rate_hz=15).hold() == 1.0 and FaceOptions(rate_hz=0.5).hold() == 4.0
+
+
+def test_face_stage_rate_limits_and_maps_boxes_back():
+    from feature_adapters.face import FaceResult
+
+    class Backend:
+        name = "mediapipe"
+
+        def __init__(self):
+            self.sizes, self.ts = [], []
+
+        def process(self, frame, ts):
+            self.sizes.append(frame.shape[:2])
+            self.ts.append(ts)
+            return FaceResult(face_found=True, box=(10.0, 20.0, 110.0, 220.0), head_pose=(0.0, 0.0, 0.0),
+                              aus={"AU12": 0.5}, n_faces=1)
+
+    st = FaceStage(FaceOptions(rate_hz=10.0, max_width=640)).load(Backend())
+    img = np.zeros((720, 1280, 3), np.uint8)
+    obs = [st.push(k / 30, img) for k in range(30)]
+    kept = [o for o in obs if o is not None]
+    assert len(kept) == 10 and st.backend.sizes[0] == (360, 640)  # downscaled for the backend
+    assert kept[0].result.box == (20.0, 40.0, 220.0, 440.0)  # in the pushed frame's pixels
+    assert kept[0].valid and kept[0].row.shape == (35,)
+    st.reset()  # a new stream: the tracker's timestamps still increase
+    st.push(0.0, img)
+    assert all(b > a for a, b in zip(st.backend.ts, st.backend.ts[1:]))
+
+
+def test_speech_options_presets_and_decode_changes():
+    live = SpeechOptions.live(beam_size=2)
+    assert live.decode_changes() == {"fit_window": True, "temperatures": (0.0,), "max_tokens_per_s": 12.0,
+                                     "beam_size": 2}
+    assert SpeechOptions.file().decode_changes() == {"fit_window": True}
+
+
+def test_speech_stage_decodes_when_due_and_commits_at_an_utterance_end():
+    class Recogniser:
+        def __init__(self):
+            self.options = {}
+
+        def with_options(self, **changes):
+            self.options.update(changes)
+            return self
+
+    class Transcriber:
+        def __init__(self):
+            self.calls = []
+
+        def push(self, samples, t):
+            pass
+
+        def process(self):
+            self.calls.append("process")
+            return ["w"]
+
+        def flush(self):
+            self.calls.append("flush")
+            return []
+
+    st = SpeechStage(SpeechOptions.live(interval_s=0.5, endpoint_s=0.8)).load(Recogniser())
+    assert st.recogniser.options["beam_size"] == 1
+    st.transcriber = tr = Transcriber()
+    st.push(0.3, np.zeros(4800, np.float32))
+    assert st.decode() is None  # 0.3 s of new audio: not yet
+    st.push(0.6, np.zeros(4800, np.float32))
+    assert st.decode() == ["w"] and tr.calls == ["process"]
+    # voiced up to 1.0 s, analysed up to 1.9 s (>= 0.8 s without voice), the recogniser holds audio to 2.0 s
+    st.push(2.0, np.zeros(22400, np.float32))
+    assert st.utterance_ended(1.9, 1.0) and not st.utterance_ended(1.5, 1.0)
+    assert st.decode(lambda: st.utterance_ended(1.9, 1.0)) == [] and tr.calls[-1] == "flush"
+    assert not st.utterance_ended(2.5, 1.0)  # that utterance was committed already
