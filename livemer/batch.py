@@ -21,6 +21,8 @@ per-input CSVs are gathered into ``windows.parquet`` / ``windows.csv``
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import sys
 import time
@@ -165,6 +167,12 @@ def _close_drivers() -> None:
     _DRIVERS.clear()
 
 
+@functools.cache
+def _close_at_exit() -> None:
+    """Close the warm drivers before the interpreter tears down (MediaPipe must not be closed by its __del__)."""
+    atexit.register(_close_drivers)
+
+
 def warm_driver(options: BatchOptions):
     """This process's :class:`livemer.offline.FileDriver` (its session's stages loaded once, kept warm)."""
     from .offline import FileDriver, OfflineSettings
@@ -175,6 +183,7 @@ def warm_driver(options: BatchOptions):
     if drv is None or drv.engine is not eng:
         _close_drivers()
         drv = _DRIVERS[key] = FileDriver(eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps))
+        _close_at_exit()
         drv.session.preload()
     return drv
 
@@ -248,6 +257,7 @@ def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, 
     info = probe(task.path)
     outcome.duration = float(info.duration)
     result = driver.analyse(task.path, progress=progress, info=info)
+    outcome.duration = float(result.duration)  # a truncated input: as far as it decodes
     written = [out.write_csv(result, paths.csv)]
     if options.plots:
         t1 = time.perf_counter()

@@ -15,6 +15,8 @@ the largest face, id 0).
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import threading
 import time
@@ -128,6 +130,19 @@ def _still_backend(kind: str, max_faces: int):
     return MediaPipeFaceBackend(num_faces=max_faces, still_images=True)
 
 
+def _close_sessions() -> None:
+    with _SESSION_LOCK:
+        for ses in _SESSIONS.values():
+            ses.close()
+        _SESSIONS.clear()
+
+
+@functools.cache
+def _close_at_exit() -> None:
+    """Close the image sessions before the interpreter tears down (MediaPipe must not be closed by its __del__)."""
+    atexit.register(_close_sessions)
+
+
 def image_session(engine, max_faces: int):
     """A face-only :class:`livemer.session.Session` for still images (built once per process and face count)."""
     from .session import Session, SessionOptions
@@ -143,6 +158,7 @@ def image_session(engine, max_faces: int):
             backend = _still_backend(engine.config.face_backend, max_faces)
             ses = Session(SessionOptions(face=FaceOptions(backend=engine.config.face_backend, rate_hz=0.0),
                                          stages=("face",)), engine, {"face": backend} if backend else None)
+            _close_at_exit()
             ses.load(wait=("face",))
             if not ses.wait_stage("face"):
                 raise LivemerError(f"face analysis unavailable: {'; '.join(ses.notices) or 'the backend did not load'}")

@@ -215,6 +215,21 @@ def _token_text(tok) -> str:
 # --------------------------------------------------------------------------- the driver
 
 
+def decoded_duration(info: MediaInfo, face: "FaceTrack | None", audio: "AudioAnalysis | None") -> float:
+    """The media's duration, or where a truncated video or audio track stops decoding (pure)."""
+    from .media import MIN_DECODED_FRACTION, audio_truncated
+
+    ends = [float(info.duration)]
+    if face is not None and info.fps:
+        got = face.frames_decoded / float(info.fps)
+        expected = info.video_duration or info.duration
+        if expected and got < MIN_DECODED_FRACTION * expected - 2.0 / float(info.fps):
+            ends.append(got)
+    if audio is not None and audio_truncated(info, audio.duration):
+        ends.append(float(audio.duration))
+    return min(ends)
+
+
 class FileDriver:
     """One session's stages over whole files, as fast as they decode; one driver for many inputs."""
 
@@ -264,7 +279,7 @@ class FileDriver:
                     reported = t
             decoded = reader.decoded
             if not self._stop.is_set():
-                reader.check_complete()
+                reader.check_complete(allow_truncated=True)  # a truncated video is analysed up to its end
         if progress is not None:
             progress(max(0.0, decoded / fps - reported))
         return FaceTrack(
@@ -280,7 +295,7 @@ class FileDriver:
         """The voice stage and the speech stage over the whole audio track (with a ``pool``, in parallel)."""
         timings = timings if timings is not None else {}
         t0 = time.perf_counter()
-        audio = load_audio_track(info, SR)
+        audio = load_audio_track(info, SR, allow_truncated=True)
         timings["audio_decode"] = time.perf_counter() - t0
         speech = self.session.speech
 
@@ -356,7 +371,10 @@ class FileDriver:
             except BaseException:
                 self._stop.set()
                 raise
-        duration = float(info.duration)
+        duration = decoded_duration(info, face, audio_res)
+        if duration < float(info.duration):
+            notices.append(f"truncated or corrupt media: it decodes to {duration:.2f} s of {float(info.duration):.2f} s; "
+                           "analysed up to there")
         if done[0] < duration:
             step(duration - done[0])  # audio-only work, or audio longer than the video
 
