@@ -25,6 +25,7 @@ import atexit
 import functools
 import os
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -130,6 +131,7 @@ class BatchResult:
 # --------------------------------------------------------------------------- the warm engine of a worker
 
 _ENGINES: dict[tuple, Any] = {}
+_TASK_LOCK = threading.RLock()
 
 
 def warm_engine(options: BatchOptions):
@@ -245,13 +247,18 @@ def run_task(task: Task, options: BatchOptions, progress: Callable[[float], None
 
 def _analyse_and_write(task: Task, options: BatchOptions, outcome: TaskOutcome, progress) -> None:
     from . import images
+
+    with _TASK_LOCK:  # one input at a time per process: a Dask worker with several threads shares one driver
+        engine = warm_engine(options)
+        if images.is_image(task.path):
+            return _image_and_write(engine, task, options, outcome)
+        return _media_and_write(engine, warm_driver(options), task, options, outcome, progress)
+
+
+def _media_and_write(engine, driver, task: Task, options: BatchOptions, outcome: TaskOutcome, progress) -> None:
     from . import outputs as out
     from .media import probe
 
-    engine = warm_engine(options)
-    if images.is_image(task.path):
-        return _image_and_write(engine, task, options, outcome)
-    driver = warm_driver(options)
     paths = out.output_paths(options.out_dir, task.stem)
     t0 = time.perf_counter()
     info = probe(task.path)
@@ -403,8 +410,10 @@ class PoolRunner(_Runner):
                         yield fut.result()
                     except BrokenProcessPool:
                         broken.append(t)
-            finally:
-                pool.shutdown(wait=not broken, cancel_futures=True)
+            except BaseException:  # Ctrl-C, or the caller stopped: do not wait for the inputs in progress
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=not broken, cancel_futures=True)
             pending = []
             for t in sorted(broken, key=lambda t: t.index):
                 tries[t.index] = tries.get(t.index, 0) + 1
