@@ -10,6 +10,8 @@ Every figure is a fresh ``livemer file`` process (start-up included), as a user 
   new one with 1 and 2 workers, with ``--no-plots`` and with plots. Printed: clips/s, x real time (media
   seconds / wall seconds), the clips/s of the first and of the second half of the batch (from the times the
   per-input JSON files were written), and the peak memory of the process tree (RSS summed over processes).
+* CPU seconds of the whole process tree, and what they would give with both cores to itself
+  (2 x media seconds / CPU seconds): on a shared, loaded machine the wall figures mostly measure the others.
 * the 60 s talking clip (``livemer.demo_media``) with all outputs (CSV, JSON, timeline PNG, annotated MP4):
   x real time from process start to exit, and from the input's own ``timings_s.wall`` (models loaded).
 
@@ -77,6 +79,7 @@ class PeakRSS(threading.Thread):
 def run_cli(code_dir: Path, args: list[str], out: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code_dir), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     before = load_line()
+    c0 = children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, "file", *args, "--out", str(out)], cwd=code_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -88,8 +91,16 @@ def run_cli(code_dir: Path, args: list[str], out: Path) -> dict:
     if proc.returncode not in (0, 2):
         tail = (stderr.strip().splitlines() or ["?"])[-1]
         raise SystemExit(f"livemer file failed (exit {proc.returncode}): {tail}")
-    return {"wall": wall, "peak_mb": peak / 2**20, "t0": time.time() - wall, "load": f"{before} -> {load_line()}",
+    return {"wall": wall, "cpu": children_cpu() - c0, "peak_mb": peak / 2**20, "load": f"{before} -> {load_line()}",
             "rc": proc.returncode}
+
+
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (and theirs: worker processes are waited for)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def batch_figures(out: Path, run: dict) -> str:
@@ -107,7 +118,9 @@ def batch_figures(out: Path, run: dict) -> str:
         second = (len(stamps) - half) / max(stamps[-1] - stamps[half - 1], 1e-6)
         rates = f"; first half {first:.2f} clips/s, second half {second:.2f} clips/s"
     return (f"{n} clips ({media:.0f} s of audio) in {run['wall']:.1f} s: {n / run['wall']:.2f} clips/s, "
-            f"{media / run['wall']:.1f}x real time{rates}; peak RSS {run['peak_mb']:.0f} MB; {run['load']}"
+            f"{media / run['wall']:.1f}x real time{rates}; {run['cpu']:.0f} CPU-s ({run['cpu'] / max(n, 1):.2f} per "
+            f"clip: {2 * media / run['cpu']:.1f}x real time if it had both cores); peak RSS {run['peak_mb']:.0f} MB; "
+            f"{run['load']}"
             + ("" if n == len(idx) else f"; {len(idx) - n} FAILED"))
 
 
@@ -176,7 +189,8 @@ def bench(args, tmp: Path) -> int:
             dur, inner = float(doc["duration"]), float(doc["timings_s"]["wall"])
             print(f"{dur:.0f} s talking video, all outputs (CSV, JSON, PNG, annotated MP4), {job[6:]} path: "
                   f"{dur / r['wall']:.2f}x real time process start to exit ({r['wall']:.1f} s), "
-                  f"{dur / inner:.2f}x with the models loaded ({inner:.1f} s); peak RSS {r['peak_mb']:.0f} MB; "
+                  f"{dur / inner:.2f}x with the models loaded ({inner:.1f} s); {r['cpu']:.0f} CPU-s; "
+                  f"peak RSS {r['peak_mb']:.0f} MB; "
                   f"{r['load']}", flush=True)
             continue
         name, code, extra = clip_runs[job]
