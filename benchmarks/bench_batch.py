@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 #: The last main commit before batch mode (the old path).
 OLD_REV = "0ef82b9"
-RUNNER = "import sys; from livemer.cli import entry; sys.argv[0] = 'livemer'; entry()"
+RUNNER = "import sys; from livemer.cli import entry; sys.argv[0] = 'livemer'; raise SystemExit(entry())"
 
 
 def load_line() -> str:

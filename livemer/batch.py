@@ -466,7 +466,6 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
             todo.append(t)
 
     n_workers = 1 if workers is None and len(todo) <= 1 else (workers or default_workers())
-    bar = _progress(len(tasks), len(tasks) - len(todo), enabled=progress_bar)
     if cluster:
         from .cluster import ClusterRunner
 
@@ -477,6 +476,7 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
         runner = InProcessRunner()
     else:
         runner = PoolRunner(min(n_workers, len(todo)))
+    bar = _progress(len(tasks), len(tasks) - len(todo), enabled=progress_bar)
 
     emotions = None
     last_index = 0.0
