@@ -195,12 +195,13 @@ def make_face_backend(kind: str = "auto", **kwargs: object) -> FaceBackend:
     arguments go to the backend's constructor.
     """
     kind = (kind or "auto").strip().lower()
+    mp_kwargs = {"num_faces": int(kwargs.pop("num_faces"))} if "num_faces" in kwargs else {}  # MediaPipe only
     if kind not in FACE_KINDS:
         raise ValueError(f"face backend: unknown kind '{kind}', expected one of {', '.join(FACE_KINDS)}")
     from .face_mediapipe import MediaPipeFaceBackend
 
     if kind == "mediapipe":
-        return MediaPipeFaceBackend(**kwargs)  # type: ignore[arg-type]
+        return MediaPipeFaceBackend(**kwargs, **mp_kwargs)  # type: ignore[arg-type]
 
     from .face_pyfeat import PyFeatFaceBackend, pyfeat_weights_status
 
@@ -213,6 +214,6 @@ def make_face_backend(kind: str = "auto", **kwargs: object) -> FaceBackend:
             reason = str(exc)
     notice = f"face backend: py-feat unavailable ({reason}); using mediapipe"
     (log.warning if kind == "pyfeat" else log.info)(notice)
-    backend = MediaPipeFaceBackend()
+    backend = MediaPipeFaceBackend(**mp_kwargs)
     backend.notice = notice
     return backend

@@ -87,12 +87,13 @@ class Analysis:
 def analyze(path: str | Path, emotions: str | Sequence[str] | None = None, modalities: str = "tav", *,
             checkpoint: str | Path | None = None, face_backend: str = "auto", asr_model: str | None = None,
             glove: str | None = None, hop: float = 0.2, face_fps: float = 5.0, smoothing: float = 1.0,
-            max_faces: int = 5) -> Analysis:
+            max_faces: int | None = None) -> Analysis:
     """Analyse one video, audio file or still image and return an :class:`Analysis` (nothing is written).
 
     ``emotions``: a list or ``"happy,sad"`` (default: the model's set plus your
     added ones; any word with a vector is scored zero-shot). ``modalities``:
-    letters ``t``, ``a``, ``v``. The other options are those of ``livemer file``.
+    letters ``t``, ``a``, ``v``. ``max_faces``: faces per photo (default 5), or per video frame (default 1;
+    the model scores the largest). The other options are those of ``livemer file``.
     Raises :class:`livemer.errors.LivemerError` (one line) for an unusable input.
     """
     from . import images
@@ -101,11 +102,11 @@ def analyze(path: str | Path, emotions: str | Sequence[str] | None = None, modal
     opts = BatchOptions(out_dir=".", checkpoint=str(checkpoint) if checkpoint else None,
                         emotions=_emotions_spec(emotions), modalities=modalities, face_backend=face_backend,
                         asr_model=asr_model, glove=glove, hop=float(hop), face_fps=float(face_fps),
-                        smoothing=float(smoothing), max_faces=int(max_faces))
+                        smoothing=float(smoothing), max_faces=max_faces)
     opts.check()
     engine = warm_engine(opts)
     if images.is_image(path):
-        r = images.analyse_image(engine, path, opts.max_faces)
+        r = images.analyse_image(engine, path, opts.faces_per_image())
         present = "" if "visual" in r.masked else "v"
         return Analysis(Path(path), "image", 0.0, list(r.emotions), r.summary(), "", present, r.masked,
                         list(r.notices), r)

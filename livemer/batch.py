@@ -53,7 +53,7 @@ class BatchOptions:
     smoothing: float = 1.0
     video: bool = True  # the annotated video
     plots: bool = True  # the timeline PNG
-    max_faces: int = 5  # faces analysed per still image
+    max_faces: int | None = None  # faces per still image (None: 5) / per video frame, boxed (None: 1)
 
     @classmethod
     def from_args(cls, args) -> "BatchOptions":
@@ -61,7 +61,7 @@ class BatchOptions:
             out_dir=str(args.out), checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
             face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove, hop=float(args.hop),
             face_fps=float(args.face_fps), smoothing=float(args.smoothing), video=not args.no_video,
-            plots=not getattr(args, "no_plots", False), max_faces=int(getattr(args, "max_faces", 5) or 5),
+            plots=not getattr(args, "no_plots", False), max_faces=getattr(args, "max_faces", None),
         )
 
     def engine_key(self) -> tuple:
@@ -78,7 +78,16 @@ class BatchOptions:
             raise LivemerError(f"--smoothing must be >= 0 seconds, got {self.smoothing}")
         from .images import check_max_faces
 
-        check_max_faces(self.max_faces)
+        if self.max_faces is not None:
+            check_max_faces(self.max_faces)
+
+    def faces_per_image(self) -> int:
+        from .images import DEFAULT_MAX_FACES
+
+        return self.max_faces or DEFAULT_MAX_FACES
+
+    def faces_per_frame(self) -> int:
+        return self.max_faces or 1
 
 
 @dataclass(frozen=True)
@@ -180,11 +189,12 @@ def warm_driver(options: BatchOptions):
     from .offline import FileDriver, OfflineSettings
 
     eng = warm_engine(options)
-    key = (options.engine_key(), options.hop, options.face_fps)
+    key = (options.engine_key(), options.hop, options.face_fps, options.faces_per_frame())
     drv = _DRIVERS.get(key)
     if drv is None or drv.engine is not eng:
         _close_drivers()
-        drv = _DRIVERS[key] = FileDriver(eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps))
+        drv = _DRIVERS[key] = FileDriver(eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps,
+                                                                         max_faces=options.faces_per_frame()))
         _close_at_exit()
         drv.session.preload()
     return drv
@@ -295,7 +305,7 @@ def _image_and_write(engine, task: Task, options: BatchOptions, outcome: TaskOut
     from . import images
 
     paths = images.output_paths(options.out_dir, task.stem)
-    res = images.analyse_image(engine, task.path, options.max_faces)
+    res = images.analyse_image(engine, task.path, options.faces_per_image())
     outcome.written = [str(p) for p in images.write_outputs(res, None, paths, engine)]
     outcome.notices = [n for n in res.notices if n != images.SCENE_NOTE]
     outcome.message = "; ".join(res.notices)

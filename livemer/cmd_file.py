@@ -67,8 +67,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or audio files, or folders of them")
     add_arguments(p)
-    p.add_argument("--max-faces", type=_positive_int, default=5, metavar="N",
-                   help="faces analysed per still image, each with its own scores and rows (default and most: 5)")
+    p.add_argument("--max-faces", type=_positive_int, default=None, metavar="N",
+                   help="faces per still image, each with its own scores and rows (default and most: 5); in a "
+                        "video, faces boxed in the annotated video (default 1; the scores are the largest face's)")
     g = p.add_argument_group("batches")
     g.add_argument("--workers", type=_positive_int, metavar="N",
                    help="worker processes, each with its models loaded once (default: the number of cores; "

@@ -41,6 +41,8 @@ def add_parser(sub) -> None:
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rate", type=float, default=8.0, metavar="HZ", help="inference rate (default: 8 per second)")
     p.add_argument("--loop", action="store_true", help="loop a --camera video file")
+    p.add_argument("--max-faces", type=int, default=1, metavar="N",
+                   help="faces boxed in the overlay, 1 to 5 (default 1; the bars are the largest face's)")
     p.set_defaults(func=run)
 
 
@@ -150,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         raise LivemerError(f"--duration must be > 0 seconds, got {args.duration}")
     if not args.rate > 0:
         raise LivemerError(f"--rate must be > 0, got {args.rate}")
+    if not 1 <= args.max_faces <= 5:
+        raise LivemerError(f"--max-faces must be between 1 and 5, got {args.max_faces}")
     _check_output(args.jsonl, "--jsonl")
     _check_output(args.record, "--record")
     camera = None if str(args.camera).strip().lower() in ("none", "off") else str(args.camera)
@@ -168,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     from .live import JsonlSink, LiveDriver, LiveOptions, StopOnSignals
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
-                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
+                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop, max_faces=args.max_faces)
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
     live = LiveDriver(opts)
     live.open_inputs(wait_files=False)

@@ -59,6 +59,7 @@ class OfflineSettings:
     hop: float = DEFAULT_HOP
     face_fps: float = DEFAULT_FACE_FPS
     batch_size: int = 256
+    max_faces: int = 1  # faces found per frame and boxed in the annotated video; the model scores the largest
 
     def __post_init__(self) -> None:
         if not (self.hop > 0 and math.isfinite(self.hop)):
@@ -246,7 +247,8 @@ class FileDriver:
         cfg = self.engine.config
         need = {"face": "visual", "voice": "acoustic", "speech": "text"}
         mods = set(self.engine.modalities)
-        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps),
+        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps,
+                                               max_faces=self.settings.max_faces),
                               speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
                               stages=tuple(n for n in STAGES if need[n] in mods))
 
@@ -272,7 +274,8 @@ class FileDriver:
                 if self._stop.is_set():
                     break
                 o = face.push(t, frame, force=True)
-                o.result.landmarks = None  # the overlay needs the box and AUs only; keeps memory flat
+                for f in (o.result, *getattr(o.result, "others", ())):
+                    f.landmarks = None  # the overlay needs the boxes and AUs only; keeps memory flat
                 obs.append(o)
                 if progress is not None and t - reported >= 0.5:
                     progress(t - reported)
