@@ -178,10 +178,28 @@ def _close_drivers() -> None:
     _DRIVERS.clear()
 
 
+def before_exit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` at interpreter exit while thread pools still run: MediaPipe closes its landmarker through
+    one, and a landmarker left to its ``__del__`` after that prints a traceback. ``threading``'s exit hooks
+    run before the thread pools shut down (atexit's run after)."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        (register or atexit.register)(fn)
+    except RuntimeError:  # already shutting down
+        atexit.register(fn)
+
+
 @functools.cache
 def _close_at_exit() -> None:
-    """Close the warm drivers before the interpreter tears down (MediaPipe must not be closed by its __del__)."""
-    atexit.register(_close_drivers)
+    before_exit(_close_drivers)
+
+
+def release_warm() -> None:
+    """Close this process's warm drivers and image sessions (the engines stay loaded)."""
+    from .images import close_sessions
+
+    _close_drivers()
+    close_sessions()
 
 
 def warm_driver(options: BatchOptions):
@@ -449,13 +467,15 @@ def default_workers() -> int:
 
 def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, workers: int | None = None,
               resume: bool = False, cluster: str | None = None, engine=None, table: bool = True,
-              on_outcome: Callable[[TaskOutcome], None] | None = None, progress_bar: bool | None = None) -> BatchResult:
+              on_outcome: Callable[[TaskOutcome], None] | None = None, progress_bar: bool | None = None,
+              keep_warm: bool = False) -> BatchResult:
     """Analyse ``inputs`` and write every output, ``index.csv`` and the batch table.
 
     ``workers``: processes on this machine (default: the number of cores; one
     runs in this process, with ``engine`` when given). ``cluster``: a Dask
     scheduler address (``tcp://HOST:PORT``); ``workers`` is then ignored.
-    ``resume``: skip the inputs whose outputs are complete. Raises
+    ``resume``: skip the inputs whose outputs are complete. ``keep_warm``: leave this process's stages
+    loaded for a next call (else they are closed at the end; the engine stays). Raises
     :class:`LivemerError` only for unusable options or output folder.
     """
     from . import outputs as out
@@ -507,6 +527,8 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
     finally:
         bar.close()
         runner.close()
+        if not keep_warm:
+            release_warm()
         emotions = emotions or _emotions_of_any(outcomes.values()) or _model_emotions(options, engine)
         _write_index(outcomes, tasks, emotions, index_path)
     table_pq = table_csv = None

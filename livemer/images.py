@@ -15,7 +15,6 @@ the largest face, id 0).
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import threading
@@ -130,7 +129,8 @@ def _still_backend(kind: str, max_faces: int):
     return MediaPipeFaceBackend(num_faces=max_faces, still_images=True)
 
 
-def _close_sessions() -> None:
+def close_sessions() -> None:
+    """Close the image sessions of this process (their face backends)."""
     with _SESSION_LOCK:
         for ses in _SESSIONS.values():
             ses.close()
@@ -139,8 +139,9 @@ def _close_sessions() -> None:
 
 @functools.cache
 def _close_at_exit() -> None:
-    """Close the image sessions before the interpreter tears down (MediaPipe must not be closed by its __del__)."""
-    atexit.register(_close_sessions)
+    from .batch import before_exit
+
+    before_exit(close_sessions)
 
 
 def image_session(engine, max_faces: int):
