@@ -154,9 +154,43 @@ def main() -> int:
     ap.add_argument("--skip-old", action="store_true")
     ap.add_argument("--skip-video", action="store_true")
     ap.add_argument("--video-seconds", type=float, default=60.0)
+    ap.add_argument("--flatness", action="store_true",
+                    help="only: the clips in this process, one warm driver; CPU seconds and RSS per quarter")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="livemer-bench-batch-") as d:
-        return bench(args, Path(d))
+        return flatness(args, Path(d)) if args.flatness else bench(args, Path(d))
+
+
+def flatness(args, tmp: Path) -> int:
+    """Per-clip CPU time (this process: the clips run here, one at a time) and RSS, quarter by quarter."""
+    import psutil
+
+    from livemer.batch import BatchOptions, run_batch
+
+    clips = clip_folder(args, tmp)
+    me = psutil.Process()
+    marks: list[tuple[float, float, int]] = []  # (cpu s, media s, rss) after each clip
+
+    def mark(o) -> None:
+        marks.append((time.process_time(), o.duration, me.memory_info().rss))
+
+    opts = BatchOptions(out_dir=str(tmp / "out"), checkpoint=args.checkpoint, video=False, plots=False)
+    c0 = time.process_time()
+    print(f"{load_line()}; {len(list(clips.iterdir()))} clips in this process, --no-video --no-plots", flush=True)
+    res = run_batch([clips], opts, workers=1, on_outcome=mark, progress_bar=False)
+    q = max(1, len(marks) // 4)
+    prev = marks[0][0]  # the first clip pays the model load: left out
+    for k in range(0, len(marks) - 1, q):
+        part = marks[k + 1: k + 1 + q]
+        if not part:
+            break
+        cpu = part[-1][0] - prev
+        prev = part[-1][0]
+        media = sum(m[1] for m in part)
+        print(f"clips {k + 2}-{k + 1 + len(part)}: {cpu / len(part):.3f} CPU-s per clip "
+              f"({media / cpu:.1f}x real time per core); RSS {part[-1][2] / 2**20:.0f} MB", flush=True)
+    print(f"total {time.process_time() - c0:.0f} CPU-s, {res.failures} failed; {load_line()}")
+    return 0
 
 
 def bench(args, tmp: Path) -> int:
