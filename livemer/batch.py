@@ -35,6 +35,9 @@ from .errors import LivemerError
 
 #: How many times an input is re-run after the worker process running it died.
 MAX_RETRIES = 2
+#: Batches up to this many inputs print each input's notes (masked modalities, truncation); longer ones keep
+#: them in index.csv (``message``) only. Errors are always printed.
+NOTES_SHOWN_UP_TO = 20
 
 
 @dataclass(frozen=True)
@@ -516,8 +519,9 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
             bar.update(1)
             if not o.ok:
                 bar.write(f"livemer: error: {o.message}", file=sys.stderr)
-            for note in o.notices:
-                bar.write(f"livemer: note: {Path(o.input).name}: {note}", file=sys.stderr)
+            if len(tasks) <= NOTES_SHOWN_UP_TO:  # a long batch keeps its notes in index.csv only
+                for note in o.notices:
+                    bar.write(f"livemer: note: {Path(o.input).name}: {note}", file=sys.stderr)
             if on_outcome is not None:
                 on_outcome(o)
             emotions = emotions or _emotions_of(o)
