@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         gap = np.zeros(SAMPLE_RATE // 2, np.float32)
         joined = np.concatenate([x for a, _ in clips for x in (a, gap)])
         sets.append((f"GRID x{len(clips)} joined", joined, " ".join(r for _, r in clips)))
-    live = asr.with_options(fit_window=True, temperatures=(0.0,), max_tokens_per_s=12.0) if args.live else asr
+    from livemer.stages import SpeechOptions  # the live recogniser's own options
+
+    live = asr.with_options(**SpeechOptions.live(beam_size=args.beam).decode_changes()) if args.live else asr
     for name, audio, ref in sets:
         print(f"{name}: {audio.size / SAMPLE_RATE:.1f} s")
         offline(asr, audio, ref, args.repeats)

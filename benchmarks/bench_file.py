@@ -112,23 +112,22 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"
         print(f"cold start, `livemer file` on a 3 s clip, process start -> all outputs written: {cold:.2f} s ({status})")
 
-    with Timer() as t_imp:
-        from livemer.engine import Engine, EngineConfig
-        from livemer.offline import OfflineSettings, analyse_file
-
-        engine = Engine(EngineConfig(checkpoint=ckpt))
-        engine.face_backend()
-        engine.asr()
-        engine.covarep_adapter()
-    print(f"model load (checkpoint, word vectors, face backend, Whisper): {t_imp.wall:.2f} s wall, {t_imp.cpu:.2f} s CPU")
-    from livemer.offline import DEFAULT_FACE_FPS
+    from livemer.offline import DEFAULT_FACE_FPS, FileDriver, OfflineSettings
+    from livemer.session import STAGES
 
     settings = OfflineSettings(hop=args.hop, face_fps=args.face_fps or DEFAULT_FACE_FPS)
+    with Timer() as t_imp:
+        from livemer.engine import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(checkpoint=ckpt))
+        driver = FileDriver(engine, settings)
+        driver.session.load(wait=STAGES)  # face backend, voice analysis, Whisper
+    print(f"model load (checkpoint, word vectors, face backend, Whisper): {t_imp.wall:.2f} s wall, {t_imp.cpu:.2f} s CPU")
 
     # ---------------------------------------------------------------- 60 s clip
     for rep in range(args.repeats):
         with Timer() as t_an:
-            result = analyse_file(engine, clip, settings, info=info)
+            result = driver.analyse(clip, info=info)
         d = tmp / f"out{rep}"
         d.mkdir()
         paths = out.output_paths(d, clip.stem)
@@ -137,7 +136,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             out.write_timeline(result, paths.timeline)
             out.write_json(out.result_summary(result, engine=engine, outputs=paths), paths.json)
         with Timer() as t_vid:
-            out.write_annotated_video(result, paths.video, tau=1.0)
+            out.write_annotated_video(result, paths.video)
         dur = result.duration
         tm = result.timings
         print(f"\nrun {rep + 1}: {dur:.1f} s clip, {result.n} windows, face frames analysed "
@@ -154,6 +153,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
               f"(CPU {fi_c:6.2f} s -> {dur / fi_c:5.2f}x)")
         print(f"  + annotated video:        {all_w:6.2f} s wall -> {dur / all_w:5.2f}x real time "
               f"(CPU {all_c:6.2f} s -> {dur / all_c:5.2f}x)   [goal >= 4x]")
+    driver.close()
     print(load_line())
     return 0
 

@@ -38,6 +38,8 @@ MAX_RETRIES = 2
 #: Batches up to this many inputs print each input's notes (masked modalities, truncation); longer ones keep
 #: them in index.csv (``message``) only. Errors are always printed.
 NOTES_SHOWN_UP_TO = 20
+#: ``index.csv`` is rewritten after every input of a batch up to this size, then once a second at most.
+INDEX_EVERY_INPUT_UP_TO = 500
 
 
 @dataclass(frozen=True)
@@ -525,7 +527,8 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
             if on_outcome is not None:
                 on_outcome(o)
             emotions = emotions or _emotions_of(o)
-            if time.monotonic() - last_index > 1.0:  # rewritten as results come: an interrupted batch keeps its index
+            # rewritten as results come, so an interrupted batch keeps its index (a long one: once a second at most)
+            if len(tasks) <= INDEX_EVERY_INPUT_UP_TO or time.monotonic() - last_index > 1.0:
                 _write_index(outcomes, tasks, emotions, index_path)
                 last_index = time.monotonic()
     finally:

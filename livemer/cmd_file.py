@@ -102,7 +102,8 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     """
     from .batch import BatchOptions, run_batch
 
-    return run_batch(inputs, BatchOptions.from_args(args), workers=getattr(args, "workers", None),
+    # options without --workers (livemer demo, benchmarks): this process
+    return run_batch(inputs, BatchOptions.from_args(args), workers=getattr(args, "workers", 1),
                      resume=bool(getattr(args, "resume", False)), cluster=getattr(args, "cluster", None),
                      engine=engine)
 

@@ -9,7 +9,9 @@ Threads (all daemon, all watching one stop event)::
                                                         results ──> main thread (overlay / JSONL)
 
 Every queue is bounded and drops its oldest item when full, so a slow stage
-skips stale data instead of building lag. Modalities are masked from the data:
+skips stale data instead of building lag (``LiveOptions(paced=False)``: file inputs
+are delivered as fast as the workers take them, nothing dropped; the parity
+test runs so). Modalities are masked from the data:
 no face -> no valid visual frame, silence -> no voiced acoustic frame, no
 words -> no text step.
 
@@ -48,7 +50,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .capture import EOS, CameraSource, CaptureError, Clock, MicSource, open_camera, open_mic, put_latest
+from .capture import CameraSource, CaptureError, Clock, MicSource, open_camera, open_mic, put_latest
 from .engine import Engine, EngineConfig, InferenceResult
 from .errors import LivemerError, first_line
 from .loading import import_heavy
@@ -158,13 +160,14 @@ class LiveDriver:
         self.jsonl: JsonlSink | None = None
         self.recorder: Recorder | None = None
         self.asr_busy = False  # inside a Whisper decode (native code that cannot be interrupted)
-        self._caption_until = -math.inf  # stream time up to which words have been shown in the caption
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
         self._infer_thread: threading.Thread | None = None
         from .live_view import LiveView
+        from .live_workers import LiveWorkers
 
         self.view = LiveView(self)
+        self.workers = LiveWorkers(self)
         if engine is not None:
             self.attach(engine)
 
@@ -283,10 +286,10 @@ class LiveDriver:
         self.session.start(t0=0.0)
         self.clock.reset()  # stream time 0 = now; the sources start delivering below
         if self.camera is not None:
-            self._start("face", self._face_worker)
+            self._start("face", self.workers.face)
         if self.mic is not None:
-            self._start("acoustic", self._voice_worker)
-            self._start("asr", self._speech_worker)
+            self._start("acoustic", self.workers.voice)
+            self._start("asr", self.workers.speech)
         self._infer_thread = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
         self._infer_thread.start()
         for src in self._sources():
@@ -312,114 +315,6 @@ class LiveDriver:
                 continue  # a decode in progress cannot be interrupted; the thread is a daemon, leave it
             t.join(max(0.0, deadline - time.monotonic()))
         return [t.name for t in threads if t.is_alive()]
-
-    # ------------------------------------------------------------------ workers
-    def _ready(self, stage: str, q: queue.Queue) -> bool:
-        """Wait for a stage; without it, drain its queue until the end (its modality is then absent)."""
-        if self.session.wait_stage(stage, self.stop_event):
-            return True
-        while not self.stop_event.is_set():
-            try:
-                if q.get(timeout=0.1) is EOS:
-                    break
-            except queue.Empty:
-                continue
-        return False
-
-    def _items(self, q: queue.Queue):
-        """Items of ``q`` until the end of the stream or a stop (EOS is yielded last)."""
-        while not self.stop_event.is_set():
-            try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            yield item
-            if item is EOS:
-                return
-
-    def _face_worker(self) -> None:
-        if not self._ready("face", self._frames_face):
-            return
-        backend = self.session.face.backend
-        if getattr(backend, "notice", None) and self.session.face.options.backend != "auto":
-            self.session.notice(backend.notice)  # an explicit --face-backend was replaced: say so
-        for fr in self._items(self._frames_face):
-            if fr is EOS:
-                return
-            try:
-                self.session.push_frame(fr.t, fr.image, fr.captured)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end face analysis
-                self.session.item_error("face", exc)
-
-    def _voice_worker(self) -> None:
-        if not self._ready("voice", self._blocks_voice):
-            return
-        voice = self.session.voice
-        voice.warmup()
-        for blk in self._items(self._blocks_voice):
-            try:
-                if blk is EOS:
-                    self.session.add_acoustic(voice.flush())
-                    return
-                self.session.push_audio(blk.t_end, blk.samples, blk.captured)
-            except Exception as exc:  # noqa: BLE001 - one bad block must not end voice analysis
-                self.session.item_error("acoustic", exc)
-                if blk is EOS:
-                    return
-                voice.reset()
-
-    def _speech_worker(self) -> None:
-        if not self._ready("speech", self._blocks_speech):
-            return
-        s = self.session
-        self.asr_busy = True
-        try:
-            s.speech.warmup()  # while the first audio arrives: the first decode would otherwise stall
-        finally:
-            self.asr_busy = False
-        ended = False
-        while not self.stop_event.is_set() and not ended:
-            try:
-                batch = [self._blocks_speech.get(timeout=0.1)]
-            except queue.Empty:
-                continue
-            while True:  # take everything queued: one decode covers it
-                try:
-                    batch.append(self._blocks_speech.get_nowait())
-                except queue.Empty:
-                    break
-            for b in batch:
-                if b is EOS:
-                    ended = True
-                    break
-                s.push_speech(b.t_end, b.samples)
-            t0 = time.monotonic()
-            self.asr_busy = True
-            try:
-                words = s.decode_speech(final=ended)
-            except Exception as exc:  # noqa: BLE001 - a failed decode loses its words, not the recogniser
-                s.item_error("asr", exc)
-                continue
-            finally:
-                self.asr_busy = False
-            if words is None:
-                continue
-            if self.stop_event.is_set() and not ended:
-                return  # stopped during a decode: its words are no longer wanted
-            log.debug("asr: %s %.2f s (%d new words) at %.2f", s.speech.last_decode, time.monotonic() - t0,
-                      len(words), self.clock.now())
-            self._word_latencies(words)
-
-    def _word_latencies(self, words) -> None:
-        now = time.monotonic()
-        # caption latency: speech up to a word's end first shown (pending or committed)
-        for w in sorted([*words, *self.session.speech.pending_words], key=lambda w: w.end):
-            if w.end > self._caption_until:
-                self.stats.caption_latencies.append(now - self.clock.to_monotonic(w.end))
-                self._caption_until = w.end
-        for w in words:
-            self.stats.transcript_latencies.append(now - self.clock.to_monotonic(w.end))
-        self.stats.words += len(words)
 
     # ------------------------------------------------------------------ inference
     def infer_once(self, t: float | None = None) -> InferenceResult | None:

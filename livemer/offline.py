@@ -241,6 +241,9 @@ class FileDriver:
         self.settings = settings or OfflineSettings()
         self.session = session or Session(self.session_options(), engine, components)
         self._stop = threading.Event()
+        # acoustic features and speech recognition: two threads kept for every input (new threads per input
+        # would give the native libraries new per-thread state each time)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="livemer-audio")
 
     def session_options(self) -> SessionOptions:
         """Face sampling at ``face_fps``, the recogniser's one-pass preset, only the stages the modalities need."""
@@ -281,6 +284,7 @@ class FileDriver:
                     progress(t - reported)
                     reported = t
             decoded = reader.decoded
+            face.end_stream(decoded / fps)
             if not self._stop.is_set():
                 reader.check_complete(allow_truncated=True)  # a truncated video is analysed up to its end
         if progress is not None:
@@ -360,20 +364,24 @@ class FileDriver:
         face: FaceTrack | None = None
         self._stop.clear()
         # three parallel jobs: face (here), acoustic features and speech recognition (pool threads)
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="livemer-audio") as pool:
-            fut = None
-            if want_acoustic or want_text:
-                fut = pool.submit(self.analyse_audio, info, want_acoustic, want_text, timings, pool)
-            try:
-                if want_visual:
-                    t0 = time.perf_counter()
-                    face = self.analyse_faces(info, step)
-                    timings["face"] = time.perf_counter() - t0
-                if fut is not None:
-                    audio_res = fut.result()
-            except BaseException:
-                self._stop.set()
-                raise
+        fut = None
+        if want_acoustic or want_text:
+            fut = self._pool.submit(self.analyse_audio, info, want_acoustic, want_text, timings, self._pool)
+        try:
+            if want_visual:
+                t0 = time.perf_counter()
+                face = self.analyse_faces(info, step)
+                timings["face"] = time.perf_counter() - t0
+            if fut is not None:
+                audio_res = fut.result()
+        except BaseException:
+            self._stop.set()
+            if fut is not None:
+                try:
+                    fut.result()  # let the audio job end before the next input uses the pool
+                except BaseException:  # noqa: BLE001 - the first error is the one reported
+                    pass
+            raise
         duration = decoded_duration(info, face, audio_res)
         if duration < float(info.duration):
             notices.append(f"truncated or corrupt media: it decodes to {duration:.2f} s of {float(info.duration):.2f} s; "
@@ -450,6 +458,7 @@ class FileDriver:
 
     def close(self) -> None:
         self._stop.set()
+        self._pool.shutdown(wait=True)
         self.session.close()
 
 

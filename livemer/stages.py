@@ -120,10 +120,17 @@ class FaceOptions:
 
 
 class SpeechGate(Protocol):
-    """Decides which acoustic frames are speech (e.g. Silero VAD); plugs into :meth:`VoiceStage.voiced`."""
+    """Decides which acoustic frames are speech (e.g. Silero VAD); one per audio stream, made by
+    ``VoiceOptions.gate``. It may hold frames back until it has decided them (a look-ahead)."""
 
-    def speech_mask(self, samples: np.ndarray, t0: float, times: np.ndarray) -> np.ndarray:
-        """(k,) bool for the frame centres ``times`` (s) of ``samples`` starting at stream time ``t0``."""
+    def push(self, chunk: np.ndarray, t0: float | None, frames) -> tuple[Any, np.ndarray | None]:
+        """Feed the audio ``frames`` came from; the frames now decided, with their speech flags."""
+
+    def flush(self, frames) -> tuple[Any, np.ndarray | None]:
+        """The end of the stream: every frame held, with its flags."""
+
+    def reset(self) -> None:
+        """A new stream."""
 
 
 @dataclass
@@ -132,7 +139,7 @@ class VoiceOptions:
 
     sr: int = SR
     presence_hold_s: float = 0.5  # voice counts as present for this long after a voiced frame
-    gate: SpeechGate | None = None  # optional speech gate ANDed into the voicing mask
+    gate: Callable[[], SpeechGate] | None = None  # makes the speech gate ANDed into the voicing flag (None: none)
 
 
 @dataclass
@@ -199,6 +206,7 @@ class FaceStage:
         self._last_t = -math.inf
         self._ts_base = 0.0  # ms added to frame times so a reused tracker always sees time move on
         self._ts_last = 0.0
+        self._seen = False  # the tracker has seen a stream (MediaPipe's results depend on the timestamps)
 
     def load(self, backend=None) -> "FaceStage":
         """Build the backend (or adopt ``backend``) and its Facet adapter; raises the backend's error."""
@@ -247,6 +255,7 @@ class FaceStage:
                              interpolation=cv2.INTER_AREA)
         ts = self._ts_base + t * 1000.0
         self._ts_last = max(self._ts_last, ts)
+        self._seen = True
         res = self.backend.process(img, ts)
         row, ok = self.row(res)
         if scale != 1.0 and getattr(res, "box", None) is not None:
@@ -258,10 +267,16 @@ class FaceStage:
     def flush(self) -> None:
         return None
 
+    def end_stream(self, t_end: float) -> None:
+        """The stream lasted ``t_end`` s (past its last analysed frame): the next one starts 1 s after that."""
+        if self._seen:
+            self._ts_last = max(self._ts_last, self._ts_base + t_end * 1000.0)
+
     def reset(self) -> None:
-        """A new stream: its time 0 comes after everything this tracker has seen."""
+        """A new stream: time 0 of the tracker's first stream, else 1 s after everything it has seen."""
         self._last_t = -math.inf
-        self._ts_base = self._ts_last + 1000.0
+        if self._seen:
+            self._ts_base = self._ts_last + 1000.0
 
     def close(self) -> None:
         """Close the backend explicitly (a MediaPipe landmarker closed by the garbage collector can deadlock)."""
@@ -298,6 +313,7 @@ class VoiceStage:
         self.options = options or VoiceOptions()
         self.extractor = None
         self.adapter = None
+        self.gate: SpeechGate | None = None
 
     def load(self) -> "VoiceStage":
         if self.extractor is None:
@@ -307,6 +323,7 @@ class VoiceStage:
 
             self.adapter = CovarepAdapter()
             self.extractor = StreamingAcousticExtractor(self.options.sr)
+            self.gate = self.options.gate() if self.options.gate is not None else None
         return self
 
     @property
@@ -319,42 +336,58 @@ class VoiceStage:
         except Exception as exc:  # noqa: BLE001 - only a warm-up; the first block pays instead
             log.debug("acoustic warm-up failed: %s", exc)
 
-    def voiced(self, frames, samples: np.ndarray | None = None, t0: float = 0.0) -> np.ndarray:
+    @staticmethod
+    def voiced(frames, speech: np.ndarray | None = None) -> np.ndarray:
         """Which frames count as voice: the extractor's periodicity + energy gate, ANDed with the speech
-        gate when one is set. The one voicing rule of every driver (silence and noise are masked)."""
+        gate's flags when there is a gate. The one voicing rule of every driver (silence and noise are
+        masked, never faked)."""
         if len(frames) == 0:
             return np.zeros(0, dtype=bool)
         v = np.asarray(frames.is_voiced, dtype=bool)
-        gate = self.options.gate
-        if gate is not None and samples is not None and v.any():
-            v = v & np.asarray(gate.speech_mask(samples, t0, np.asarray(frames.times)), dtype=bool)
-        return v
+        return v if speech is None else v & np.asarray(speech, dtype=bool).reshape(v.shape)
 
-    def rows(self, frames, samples: np.ndarray | None = None, t0: float = 0.0) -> AcousticRows:
+    def rows(self, frames, speech: np.ndarray | None = None) -> AcousticRows:
         if len(frames) == 0:
             return AcousticRows.empty()
         feats = np.asarray(self.adapter.adapt(frames), np.float32)
-        return AcousticRows(np.asarray(frames.times, np.float64), feats, self.voiced(frames, samples, t0))
+        return AcousticRows(np.asarray(frames.times, np.float64), feats, self.voiced(frames, speech))
 
     def push(self, t0: float, samples: np.ndarray) -> AcousticRows:
-        """Audio starting at stream time ``t0`` -> the frames it completes."""
-        return self.rows(self.extractor.push(samples, t0=t0), samples, t0)
+        """Audio starting at stream time ``t0`` -> the frames it completes (and the gate has decided)."""
+        frames = self.extractor.push(samples, t0=t0)
+        if self.gate is None:
+            return self.rows(frames)
+        return self.rows(*self.gate.push(samples, t0, frames))
 
     def flush(self) -> AcousticRows:
-        return self.rows(self.extractor.flush())
+        frames = self.extractor.flush()
+        if self.gate is None:
+            return self.rows(frames)
+        return self.rows(*self.gate.flush(frames))
 
     def analyse(self, audio: np.ndarray) -> AcousticRows:
-        """A whole signal at ``options.sr`` from time 0 (file mode)."""
-        from feature_adapters.acoustic import extract_acoustic
+        """A whole signal at ``options.sr`` from time 0 (file mode): the same frames and flags as pushing it."""
+        from feature_adapters.acoustic import AcousticFrames, extract_acoustic
 
-        return self.rows(extract_acoustic(audio, self.options.sr), audio, 0.0)
+        frames = extract_acoustic(audio, self.options.sr)
+        gate = self.options.gate() if self.options.gate is not None else None
+        if gate is None:
+            return self.rows(frames)
+        ready, flags = gate.push(audio, 0.0, frames)
+        rest, more = gate.flush(AcousticFrames.empty())
+        if len(rest):
+            ready, flags = AcousticFrames.concat([ready, rest]), np.concatenate([flags, more])
+        return self.rows(ready, flags)
 
     def reset(self) -> None:
         if self.extractor is not None:
             self.extractor.reset()
+        if self.gate is not None:
+            self.gate.reset()
 
     def close(self) -> None:
         self.extractor = None
+        self.gate = None
 
 
 def warm_asr(asr) -> None:

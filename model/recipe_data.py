@@ -3,7 +3,7 @@
 RAVDESS clips become windows through the live adapters and aligner:
 
 * acoustic: the clip's native frames -> :class:`~feature_adapters.covarep.CovarepAdapter`
-  (COVAREP-74); a frame is observed when voiced (``livemer.engine.acoustic_valid``'s rule);
+  (COVAREP-74); a frame is observed when voiced (``livemer.stages.VoiceStage.voiced``'s rule);
 * visual: the clip-level OpenFace action units -> Facet-35 through the same
   OpenFace adapter live AUs use (:func:`feature_adapters.facet.adapt_openface_rows`),
   repeated as face frames every ``1 / face_fps`` seconds over the clip (a face is present);

@@ -141,3 +141,51 @@ def test_speech_stage_decodes_when_due_and_commits_at_an_utterance_end():
     assert st.utterance_ended(1.9, 1.0) and not st.utterance_ended(1.5, 1.0)
     assert st.decode(lambda: st.utterance_ended(1.9, 1.0)) == [] and tr.calls[-1] == "flush"
     assert not st.utterance_ended(2.5, 1.0)  # that utterance was committed already
+
+
+def test_voice_stage_ands_a_speech_gate_into_voicing_and_streams_as_the_batch_path():
+    """The speech-gate hook: a gate that holds each push's last frame back and calls speech only after 0.5 s."""
+    from feature_adapters.acoustic import AcousticFrames
+
+    def select(frames, mask):
+        return AcousticFrames(frames.times[mask], frames.features[mask], frames.names)
+
+    class HoldingGate:
+        def __init__(self):
+            self.held = AcousticFrames.empty()
+
+        def _flags(self, frames):
+            return np.asarray(frames.times) >= 0.5
+
+        def push(self, chunk, t0, frames):
+            frames = AcousticFrames.concat([self.held, frames]) if len(self.held) else frames
+            if not len(frames):
+                return frames, np.zeros(0, bool)
+            keep = np.arange(len(frames)) < len(frames) - 1
+            self.held = select(frames, ~keep)
+            ready = select(frames, keep)
+            return ready, self._flags(ready)
+
+        def flush(self, frames):
+            frames = AcousticFrames.concat([self.held, frames]) if len(self.held) else frames
+            self.held = AcousticFrames.empty()
+            return frames, self._flags(frames)
+
+        def reset(self):
+            self.held = AcousticFrames.empty()
+
+    from livemer.stages import VoiceOptions
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 150 * t) + 0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    plain = VoiceStage().load().analyse(tone)
+    st = VoiceStage(VoiceOptions(gate=HoldingGate)).load()
+    batch = st.analyse(tone)
+    parts = [st.push(k / sr, tone[k:k + 512]) for k in range(0, tone.size, 512)] + [st.flush()]
+    times = np.concatenate([p.times for p in parts])
+    voiced = np.concatenate([p.voiced for p in parts])
+    assert np.array_equal(times, batch.times) and np.array_equal(voiced, batch.voiced)
+    assert np.array_equal(batch.times, plain.times) and plain.voiced[plain.times < 0.45].any()
+    assert not batch.voiced[batch.times < 0.5].any()  # the gate said "not speech" there
+    assert np.array_equal(batch.voiced[batch.times >= 0.5], plain.voiced[plain.times >= 0.5])
