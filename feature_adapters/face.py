@@ -69,6 +69,13 @@ class FaceResult:
     blendshapes: dict[str, float] = field(default_factory=dict)
     n_faces: int = 0
     backend: str = ""
+    #: The other faces found in the frame (a backend asked for several), largest first; this result is the
+    #: largest face. Each is a FaceResult of its own (``others`` empty).
+    others: list["FaceResult"] = field(default_factory=list)
+
+    def faces(self) -> list["FaceResult"]:
+        """Every face found in the frame, largest first (empty when none)."""
+        return [self, *self.others] if self.face_found else []
 
     @property
     def yaw(self) -> float:
@@ -188,12 +195,13 @@ def make_face_backend(kind: str = "auto", **kwargs: object) -> FaceBackend:
     arguments go to the backend's constructor.
     """
     kind = (kind or "auto").strip().lower()
+    mp_kwargs = {"num_faces": int(kwargs.pop("num_faces"))} if "num_faces" in kwargs else {}  # MediaPipe only
     if kind not in FACE_KINDS:
         raise ValueError(f"face backend: unknown kind '{kind}', expected one of {', '.join(FACE_KINDS)}")
     from .face_mediapipe import MediaPipeFaceBackend
 
     if kind == "mediapipe":
-        return MediaPipeFaceBackend(**kwargs)  # type: ignore[arg-type]
+        return MediaPipeFaceBackend(**kwargs, **mp_kwargs)  # type: ignore[arg-type]
 
     from .face_pyfeat import PyFeatFaceBackend, pyfeat_weights_status
 
@@ -206,6 +214,6 @@ def make_face_backend(kind: str = "auto", **kwargs: object) -> FaceBackend:
             reason = str(exc)
     notice = f"face backend: py-feat unavailable ({reason}); using mediapipe"
     (log.warning if kind == "pyfeat" else log.info)(notice)
-    backend = MediaPipeFaceBackend()
+    backend = MediaPipeFaceBackend(**mp_kwargs)
     backend.notice = notice
     return backend

@@ -191,10 +191,14 @@ def model_path() -> Path:
 
 
 class MediaPipeFaceBackend(FaceBackend):
-    """MediaPipe Tasks FaceLandmarker in VIDEO (tracking) mode, one face.
+    """MediaPipe Tasks FaceLandmarker in VIDEO (tracking) mode, up to ``num_faces`` faces (default one).
 
     ``process`` needs strictly increasing timestamps; the base class bumps a
     repeated or decreasing time by 1 ms so MediaPipe never rejects a frame.
+    ``still_images=True`` runs it in IMAGE mode instead (every frame detected
+    afresh, no tracking between unrelated photos). With several faces the
+    result is the largest one and ``result.others`` holds the rest, largest
+    first.
     """
 
     name = "mediapipe"
@@ -204,6 +208,8 @@ class MediaPipeFaceBackend(FaceBackend):
         min_detection_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        num_faces: int = 1,
+        still_images: bool = False,
     ) -> None:
         super().__init__()
         try:
@@ -215,8 +221,8 @@ class MediaPipeFaceBackend(FaceBackend):
         self._mp = mp
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path())),
-            running_mode=vision.RunningMode.VIDEO,
-            num_faces=1,
+            running_mode=vision.RunningMode.IMAGE if still_images else vision.RunningMode.VIDEO,
+            num_faces=max(1, int(num_faces)),
             min_face_detection_confidence=min_detection_confidence,
             min_face_presence_confidence=min_presence_confidence,
             min_tracking_confidence=min_tracking_confidence,
@@ -224,24 +230,32 @@ class MediaPipeFaceBackend(FaceBackend):
             output_facial_transformation_matrixes=True,
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._still = bool(still_images)
 
     def _process_rgb(self, rgb: np.ndarray, timestamp_ms: int) -> FaceResult:
         mp = self._mp
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        out = self._landmarker.detect_for_video(image, timestamp_ms)
+        out = self._landmarker.detect(image) if self._still else self._landmarker.detect_for_video(image, timestamp_ms)
         if not out.face_landmarks:
             return FaceResult(face_found=False, n_faces=0)
-        h, w = rgb.shape[:2]
-        lms = out.face_landmarks[0]
-        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float32)
+        n = len(out.face_landmarks)
+        faces = [self._face(rgb.shape, out, k, n) for k in range(n)]
+        faces.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        faces[0].others = faces[1:]
+        return faces[0]
+
+    @staticmethod
+    def _face(shape: tuple[int, ...], out, k: int, n: int) -> FaceResult:
+        h, w = shape[:2]
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in out.face_landmarks[k]], dtype=np.float32)
         x0, y0 = np.clip(pts[:, 0].min(), 0, w - 1), np.clip(pts[:, 1].min(), 0, h - 1)
         x1, y1 = np.clip(pts[:, 0].max(), 0, w - 1), np.clip(pts[:, 1].max(), 0, h - 1)
         shapes: dict[str, float] = {}
-        if out.face_blendshapes:
-            shapes = {c.category_name: float(c.score) for c in out.face_blendshapes[0]}
+        if out.face_blendshapes and k < len(out.face_blendshapes):
+            shapes = {c.category_name: float(c.score) for c in out.face_blendshapes[k]}
         pose = None
-        if out.facial_transformation_matrixes:
-            pose = head_pose_from_matrix(np.asarray(out.facial_transformation_matrixes[0]))
+        if out.facial_transformation_matrixes and k < len(out.facial_transformation_matrixes):
+            pose = head_pose_from_matrix(np.asarray(out.facial_transformation_matrixes[k]))
         return FaceResult(
             face_found=True,
             box=(float(x0), float(y0), float(x1), float(y1)),
@@ -249,7 +263,7 @@ class MediaPipeFaceBackend(FaceBackend):
             head_pose=pose,
             aus=blendshapes_to_aus(shapes),
             blendshapes=shapes,
-            n_faces=len(out.face_landmarks),
+            n_faces=n,
         )
 
     def _close(self) -> None:

@@ -46,6 +46,8 @@ def add_parser(sub) -> None:
                    help="first take SECONDS of your neutral face and voice as your baseline (stored; the `c` key "
                         "does it too); scores are then relative to it")
     p.add_argument("--no-calibration", action="store_true", help="ignore the stored baseline for this run")
+    p.add_argument("--max-faces", type=int, default=1, metavar="N",
+                   help="faces boxed in the overlay, 1 to 5 (default 1; the bars are the largest face's)")
     p.set_defaults(func=run)
 
 
@@ -157,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         raise LivemerError(f"--rate must be > 0, got {args.rate}")
     if args.calibrate is not None and not (0 < args.calibrate <= 120):
         raise LivemerError(f"--calibrate takes 1-120 seconds, got {args.calibrate:g}")
+    if not 1 <= args.max_faces <= 5:
+        raise LivemerError(f"--max-faces must be between 1 and 5, got {args.max_faces}")
     _check_output(args.jsonl, "--jsonl")
     _check_output(args.record, "--record")
     camera = None if str(args.camera).strip().lower() in ("none", "off") else str(args.camera)
@@ -175,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     from .live import JsonlSink, LiveDriver, LiveOptions, StopOnSignals
 
     opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
-                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop)
+                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop, max_faces=args.max_faces)
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
     live = LiveDriver(opts)
     live.open_inputs(wait_files=False)

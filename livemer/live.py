@@ -86,6 +86,7 @@ class LiveOptions:
     asr_trim_s: float = 8.0  # live ASR buffer trimming (bounds the cost of each decode)
     asr_max_buffer_s: float = 12.0
     canvas_size: tuple[int, int] = (640, 360)  # (w, h) of the overlay when there is no camera
+    max_faces: int = 1  # faces boxed in the overlay (the bars are the largest face's)
     window_title: str = "livemer"
     render: bool | None = None  # draw overlays; default: when a window or --record needs them
     offscreen: Callable[[np.ndarray], None] | None = None  # receives each rendered frame (benchmarks)
@@ -97,8 +98,8 @@ class LiveOptions:
                                     trim_s=self.asr_trim_s, max_buffer_s=self.asr_max_buffer_s)
         stages = (("face",) if self.camera is not None else ()) + (("voice", "speech") if self.mic is not None else ())
         return SessionOptions(face=FaceOptions(backend=config.face_backend, rate_hz=self.face_hz,
-                                               max_width=self.face_max_width), speech=speech, stages=stages,
-                              voice=VoiceOptions.gated(config.speech_gate))
+                                               max_width=self.face_max_width, max_faces=self.max_faces),
+                              speech=speech, stages=stages, voice=VoiceOptions.gated(config.speech_gate))
 
 
 @dataclass

@@ -301,15 +301,20 @@ class VideoReader:
                     return
                 yield i, i / self.fps, frame
 
-    def check_complete(self) -> None:
+    def check_complete(self, allow_truncated: bool = False) -> float | None:
+        """Raise :class:`MediaError` when no frame decoded, or when the frames stop early (unless
+        ``allow_truncated``: then the seconds decoded are returned). None when the video is complete."""
         expected = self.info.video_duration or self.info.duration
         got = self.decoded / self.fps
         if self.decoded == 0:
             raise MediaError(f"{self.info.path}: no video frame could be decoded (corrupt or truncated file)")
         if expected and got < MIN_DECODED_FRACTION * expected - 2.0 / self.fps:
+            if allow_truncated:
+                return got
             raise MediaError(
                 f"{self.info.path}: truncated or corrupt video (frames stop at {got:.2f} s of {expected:.2f} s)"
             )
+        return None
 
     def close(self) -> None:
         if self._cap is not None:
@@ -323,23 +328,31 @@ class VideoReader:
         self.close()
 
 
-def load_audio_track(info: MediaInfo, sr: int = 16000) -> np.ndarray:
-    """The first audio stream as float32 mono at ``sr`` Hz; :class:`MediaError` when undecodable."""
+def audio_truncated(info: MediaInfo, seconds: float) -> bool:
+    """Whether ``seconds`` of decoded audio fall short of what the container announced (pure)."""
+    return bool(info.audio_duration) and seconds < MIN_DECODED_FRACTION * float(info.audio_duration) - 0.1
+
+
+def load_audio_track(info: MediaInfo, sr: int = 16000, allow_truncated: bool = False) -> np.ndarray:
+    """The first audio stream as float32 mono at ``sr`` Hz; :class:`MediaError` when undecodable, or when it
+    stops early unless ``allow_truncated`` (see :func:`audio_truncated`)."""
     from feature_adapters.audio_io import AudioDecodeError, load_audio
 
     try:
         y = load_audio(info.path, sr=sr)
     except AudioDecodeError as exc:
         raise MediaError(str(exc).strip().splitlines()[0]) from None
-    if info.audio_duration and y.size / sr < MIN_DECODED_FRACTION * info.audio_duration - 0.1:
+    if y.size == 0:
+        raise MediaError(f"{info.path}: no audio could be decoded (corrupt or truncated file)")
+    if not allow_truncated and audio_truncated(info, y.size / sr):
         raise MediaError(
             f"{info.path}: truncated or corrupt audio (decodes to {y.size / sr:.2f} s of {info.audio_duration:.2f} s)"
         )
     return y
 
 
-def expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders expanded (recursively, sorted) to the media files inside.
+def expand_inputs(inputs: list[str | os.PathLike], suffixes: frozenset[str] = MEDIA_SUFFIXES) -> list[Path]:
+    """Files as given, folders expanded (recursively, sorted) to the media files inside (those with ``suffixes``).
 
     A folder with no media file raises :class:`MediaError`. Files given by name
     are kept whatever their suffix (probing decides); duplicates are dropped.
@@ -351,11 +364,11 @@ def expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             found = sorted(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
+                if f.is_file() and f.suffix.lower() in suffixes and not f.name.startswith(".")
                 and ".annotated." not in f.name
             )
             if not found:
-                raise MediaError(f"{p}: folder holds no video or audio files ({', '.join(sorted(MEDIA_SUFFIXES))})")
+                raise MediaError(f"{p}: folder holds no video or audio files ({', '.join(sorted(suffixes))})")
             items = found
         else:
             items = [p]

@@ -59,6 +59,7 @@ class OfflineSettings:
     hop: float = DEFAULT_HOP
     face_fps: float = DEFAULT_FACE_FPS
     batch_size: int = 256
+    max_faces: int = 1  # faces found per frame and boxed in the annotated video; the model scores the largest
 
     def __post_init__(self) -> None:
         if not (self.hop > 0 and math.isfinite(self.hop)):
@@ -217,6 +218,21 @@ def _token_text(tok) -> str:
 # --------------------------------------------------------------------------- the driver
 
 
+def decoded_duration(info: MediaInfo, face: "FaceTrack | None", audio: "AudioAnalysis | None") -> float:
+    """The media's duration, or where a truncated video or audio track stops decoding (pure)."""
+    from .media import MIN_DECODED_FRACTION, audio_truncated
+
+    ends = [float(info.duration)]
+    if face is not None and info.fps:
+        got = face.frames_decoded / float(info.fps)
+        expected = info.video_duration or info.duration
+        if expected and got < MIN_DECODED_FRACTION * expected - 2.0 / float(info.fps):
+            ends.append(got)
+    if audio is not None and audio_truncated(info, audio.duration):
+        ends.append(float(audio.duration))
+    return min(ends)
+
+
 class FileDriver:
     """One session's stages over whole files, as fast as they decode; one driver for many inputs."""
 
@@ -236,7 +252,8 @@ class FileDriver:
         cfg = self.engine.config
         need = {"face": "visual", "voice": "acoustic", "speech": "text"}
         mods = set(self.engine.modalities)
-        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps),
+        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps,
+                                               max_faces=self.settings.max_faces),
                               speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
                               voice=VoiceOptions.gated(cfg.speech_gate),
                               stages=tuple(n for n in STAGES if need[n] in mods))
@@ -263,7 +280,8 @@ class FileDriver:
                 if self._stop.is_set():
                     break
                 o = face.push(t, frame, force=True)
-                o.result.landmarks = None  # the overlay needs the box and AUs only; keeps memory flat
+                for f in (o.result, *getattr(o.result, "others", ())):
+                    f.landmarks = None  # the overlay needs the boxes and AUs only; keeps memory flat
                 obs.append(o)
                 if progress is not None and t - reported >= 0.5:
                     progress(t - reported)
@@ -271,7 +289,7 @@ class FileDriver:
             decoded = reader.decoded
             face.end_stream(decoded / fps)
             if not self._stop.is_set():
-                reader.check_complete()
+                reader.check_complete(allow_truncated=True)  # a truncated video is analysed up to its end
         if progress is not None:
             progress(max(0.0, decoded / fps - reported))
         return FaceTrack(
@@ -287,7 +305,7 @@ class FileDriver:
         """The voice stage and the speech stage over the whole audio track (with a ``pool``, in parallel)."""
         timings = timings if timings is not None else {}
         t0 = time.perf_counter()
-        audio = load_audio_track(info, SR)
+        audio = load_audio_track(info, SR, allow_truncated=True)
         timings["audio_decode"] = time.perf_counter() - t0
         speech = self.session.speech
 
@@ -370,7 +388,10 @@ class FileDriver:
                 except BaseException:  # noqa: BLE001 - the first error is the one reported
                     pass
             raise
-        duration = float(info.duration)
+        duration = decoded_duration(info, face, audio_res)
+        if duration < float(info.duration):
+            notices.append(f"truncated or corrupt media: it decodes to {duration:.2f} s of {float(info.duration):.2f} s; "
+                           "analysed up to there")
         if done[0] < duration:
             step(duration - done[0])  # audio-only work, or audio longer than the video
 

@@ -397,6 +397,7 @@ class _OverlayTimeline:
                 fr = self.face.results[j]
                 if fr.face_found:
                     st.face_box = self._box_at(j, t)
+                    st.other_boxes = [o.box for o in getattr(fr, "others", ()) if o.box is not None]
                     st.aus = dict(fr.aus)
                     st.face_present = True
                 else:

@@ -55,6 +55,7 @@ class OverlayState:
     modalities_requested: Sequence[str] = ("text", "acoustic", "visual")
     modalities_used: Sequence[str] = ()
     face_box: tuple[float, float, float, float] | None = None  # (x0, y0, x1, y1) in frame pixels
+    other_boxes: Sequence[tuple[float, float, float, float]] = ()  # the other faces (boxes only; bars: face_box's)
     aus: Mapping[str, float] = field(default_factory=dict)
     face_present: bool | None = None  # None: unknown (no camera)
     voice_present: bool | None = None  # None: unknown (no mic)
@@ -178,6 +179,10 @@ def _draw_face(img: np.ndarray, st: OverlayState, s: float) -> None:
     if st.face_box is None or not st.face_present:
         return
     h, w = img.shape[:2]
+    for box in st.other_boxes:  # every other face gets a box; the bars and AUs are the largest face's
+        bx0, by0, bx1, by1 = (int(round(v)) for v in box)
+        cv2.rectangle(img, (max(0, bx0), max(0, by0)), (min(w - 1, bx1), min(h - 1, by1)), (230, 190, 90),
+                      max(1, int(round(1.5 * s))), cv2.LINE_8)
     x0, y0, x1, y1 = (int(round(v)) for v in st.face_box)
     x0, x1 = max(0, min(w - 1, x0)), max(0, min(w - 1, x1))
     y0, y1 = max(0, min(h - 1, y0)), max(0, min(h - 1, y1))
@@ -378,6 +383,7 @@ def state_from_result(result, *, face=None, transcript: str | None = None, camer
         st.voice_reason = None if voice_present else voice_reason
     if face is not None and getattr(face, "face_found", False):
         st.face_box = face.box
+        st.other_boxes = [o.box for o in getattr(face, "others", ()) if o.box is not None]
         st.aus = dict(face.aus)
         st.face_present = True if camera_on else None
     return st

@@ -95,6 +95,7 @@ class FaceOptions:
     rate_hz: float = 15.0  # analysed frames per second at most (live: 15; file mode: 5, one per 0.2 s result)
     max_width: int = 640  # wider frames are downscaled before the backend (boxes are mapped back)
     presence_hold_s: float = 1.0  # a face result counts as present for this long
+    max_faces: int = 1  # faces the backend finds per frame (MediaPipe); the model scores the largest
 
     def due(self, t: float, last_t: float) -> bool:
         """Whether a frame at ``t`` is analysed when the last one analysed was at ``last_t``: the first
@@ -230,7 +231,8 @@ class FaceStage:
                 import_heavy("face")
                 from feature_adapters.face import make_face_backend
 
-                backend = make_face_backend(self.options.backend)
+                n = int(self.options.max_faces)
+                backend = make_face_backend(self.options.backend, **({"num_faces": n} if n > 1 else {}))
             self.backend = backend
         if self.adapter is None:
             from feature_adapters.facet import FacetAdapter
@@ -273,7 +275,9 @@ class FaceStage:
         res = self.backend.process(img, ts)
         row, ok = self.row(res)
         if scale != 1.0 and getattr(res, "box", None) is not None:
-            res = replace(res, box=tuple(v / scale for v in res.box))
+            others = [replace(o, box=tuple(v / scale for v in o.box)) for o in getattr(res, "others", ())
+                      if o.box is not None]
+            res = replace(res, box=tuple(v / scale for v in res.box), others=others)
         return FaceObservation(float(t), row, ok, bool(res.face_found), res)
 
     def flush(self) -> None:

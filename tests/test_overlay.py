@@ -127,3 +127,20 @@ def test_state_from_result_maps_fields_and_overrides():
     assert st.face_box == (1, 2, 3, 4) and st.face_present is True and st.aus == {"AU12": 0.5}
     none = state_from_result(None, camera_on=False, mic_on=False)
     assert none.emotions == () and badges(none) == ["no camera", "no mic"]
+
+
+def test_every_face_gets_a_box_and_the_bars_are_the_largest_faces():
+    import numpy as np
+
+    from feature_adapters.face import FaceResult
+    from livemer.overlay import render, state_from_result
+
+    big = FaceResult(face_found=True, box=(40.0, 60.0, 200.0, 260.0), aus={"AU12": 0.8})
+    small = FaceResult(face_found=True, box=(420.0, 200.0, 500.0, 300.0), aus={"AU04": 0.9})
+    big.others = [small]
+    st = state_from_result(None, face=big)
+    assert st.face_box == big.box and st.other_boxes == [small.box] and st.aus == {"AU12": 0.8}
+    img = render(np.zeros((360, 640, 3), np.uint8), st)
+    assert img[200:300, 420].max() > 0 and img[200:300, 500].max() > 0  # the small face's box edges
+    alone = render(np.zeros((360, 640, 3), np.uint8), state_from_result(None, face=small))
+    assert alone[250, 421].max() > 0 and img[260, 300:400].max() == 0  # nothing between the two faces
