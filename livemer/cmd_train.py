@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
     )
     add_data_arguments(p, required=False)
     p.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
-    r = p.add_argument_group("the embedded default checkpoint (instead of --data; see model/recipe_default.py)")
+    r = p.add_argument_group("the embedded default checkpoint (instead of --data; see recipes/recipe_default.py)")
     r.add_argument("--recipe", choices=("default",),
                    help="build livemer's default checkpoint from ../shared (RAVDESS + GoEmotions + MELD) with its model card")
     r.add_argument("--shared", metavar="DIR", help="the shared data folder (default: ../shared)")
@@ -80,7 +80,7 @@ def run(args) -> int:
     from . import _sdkcli as c
 
     if getattr(args, "recipe", None):
-        from model.recipe_default import run_from_cli
+        from recipes.recipe_default import run_from_cli
 
         return run_from_cli(args)
     if not args.data:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
+from recipes.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
 from model.datasets import EmotionDataset
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import corpora
+from recipes import corpora
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "default.ckpt"
 #: Floors for the mean AUC over the paper's six emotions on those 32 clips.
@@ -52,7 +52,7 @@ def test_shipped_checkpoint_fits_the_running_extractors(shipped):
 def test_shipped_checkpoint_scores_the_validation_actors(shipped, shared_dir):
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint, evaluate_subsets
-    from model.recipe_data import load_ravdess
+    from recipes.recipe_data import load_ravdess
 
     prov = get_provider()
     ds = load_ravdess(shared_dir, prov, (17, 18, 19, 20), (1.0,), include_calm=True, clips_per_class=1)

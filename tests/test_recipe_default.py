@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from model import corpora
-from model.recipe_default import (
+from recipes import corpora
+from recipes.recipe_default import (
     WORD_FORM_CANDIDATES, RecipeSettings, emotion_vectors, forms_set, headline, model_card,
     per_name_selection_score, run_recipe,
 )
@@ -85,8 +85,8 @@ def test_model_card_has_every_section(tmp_path):
         "data_summary": {"ravdess_train": 2496, "ravdess_valid": 240},
         "parameters": 1000,
     }
-    text = model_card(results, RecipeSettings(), ck, "python -m model.recipe_default --out X")
-    for needle in ("non-commercial", "CC BY-NC-SA", "python -m model.recipe_default --out X", "Zero-shot calm",
+    text = model_card(results, RecipeSettings(), ck, "python -m recipes.recipe_default --out X")
+    for needle in ("non-commercial", "CC BY-NC-SA", "python -m recipes.recipe_default --out X", "Zero-shot calm",
                    "EF-LSTM", "GoEmotions dev macro AUC", "amusement", "Spread over 2 seeds", "Training time",
                    "Checkpoint size", "| anger | angry |", "only A", "T+A+V"):
         assert needle in text, needle

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import MODALITIES
-from .datasets import EmotionDataset
+from model.config import MODALITIES
+from model.datasets import EmotionDataset
 
 
 @dataclass(frozen=True)

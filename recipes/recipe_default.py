@@ -1,10 +1,10 @@
 """The recipe of the embedded default checkpoint (``assets/default.ckpt``) and its model card.
 
-    python -m model.recipe_default --shared ../shared --out assets/default.ckpt --card assets/MODEL_CARD.md
+    python -m recipes.recipe_default --shared ../shared --out assets/default.ckpt --card assets/MODEL_CARD.md
     livemer train --recipe default --out assets/default.ckpt        (the same; see also `make checkpoint`)
 
 Data (``../shared``), all through livemer's own live extractors and adapters
-(:mod:`model.recipe_data`, features cached by :mod:`model.feature_cache`):
+(:mod:`recipes.recipe_data`, features cached by :mod:`recipes.feature_cache`):
 
 * RAVDESS speech, actors 01-16 train / 17-20 validation (speaker independent,
   fixed): text from the bundled recogniser, COVAREP-74 from the acoustic
@@ -14,10 +14,10 @@ Data (``../shared``), all through livemer's own live extractors and adapters
 * GoEmotions train/dev (28 labels, multi-label) and MELD train/dev (7 labels):
   text only.
 
-Each corpus label maps to an emotion *name* (:mod:`model.corpora`); the name's
+Each corpus label maps to an emotion *name* (:mod:`recipes.corpora`); the name's
 word vector comes from a word form chosen on validation data (§6.2 of the
 paper: e.g. *angry* vs *anger*). Training mixes the corpora in single-corpus
-batches with per-corpus label masks (:mod:`model.mixing`), RAVDESS oversampled.
+batches with per-corpus label masks (:mod:`recipes.mixing`), RAVDESS oversampled.
 
 Stages (each result is kept as JSON in the work folder, so a rerun only redoes
 what changed): ``forms`` (word-form selection), ``main`` (the checkpoint),
@@ -109,7 +109,7 @@ class RecipeSettings:
     @classmethod
     def quick(cls) -> "RecipeSettings":
         """A few minutes end to end: 14 training clips (actor 01), one clip per emotion of each validation
-        actor (:func:`model.recipe_data.select_clips`), 300 text samples per split, 2 tiny epochs."""
+        actor (:func:`recipes.recipe_data.select_clips`), 300 text samples per split, 2 tiny epochs."""
         return cls(train_actors=(1,), train_clips_per_class=2, valid_clips_per_class=1, train_ends=(1.0,), text_limit=300,
                    hidden_acoustic=16, hidden_visual=8, epochs=2, select_epochs=1, goemotions_per_epoch=256,
                    meld_per_epoch=128, ravdess_repeat=1, ef_hidden=16, seeds=(0, 1))
@@ -211,10 +211,10 @@ def train_embedding_model(data: RecipeData, forms: dict[str, str], provider, set
     """Train the paper's network on the mixture; ``exclude`` labels are held out (not trained, samples removed)."""
     import torch
 
-    from .config import ModelConfig
-    from .datasets import fit_normalization
+    from model.config import ModelConfig
+    from model.datasets import fit_normalization
     from .mixing import MixSchedule, train_mixture
-    from .network import EmotionEmbeddingNet
+    from model.network import EmotionEmbeddingNet
 
     torch.set_num_threads(max(1, settings.threads))
     names = [n for n in emotion_names(data) if n not in exclude]
@@ -257,7 +257,7 @@ def _monitor(net, E, names: Sequence[str], valid: dict) -> dict[str, float]:
     """Macro AUCs on the validation sets (for the log only; training never selects on them)."""
     import torch
 
-    from .metrics import evaluate_scores
+    from model.metrics import evaluate_scores
 
     out = {}
     for key, ds in valid.items():
@@ -277,7 +277,7 @@ def _monitor(net, E, names: Sequence[str], valid: dict) -> dict[str, float]:
 
 
 def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
-    from .checkpoint import Checkpoint
+    from model.checkpoint import Checkpoint
 
     return Checkpoint.from_model(run.net, feature_spaces(provider), run.normalization, run.names, run.vectors,
                                  provider.name, display_emotions=list(corpora.PAPER_SIX), provenance=provenance)
@@ -292,8 +292,8 @@ def _table(t) -> dict[str, Any]:
 
 def evaluate_default(ck, data: RecipeData, provider, subsets: Sequence[str] | None = None) -> dict[str, Any]:
     """Every figure of the model card, through the live scoring path (:class:`model.inference.Predictor`)."""
-    from .evaluation import ABLATION_SUBSETS, evaluate_checkpoint, evaluate_subsets
-    from .inference import Predictor
+    from model.evaluation import ABLATION_SUBSETS, evaluate_checkpoint, evaluate_subsets
+    from model.inference import Predictor
 
     subsets = tuple(subsets or ABLATION_SUBSETS)
     pred = Predictor(ck, provider=provider)
@@ -372,7 +372,7 @@ def train_baseline(data: RecipeData, settings: RecipeSettings, *, seed: int, epo
     import torch
 
     from .baselines import EarlyFusionLSTM, EFLSTMConfig
-    from .datasets import fit_normalization
+    from model.datasets import fit_normalization
     from .mixing import MixSchedule, train_mixture
 
     torch.set_num_threads(max(1, settings.threads))
@@ -392,8 +392,8 @@ def train_baseline(data: RecipeData, settings: RecipeSettings, *, seed: int, epo
 def evaluate_baseline(net, normalization: dict, names: Sequence[str], data: RecipeData,
                       subsets: Sequence[str]) -> dict[str, Any]:
     from .baselines import predict_ef
-    from .inference import parse_modalities
-    from .metrics import evaluate_scores
+    from model.inference import parse_modalities
+    from model.metrics import evaluate_scores
     from .mixing import normalise_sources
 
     rav, goe, meld = normalise_sources([data.ravdess_valid, data.goemotions_dev, data.meld_dev], normalization)
@@ -506,7 +506,7 @@ class Recipe:
 
         res = self.stage(tag, run, forms, seed, epochs)
         if out is not None:
-            from .checkpoint import Checkpoint
+            from model.checkpoint import Checkpoint
 
             ck = Checkpoint.load(res["checkpoint"]) if Path(res["checkpoint"]).exists() else None
             if ck is None:
@@ -533,7 +533,7 @@ class Recipe:
 
     def baseline(self) -> dict[str, Any]:
         def run():
-            from .evaluation import ABLATION_SUBSETS
+            from model.evaluation import ABLATION_SUBSETS
 
             data = self.load()
             net, norm, names, hist = train_baseline(data, self.settings, seed=self.settings.seed,
@@ -547,7 +547,7 @@ class Recipe:
 
     def text_zsl(self, forms: dict[str, str]) -> dict[str, Any]:
         def run():
-            from .evaluation import evaluate_checkpoint
+            from model.evaluation import evaluate_checkpoint
 
             data = self.load()
             held = [h for h in TEXT_ZSL_HELD_OUT if h in data.goemotions_train.emotions]
@@ -569,7 +569,7 @@ class Recipe:
 
         return {
             "recipe": "default",
-            "command": "python -m model.recipe_default (livemer train --recipe default; make checkpoint)",
+            "command": "python -m recipes.recipe_default (livemer train --recipe default; make checkpoint)",
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
             "data": {
@@ -740,7 +740,7 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
       "(`<cache>/livemer/features/<extractor>/<version>/`, keyed by the file's SHA-1, the extractor and a digest of "
       "its code), keeps each stage's result in `<cache>/livemer/recipe-default/` (a rerun reuses finished stages), "
       "writes the checkpoint and this card. `--quick` is a few-minute version (used by the tests). "
-      "`python -m model.recipe_default --evaluate assets/default.ckpt` re-measures the shipped checkpoint's "
+      "`python -m recipes.recipe_default --evaluate assets/default.ckpt` re-measures the shipped checkpoint's "
       "validation figures (seen emotions, calm, text) without training.")
     a("")
     a("## Data")
@@ -811,7 +811,7 @@ def model_card(results: dict[str, Any], settings: RecipeSettings, ckpt_path: Pat
       "clip, calm clips included as negatives of the six), GoEmotions dev and MELD dev. W-Acc is the paper's weighted "
       "accuracy (threshold 0.5), AUC the ROC AUC, both in %. "
       f"Seed {main['seed']}, {main['epochs']} epochs. Reproduce: `{command}` (all), or "
-      "`python -m model.recipe_default --evaluate assets/default.ckpt` (this checkpoint's rows).")
+      "`python -m recipes.recipe_default --evaluate assets/default.ckpt` (this checkpoint's rows).")
     a("")
     a("### Seen emotions, RAVDESS validation actors (Table 6 layout)")
     a("")
@@ -953,7 +953,7 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
         forms = dict(DEFAULT_WORD_FORMS)
     out = Path(out)
     results["main"] = rec.main_run(forms, out)
-    from .checkpoint import Checkpoint
+    from model.checkpoint import Checkpoint
 
     ck = Checkpoint.load(out)
     results["provenance"] = ck.provenance
@@ -984,14 +984,14 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
 
 
 def _default_command(out: Path, card: Path | str) -> str:
-    return f"python -m model.recipe_default --shared ../shared --out {out} --card {card}"
+    return f"python -m recipes.recipe_default --shared ../shared --out {out} --card {card}"
 
 
 def evaluate_shipped(ckpt: str | Path, shared: str | Path, settings: RecipeSettings | None = None) -> dict[str, Any]:
     """The validation figures of an existing checkpoint (no training)."""
     from feature_adapters.embeddings import get_provider
 
-    from .checkpoint import Checkpoint
+    from model.checkpoint import Checkpoint
 
     settings = settings or RecipeSettings()
     rec = Recipe(Path(shared), settings, default_work_dir(), log_fn=lambda m: print(m, file=sys.stderr))
@@ -1050,7 +1050,7 @@ def run_from_cli(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    ap = argparse.ArgumentParser(prog="python -m model.recipe_default", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m recipes.recipe_default", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=None, help="checkpoint to write (e.g. assets/default.ckpt)")
     ap.add_argument("--evaluate", metavar="CKPT", help="only print the validation figures of CKPT")
     add_arguments(ap)
@@ -1063,7 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.out:
         ap.error("--out CKPT is required (or --evaluate CKPT)")
-    cmd = "python -m model.recipe_default " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python -m recipes.recipe_default " + " ".join(argv if argv is not None else sys.argv[1:])
     res = run_recipe(args.shared, args.out, args.card, settings, work=args.work, report=not args.no_report,
                      select_forms=not args.no_select, log_fn=lambda m: print(m, file=sys.stderr, flush=True),
                      command=cmd)

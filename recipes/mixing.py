@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import MODALITIES
-from .datasets import EmotionDataset
-from .normalize import NormStats
+from model.config import MODALITIES
+from model.datasets import EmotionDataset
+from model.normalize import NormStats
 
 
 class MixingError(ValueError):
@@ -189,7 +189,7 @@ def train_mixture(
     """
     import torch
 
-    from .training import drop_modalities, masked_bce
+    from model.training import drop_modalities, masked_bce
 
     if not sources:
         raise MixingError("no sources to train on")
@@ -277,7 +277,7 @@ def normalise_sources(datasets: Sequence[EmotionDataset], stats: dict[str, NormS
 def _normalise_present(d: EmotionDataset, stats: dict[str, NormStats]) -> EmotionDataset:
     from dataclasses import replace
 
-    from .normalize import apply_stats
+    from model.normalize import apply_stats
 
     new = {m: apply_stats(getattr(d, m), stats[m], d.step_masks[m]) for m in stats}
     return replace(d, **new)

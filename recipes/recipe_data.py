@@ -19,7 +19,7 @@ utterance (the last ``n`` non-punctuation tokens, OOV tokens kept as steps with
 no vector, as live), acoustic and visual absent. Their acoustic/visual arrays
 are read-only zero views, so 50k text samples cost no memory for absent modalities.
 
-Labels are the corpus's emotion *names* (``model.corpora``); each dataset only
+Labels are the corpus's emotion *names* (``recipes.corpora``); each dataset only
 annotates its own corpus's names (``label_mask``), so concatenated corpora are
 never scored on each other's labels. RAVDESS *calm* is never a training label:
 calm clips are left out of training and kept in validation, with a ``calm``
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model.datasets import EmotionDataset
+
 from . import corpora
-from .datasets import EmotionDataset
 from .recipe_extract import ClipAudioFeatures
 
 log = logging.getLogger(__name__)
