@@ -118,6 +118,28 @@ def _words_from(arrays: dict[str, np.ndarray]) -> list:
     ]
 
 
+def extract_clip(path: str | Path, cache: FeatureCache, acoustic_x: Extractor | None = None, engine=None,
+                 asr_x: Extractor | None = None) -> ClipAudioFeatures:
+    """One file's acoustic frames (and, with a recogniser ``engine``, its words), cached.
+
+    Raises :class:`ExtractionError` (one line naming the file) when the file cannot be analysed.
+    """
+    p = Path(path)
+    aco_x = acoustic_x or acoustic_extractor()
+    try:
+        a = cache.get_or_compute(p, aco_x, _acoustic_arrays)
+        words: list = []
+        if engine is not None:
+            w = cache.get_or_compute(p, asr_x or asr_extractor(engine), lambda q: _asr_arrays(q, engine))
+            words = _words_from(w)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ExtractionError(f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    return ClipAudioFeatures(
+        path=p, duration=float(a["duration"]), acoustic_times=a["times"], acoustic_native=a["features"],
+        acoustic_names=tuple(str(n) for n in a["names"].tolist()), words=words,
+    )
+
+
 def extract_clips(
     paths: Sequence[str | Path],
     cache: FeatureCache | None = None,
@@ -142,19 +164,7 @@ def extract_clips(
     out: list[ClipAudioFeatures] = []
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
-        p = Path(p)
-        try:
-            a = cache.get_or_compute(p, aco_x, _acoustic_arrays)
-            words: list = []
-            if text:
-                w = cache.get_or_compute(p, asr_x, lambda q: _asr_arrays(q, engine))
-                words = _words_from(w)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ExtractionError(f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
-        out.append(ClipAudioFeatures(
-            path=p, duration=float(a["duration"]), acoustic_times=a["times"], acoustic_native=a["features"],
-            acoustic_names=tuple(str(n) for n in a["names"].tolist()), words=words,
-        ))
+        out.append(extract_clip(p, cache, aco_x, engine, asr_x))
         if progress is not None:
             progress(i + 1, len(paths))
     log.info("extracted %d clips in %.1f s (cache hits %d, misses %d)", len(out), time.perf_counter() - t0,
