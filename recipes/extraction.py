@@ -3,7 +3,7 @@
 The per-file work (a face photo through the live face backend, a speech clip
 through the live acoustic extractor) is a picklable *task*: a top-level
 function ``task(path) -> ItemStatus`` that fills the
-:class:`model.feature_cache.FeatureCache` and never raises. :func:`run_pool`
+:class:`recipes.feature_cache.FeatureCache` and never raises. :func:`run_pool`
 maps it over the files on ``workers`` processes (``spawn``ed, one BLAS/OpenMP
 thread each) and gathers an :class:`ExtractionReport`: wall time, per-item
 time, and which files had no face or could not be read (each such file gets

@@ -9,7 +9,7 @@ no photo rides on the tracking state of the previous, unrelated one) -> the
 and calibration ``livemer.engine.Engine.visual_row`` uses live.
 
 The backend's raw output (found, 52 blendshape scores, head pose, box) is
-cached per photo with :class:`model.feature_cache.FeatureCache`; the cheap
+cached per photo with :class:`recipes.feature_cache.FeatureCache`; the cheap
 adapters (AUs, Facet-35) run on every build, as in the RAVDESS recipe. Photos
 with no face are excluded and counted (:func:`extract_faces`' report).
 
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from model.datasets import EmotionDataset
-from model.feature_cache import Extractor, FeatureCache, source_digest
-from model.recipe_data import WindowSettings, windows_to_arrays
+from recipes.feature_cache import Extractor, FeatureCache, source_digest
+from recipes.recipe_data import WindowSettings, windows_to_arrays
 
 from .extraction import FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
 
@@ -240,7 +240,7 @@ def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), d
     dur = float(settings.n_steps * settings.pseudo_step if duration is None else duration)
     v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
     visual = (v_times, np.repeat(row[None, :], len(v_times), axis=0), None)
-    from model.recipe_data import DIMS
+    from recipes.recipe_data import DIMS
 
     return windows_at([], None, visual, [dur], t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step,
                       tolerance=settings.tolerance, text_dim=DIMS[0], acoustic_dim=DIMS[1], visual_dim=row.size)[0]

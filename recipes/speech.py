@@ -1,9 +1,9 @@
 """Acted emotional speech in four languages (``shared/data/speech``) through the live acoustic path, as windows.
 
 Each clip goes through exactly what the RAVDESS recipe runs
-(:func:`model.recipe_extract.extract_clip`: ``load_audio`` at 16 kHz mono ->
-``extract_acoustic``, native frames cached by :class:`model.feature_cache.FeatureCache`),
-then :func:`model.recipe_data.clip_windows` (COVAREP-74, voiced frames
+(:func:`recipes.recipe_extract.extract_clip`: ``load_audio`` at 16 kHz mono ->
+``extract_acoustic``, native frames cached by :class:`recipes.feature_cache.FeatureCache`),
+then :func:`recipes.recipe_data.clip_windows` (COVAREP-74, voiced frames
 observed, live window settings). The languages are not English, so the bundled
 recogniser gives no usable words: the text modality is absent (masked), and so
 is the visual one (no face). Steps are therefore live mode's 0.5 s pseudo-steps.
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from model.datasets import EmotionDataset
-from model.feature_cache import FeatureCache
-from model.recipe_data import WindowSettings, clip_windows, windows_to_arrays
-from model.recipe_extract import ClipAudioFeatures, acoustic_extractor, extract_clip
+from recipes.feature_cache import FeatureCache
+from recipes.recipe_data import WindowSettings, clip_windows, windows_to_arrays
+from recipes.recipe_extract import ClipAudioFeatures, acoustic_extractor, extract_clip
 
 from .extraction import FAILED, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
 
@@ -158,7 +158,7 @@ def build_speech(clips: Sequence[SpeechClip], audio: Sequence[ClipAudioFeatures]
     if n:
         arr = windows_to_arrays(wins)
     else:
-        from model.recipe_data import DIMS
+        from recipes.recipe_data import DIMS
 
         t = settings.n_steps
         arr = {m: np.zeros((0, t, d), np.float32) for m, d in zip(("text", "acoustic", "visual"), DIMS)}

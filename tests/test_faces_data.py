@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from model.feature_cache import FeatureCache
-from model.recipe_data import WindowSettings, windows_to_arrays
+from recipes.feature_cache import FeatureCache
+from recipes.recipe_data import WindowSettings, windows_to_arrays
 from recipes import faces
 from recipes.splits import assert_disjoint, holdout
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model.feature_cache import FeatureCache
-from model.recipe_data import WindowSettings, clip_windows, windows_to_arrays
+from recipes.feature_cache import FeatureCache
+from recipes.recipe_data import WindowSettings, clip_windows, windows_to_arrays
 from recipes import speech
 from recipes.splits import assert_disjoint, holdout, leave_one_out
 
@@ -66,7 +66,7 @@ def test_clips_windows_masks_groups_and_bad_files(tmp_path, caplog):
     assert not ds.label_mask[urdu, ds.emotions.index("happy")].any() and ds.label_mask[~urdu].all()
     # windows are the recipe's clip windows (no words, no face) through the live aligner
     clip = speech.read_clips(shared / "data" / "speech", ["nemo"])[0]
-    from model.recipe_extract import extract_clip
+    from recipes.recipe_extract import extract_clip
 
     w = windows_to_arrays(clip_windows(extract_clip(clip.path, cache), None, (0.6, 1.0), None, WindowSettings()))
     np.testing.assert_allclose(ds.acoustic[:2], w["acoustic"], atol=1e-6)
@@ -99,7 +99,7 @@ def test_real_corpora_read_and_a_handful_load(shared_dir, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     rep = speech.extract_speech(few, cache=cache)
     assert rep.counts()["ok"] == len(few)
-    from model.recipe_extract import extract_clip
+    from recipes.recipe_extract import extract_clip
 
     ds = speech.build_speech(few, [extract_clip(c.path, cache) for c in few], corpus_labels=labels)
     assert len(ds) == len(few) and ds.modality_mask[:, 1].all()
