@@ -180,12 +180,50 @@ class RecipeData:
             "goemotions_train", "goemotions_dev", "meld_train", "meld_dev")}
 
 
+def _label_shell(labels: Sequence[str], groups: dict[str, Sequence[str]]):
+    """A feature-less dataset of one-label items (for computing a split from the labels files alone)."""
+    from model.datasets import EmotionDataset
+
+    n = len(labels)
+    y = np.zeros((n, len(SEEN)), np.float32)
+    for i, e in enumerate(labels):
+        y[i, SEEN.index(e)] = 1.0
+    z = np.zeros((n, 1, 1), np.float32)
+    return EmotionDataset(text=z, acoustic=z, visual=z, labels=y, emotions=list(SEEN),
+                          modality_mask=np.ones((n, 3), bool), groups=dict(groups))
+
+
+def heldout_photos(shared: str | Path, s: RecipeSettings) -> set[str]:
+    """Keys of the held-out photos: ``s.holdout`` of every (source, emotion), drawn from labels.csv alone
+    (so a test can find them without extracting every photo)."""
+    from .faces import read_photos
+    from .splits import holdout
+
+    photos = read_photos(Path(shared) / "data" / "faces")
+    shell = _label_shell([p.emotion for p in photos], {"photo": [p.key for p in photos],
+                                                        "source": [p.source for p in photos]})
+    _, va = holdout(shell, "photo", s.holdout, seed=s.split_seed, within="source", by_label=True)
+    return {photos[i].key for i in va}
+
+
+def heldout_speakers(shared: str | Path, s: RecipeSettings) -> set[str]:
+    """Ids (``corpus:speaker``) of the held-out speakers: ``s.holdout`` of every corpus's speakers."""
+    from .speech import read_clips
+    from .splits import holdout
+
+    clips = read_clips(Path(shared) / "data" / "speech")
+    shell = _label_shell([c.emotion for c in clips], {"speaker": [c.speaker_id for c in clips],
+                                                      "corpus": [c.corpus for c in clips]})
+    _, va = holdout(shell, "speaker", s.holdout, seed=s.split_seed, within="corpus")
+    return {clips[i].speaker_id for i in va}
+
+
 def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: int = 1) -> RecipeData:
     """Every dataset of the recipe from ``shared``; features from the cache (extracted on a miss)."""
     from .faces import load_faces
     from .recipe_data import load_data
     from .speech import load_speech
-    from .splits import assert_disjoint, holdout
+    from .splits import assert_disjoint
 
     base = load_data(shared, provider, valid_actors=s.valid_actors, train_actors=s.train_actors,
                      train_ends=s.train_ends, settings=s.window, text_limit=s.text_limit,
@@ -193,8 +231,10 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     faces = load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, report=reports)
-    sp_tr, sp_va = holdout(speech, "speaker", s.holdout, seed=s.split_seed, within="corpus")
-    fa_tr, fa_va = holdout(faces, "photo", s.holdout, seed=s.split_seed, within="source", by_label=True)
+    sp_va = np.isin(speech.group("speaker"), sorted(heldout_speakers(shared, s)))
+    fa_va = np.isin(faces.group("photo"), sorted(heldout_photos(shared, s)))
+    sp_tr, sp_va = np.flatnonzero(~sp_va), np.flatnonzero(sp_va)
+    fa_tr, fa_va = np.flatnonzero(~fa_va), np.flatnonzero(fa_va)
     assert_disjoint(speech, "speaker", sp_tr, sp_va)
     assert_disjoint(faces, "photo", fa_tr, fa_va)
     return RecipeData(
