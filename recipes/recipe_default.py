@@ -91,7 +91,7 @@ class RecipeSettings:
     hidden_visual: int = 48
     num_layers: int = 2
     dropout: float = 0.15
-    epochs: int = 8
+    epochs: int = 6
     batch_size: int = 128
     lr: float = 3e-3
     lr_final: float = 0.05
@@ -100,16 +100,16 @@ class RecipeSettings:
     modality_dropout: float = 0.3
     pos_weight_power: float = 1.0
     pos_weight_cap: float = 20.0
-    ravdess_repeat: int = 2
-    speech_per_epoch: int = 6000
-    faces_per_epoch: int = 6000
-    goemotions_per_epoch: int = 8000
-    meld_per_epoch: int = 3000
+    ravdess_repeat: int = 1
+    speech_per_epoch: int = 5000
+    faces_per_epoch: int = 5000
+    goemotions_per_epoch: int = 6000
+    meld_per_epoch: int = 2000
     zsl_beta: float = 5.0  # composition temperature (model.zeroshot); fixed, not tuned on the held-out words
     metric_samples: int = 4000  # GoEmotions training sentences for the text metric
     ef_hidden: int = 96
     # protocol runs (seeds use the main settings; these shrink the many short runs)
-    protocol_epochs: int = 4
+    protocol_epochs: int = 3
     protocol_hidden_acoustic: int = 64
     protocol_hidden_visual: int = 32
     protocol_per_epoch_scale: float = 0.5  # per-epoch sample counts of the sources, scaled
@@ -879,12 +879,26 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
         else:
             results[st] = getattr(rec, st)()
     results["timings"] = dict(rec.timings)
+    ext = work / "extraction.json"  # measured one-off extraction times ({what: "figure, command"}), when recorded
+    if ext.exists():
+        results["extraction_seconds"] = json.loads(ext.read_text())
     _write_json(work / "results-latest.json", results)
     if card is not None:
         from .model_card import write_card
 
         write_card(card, results, out, command or _default_command(out, card))
     return results
+
+
+def run_stages(shared: str | Path, settings: RecipeSettings, stages: Sequence[str], *, work: str | Path | None = None,
+               workers: int = 1, log_fn: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run protocol stages alone (no checkpoint), e.g. in a second process beside the main run; their results
+    land in the work folder, where a later :func:`run_recipe` with the same settings reuses them."""
+    rec = Recipe(Path(shared), settings, Path(work) if work else default_work_dir(), log_fn=log_fn, workers=workers)
+    bad = [st for st in stages if st not in STAGES or st in ("main", "spread")]
+    if bad:
+        raise ValueError(f"stage '{bad[0]}' cannot run alone (alone: baseline, loco, loso, loo)")
+    return {st: getattr(rec, st)() for st in stages}
 
 
 def _default_command(out: Path, card: Path | str) -> str:
@@ -923,6 +937,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", default=",".join(STAGES),
                    help=f"comma-separated stages to run besides the checkpoint (default: all: {','.join(STAGES)})")
     p.add_argument("--no-report", action="store_true", help="only the checkpoint (same as --stages main)")
+    p.add_argument("--only", default=None, metavar="STAGES",
+                   help="run these protocol stages alone (baseline, loco, loso, loo), without the checkpoint or card")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--workers", type=int, default=1, help="processes for a first feature extraction (default 1)")
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs of the main run")
@@ -974,6 +990,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(str(exc))
     if args.evaluate:
         print(format_figures(evaluate_shipped(args.evaluate, args.shared, settings)))
+        return 0
+    if args.only:
+        try:
+            run_stages(args.shared, settings, [x.strip() for x in args.only.split(",") if x.strip()], work=args.work,
+                       workers=args.workers, log_fn=lambda m: print(m, file=sys.stderr, flush=True))
+        except ValueError as exc:
+            ap.error(str(exc))
         return 0
     if not args.out:
         ap.error("--out CKPT is required (or --evaluate CKPT)")
