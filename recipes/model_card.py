@@ -247,7 +247,9 @@ def _spread(results: dict[str, Any]) -> tuple[str, int]:
         if s is None:
             continue
         rows.append([lab] + [p(sp["per_seed"][x].get(k)) for x in seeds] + [f"{p(s['mean'])} ± {p(s['std'])}"])
-    return (f"The same recipe with seeds {', '.join(seeds)} (sd: sample standard deviation):\n\n"
+    return (f"The protocol-size model ({sp.get('epochs')} epochs, smaller hidden sizes and per-epoch samples, see Limits) "
+            f"trained on all the data with seeds {', '.join(seeds)}, each from scratch (sd: sample standard "
+            "deviation):\n\n"
             + table(["figure", *(f"seed {s}" for s in seeds), "mean ± sd"], rows)), len(seeds)
 
 

@@ -673,17 +673,23 @@ class Recipe:
             Checkpoint.load(res["checkpoint"]).save(out)
         return res
 
-    def spread(self, main: dict[str, Any]) -> dict[str, Any]:
+    def spread(self) -> dict[str, Any]:
+        """The spread over ``seeds`` of the protocol-size model (all data, all emotions), each seed trained anew."""
         def run():
+            data = self.load()
+            ps = self.settings.protocol()
             rows = {}
             for seed in self.settings.seeds:
-                rows[str(seed)] = main["headline"] if seed == main["seed"] else \
-                    self.main_run(None, seed=seed, tag="seed")["headline"]
-            keys = next(iter(rows.values())).keys()
+                r = train_embedding_model(main_train_sets(data), self.provider, ps, seed=seed,
+                                          metric_text=data.goemotions_train, log_fn=self.log_fn)
+                rows[str(seed)] = headline(evaluate_default(to_checkpoint(r, self.provider, {}), data, self.provider))
+                rows[str(seed)]["train_seconds"] = r.seconds
+                self.log_fn(f"[spread] seed {seed}: " + format_figures_line(rows[str(seed)]))
+            keys = [k for k in next(iter(rows.values())) if k != "train_seconds"]
             summary = {k: {"mean": float(np.nanmean([rows[s][k] for s in rows])),
                            "std": float(np.nanstd([rows[s][k] for s in rows], ddof=1)) if len(rows) > 1 else 0.0}
                        for k in keys}
-            return {"per_seed": rows, "summary": summary, "epochs": self.settings.epochs}
+            return {"per_seed": rows, "summary": summary, "epochs": ps.epochs, "settings": "protocol"}
 
         return self.stage("spread", run)
 
@@ -874,10 +880,7 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
     for st in stages:
         if st == "main":
             continue
-        if st == "spread":
-            results["spread"] = rec.spread(results["main"])
-        else:
-            results[st] = getattr(rec, st)()
+        results[st] = getattr(rec, st)()
     results["timings"] = dict(rec.timings)
     ext = work / "extraction.json"  # measured one-off extraction times ({what: "figure, command"}), when recorded
     if ext.exists():
@@ -895,9 +898,9 @@ def run_stages(shared: str | Path, settings: RecipeSettings, stages: Sequence[st
     """Run protocol stages alone (no checkpoint), e.g. in a second process beside the main run; their results
     land in the work folder, where a later :func:`run_recipe` with the same settings reuses them."""
     rec = Recipe(Path(shared), settings, Path(work) if work else default_work_dir(), log_fn=log_fn, workers=workers)
-    bad = [st for st in stages if st not in STAGES or st in ("main", "spread")]
+    bad = [st for st in stages if st not in STAGES or st == "main"]
     if bad:
-        raise ValueError(f"stage '{bad[0]}' cannot run alone (alone: baseline, loco, loso, loo)")
+        raise ValueError(f"stage '{bad[0]}' cannot run alone (alone: baseline, loco, loso, loo, spread)")
     return {st: getattr(rec, st)() for st in stages}
 
 
@@ -914,6 +917,10 @@ def evaluate_shipped(ckpt: str | Path, shared: str | Path, settings: RecipeSetti
     rec = Recipe(Path(shared), settings, default_work_dir(), log_fn=lambda m: print(m, file=sys.stderr))
     data = rec.load()
     return evaluate_default(Checkpoint.load(ckpt), data, rec.provider or get_provider())
+
+
+def format_figures_line(h: dict[str, float]) -> str:
+    return " ".join(f"{k} {_pct(v)}" for k, v in h.items() if k.endswith("auc"))
 
 
 def format_figures(fig: dict[str, Any]) -> str:
@@ -938,7 +945,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated stages to run besides the checkpoint (default: all: {','.join(STAGES)})")
     p.add_argument("--no-report", action="store_true", help="only the checkpoint (same as --stages main)")
     p.add_argument("--only", default=None, metavar="STAGES",
-                   help="run these protocol stages alone (baseline, loco, loso, loo), without the checkpoint or card")
+                   help="run these protocol stages alone (baseline, loco, loso, loo, spread), without the checkpoint or card")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--workers", type=int, default=1, help="processes for a first feature extraction (default 1)")
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs of the main run")
