@@ -49,7 +49,8 @@ class EarlyFusionLSTM(nn.Module):
 
         ``modality_mask`` (B, 3) zeroes the features of masked modalities, as if absent.
         """
-        B, T = text.shape[:2]
+        B = text.shape[0]
+        T = max(x.shape[1] for x in (text, acoustic, visual))  # an absent modality is a 1-step placeholder
         xs = []
         for j, x in enumerate((text, acoustic, visual)):
             if x.shape[1] != T:

@@ -696,8 +696,9 @@ class Recipe:
     def baseline(self) -> dict[str, Any]:
         def run():
             data = self.load()
-            net, norm, names, hist = train_baseline(main_train_sets(data), self.settings, seed=self.settings.seed,
-                                                    epochs=self.settings.epochs, log_fn=self.log_fn)
+            ps = self.settings.protocol()  # the size and schedule of the spread's models (its seed 0 is compared)
+            net, norm, names, hist = train_baseline(main_train_sets(data), ps, seed=self.settings.seed,
+                                                    epochs=ps.epochs, log_fn=self.log_fn)
             fig = evaluate_baseline(net, norm, names, data)
             fig["train_seconds"] = hist.seconds
             fig["parameters"] = int(sum(p.numel() for p in net.parameters()))
