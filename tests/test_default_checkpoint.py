@@ -17,10 +17,10 @@ from recipes import corpora
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "default.ckpt"
 #: Floors for the mean AUC on those samples (chance is 0.5). The figures measured on the whole held-out
 #: splits when the checkpoint was built are in assets/MODEL_CARD.md; the floors sit below them, since
-#: the samples are small.
+#: the samples are small (measured on the whole splits: faces 81.6, voices 72.8, RAVDESS T+A+V 89.4, A+V 89.5).
 FLOOR_RAVDESS = {"tav": 0.75, "av": 0.75}
 FLOOR_FACES = 0.75
-FLOOR_VOICES = 0.70
+FLOOR_VOICES = 0.65
 SEVEN = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
