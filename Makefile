@@ -97,7 +97,7 @@ lock:
 # Rebuild the embedded default checkpoint and its model card from ../shared (see assets/MODEL_CARD.md).
 SHARED ?= ../shared
 checkpoint: install
-	HF_HUB_OFFLINE=1 $(PY) -m model.recipe_default --shared $(SHARED) --out assets/default.ckpt --card assets/MODEL_CARD.md
+	HF_HUB_OFFLINE=1 $(PY) -m recipes.recipe_default --shared $(SHARED) --out assets/default.ckpt --card assets/MODEL_CARD.md
 
 bench: install
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -34,9 +34,9 @@ def _load() -> str:
 
 
 def bench_extraction(shared: Path, n: int) -> None:
-    from model import corpora
-    from model.feature_cache import FeatureCache
-    from model.recipe_extract import extract_clips
+    from recipes import corpora
+    from recipes.feature_cache import FeatureCache
+    from recipes.recipe_extract import extract_clips
 
     every = corpora.ravdess_clips(shared / "data" / "ravdess" / "audio16k")
     clips = every[1:n + 1]
@@ -56,7 +56,7 @@ def bench_extraction(shared: Path, n: int) -> None:
 
 
 def bench_training(shared: Path, epochs: int) -> None:
-    from model.recipe_default import Recipe, RecipeSettings, default_work_dir, forms_set, train_embedding_model
+    from recipes.recipe_default import Recipe, RecipeSettings, default_work_dir, forms_set, train_embedding_model
 
     s = replace(RecipeSettings(), epochs=epochs)
     rec = Recipe(shared, s, default_work_dir(), log_fn=lambda m: None)

@@ -1,6 +1,6 @@
 """Audio file loading: any audio file or video's audio track -> float32 mono at ``sr``.
 
-wav/flac/ogg/aiff are read with soundfile (then mixed to mono and resampled with
+wav/flac/ogg/opus/aiff are read with soundfile (then mixed to mono and resampled with
 librosa/soxr); anything else (mp3, mp4, mpg, mkv, ...), or a soundfile failure,
 is decoded by an ``ffmpeg`` subprocess straight to ``sr`` Hz mono f32le.
 Unreadable, corrupt or missing input raises :class:`AudioDecodeError` with a
@@ -18,7 +18,7 @@ import numpy as np
 from .errors import LivemerError
 
 #: Suffixes tried with soundfile first (libsndfile formats).
-SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".w64"})
+SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".au", ".w64"})
 
 _FFMPEG_TIMEOUT_S = 600
 

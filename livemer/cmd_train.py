@@ -39,13 +39,13 @@ def add_parser(sub) -> None:
     )
     add_data_arguments(p, required=False)
     p.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
-    r = p.add_argument_group("the embedded default checkpoint (instead of --data; see model/recipe_default.py)")
+    r = p.add_argument_group("the embedded default checkpoint (instead of --data; see recipes/recipe_default.py)")
     r.add_argument("--recipe", choices=("default",),
-                   help="build livemer's default checkpoint from ../shared (RAVDESS + GoEmotions + MELD) with its model card")
+                   help="build livemer's default checkpoint from ../shared (RAVDESS, face photos, speech corpora, GoEmotions, MELD) with its model card")
     r.add_argument("--shared", metavar="DIR", help="the shared data folder (default: ../shared)")
     r.add_argument("--card", metavar="FILE", help="write the model card here (e.g. assets/MODEL_CARD.md)")
     r.add_argument("--quick", action="store_true", help="a few-minute version of the recipe")
-    r.add_argument("--no-report", action="store_true", help="only the checkpoint: skip the baseline, text zero-shot and seed runs")
+    r.add_argument("--no-report", action="store_true", help="only the checkpoint: skip the baseline, protocol and seed runs")
     p.add_argument("--preset", choices=("mosei", "iemocap"), help="Table 3 hyper-parameters")
     p.add_argument("--zsl", metavar="EMOTION", help="zero-shot: train without this emotion, then score it from its word vector")
     p.add_argument("--fsl", metavar="EMOTION", help="few-shot: adapt a model trained without EMOTION using 1%% of its positives")
@@ -80,9 +80,12 @@ def run(args) -> int:
     from . import _sdkcli as c
 
     if getattr(args, "recipe", None):
-        from model.recipe_default import run_from_cli
+        from recipes.recipe_default import run_from_cli
 
-        return run_from_cli(args)
+        try:
+            return run_from_cli(args)
+        except FileNotFoundError as exc:
+            raise LivemerError(str(exc)) from None
     if not args.data:
         raise LivemerError("--data KIND DIR is required (or --recipe default)")
     hp = c.hparams_from_args(args)

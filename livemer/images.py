@@ -126,7 +126,7 @@ def _still_backend(kind: str, max_faces: int):
     import_heavy("face")
     from feature_adapters.face_mediapipe import MediaPipeFaceBackend
 
-    return MediaPipeFaceBackend(num_faces=max_faces, still_images=True)
+    return MediaPipeFaceBackend(num_faces=max_faces, still=True)
 
 
 def close_sessions() -> None:

@@ -15,9 +15,9 @@ Module map:
   training    supervised, zero-shot and few-shot (FT / JT / GEM) protocols, resumable
   evaluation  checkpoint evaluation for any modality subset; Table 4 / 6 layouts
   synthetic   planted-signal fixtures for learnability and zero-shot checks
-  corpora     RAVDESS / GoEmotions / MELD readers and label maps (default recipe)
-  recipe_*    the embedded default checkpoint's recipe; feature_cache: cached extraction
-  baselines   EF-LSTM early-fusion baseline
 
-``model`` never imports capture code; it consumes arrays or ``feature_adapters.windows.Window``.
+The default checkpoint's recipe (corpora, cached extraction, mixing, the EF-LSTM
+baseline, the model card) lives in the top-level ``recipes`` package.
+
+``model`` never imports ``livemer``, ``recipes`` or capture code, and parses no CLI arguments; it consumes arrays or ``feature_adapters.windows.Window``.
 """

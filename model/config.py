@@ -21,6 +21,10 @@ class ModelConfig:
     emb_dim: int = 50
     num_layers: int = 2
     dropout: float = 0.15
+    #: Zero-shot by composition (:mod:`model.zeroshot`), e.g. ``{"method": "compose", "beta": 5.0,
+    #: "anchors": {"acoustic": 7, "visual": 7}}``: the network then holds the anchors' word vectors and the
+    #: similarity metric as buffers. None: the paper's plain maps (SDK checkpoints).
+    zero_shot: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for m in MODALITIES:
@@ -33,6 +37,20 @@ class ModelConfig:
                 f"ModelConfig: text hidden size ({self.hidden['text']}) must equal the emotion-embedding "
                 f"dimension ({self.emb_dim}), since text scores are E_t r_t"
             )
+        if self.zero_shot is not None:
+            z = self.zero_shot
+            if z.get("method") != "compose":
+                raise ValueError(f"ModelConfig: unknown zero-shot method {z.get('method')!r} (known: compose)")
+            if not float(z.get("beta", 0)) > 0:
+                raise ValueError("ModelConfig: zero-shot beta must be positive")
+            if set(z.get("anchors", {})) - {"acoustic", "visual"}:
+                raise ValueError("ModelConfig: zero-shot anchors are for 'acoustic' and 'visual'")
+
+    def anchor_counts(self) -> dict[str, int]:
+        """Number of zero-shot anchors per mapped modality ({} without composition)."""
+        if not self.zero_shot:
+            return {}
+        return {m: int(k) for m, k in self.zero_shot.get("anchors", {}).items() if int(k) > 0}
 
     @classmethod
     def paper(cls, emb_dim: int = 50, acoustic_dim: int = 74, visual_dim: int = 35) -> "ModelConfig":
@@ -53,4 +71,12 @@ class ModelConfig:
             emb_dim=int(d["emb_dim"]),
             num_layers=int(d.get("num_layers", 2)),
             dropout=float(d.get("dropout", 0.15)),
+            zero_shot=_zero_shot_from(d.get("zero_shot")),
         )
+
+
+def _zero_shot_from(z: Any) -> dict[str, Any] | None:
+    if not z:
+        return None
+    return {"method": str(z["method"]), "beta": float(z["beta"]),
+            "anchors": {str(m): int(k) for m, k in dict(z.get("anchors", {})).items()}}

@@ -44,8 +44,10 @@ class EmotionDataset:
     ``ids`` N sample ids. ``step_masks`` maps each modality to (N, T) bool
     (default: non-zero steps); ``modality_mask`` (N, 3) bool (default: a modality
     with any observed step is present); ``label_mask`` (N, K) bool (default: all
-    annotated). Non-finite feature values are replaced by 0 (in place when the
-    arrays are already float32).
+    annotated). ``groups`` maps a grouping name (``"speaker"``, ``"corpus"``,
+    ``"source"``...) to N per-sample string ids, for speaker-, corpus- or
+    source-disjoint splits (default: none). Non-finite feature values are
+    replaced by 0 (in place when the arrays are already float32).
     """
 
     text: np.ndarray
@@ -58,6 +60,7 @@ class EmotionDataset:
     modality_mask: np.ndarray | None = None
     label_mask: np.ndarray | None = None
     name: str = ""
+    groups: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         where = self.name or "dataset"
@@ -115,6 +118,13 @@ class EmotionDataset:
             self.label_mask = np.asarray(self.label_mask, bool)
             if self.label_mask.shape != (n, k):
                 raise DatasetShapeError(f"{where}: label mask must be ({n}, {k}), got {self.label_mask.shape}")
+        groups = {}
+        for g, v in (self.groups or {}).items():
+            v = np.asarray(v, dtype=str).reshape(-1)
+            if v.shape != (n,):
+                raise DatasetShapeError(f"{where}: group '{g}' has {v.shape[0]} ids for {n} samples")
+            groups[str(g)] = v
+        self.groups = groups
 
     # -- shape ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -177,7 +187,16 @@ class EmotionDataset:
             modality_mask=self.modality_mask[idx],
             label_mask=self.label_mask[idx],
             name=self.name if name is None else name,
+            groups={g: v[idx] for g, v in self.groups.items()},
         )
+
+    def group(self, key: str) -> np.ndarray:
+        """(N,) str ids of grouping ``key`` (e.g. ``"speaker"``); KeyError naming the groupings it has."""
+        try:
+            return self.groups[key]
+        except KeyError:
+            have = ", ".join(self.groups) or "none"
+            raise KeyError(f"{self.name or 'dataset'} has no '{key}' grouping (it has {have})") from None
 
     def select_emotions(self, emotions: Sequence[str]) -> "EmotionDataset":
         """Re-index the label columns to ``emotions``; ones this dataset lacks are unannotated."""
@@ -244,6 +263,7 @@ def concat(datasets: Sequence[EmotionDataset], name: str = "") -> EmotionDataset
 
     An emotion that one corpus does not annotate is masked out (``label_mask``
     False) for that corpus's samples, so the loss does not read it as negative.
+    A grouping (``groups``) some datasets lack is the empty string for their samples.
     """
     if not datasets:
         raise ValueError("concat needs at least one dataset")
@@ -269,6 +289,8 @@ def concat(datasets: Sequence[EmotionDataset], name: str = "") -> EmotionDataset
         modality_mask=np.concatenate([d.modality_mask for d in parts]),
         label_mask=np.concatenate([d.label_mask for d in parts]),
         name=name or "+".join(d.name or "dataset" for d in datasets),
+        groups={g: np.concatenate([d.groups.get(g, np.full(len(d), "", dtype=str)) for d in parts])
+                for g in dict.fromkeys(g for d in parts for g in d.groups)},
     )
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .config import MODALITIES, ModelConfig
 from .fusion import fuse, modality_scores
+from .zeroshot import compose_vectors
 
 
 class SequenceEncoder(nn.Module):
@@ -54,6 +56,29 @@ class EmotionEmbeddingNet(nn.Module):
         self.map_t2v = nn.Linear(c.emb_dim, c.hidden["visual"])  # f_{t->v}
         # positive fusion weights w = softplus(raw); raw initialised so that w = 1
         self.fusion_raw = nn.Parameter(torch.full((len(MODALITIES),), 0.5413248546129181))
+        # zero-shot composition (model.zeroshot): the anchors' word vectors and the similarity metric
+        for m, k in c.anchor_counts().items():
+            self.register_buffer(f"zsl_anchors_{m}", torch.zeros(k, c.emb_dim))
+        if c.anchor_counts():
+            self.register_buffer("zsl_metric", torch.eye(c.emb_dim))
+
+    def set_zero_shot(self, anchors: dict[str, np.ndarray], metric: np.ndarray) -> None:
+        """Fill the composition buffers: per modality the (K_m, d_t) word vectors of its trained emotions."""
+        counts = self.config.anchor_counts()
+        if set(anchors) != set(counts):
+            raise ValueError(f"zero-shot anchors for {sorted(anchors)}, the config has {sorted(counts)}")
+        for m, A in anchors.items():
+            getattr(self, f"zsl_anchors_{m}").copy_(torch.as_tensor(np.asarray(A, np.float32)))
+        self.zsl_metric.copy_(torch.as_tensor(np.asarray(metric, np.float32)))
+
+    def _mapped_input(self, E_t: torch.Tensor, m: str) -> torch.Tensor:
+        """The vectors f_t->m maps: E_t, or with composition each new word composed from m's anchors."""
+        A = getattr(self, f"zsl_anchors_{m}", None)
+        if A is None or not bool(A.abs().sum() > 0):  # no composition, or anchors not set yet (training)
+            return E_t
+        out = compose_vectors(E_t.detach().cpu().numpy(), A.cpu().numpy(), self.zsl_metric.cpu().numpy(),
+                              float(self.config.zero_shot["beta"]))
+        return torch.from_numpy(out).to(E_t)
 
     @property
     def fusion_weights(self) -> torch.Tensor:
@@ -61,7 +86,8 @@ class EmotionEmbeddingNet(nn.Module):
 
     def emotion_embeddings(self, E_t: torch.Tensor) -> dict[str, torch.Tensor]:
         """E_t (K, d_t), frozen word vectors -> the emotion embeddings of every modality."""
-        return {"text": E_t, "acoustic": self.map_t2a(E_t), "visual": self.map_t2v(E_t)}
+        return {"text": E_t, "acoustic": self.map_t2a(self._mapped_input(E_t, "acoustic")),
+                "visual": self.map_t2v(self._mapped_input(E_t, "visual"))}
 
     def encode(self, text: torch.Tensor, acoustic: torch.Tensor, visual: torch.Tensor) -> dict[str, torch.Tensor]:
         xs = {"text": text, "acoustic": acoustic, "visual": visual}

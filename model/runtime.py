@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .config import MODALITIES, ModelConfig
+from .zeroshot import compose_vectors
 
 _F32 = np.float32
 
@@ -139,6 +140,10 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"{name}.weight"] = (int(c.hidden[m]), int(c.emb_dim))
         shapes[f"{name}.bias"] = (int(c.hidden[m]),)
     shapes["fusion_raw"] = (len(MODALITIES),)
+    for m, k in c.anchor_counts().items():
+        shapes[f"zsl_anchors_{m}"] = (k, int(c.emb_dim))
+    if c.anchor_counts():
+        shapes["zsl_metric"] = (int(c.emb_dim), int(c.emb_dim))
     return shapes
 
 
@@ -146,8 +151,9 @@ class NumpyEmotionNet:
     """``EmotionEmbeddingNet`` (eval mode) in numpy. Build it with :meth:`from_state_dict`."""
 
     def __init__(self, config: ModelConfig, encoders: dict[str, NumpyEncoder], maps: dict[str, tuple[np.ndarray, np.ndarray]],
-                 fusion_raw: np.ndarray):
+                 fusion_raw: np.ndarray, zero_shot: tuple[dict[str, np.ndarray], np.ndarray] | None = None):
         self.config = config
+        self.zero_shot = zero_shot  # (anchors per modality, metric) for composition; None: plain maps
         self.encoders = encoders
         self.maps = maps  # modality -> (W^T (d_t, H), b (H,)) for acoustic and visual
         self.fusion_raw = np.asarray(fusion_raw, _F32)
@@ -186,15 +192,23 @@ class NumpyEmotionNet:
         }
         maps = {m: (np.ascontiguousarray(sd[f"{name}.weight"].T), sd[f"{name}.bias"])
                 for name, m in (("map_t2a", "acoustic"), ("map_t2v", "visual"))}
-        return cls(config, encoders, maps, sd["fusion_raw"])
+        zsl = None
+        if config.anchor_counts():
+            zsl = ({m: sd[f"zsl_anchors_{m}"] for m in config.anchor_counts()}, sd["zsl_metric"])
+        return cls(config, encoders, maps, sd["fusion_raw"], zsl)
 
     def emotion_embeddings(self, E_t: np.ndarray) -> dict[str, np.ndarray]:
         """E_t (K, d_t) word vectors -> the emotion embeddings of every modality."""
         E_t = np.asarray(E_t, _F32)
         out = {"text": E_t}
         for m, (wt, b) in self.maps.items():
-            out[m] = E_t @ wt + b
+            out[m] = self._mapped_input(E_t, m) @ wt + b
         return out
+
+    def _mapped_input(self, E_t: np.ndarray, m: str) -> np.ndarray:
+        if self.zero_shot is None or m not in self.zero_shot[0] or not np.abs(self.zero_shot[0][m]).sum() > 0:
+            return E_t
+        return compose_vectors(E_t, self.zero_shot[0][m], self.zero_shot[1], float(self.config.zero_shot["beta"]))
 
     def encode(self, text: np.ndarray, acoustic: np.ndarray, visual: np.ndarray) -> dict[str, np.ndarray]:
         xs = {"text": text, "acoustic": acoustic, "visual": visual}

@@ -139,7 +139,7 @@ def masked_bce(logits: torch.Tensor, labels: torch.Tensor, label_mask: torch.Ten
                pos_weight=None) -> torch.Tensor:
     """BCE-with-logits averaged over the annotated entries only (= plain mean BCE when all are annotated).
 
-    ``pos_weight`` (K,), optional, weighs each label's positives (see :func:`model.mixing.balanced_pos_weight`).
+    ``pos_weight`` (K,), optional, weighs each label's positives (see :func:`recipes.mixing.balanced_pos_weight`).
     """
     m = label_mask.to(logits.dtype)
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype)

@@ -117,3 +117,23 @@ def test_truncated_flac_raises(tmp_path, shared_dir):
     path.write_bytes(src[:40])  # header only
     with pytest.raises(AudioDecodeError, match="cut.flac"):
         load_audio(path)
+
+
+def test_ogg_opus_is_read_by_soundfile_like_ffmpeg(tmp_path, monkeypatch):
+    """.opus (the shared speech corpora) decodes in-process; ffmpeg's decode of the same file agrees."""
+    import feature_adapters.audio_io as aio
+
+    t = np.arange(16000) / 16000.0
+    y = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    path = tmp_path / "tone.opus"
+    sf.write(str(path), y, 16000, format="OGG", subtype="OPUS")
+    calls = []
+    monkeypatch.setattr(aio, "_load_ffmpeg", lambda p, sr: calls.append(p) or np.zeros(1, np.float32))
+    got = load_audio(path, 16000)
+    assert not calls and got.dtype == np.float32 and abs(got.size - y.size) < 400
+    assert np.corrcoef(got[1000:15000], y[1000:15000])[0, 1] > 0.95
+    monkeypatch.undo()
+    if shutil.which("ffmpeg"):
+        ff = aio._load_ffmpeg(path, 16000)
+        n = min(ff.size, got.size)
+        assert np.abs(ff[:n] - got[:n]).max() < 0.05

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
+from recipes.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
 from model.datasets import EmotionDataset
 
 
@@ -45,3 +45,14 @@ def test_predict_ef_subsets_and_nan_rows():
     with torch.no_grad():
         direct = torch.sigmoid(net(torch.from_numpy(text), torch.from_numpy(ds.acoustic), torch.from_numpy(ds.visual)))
     np.testing.assert_allclose(p_all, direct.numpy()[:, [2, 0]], rtol=1e-5, atol=1e-6)
+
+
+def test_a_batch_with_one_modality_reads_it_whatever_the_placeholders_length():
+    # a speech-only batch: text and visual are 1-step zero placeholders, acoustic has T steps
+    torch.manual_seed(0)
+    net = EarlyFusionLSTM(EFLSTMConfig(hidden=4, num_layers=1, num_labels=2)).eval()
+    a1, a2 = torch.randn(3, 5, 74), torch.randn(3, 5, 74)
+    t, v = torch.zeros(3, 1, 50), torch.zeros(3, 1, 35)
+    mask = torch.tensor([[False, True, False]] * 3)
+    with torch.no_grad():
+        assert not torch.allclose(net(t, a1, v, mask), net(t, a2, v, mask))

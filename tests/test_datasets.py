@@ -107,6 +107,24 @@ def test_concat_unions_label_sets_and_masks_what_a_corpus_lacks():
         concat([a, make(n=2, t=7)])
 
 
+def test_groups_follow_subsets_copies_and_concat():
+    from dataclasses import replace
+
+    a = replace(make(n=3, name="A"), groups={"speaker": ["s1", "s2", "s1"], "corpus": ["x"] * 3})
+    assert a.group("speaker").tolist() == ["s1", "s2", "s1"]
+    assert a.subset([2, 1]).group("speaker").tolist() == ["s1", "s2"]
+    assert a.with_modalities(["text"]).group("corpus").tolist() == ["x"] * 3
+    b = replace(make(n=2, name="B"), groups={"speaker": ["long-speaker-id", "t"]})
+    c = concat([a, b])
+    assert c.group("speaker").tolist() == ["s1", "s2", "s1", "long-speaker-id", "t"]
+    assert c.group("corpus").tolist() == ["x", "x", "x", "", ""]  # B has no corpus grouping
+    assert make().groups == {}
+    with pytest.raises(KeyError, match="no 'speaker' grouping"):
+        make().group("speaker")
+    with pytest.raises(DatasetShapeError, match="group 'speaker' has 2 ids for 3 samples"):
+        replace(a, groups={"speaker": ["s1", "s2"]})
+
+
 def test_normalisation_fits_on_observed_steps_only_and_keeps_padding_zero():
     ds = make(n=50, t=6, seed=3)
     stats = fit_normalization(ds)

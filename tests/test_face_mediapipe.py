@@ -136,6 +136,25 @@ def test_face_and_no_face_halves_of_a_video(data_dir, name, face_first):
     assert face_part.mean() > 0.9 and sky_part.mean() < 0.1
 
 
+def test_still_mode_gives_each_photo_its_own_fresh_detection(data_dir, photos):
+    """IMAGE mode: a photo's result does not depend on the photos before it, and equals the
+    first-frame result of a fresh VIDEO-mode backend (the one the calibration anchors come from)."""
+    images = {k: _image(expression_photo(k, data_dir)) for k in EXPRESSIONS}
+    with make_face_backend("mediapipe", still=True) as b:
+        assert b.still
+        seq = {k: b.process(images[k], 0) for k in EXPRESSIONS}  # the same time for every photo: fine
+        again = b.process(images["happy"], 0)
+    for k in EXPRESSIONS:
+        r = seq[k]
+        assert r.face_found and len(r.blendshapes) == 52 and set(r.aus) == set(BLENDSHAPE_TO_AU)
+        for au, v in photos[k].aus.items():
+            assert r.aus[au] == pytest.approx(v, abs=0.02), (k, au)
+    assert again.aus == pytest.approx(seq["happy"].aus, abs=1e-6)
+    with make_face_backend("mediapipe", still=True) as b:
+        assert not b.process(np.zeros((160, 160, 3), np.uint8), 0).face_found
+        assert b.process(images["surprise"], 5).timestamp_ms == 5
+
+
 @pytest.mark.slow
 def test_video_tracking_with_repeated_timestamps(data_dir):
     frames = _frames(data_dir / "single_face.mp4", limit=20)

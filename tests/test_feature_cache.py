@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.feature_cache import Extractor, FeatureCache, FeatureCacheError, file_digest, source_digest
+from recipes.feature_cache import Extractor, FeatureCache, FeatureCacheError, file_digest, source_digest
 
 
 def _file(tmp_path, name="a.bin", data=b"hello"):

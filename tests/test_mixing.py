@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model.datasets import EmotionDataset, concat
-from model.mixing import MixingError, MixSchedule, MixSource, _Cursor, epoch_plan, normalise_sources, train_mixture
+from recipes.mixing import MixingError, MixSchedule, MixSource, _Cursor, epoch_plan, normalise_sources, train_mixture
 from model.normalize import NormStats
 
 
@@ -113,7 +113,7 @@ def test_normalise_only_present_modalities():
 
 
 def test_balanced_pos_weight_and_weighted_loss():
-    from model.mixing import balanced_pos_weight
+    from recipes.mixing import balanced_pos_weight
     from model.training import masked_bce
 
     y = np.zeros((10, 3), np.float32)

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import corpora
-from model.recipe_data import WindowSettings, build_ravdess, build_text, clip_windows, select_clips, text_steps
-from model.recipe_extract import ClipAudioFeatures
+from recipes import corpora
+from recipes.recipe_data import WindowSettings, build_ravdess, build_text, clip_windows, select_clips, text_steps
+from recipes.recipe_extract import ClipAudioFeatures
 
 
 class FakeProvider:
@@ -58,8 +58,8 @@ def test_text_steps_last_tokens_oov_kept_punctuation_dropped():
 
 
 def test_text_token_ids_cached_and_equal_to_direct(tmp_path):
-    from model.feature_cache import FeatureCache
-    from model.recipe_data import OOV_ID, PAD_ID, load_text, text_token_ids
+    from recipes.feature_cache import FeatureCache
+    from recipes.recipe_data import OOV_ID, PAD_ID, load_text, text_token_ids
 
     p = FakeProvider()
     assert text_token_ids("I love zzzz", p, 5).tolist() == [PAD_ID, PAD_ID, p.vocab["i"], p.vocab["love"], OOV_ID]

@@ -152,3 +152,31 @@ def test_fp16_weights_and_torch_tensors_are_accepted():
     xs = [rng.normal(size=(2, 5, d)).astype(np.float32) for d in (50, 74, 35)]
     E = rng.normal(size=(3, 50)).astype(np.float32)
     np.testing.assert_array_equal(from_half.forward(*xs, E).logits, from_tensors.forward(*xs, E).logits)
+
+
+def test_numpy_runtime_matches_torch_with_zero_shot_composition():
+    import torch
+
+    from model.config import ModelConfig
+    from model.network import EmotionEmbeddingNet
+    from model.runtime import NumpyEmotionNet
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_dims={"text": 6, "acoustic": 5, "visual": 4}, hidden={"text": 6, "acoustic": 7, "visual": 3},
+                      emb_dim=6, zero_shot={"method": "compose", "beta": 5.0, "anchors": {"acoustic": 3, "visual": 2}})
+    net = EmotionEmbeddingNet(cfg).eval()
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(5, 6)).astype(np.float32)
+    before = net.emotion_embeddings(torch.from_numpy(E))["acoustic"].detach().numpy()
+    net.set_zero_shot({"acoustic": E[:3], "visual": E[[0, 4]]}, np.eye(6))
+    embs = {m: v.detach().numpy() for m, v in net.emotion_embeddings(torch.from_numpy(E)).items()}
+    assert np.allclose(embs["acoustic"][:3], before[:3], atol=1e-6)  # anchors map as before
+    assert not np.allclose(embs["acoustic"][3:], before[3:], atol=1e-3)  # new words are composed
+    sd = {k: v.numpy() for k, v in net.state_dict().items()}
+    rt = NumpyEmotionNet.from_state_dict(cfg, sd)
+    x = [rng.normal(size=(2, 4, d)).astype(np.float32) for d in (6, 5, 4)]
+    with torch.no_grad():
+        want = net(*[torch.from_numpy(a) for a in x], torch.from_numpy(E)).logits.numpy()
+    got = rt(*x, E).logits
+    assert np.allclose(got, want, atol=1e-5)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg

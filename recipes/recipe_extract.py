@@ -4,7 +4,7 @@ Every RAVDESS clip goes through exactly what ``livemer file`` runs on audio:
 ``load_audio`` (16 kHz mono) -> ``extract_acoustic`` (native frames) and the
 bundled Whisper recogniser (``load_asr().transcribe_file_audio``). The raw
 outputs (native acoustic frames; timed words) are cached per file with
-:class:`~model.feature_cache.FeatureCache`; the cheap adapters (COVAREP-74,
+:class:`~recipes.feature_cache.FeatureCache`; the cheap adapters (COVAREP-74,
 tokenisation and GloVe vectors, Facet-35) run on every build, so the training
 windows always match the adapters that are running.
 """
@@ -23,6 +23,10 @@ from feature_adapters.errors import LivemerError
 from .feature_cache import Extractor, FeatureCache, source_digest
 
 log = logging.getLogger(__name__)
+
+
+#: Decode options of the recipe's ASR: those ``livemer file`` uses for a short recording.
+FILE_MODE_ASR = {"fit_window": True}
 
 
 class ExtractionError(LivemerError, RuntimeError):
@@ -116,6 +120,28 @@ def _words_from(arrays: dict[str, np.ndarray]) -> list:
     ]
 
 
+def extract_clip(path: str | Path, cache: FeatureCache, acoustic_x: Extractor | None = None, engine=None,
+                 asr_x: Extractor | None = None) -> ClipAudioFeatures:
+    """One file's acoustic frames (and, with a recogniser ``engine``, its words), cached.
+
+    Raises :class:`ExtractionError` (one line naming the file) when the file cannot be analysed.
+    """
+    p = Path(path)
+    aco_x = acoustic_x or acoustic_extractor()
+    try:
+        a = cache.get_or_compute(p, aco_x, _acoustic_arrays)
+        words: list = []
+        if engine is not None:
+            w = cache.get_or_compute(p, asr_x or asr_extractor(engine), lambda q: _asr_arrays(q, engine))
+            words = _words_from(w)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ExtractionError(f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    return ClipAudioFeatures(
+        path=p, duration=float(a["duration"]), acoustic_times=a["times"], acoustic_native=a["features"],
+        acoustic_names=tuple(str(n) for n in a["names"].tolist()), words=words,
+    )
+
+
 def extract_clips(
     paths: Sequence[str | Path],
     cache: FeatureCache | None = None,
@@ -134,24 +160,13 @@ def extract_clips(
     if text:
         from feature_adapters.asr import load_asr
 
-        engine = load_asr(threads=asr_threads)
+        # the fitted encoder window, as ``livemer file`` decodes a short clip (4x cheaper than 30 s)
+        engine = load_asr(threads=asr_threads).with_options(**FILE_MODE_ASR)
         asr_x = asr_extractor(engine)
     out: list[ClipAudioFeatures] = []
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
-        p = Path(p)
-        try:
-            a = cache.get_or_compute(p, aco_x, _acoustic_arrays)
-            words: list = []
-            if text:
-                w = cache.get_or_compute(p, asr_x, lambda q: _asr_arrays(q, engine))
-                words = _words_from(w)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ExtractionError(f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
-        out.append(ClipAudioFeatures(
-            path=p, duration=float(a["duration"]), acoustic_times=a["times"], acoustic_native=a["features"],
-            acoustic_names=tuple(str(n) for n in a["names"].tolist()), words=words,
-        ))
+        out.append(extract_clip(p, cache, aco_x, engine, asr_x))
         if progress is not None:
             progress(i + 1, len(paths))
     log.info("extracted %d clips in %.1f s (cache hits %d, misses %d)", len(out), time.perf_counter() - t0,
@@ -160,7 +175,7 @@ def extract_clips(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m model.recipe_extract RAVDESS_AUDIO_DIR``: fill the cache (for a background run)."""
+    """``python -m recipes.recipe_extract RAVDESS_AUDIO_DIR``: fill the cache (for a background run)."""
     import argparse
 
     from tqdm import tqdm

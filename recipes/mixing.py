@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 
 from feature_adapters.errors import LivemerError
-
-from .config import MODALITIES
-from .datasets import EmotionDataset
-from .normalize import NormStats
+from model.config import MODALITIES
+from model.datasets import EmotionDataset
+from model.normalize import NormStats
 
 
 class MixingError(LivemerError, ValueError):
@@ -191,7 +190,7 @@ def train_mixture(
     """
     import torch
 
-    from .training import drop_modalities, masked_bce
+    from model.training import drop_modalities, masked_bce
 
     if not sources:
         raise MixingError("no sources to train on")
@@ -279,7 +278,7 @@ def normalise_sources(datasets: Sequence[EmotionDataset], stats: dict[str, NormS
 def _normalise_present(d: EmotionDataset, stats: dict[str, NormStats]) -> EmotionDataset:
     from dataclasses import replace
 
-    from .normalize import apply_stats
+    from model.normalize import apply_stats
 
     new = {m: apply_stats(getattr(d, m), stats[m], d.step_masks[m]) for m in stats}
     return replace(d, **new)

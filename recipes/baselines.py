@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import MODALITIES
-from .datasets import EmotionDataset
+from model.config import MODALITIES
+from model.datasets import EmotionDataset
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class EarlyFusionLSTM(nn.Module):
 
         ``modality_mask`` (B, 3) zeroes the features of masked modalities, as if absent.
         """
-        B, T = text.shape[:2]
+        B = text.shape[0]
+        T = max(x.shape[1] for x in (text, acoustic, visual))  # an absent modality is a 1-step placeholder
         xs = []
         for j, x in enumerate((text, acoustic, visual)):
             if x.shape[1] != T:

@@ -19,7 +19,7 @@ utterance (the last ``n`` non-punctuation tokens, OOV tokens kept as steps with
 no vector, as live), acoustic and visual absent. Their acoustic/visual arrays
 are read-only zero views, so 50k text samples cost no memory for absent modalities.
 
-Labels are the corpus's emotion *names* (``model.corpora``); each dataset only
+Labels are the corpus's emotion *names* (``recipes.corpora``); each dataset only
 annotates its own corpus's names (``label_mask``), so concatenated corpora are
 never scored on each other's labels. RAVDESS *calm* is never a training label:
 calm clips are left out of training and kept in validation, with a ``calm``
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model.datasets import EmotionDataset
+
 from . import corpora
-from .datasets import EmotionDataset
 from .recipe_extract import ClipAudioFeatures
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,13 @@ def ravdess_visual_rows(face_aus: dict[str, np.ndarray], keys: Sequence[str]) ->
     return adapt_openface_rows(np.stack([face_aus[k] for k in keys]))
 
 
-def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray, ends: Sequence[float], provider,
+def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray | None, ends: Sequence[float], provider,
                  settings: WindowSettings = WindowSettings()) -> list:
-    """Windows of one clip ending at ``ends`` (fractions of the clip's duration, 1.0 = its end)."""
+    """Windows of one clip ending at ``ends`` (fractions of the clip's duration, 1.0 = its end).
+
+    ``facet_row`` None: no face (the visual modality is absent, as live without a camera);
+    a clip without words needs no ``provider`` (None).
+    """
     from feature_adapters.align import WordInput, windows_at
     from feature_adapters.covarep import CovarepAdapter
     from feature_adapters.text import embed_words
@@ -83,15 +88,17 @@ def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray, ends: Sequence
     a_feats = CovarepAdapter().adapt(frames)
     a_valid = np.asarray(frames.is_voiced, bool) if len(frames) else np.zeros(0, bool)
     dur = float(audio.duration)
-    v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
-    v_feats = np.repeat(np.asarray(facet_row, np.float32)[None, :], len(v_times), axis=0)
-    tokens = embed_words(list(audio.words), provider)
+    visual = None
+    if facet_row is not None:
+        v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
+        visual = (v_times, np.repeat(np.asarray(facet_row, np.float32)[None, :], len(v_times), axis=0), None)
+    tokens = embed_words(list(audio.words), provider) if audio.words else []  # no words: no provider needed
     words = [WordInput(t.token, float(t.start), float(t.end), None if t.oov else np.asarray(t.vector, np.float32),
                        bool(t.oov)) for t in tokens]
     times = [min(dur, max(0.0, float(f) * dur)) for f in ends]
     d_t, d_a, d_v = DIMS
     return windows_at(
-        words, (frames.times, a_feats, a_valid) if len(frames) else None, (v_times, v_feats, None), times,
+        words, (frames.times, a_feats, a_valid) if len(frames) else None, visual, times,
         t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step, tolerance=settings.tolerance,
         text_dim=d_t, acoustic_dim=d_a, visual_dim=d_v,
     )

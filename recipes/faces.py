@@ -1,0 +1,354 @@
+"""Labelled face photos (``shared/data/faces``) through livemer's live face path, as training windows.
+
+Each photo goes through what a live frame goes through: ``cv2.imread`` (BGR,
+as OpenCV capture gives) -> :class:`feature_adapters.face_mediapipe.MediaPipeFaceBackend`
+(FaceLandmarker; ``still=True``, IMAGE mode: a fresh detection per photo, so
+no photo rides on the tracking state of the previous, unrelated one) -> the
+52 blendshapes -> :func:`~feature_adapters.face_mediapipe.blendshapes_to_aus`
+-> :class:`feature_adapters.facet.FacetAdapter` ``("mediapipe")``, the adapter
+and calibration ``livemer.engine.Engine.visual_row`` uses live.
+
+The backend's raw output (found, 52 blendshape scores, head pose, box) is
+cached per photo with :class:`recipes.feature_cache.FeatureCache`; the cheap
+adapters (AUs, Facet-35) run on every build, as in the RAVDESS recipe. Photos
+with no face are excluded and counted (:func:`extract_faces`' report).
+
+A photo is a static face with no voice and no words: its visual row fills a
+live window of ``n_steps`` pseudo-steps (:func:`photo_window`; text and
+acoustic absent). Visual spaces: ``facet-35`` (the default model's, as
+live), ``mediapipe-blendshapes-52`` (:mod:`feature_adapters.blendshapes`),
+or both side by side (:func:`visual_space`).
+
+``python -m recipes.faces`` extracts every photo into the cache (2 worker
+processes) and prints the report.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.datasets import EmotionDataset
+from recipes.feature_cache import Extractor, FeatureCache, source_digest
+from recipes.recipe_data import WindowSettings, windows_to_arrays
+
+from .extraction import FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("muxspace", "emilmrk")
+EMOTIONS = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+FACET = "facet-35"
+BLENDSHAPES = "mediapipe-blendshapes-52"
+BOTH = f"{FACET}+{BLENDSHAPES}"
+VISUAL_SPACES = (FACET, BLENDSHAPES, BOTH)
+
+
+class FaceDataError(ValueError):
+    """A faces folder or labels file that cannot be read (one line naming it)."""
+
+
+@dataclass(frozen=True)
+class FacePhoto:
+    path: Path
+    emotion: str
+    source: str  # muxspace / emilmrk
+    labeller: str  # muxspace's labelling student ('' when the source has none)
+    file: str  # as in labels.csv (images/...jpg)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.file}"
+
+
+def read_photos(faces_root: str | Path, sources: Sequence[str] = SOURCES) -> list[FacePhoto]:
+    """Every labelled photo of ``sources`` under ``faces_root`` (``shared/data/faces``), in labels.csv order."""
+    root = Path(faces_root)
+    out: list[FacePhoto] = []
+    for src in sources:
+        labels = root / src / "labels.csv"
+        try:
+            with open(labels, encoding="utf-8", newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except OSError as exc:
+            raise FaceDataError(f"{labels}: cannot read the labels file ({exc.strerror})") from None
+        for row in rows:
+            emo = (row.get("emotion") or "").strip()
+            if emo not in EMOTIONS:
+                raise FaceDataError(f"{labels}: unknown emotion {emo!r} for {row.get('file')}")
+            out.append(FacePhoto(root / src / row["file"], emo, src, (row.get("group") or "").strip(), row["file"]))
+    return out
+
+
+def source_emotions(photos: Sequence[FacePhoto]) -> dict[str, list[str]]:
+    """source -> the emotions it labels (only these are annotated for its photos)."""
+    got: dict[str, set[str]] = {}
+    for p in photos:
+        got.setdefault(p.source, set()).add(p.emotion)
+    return {s: [e for e in EMOTIONS if e in v] for s, v in got.items()}
+
+
+# ----------------------------------------------------------------------------- the live face path, cached
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A photo as an OpenCV BGR uint8 frame (grey photos become 3 channels, as a capture frame)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image (missing, corrupt or unknown format)")
+    return img
+
+
+def _photo_arrays(path: Path, backend) -> dict[str, np.ndarray]:
+    """The backend's raw result for one photo: found, raw blendshape scores, head pose, box, image size."""
+    img = read_image(path)
+    r = backend.process(img, 0)
+    names = list(r.blendshapes)
+    return {
+        "found": np.bool_(r.face_found),
+        "n_faces": np.int32(r.n_faces),
+        "blendshape_names": np.asarray(names, dtype=str).reshape(-1),
+        "blendshape_scores": np.asarray([r.blendshapes[n] for n in names], np.float64).reshape(-1),
+        "head_pose": np.asarray(r.head_pose if r.head_pose is not None else (np.nan,) * 3, np.float64),
+        "box": np.asarray(r.box if r.box is not None else (np.nan,) * 4, np.float64),
+        "size": np.asarray(img.shape[:2], np.int32),
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def face_extractor() -> Extractor:
+    """Cache identity: the still-image MediaPipe backend's code, its model file, mediapipe/OpenCV versions."""
+    import cv2
+    import mediapipe
+
+    from feature_adapters import face, face_mediapipe
+
+    model = face_mediapipe.model_path()
+    version = source_digest(
+        face_mediapipe.MediaPipeFaceBackend, face.FaceBackend, face.bgr_to_rgb, face_mediapipe.head_pose_from_matrix,
+        model.stat().st_size, mediapipe.__version__, cv2.__version__, _photo_arrays, read_image,
+    )
+    return Extractor("face-mediapipe-still", version)
+
+
+_BACKEND = None
+
+
+def _backend():
+    """One still-image backend per process (built on first use)."""
+    global _BACKEND
+    if _BACKEND is None:
+        from feature_adapters.face import make_face_backend
+
+        _BACKEND = make_face_backend("mediapipe", still=True)
+    return _BACKEND
+
+
+def extract_photo(path: str, cache_root: str | None = None) -> ItemStatus:
+    """Cache one photo's face analysis; never raises (a failure is an ``ItemStatus`` with the reason)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        cache = FeatureCache(cache_root)
+        ex = face_extractor()
+        got = cache.load(path, ex)
+        cached = got is not None
+        if got is None:
+            got = _photo_arrays(Path(path), _backend())
+            cache.save(path, ex, got)
+        status = OK if bool(got["found"]) else NO_FACE
+        if cached:
+            return ItemStatus(path, status, cached=True)
+        return ItemStatus(path, status, time.perf_counter() - t0, cpu_s=time.process_time() - c0)
+    except Exception as exc:  # noqa: BLE001 - any failure of one photo is reported in one line and skipped
+        return ItemStatus(path, FAILED, time.perf_counter() - t0, False, one_line(exc), time.process_time() - c0)
+
+
+def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
+                  progress: bool = False, name: str = "faces") -> ExtractionReport:
+    """Fill the cache for ``photos`` (``workers`` processes); the report names no-face and failed photos."""
+    root = str((cache or FeatureCache()).root)
+    return run_pool(functools.partial(extract_photo, cache_root=root), [str(p.path) for p in photos],
+                    name=name, workers=workers, progress=progress)
+
+
+# ----------------------------------------------------------------------------- visual rows and windows
+
+
+def visual_space(name: str = FACET):
+    """The :class:`feature_adapters.spaces.FeatureSpace` of a visual space name (:data:`VISUAL_SPACES`)."""
+    from feature_adapters.blendshapes import BLENDSHAPES52
+    from feature_adapters.facet import FACET35
+    from feature_adapters.spaces import FeatureSpace
+
+    if name == FACET:
+        return FACET35
+    if name == BLENDSHAPES:
+        return BLENDSHAPES52
+    if name == BOTH:
+        return FeatureSpace(
+            name=BOTH, dim=FACET35.dim + BLENDSHAPES52.dim, columns=FACET35.columns + BLENDSHAPES52.columns,
+            filled=dict(FACET35.filled),
+            description=f"Facet-35 (live MediaPipe adapter) then the 52 raw blendshapes. {BLENDSHAPES52.description}",
+        )
+    raise ValueError(f"unknown visual space '{name}', expected one of {', '.join(VISUAL_SPACES)}")
+
+
+def visual_rows(entries: Sequence[dict[str, np.ndarray]], space: str = FACET) -> np.ndarray:
+    """(N, d) visual rows of cached face analyses (all with a face), in ``space``.
+
+    Facet-35 is computed exactly as live (``Engine.visual_row``): the backend's
+    blendshapes -> ``blendshapes_to_aus`` -> ``FacetAdapter("mediapipe").adapt(aus, head_pose)``.
+    """
+    from feature_adapters.blendshapes import blendshape_row
+    from feature_adapters.face_mediapipe import blendshapes_to_aus
+    from feature_adapters.facet import FacetAdapter
+
+    dim = visual_space(space).dim
+    if not entries:
+        return np.zeros((0, dim), np.float32)
+    adapter = FacetAdapter("mediapipe")
+    rows = []
+    for e in entries:
+        shapes = dict(zip(e["blendshape_names"].tolist(), e["blendshape_scores"].tolist()))
+        parts = []
+        if space in (FACET, BOTH):
+            pose = np.asarray(e["head_pose"], np.float64)
+            parts.append(adapter.adapt(blendshapes_to_aus(shapes), tuple(pose) if np.isfinite(pose).all() else None))
+        if space in (BLENDSHAPES, BOTH):
+            parts.append(blendshape_row(shapes))
+        rows.append(np.concatenate(parts).astype(np.float32))
+    return np.stack(rows)
+
+
+def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), duration: float | None = None):
+    """The live window of a static face shown for ``duration`` seconds with no voice and no words.
+
+    The default duration (``n_steps * pseudo_step``) fills the window: every step
+    is a pseudo-step whose visual value is the photo's row.
+    """
+    from feature_adapters.align import windows_at
+
+    row = np.asarray(row, np.float32).reshape(-1)
+    dur = float(settings.n_steps * settings.pseudo_step if duration is None else duration)
+    v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
+    visual = (v_times, np.repeat(row[None, :], len(v_times), axis=0), None)
+    from recipes.recipe_data import DIMS
+
+    return windows_at([], None, visual, [dur], t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step,
+                      tolerance=settings.tolerance, text_dim=DIMS[0], acoustic_dim=DIMS[1], visual_dim=row.size)[0]
+
+
+def build_faces(photos: Sequence[FacePhoto], entries: Sequence[dict[str, np.ndarray]], *, space: str = FACET,
+                settings: WindowSettings = WindowSettings(), duration: float | None = None,
+                source_labels: dict[str, Sequence[str]] | None = None, name: str = "faces") -> EmotionDataset:
+    """One window per photo (all with a face). Labels: each source annotates only its own emotions
+    (``source_labels``, default :func:`source_emotions` of ``photos``).
+
+    Groups: ``source``, ``labeller`` (muxspace's student; '' for emilmrk), ``photo`` (its key).
+    """
+    if len(photos) != len(entries):
+        raise ValueError(f"{len(photos)} photos but {len(entries)} face analyses")
+    rows = visual_rows(entries, space)
+    d_v = visual_space(space).dim
+    per_source = {k: list(v) for k, v in (source_labels or source_emotions(photos)).items()}
+    names = [e for e in EMOTIONS if any(e in v for v in per_source.values())]
+    if not photos:
+        names = list(EMOTIONS)
+    # every photo gets the same steps (pseudo-steps over a static face): build them once with the live aligner,
+    # then put each photo's row on the observed steps (equal to photo_window(row) for every row, see the tests)
+    template = photo_window(np.ones(d_v, np.float32), settings, duration)
+    arr = windows_to_arrays([template])
+    n = len(photos)
+    vis = (arr["visual_mask"][0][None, :, None] * rows[:, None, :]).astype(np.float32)
+    y = np.zeros((n, len(names)), np.float32)
+    lm = np.zeros((n, len(names)), bool)
+    for i, p in enumerate(photos):
+        y[i, names.index(p.emotion)] = 1.0
+        lm[i] = [e in per_source[p.source] for e in names]
+    d_t, d_a = arr["text"].shape[2], arr["acoustic"].shape[2]
+    rep = lambda k: np.broadcast_to(arr[k][0][None], (n,) + arr[k].shape[1:])  # noqa: E731
+    return EmotionDataset(
+        text=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, settings.n_steps, d_t)),
+        acoustic=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, settings.n_steps, d_a)),
+        visual=vis, labels=y, emotions=names, ids=[p.key for p in photos],
+        step_masks={"text": rep("text_mask"), "acoustic": rep("acoustic_mask"), "visual": rep("visual_mask")},
+        modality_mask=rep("modality_mask"), label_mask=lm, name=name,
+        groups={"source": [p.source for p in photos], "labeller": [p.labeller for p in photos],
+                "photo": [p.key for p in photos]},
+    )
+
+
+def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: str = FACET,
+               settings: WindowSettings = WindowSettings(), duration: float | None = None,
+               cache: FeatureCache | None = None, workers: int = 1, limit: int | None = None,
+               report: list | None = None, name: str = "faces") -> EmotionDataset:
+    """Face-photo windows of ``sources`` from ``shared`` (``../shared``); features from the cache, extracted on a miss.
+
+    Photos with no face or that cannot be read are excluded (one warning line with
+    the counts; ``report``, when given, receives the :class:`ExtractionReport`).
+    ``limit`` keeps the first N photos of each (source, emotion) (quick runs).
+    """
+    cache = cache or FeatureCache()
+    photos = read_photos(Path(shared) / "data" / "faces", sources)
+    labels = source_emotions(photos)
+    if limit:
+        photos = first_per_class(photos, limit, lambda p: (p.source, p.emotion))
+    rep = extract_faces(photos, cache=cache, workers=workers, name=name)
+    if report is not None:
+        report.append(rep)
+    status = {i.key: i.status for i in rep.items}
+    keep = [p for p in photos if status[str(p.path)] == OK]
+    c = rep.counts()
+    if c[NO_FACE] or c[FAILED]:
+        log.warning("%s: %d of %d photos excluded (%d with no face found, %d unreadable)", name,
+                    c[NO_FACE] + c[FAILED], len(photos), c[NO_FACE], c[FAILED])
+    ex = face_extractor()
+    entries = [cache.load(p.path, ex) for p in keep]
+    lost = [p for p, e in zip(keep, entries) if e is None]
+    if lost:  # written by the pool a moment ago; unreadable now only if the disk failed
+        raise RuntimeError(f"{lost[0].path}: face analysis missing from the cache after extraction")
+    return build_faces(keep, entries, space=space, settings=settings, duration=duration, source_labels=labels,
+                       name=name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m recipes.faces``: run every photo through the live face path into the feature cache."""
+    import argparse
+    import json
+
+    from .extraction import write_report
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sources", default=",".join(SOURCES))
+    ap.add_argument("--report", type=Path, default=None, help="write the report as JSON here")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        photos = read_photos(args.shared / "data" / "faces", [s for s in args.sources.split(",") if s])
+    except FaceDataError as exc:
+        print(f"error: {exc}")
+        return 2
+    reports = []
+    for src in dict.fromkeys(p.source for p in photos):
+        sub = [p for p in photos if p.source == src]
+        rep = extract_faces(sub, workers=args.workers, progress=True, name=f"faces/{src}")
+        print(rep.summary(), flush=True)
+        reports.append(rep)
+    if args.report:
+        write_report(args.report, reports)
+    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
