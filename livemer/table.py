@@ -33,10 +33,10 @@ from .outputs import MODALITIES, atomic_path, result_columns
 PARQUET_NAME = "windows.parquet"
 CSV_NAME = "windows.csv"
 #: Columns of the per-input CSV that hold text (read as strings, empty when there are no words).
-TEXT_COLUMNS = ("words", "new_words", "modalities_used")
+TEXT_COLUMNS = ("words", "new_words", "voice", "modalities_used")
 #: Columns that describe the scene rather than one face (see the module docstring).
 SCENE_PREFIXES = ("text_", "acoustic_")
-SCENE_COLUMNS = ("words", "new_words", "voice_present")
+SCENE_COLUMNS = ("words", "new_words", "voice_present", "voice")
 
 
 def table_columns(emotions: Sequence[str]) -> list[str]:

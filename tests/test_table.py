@@ -22,6 +22,7 @@ def per_input_csv(path, n, face_every=1, words="hi there", face_id=None):
     df["modalities_used"] = "tav"
     df["face_present"] = [int(i % face_every == 0) for i in range(n)]
     df["voice_present"] = 1
+    df["voice"] = ["speech" if i % 3 else "no speech (silence)" for i in range(n)]
     df.loc[0, "p_sad"] = np.nan
     if face_id is not None:
         df.insert(0, "face_id", face_id)
@@ -35,6 +36,7 @@ def test_columns_and_scene_marking():
     assert {"p_happy", "text_sad", "acoustic_happy", "visual_sad", "words", "face_present", "voice_present"} <= set(cols)
     assert table.is_scene_column("text_happy") and table.is_scene_column("acoustic_sad")
     assert table.is_scene_column("words") and table.is_scene_column("voice_present")
+    assert table.is_scene_column("voice")  # the speech gate's reason belongs to the scene too
     assert not table.is_scene_column("visual_happy") and not table.is_scene_column("face_present")
     assert not table.is_scene_column("p_happy") and not table.is_scene_column("face_id")
 
