@@ -60,12 +60,18 @@ class OfflineSettings:
     face_fps: float = DEFAULT_FACE_FPS
     batch_size: int = 256
     max_faces: int = 1  # faces found per frame and boxed in the annotated video; the model scores the largest
+    # NumPy BLAS threads while a file is analysed. The same number in every process (the CLI's, a pool worker, a
+    # Dask worker), whatever the process's own default: BLAS sums in a thread-count dependent order, and the
+    # mel spectrograms of speech recognition and the acoustic features change with it (words, timings, scores).
+    blas_threads: int = 1
 
     def __post_init__(self) -> None:
         if not (self.hop > 0 and math.isfinite(self.hop)):
             raise LivemerError(f"--hop must be a positive number of seconds, got {self.hop}")
         if not (self.face_fps > 0 and math.isfinite(self.face_fps)):
             raise LivemerError(f"--face-fps must be a positive rate, got {self.face_fps}")
+        if int(self.blas_threads) < 1:
+            raise LivemerError(f"blas_threads must be at least 1, got {self.blas_threads}")
 
     def tolerance(self) -> float:
         """Seconds a step may reach for the nearest frame when none falls inside it.
@@ -336,7 +342,17 @@ class FileDriver:
         """Run every stage on one file; raises :class:`MediaError` (one line) when it is unusable.
 
         ``keep_windows`` keeps the model's input windows in the result (``FileResult.windows``).
+        Runs with ``settings.blas_threads`` BLAS threads, so the result does not depend on the process.
         """
+        from threadpoolctl import threadpool_limits
+
+        # the stages load first: the BLAS libraries they bring are then among those limited
+        self.session.load(wait=tuple(self.session.options.stages))
+        with threadpool_limits(limits=int(self.settings.blas_threads), user_api="blas"):
+            return self._analyse(path, progress, info, keep_windows)
+
+    def _analyse(self, path: str | Path, progress: ProgressFn | None, info: MediaInfo | None,
+                 keep_windows: bool) -> FileResult:
         settings, engine, session = self.settings, self.engine, self.session
         t_all = time.perf_counter()
         info = info or probe(path)

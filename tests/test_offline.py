@@ -81,6 +81,8 @@ def test_settings_validate_and_tolerance_follows_face_rate():
         OfflineSettings(hop=0)
     with pytest.raises(LivemerError, match="--face-fps"):
         OfflineSettings(face_fps=-1)
+    with pytest.raises(LivemerError, match="blas_threads"):
+        OfflineSettings(blas_threads=0)
     assert OfflineSettings(face_fps=5).tolerance() == pytest.approx(0.101)
     assert OfflineSettings(face_fps=30).tolerance() == pytest.approx(0.05)
 
@@ -114,7 +116,10 @@ class ScriptedASR:
         self.calls = 0
 
     def transcribe_file_audio(self, audio16k):
+        from threadpoolctl import threadpool_info
+
         self.calls += 1
+        self.blas_threads = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
         if float(np.abs(audio16k).max(initial=0.0)) < 0.05:
             return []
         return [TimedWord("happy", 1.1, 1.4, 0.9), TimedWord("day!", 1.5, 1.75, 0.8)]
@@ -278,6 +283,21 @@ def test_face_timestamps_keep_increasing_across_files(tiny_checkpoint, clips):
     analyse_file(eng, clips["dark"], OfflineSettings(face_fps=5))  # the same driver: one tracker, time moves on
     ts = eng.fake_face.times
     assert len(ts) == 10 and all(b > a for a, b in zip(ts, ts[1:]))
+
+
+def test_analysis_uses_the_same_blas_threads_whatever_the_process_default(engine, clips):
+    """BLAS sums in a thread-dependent order (mel and acoustic features): every process analyses with
+    ``blas_threads`` (a pool worker and the CLI's process gave different words before)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        outer = blas()
+        analyse_file(engine, clips["audio_only"])
+        assert engine.fake_asr.blas_threads == {OfflineSettings().blas_threads} == {1}
+        assert blas() == outer  # the process's own setting comes back
 
 
 @pytest.mark.slow
