@@ -7,6 +7,7 @@ RTF = processing time / audio duration (lower is better; < 1 is faster than real
 Both wall-clock and process CPU time are printed: on a shared, loaded machine the CPU
 figure is the steadier one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,10 @@ def _speech(seconds: float) -> tuple[np.ndarray, str]:
         raise SystemExit("no ../shared RAVDESS audio and no espeak-ng: nothing to benchmark on")
     import librosa
 
-    text = ("The quick brown fox jumps over the lazy dog. I did not expect to see you here today, "
-            "and honestly I am rather pleased about it. ")
+    text = (
+        "The quick brown fox jumps over the lazy dog. I did not expect to see you here today, "
+        "and honestly I am rather pleased about it. "
+    )
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
         subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True)
@@ -77,8 +80,10 @@ def main() -> None:
         t, c = time.perf_counter(), time.process_time()
         frames = extract_acoustic(y, SR)
         best, best_cpu = min(best, time.perf_counter() - t), min(best_cpu, time.process_time() - c)
-    print(f"offline:   {len(frames)} frames in {best * 1000:.0f} ms wall -> RTF {best / dur:.4f} "
-          f"({best / dur * 1000:.1f} ms per s of audio); CPU-time RTF {best_cpu / dur:.4f}")
+    print(
+        f"offline:   {len(frames)} frames in {best * 1000:.0f} ms wall -> RTF {best / dur:.4f} "
+        f"({best / dur * 1000:.1f} ms per s of audio); CPU-time RTF {best_cpu / dur:.4f}"
+    )
 
     hop = int(args.hop_ms / 1000 * SR)
     best, best_cpu, lat = np.inf, np.inf, np.zeros(0)
@@ -88,7 +93,7 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, y.size, hop):
             t = time.perf_counter()
-            parts.append(ex.push(y[i:i + hop]))
+            parts.append(ex.push(y[i : i + hop]))
             times.append(time.perf_counter() - t)
         parts.append(ex.flush())
         total = time.perf_counter() - t0
@@ -97,9 +102,11 @@ def main() -> None:
             best, lat = total, np.array(times)
     streamed = AcousticFrames.concat([p for p in parts if len(p)])
     diff = float(np.max(np.abs(streamed.features - frames.features))) if len(streamed) == len(frames) else float("nan")
-    print(f"streaming: {len(lat)} pushes of {args.hop_ms:.0f} ms -> RTF {best / dur:.4f} wall, "
-          f"{best_cpu / dur:.4f} CPU; per push "
-          f"mean {lat.mean() * 1000:.2f} ms, p95 {np.percentile(lat, 95) * 1000:.2f} ms, max {lat.max() * 1000:.2f} ms")
+    print(
+        f"streaming: {len(lat)} pushes of {args.hop_ms:.0f} ms -> RTF {best / dur:.4f} wall, "
+        f"{best_cpu / dur:.4f} CPU; per push "
+        f"mean {lat.mean() * 1000:.2f} ms, p95 {np.percentile(lat, 95) * 1000:.2f} ms, max {lat.max() * 1000:.2f} ms"
+    )
     print(f"streaming vs offline: {len(streamed)} vs {len(frames)} frames, max |diff| {diff:.2e}")
 
     adapter = CovarepAdapter()

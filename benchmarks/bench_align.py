@@ -3,6 +3,7 @@
 Run: .venv/bin/python benchmarks/bench_align.py [--minutes 60]
 Synthetic timeline: 100 Hz x 74-d acoustic, 30 Hz x 35-d visual, ~2.5 words/s of 50-d vectors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,15 @@ import time
 
 import numpy as np
 
-from feature_adapters.align import FrameSeries, StreamingAligner, WordInput, build_steps, frame_means, windows_at, windows_over
+from feature_adapters.align import (
+    FrameSeries,
+    StreamingAligner,
+    WordInput,
+    build_steps,
+    frame_means,
+    windows_at,
+    windows_over,
+)
 
 
 def timeline(seconds: float, rng: np.random.Generator):
@@ -78,8 +87,10 @@ def main() -> None:
             add_t += tb - ta
             win_t += tc - tb
             n += 1
-    print(f"StreamingAligner steady state ({al.buffered()}): add {add_t / n * 1e3:.3f} ms/tick, "
-          f"window {win_t / n * 1e3:.3f} ms")
+    print(
+        f"StreamingAligner steady state ({al.buffered()}): add {add_t / n * 1e3:.3f} ms/tick, "
+        f"window {win_t / n * 1e3:.3f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ one about 0.5 s for a 4.5 s buffer.
 
 Usage: ``python benchmarks/bench_asr.py [--chunk 0.5] [--beam 5] [--threads N] [--asr-model M] [--live]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,8 +101,10 @@ def offline(asr, audio: np.ndarray, ref: str, repeats: int) -> None:
         cpus.append(time.process_time() - c0)
         text = " ".join(w.word for w in words)
     wall = statistics.median(walls)
-    print(f"  offline  {dur:5.1f} s audio: RTF {wall / dur:.3f} (wall {wall:.2f} s, CPU {statistics.median(cpus):.2f} s), "
-          f"WER {word_error_rate(ref, text):.1%}, {len(words)} words")
+    print(
+        f"  offline  {dur:5.1f} s audio: RTF {wall / dur:.3f} (wall {wall:.2f} s, CPU {statistics.median(cpus):.2f} s), "
+        f"WER {word_error_rate(ref, text):.1%}, {len(words)} words"
+    )
 
 
 def stream_ideal(asr, audio: np.ndarray, chunk_s: float):
@@ -109,7 +112,7 @@ def stream_ideal(asr, audio: np.ndarray, chunk_s: float):
     n = int(round(chunk_s * SAMPLE_RATE))
     lengths, decode_s = [], []
     for i in range(0, audio.size, n):
-        piece = audio[i:i + n]
+        piece = audio[i : i + n]
         st.push(piece, (i + piece.size) / SAMPLE_RATE)
         lengths.append(st.buffer_duration + piece.size / SAMPLE_RATE)
         t0 = time.perf_counter()
@@ -123,7 +126,7 @@ def stream_realtime(asr, audio: np.ndarray, chunk_s: float):
     """Audio arrives in real time in chunk_s pieces; the worker decodes back to back."""
     st = StreamingTranscriber(asr)
     n = int(round(chunk_s * SAMPLE_RATE))
-    chunks = [(audio[i:i + n], (i + min(n, audio.size - i)) / SAMPLE_RATE) for i in range(0, audio.size, n)]
+    chunks = [(audio[i : i + n], (i + min(n, audio.size - i)) / SAMPLE_RATE) for i in range(0, audio.size, n)]
     clock, k, busy = 0.0, 0, 0.0
     commit_at: list[float] = []
     while k < len(chunks):
@@ -149,8 +152,10 @@ def report_stream(label: str, st, commit_at: list[float], flushed: int, ref: str
     words = st.committed_words
     lat = [t - w.end for w, t in zip(words[: len(words) - flushed], commit_at)]
     text = " ".join(w.word for w in words)
-    print(f"  {label:9s} commit latency p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, max {max(lat, default=float('nan')):.2f} s "
-          f"over {len(lat)} words (+{flushed} at flush), WER {word_error_rate(ref, text):.1%}, {st.decodes} decodes{extra}")
+    print(
+        f"  {label:9s} commit latency p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, max {max(lat, default=float('nan')):.2f} s "
+        f"over {len(lat)} words (+{flushed} at flush), WER {word_error_rate(ref, text):.1%}, {st.decodes} decodes{extra}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,16 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--asr-model", default=None, help="bundled tiny.en unless given")
     ap.add_argument("--repeats", type=int, default=3, help="offline repeats, median reported")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    ap.add_argument("--live", action="store_true",
-                    help="streaming with the live options (beam 1, 1 thread, fitted encoder window)")
+    ap.add_argument(
+        "--live", action="store_true", help="streaming with the live options (beam 1, 1 thread, fitted encoder window)"
+    )
     args = ap.parse_args(argv)
     if args.live:
         args.beam, args.threads = 1, 1
 
     t0 = time.perf_counter()
     asr = load_asr(args.asr_model, threads=args.threads).with_options(beam_size=args.beam)
-    print(f"model {asr.name} ({asr.path}), int8 CPU, {asr.threads} threads, beam {args.beam}; "
-          f"load {time.perf_counter() - t0:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"model {asr.name} ({asr.path}), int8 CPU, {asr.threads} threads, beam {args.beam}; "
+        f"load {time.perf_counter() - t0:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     asr.transcribe_file_audio(np.zeros(SAMPLE_RATE, np.float32))  # warm the VAD
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,10 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         offline(asr, audio, ref, args.repeats)
         asr_offline, asr = asr, live
         st, at, fl, lengths, dec = stream_ideal(asr, audio, args.chunk)
-        report_stream("ideal", st, at, fl, ref, f", buffer mean {np.mean(lengths):.1f} s / max {max(lengths):.1f} s, "
-                      f"decode wall p50 {pct(dec, 50):.2f} s / p95 {pct(dec, 95):.2f} s")
+        report_stream(
+            "ideal",
+            st,
+            at,
+            fl,
+            ref,
+            f", buffer mean {np.mean(lengths):.1f} s / max {max(lengths):.1f} s, "
+            f"decode wall p50 {pct(dec, 50):.2f} s / p95 {pct(dec, 95):.2f} s",
+        )
         st, at, fl, busy = stream_realtime(asr, audio, args.chunk)
-        report_stream("real-time", st, at, fl, ref, f", decoding busy {busy / (audio.size / SAMPLE_RATE):.0%} of stream time")
+        report_stream(
+            "real-time", st, at, fl, ref, f", decoding busy {busy / (audio.size / SAMPLE_RATE):.0%} of stream time"
+        )
         asr = asr_offline
     return 0
 

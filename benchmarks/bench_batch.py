@@ -17,6 +17,7 @@ Every figure is a fresh ``livemer file`` process (start-up included), as a user 
 
 The load average before and after each run is printed: the machine may be shared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,14 @@ def run_cli(code_dir: Path, args: list[str], out: Path) -> dict:
     before = load_line()
     c0 = children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, "file", *args, "--out", str(out)], cwd=code_dir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, "file", *args, "--out", str(out)],
+        cwd=code_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     mem = PeakRSS(proc.pid)
     mem.start()
     stdout, stderr = proc.communicate()
@@ -91,8 +98,13 @@ def run_cli(code_dir: Path, args: list[str], out: Path) -> dict:
     if proc.returncode not in (0, 2):
         tail = (stderr.strip().splitlines() or ["?"])[-1]
         raise SystemExit(f"livemer file failed (exit {proc.returncode}): {tail}")
-    return {"wall": wall, "cpu": children_cpu() - c0, "peak_mb": peak / 2**20, "load": f"{before} -> {load_line()}",
-            "rc": proc.returncode}
+    return {
+        "wall": wall,
+        "cpu": children_cpu() - c0,
+        "peak_mb": peak / 2**20,
+        "load": f"{before} -> {load_line()}",
+        "rc": proc.returncode,
+    }
 
 
 def children_cpu() -> float:
@@ -117,11 +129,12 @@ def batch_figures(out: Path, run: dict) -> str:
         first = (half - 1) / max(stamps[half - 1] - stamps[0], 1e-6)
         second = (len(stamps) - half) / max(stamps[-1] - stamps[half - 1], 1e-6)
         rates = f"; first half {first:.2f} clips/s, second half {second:.2f} clips/s"
-    return (f"{n} clips ({media:.0f} s of audio) in {run['wall']:.1f} s: {n / run['wall']:.2f} clips/s, "
-            f"{media / run['wall']:.1f}x real time{rates}; {run['cpu']:.0f} CPU-s ({run['cpu'] / max(n, 1):.2f} per "
-            f"clip: {2 * media / run['cpu']:.1f}x real time if it had both cores); peak RSS {run['peak_mb']:.0f} MB; "
-            f"{run['load']}"
-            + ("" if n == len(idx) else f"; {len(idx) - n} FAILED"))
+    return (
+        f"{n} clips ({media:.0f} s of audio) in {run['wall']:.1f} s: {n / run['wall']:.2f} clips/s, "
+        f"{media / run['wall']:.1f}x real time{rates}; {run['cpu']:.0f} CPU-s ({run['cpu'] / max(n, 1):.2f} per "
+        f"clip: {2 * media / run['cpu']:.1f}x real time if it had both cores); peak RSS {run['peak_mb']:.0f} MB; "
+        f"{run['load']}" + ("" if n == len(idx) else f"; {len(idx) - n} FAILED")
+    )
 
 
 def extract(rev: str, dest: Path) -> Path:
@@ -154,8 +167,11 @@ def main() -> int:
     ap.add_argument("--skip-old", action="store_true")
     ap.add_argument("--skip-video", action="store_true")
     ap.add_argument("--video-seconds", type=float, default=60.0)
-    ap.add_argument("--flatness", action="store_true",
-                    help="only: the clips in this process, one warm driver; CPU seconds and RSS per quarter")
+    ap.add_argument(
+        "--flatness",
+        action="store_true",
+        help="only: the clips in this process, one warm driver; CPU seconds and RSS per quarter",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="livemer-bench-batch-") as d:
         return flatness(args, Path(d)) if args.flatness else bench(args, Path(d))
@@ -181,14 +197,17 @@ def flatness(args, tmp: Path) -> int:
     q = max(1, len(marks) // 4)
     prev = marks[0][0]  # the first clip pays the model load: left out
     for k in range(0, len(marks) - 1, q):
-        part = marks[k + 1: k + 1 + q]
+        part = marks[k + 1 : k + 1 + q]
         if not part:
             break
         cpu = part[-1][0] - prev
         prev = part[-1][0]
         media = sum(m[1] for m in part)
-        print(f"clips {k + 2}-{k + 1 + len(part)}: {cpu / len(part):.3f} CPU-s per clip "
-              f"({media / cpu:.1f}x real time per core); RSS {part[-1][2] / 2**20:.0f} MB", flush=True)
+        print(
+            f"clips {k + 2}-{k + 1 + len(part)}: {cpu / len(part):.3f} CPU-s per clip "
+            f"({media / cpu:.1f}x real time per core); RSS {part[-1][2] / 2**20:.0f} MB",
+            flush=True,
+        )
     print(f"total {time.process_time() - c0:.0f} CPU-s, {res.failures} failed; {load_line()}")
     return 0
 
@@ -221,11 +240,14 @@ def bench(args, tmp: Path) -> int:
             r = run_cli(code, [str(clip), *ck], out)
             doc = json.loads((out / f"{clip.stem}.json").read_text())
             dur, inner = float(doc["duration"]), float(doc["timings_s"]["wall"])
-            print(f"{dur:.0f} s talking video, all outputs (CSV, JSON, PNG, annotated MP4), {job[6:]} path: "
-                  f"{dur / r['wall']:.2f}x real time process start to exit ({r['wall']:.1f} s), "
-                  f"{dur / inner:.2f}x with the models loaded ({inner:.1f} s); {r['cpu']:.0f} CPU-s; "
-                  f"peak RSS {r['peak_mb']:.0f} MB; "
-                  f"{r['load']}", flush=True)
+            print(
+                f"{dur:.0f} s talking video, all outputs (CSV, JSON, PNG, annotated MP4), {job[6:]} path: "
+                f"{dur / r['wall']:.2f}x real time process start to exit ({r['wall']:.1f} s), "
+                f"{dur / inner:.2f}x with the models loaded ({inner:.1f} s); {r['cpu']:.0f} CPU-s; "
+                f"peak RSS {r['peak_mb']:.0f} MB; "
+                f"{r['load']}",
+                flush=True,
+            )
             continue
         name, code, extra = clip_runs[job]
         if code is None:

@@ -14,6 +14,7 @@ Then, on one warm cache, the format alternatives the cache was chosen from (memo
 vs fully read vectors, a words text file vs an .npy of strings, a word->row dict vs
 bisection of the sorted word list).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,15 +72,17 @@ def _env(cache: Path | None = None) -> dict:
 
 
 def _child(cache: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(REPO)], env=_env(cache), capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(REPO)], env=_env(cache), capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _import_time(module: str) -> float:
     """Seconds to import ``module`` in a fresh process after numpy (which every variant needs)."""
-    out = subprocess.run([sys.executable, "-c", IMPORT_ONLY, str(REPO), module], env=_env(), capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_ONLY, str(REPO), module], env=_env(), capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -120,14 +123,20 @@ def alternatives(cache: Path) -> None:
         return [(i := bisect.bisect_left(words, w)) < len(words) and words[i] == w for w in probe]
 
     print(f"\nformat alternatives (one warm cache, in-process, best of 3; {len(words):,} words):")
-    print(f"  vectors: np.load(mmap_mode='r') + 4 lookups {_best(lambda: first_lookups(True)) * 1e3:7.1f} ms   "
-          f"full np.load + 4 lookups {_best(lambda: first_lookups(False)) * 1e3:7.1f} ms")
-    print(f"  words:   words.txt read+split {_best(lambda: (d / 'words.txt').read_bytes().decode('utf-8').split(chr(10))) * 1e3:7.1f} ms "
-          f"({(d / 'words.txt').stat().st_size / 1e6:.1f} MB)   .npy of str load+tolist "
-          f"{_best(lambda: np.load(cache / 'words-as-npy.npy').tolist()) * 1e3:7.1f} ms "
-          f"({(cache / 'words-as-npy.npy').stat().st_size / 1e6:.1f} MB)")
-    print(f"  index:   build word->row dict + {len(probe)} lookups {_best(with_dict) * 1e3:7.1f} ms   "
-          f"bisect sorted list, {len(probe)} lookups {_best(with_bisect) * 1e3:7.3f} ms")
+    print(
+        f"  vectors: np.load(mmap_mode='r') + 4 lookups {_best(lambda: first_lookups(True)) * 1e3:7.1f} ms   "
+        f"full np.load + 4 lookups {_best(lambda: first_lookups(False)) * 1e3:7.1f} ms"
+    )
+    print(
+        f"  words:   words.txt read+split {_best(lambda: (d / 'words.txt').read_bytes().decode('utf-8').split(chr(10))) * 1e3:7.1f} ms "
+        f"({(d / 'words.txt').stat().st_size / 1e6:.1f} MB)   .npy of str load+tolist "
+        f"{_best(lambda: np.load(cache / 'words-as-npy.npy').tolist()) * 1e3:7.1f} ms "
+        f"({(cache / 'words-as-npy.npy').stat().st_size / 1e6:.1f} MB)"
+    )
+    print(
+        f"  index:   build word->row dict + {len(probe)} lookups {_best(with_dict) * 1e3:7.1f} ms   "
+        f"bisect sorted list, {len(probe)} lookups {_best(with_bisect) * 1e3:7.3f} ms"
+    )
 
 
 def main() -> None:
@@ -154,15 +163,19 @@ def main() -> None:
         imp_ours = [_import_time("feature_adapters.embeddings") for _ in range(args.repeats)]
         imp_gensim = [_import_time("gensim.models") for _ in range(args.repeats)]
 
-        print(f"GloVe 6B 50-d ({runs['cold'][0]['words']:,} words); cache size {size / 1e6:.1f} MB; "
-              f"{args.repeats} repeats, fresh process each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"GloVe 6B 50-d ({runs['cold'][0]['words']:,} words); cache size {size / 1e6:.1f} MB; "
+            f"{args.repeats} repeats, fresh process each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         print(f"\nimport after numpy, fresh process (wall): feature_adapters.embeddings {_fmt(imp_ours)}")
         print(f"                                          gensim.models (old runtime)  {_fmt(imp_gensim)}")
         for kind in ("cold", "warm"):
             r = runs[kind]
             what = "build from wheel + write cache" if kind == "cold" else "open cache"
-            print(f"\n{kind}: process start -> first vector (imports incl. numpy + {what}); "
-                  f"gensim/scipy/pyarrow/pandas imported: {sorted({m for x in r for m in x['heavy_modules']}) or 'none'}")
+            print(
+                f"\n{kind}: process start -> first vector (imports incl. numpy + {what}); "
+                f"gensim/scipy/pyarrow/pandas imported: {sorted({m for x in r for m in x['heavy_modules']}) or 'none'}"
+            )
             print(f"  wall {_fmt([x['first_vector'][0] for x in r])}")
             print(f"  cpu  {_fmt([x['first_vector'][1] for x in r])}")
             for i, clock in enumerate(("wall", "cpu")):
@@ -171,8 +184,10 @@ def main() -> None:
                 vec = statistics.median(x["first_vector"][i] - x["loaded"][i] for x in r)
                 sug = statistics.median(x["first_suggest"][i] - x["first_vector"][i] for x in r)
                 near = statistics.median(x["first_nearest"][i] - x["first_suggest"][i] for x in r)
-                print(f"  split ({clock}, median): imports {imp:.3f} s, load {load:.3f} s, first vector {vec * 1e3:.2f} ms, "
-                      f"first spelling suggestion {sug:.3f} s, first nearest words {near:.3f} s")
+                print(
+                    f"  split ({clock}, median): imports {imp:.3f} s, load {load:.3f} s, first vector {vec * 1e3:.2f} ms, "
+                    f"first spelling suggestion {sug:.3f} s, first nearest words {near:.3f} s"
+                )
         if not args.no_alternatives:
             alternatives(Path(keep))
 

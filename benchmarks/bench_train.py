@@ -7,6 +7,7 @@ trainer's real step (forward, masked BCE, backward, clipping, Adam update).
 
     .venv/bin/python benchmarks/bench_train.py [--steps 5] [--batch-size 512] [--threads N] [--gem]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     data = to_tensors(ds)
     batches = [data.batch(torch.arange(i * args.batch_size, (i + 1) * args.batch_size)) for i in range(2)]
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    print(f"device {trainer.device}; model: text {cfg.input_dims['text']}->{cfg.hidden['text']}, acoustic {cfg.input_dims['acoustic']}->"
-          f"{cfg.hidden['acoustic']}, visual {cfg.input_dims['visual']}->{cfg.hidden['visual']}, {cfg.num_layers} bi-LSTM "
-          f"layers, {n_params:,} parameters; batch {args.batch_size}, T={args.seq_len}, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"device {trainer.device}; model: text {cfg.input_dims['text']}->{cfg.hidden['text']}, acoustic {cfg.input_dims['acoustic']}->"
+        f"{cfg.hidden['acoustic']}, visual {cfg.input_dims['visual']}->{cfg.hidden['visual']}, {cfg.num_layers} bi-LSTM "
+        f"layers, {n_params:,} parameters; batch {args.batch_size}, T={args.seq_len}, torch threads {torch.get_num_threads()}, "
+        f"{os.cpu_count()} CPUs"
+    )
     net.train()
     trainer.step(batches[0])  # warm-up
     times = []
@@ -65,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         sync()
         times.append(time.perf_counter() - t0)
     med = float(np.median(times))
-    print(f"train step: median {med:.3f} s over {args.steps} steps -> {args.batch_size / med:,.0f} samples/s "
-          f"(best {args.batch_size / min(times):,.0f})")
+    print(
+        f"train step: median {med:.3f} s over {args.steps} steps -> {args.batch_size / med:,.0f} samples/s "
+        f"(best {args.batch_size / min(times):,.0f})"
+    )
     epoch = 16326 / (args.batch_size / med)
     print(f"one CMU-MOSEI training epoch (16,326 samples) would take ~{epoch / 60:.1f} min at this rate")
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
 
 Every speaker in ``--speakers`` is run (no picking); mean, sd, min and max are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,13 @@ def label_of(c) -> str:
 
 def batch_of(windows) -> WindowBatch:
     arr = recipe_data.windows_to_arrays(windows)
-    return WindowBatch(arr["text"], arr["acoustic"], arr["visual"],
-                       {m: arr[f"{m}_mask"] for m in ("text", "acoustic", "visual")}, arr["modality_mask"])
+    return WindowBatch(
+        arr["text"],
+        arr["acoustic"],
+        arr["visual"],
+        {m: arr[f"{m}_mask"] for m in ("text", "acoustic", "visual")},
+        arr["modality_mask"],
+    )
 
 
 def main(argv=None) -> int:
@@ -88,16 +94,26 @@ def main(argv=None) -> int:
     ap.add_argument("--l2", type=float, nargs="+", default=[adapt.DEFAULT_L2])
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
-    ap.add_argument("--calibrate", action="store_true",
-                    help="per-speaker baseline: every speaker's neutral clips of statement 1 shift its features "
-                         "(model.calibration); those clips leave the evaluation set")
-    ap.add_argument("--adapt", default=",".join(adapt.ADAPTED_MODALITIES),
-                    help="modalities whose rows are learned (comma-separated; default acoustic,visual)")
-    ap.add_argument("--pool", action="store_true",
-                    help="reference ceiling: the examples of all --speakers together as one teacher")
-    ap.add_argument("--write-replay-checkpoint", metavar="OUT",
-                    help="also write the checkpoint with a replay set of actors 1-16 (--per-emotion windows of "
-                         "each trained emotion) attached, for `livemer add-emotion --examples`")
+    ap.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="per-speaker baseline: every speaker's neutral clips of statement 1 shift its features "
+        "(model.calibration); those clips leave the evaluation set",
+    )
+    ap.add_argument(
+        "--adapt",
+        default=",".join(adapt.ADAPTED_MODALITIES),
+        help="modalities whose rows are learned (comma-separated; default acoustic,visual)",
+    )
+    ap.add_argument(
+        "--pool", action="store_true", help="reference ceiling: the examples of all --speakers together as one teacher"
+    )
+    ap.add_argument(
+        "--write-replay-checkpoint",
+        metavar="OUT",
+        help="also write the checkpoint with a replay set of actors 1-16 (--per-emotion windows of "
+        "each trained emotion) attached, for `livemer add-emotion --examples`",
+    )
     args = ap.parse_args(argv)
 
     from feature_adapters.embeddings import get_provider
@@ -120,15 +136,17 @@ def main(argv=None) -> int:
     def is_target(c) -> bool:
         return label_of(c) == target
 
-    ex_clips = {s: recipe_data.select_clips([c for c in clips if c.actor == s and is_target(c)], args.shots)
-                for s in speakers}
+    ex_clips = {
+        s: recipe_data.select_clips([c for c in clips if c.actor == s and is_target(c)], args.shots) for s in speakers
+    }
     own_neutral = {s: [c for c in clips if c.actor == s and c.emotion == "neutral"] for s in speakers}
     if args.pool:
         ex_clips = {0: [c for s in speakers for c in ex_clips[s]]}
         own_neutral = {0: [c for s in speakers for c in own_neutral[s]]}
         speakers = [0]
-    pool = recipe_data.select_clips([c for c in clips if c.actor not in VALID_ACTORS and c.emotion not in corpora.HELD_OUT
-                                     and not is_target(c)], 2)
+    pool = recipe_data.select_clips(
+        [c for c in clips if c.actor not in VALID_ACTORS and c.emotion not in corpora.HELD_OUT and not is_target(c)], 2
+    )
     valid = [c for c in clips if c.actor in VALID_ACTORS]
     calib = {c.actor: [] for c in clips}
     for c in clips:
@@ -136,8 +154,11 @@ def main(argv=None) -> int:
             calib[c.actor].append(c)
     if args.calibrate:  # the clips that calibrate a validation actor are not scored
         valid = [c for c in valid if c not in calib[c.actor]]
-    need = sorted({c.path for c in valid + pool} | {c.path for s in speakers for c in ex_clips[s] + own_neutral[s]}
-                  | {c.path for a in list(VALID_ACTORS) + speakers for c in calib.get(a, [])})
+    need = sorted(
+        {c.path for c in valid + pool}
+        | {c.path for s in speakers for c in ex_clips[s] + own_neutral[s]}
+        | {c.path for a in list(VALID_ACTORS) + speakers for c in calib.get(a, [])}
+    )
     print(f"extracting acoustic features of {len(need)} clips (cache first) ...", file=sys.stderr, flush=True)
     audio = dict(zip(need, extract_clips(need, text=False)))
     rows = {c.path: recipe_data.ravdess_visual_rows(face, [c.face_key])[0] for c in clips if c.path in audio}
@@ -227,10 +248,15 @@ def main(argv=None) -> int:
             d = dense(c)
             nw += d
             ng += [c.path.name] * len(d)
-        own = adapt.encode_batch(pred, batch_of(nw), "av", adapt.clip_weights(ng) * len(neg_replay) / max(1, len(own_neutral[s])))
+        own = adapt.encode_batch(
+            pred, batch_of(nw), "av", adapt.clip_weights(ng) * len(neg_replay) / max(1, len(own_neutral[s]))
+        )
         pred.set_calibration(None)
         for l2 in args.l2:
-            for variant, neg in (("replay", neg_replay), ("replay+own neutral", adapt.Examples.concat([neg_replay, own]))):
+            for variant, neg in (
+                ("replay", neg_replay),
+                ("replay+own neutral", adapt.Examples.concat([neg_replay, own])),
+            ):
                 t1 = time.perf_counter()
                 fit = adapt.fit_adapter(pos, neg, init, pred.fusion_weights, l2=l2, modalities=args.adapt.split(","))
                 t_fit += time.perf_counter() - t1
@@ -238,41 +264,63 @@ def main(argv=None) -> int:
                 after = evaluate()
                 pred.clear_adaptation(target)
                 results[f"{variant}, l2={l2:g}"].append(
-                    (s, after[target], np.mean([after[e] for e in seen]), fit.positives, fit.negatives))
+                    (s, after[target], np.mean([after[e] for e in seen]), fit.positives, fit.negatives)
+                )
 
     if args.write_replay_checkpoint:
         train_clips = [c for c in pool if c.name in replay_words]
-        ds = recipe_data.build_ravdess(train_clips, [audio[c.path] for c in train_clips], face, provider,
-                                       (0.6, 0.8, 1.0), include_calm=False, name="ravdess actors 1-16")
+        ds = recipe_data.build_ravdess(
+            train_clips,
+            [audio[c.path] for c in train_clips],
+            face,
+            provider,
+            (0.6, 0.8, 1.0),
+            include_calm=False,
+            name="ravdess actors 1-16",
+        )
         ds = ds.select_emotions(replay_words)
         n = adapt.attach_replay(ck, ds, args.per_emotion)
         print(f"wrote {ck.save(args.write_replay_checkpoint)} with a replay set of {n} windows")
 
     seen_before = float(np.mean([before[e] for e in seen]))
-    print(f"\nfew-shot '{target}' from {args.shots} clips of one speaker; evaluated on actors 17-20 "
-          f"({len(valid)} clips, {int(y[target].sum())} positive), modalities acoustic+visual")
-    print(f"adapted rows: {args.adapt}; checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
-          f"{', '.join(replay_words)}")
-    print(f"zero-shot '{target}' AUC {before[target]:.3f}; seen mean AUC {seen_before:.4f} "
-          f"({', '.join(f'{e} {before[e]:.3f}' for e in seen)})")
+    print(
+        f"\nfew-shot '{target}' from {args.shots} clips of one speaker; evaluated on actors 17-20 "
+        f"({len(valid)} clips, {int(y[target].sum())} positive), modalities acoustic+visual"
+    )
+    print(
+        f"adapted rows: {args.adapt}; checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
+        f"{', '.join(replay_words)}"
+    )
+    print(
+        f"zero-shot '{target}' AUC {before[target]:.3f}; seen mean AUC {seen_before:.4f} "
+        f"({', '.join(f'{e} {before[e]:.3f}' for e in seen)})"
+    )
     if args.calibrate:
         s_un = float(np.mean([uncal[e] for e in seen]))
-        print(f"calibration on the same {len(valid)} clips: seen mean AUC {s_un:.4f} uncalibrated -> {seen_before:.4f} "
-              f"calibrated ({', '.join(f'{e} {uncal[e]:.3f}->{before[e]:.3f}' for e in seen)}); "
-              f"zero-shot '{target}' {uncal[target]:.3f} -> {before[target]:.3f}")
-    print(f"{'negatives, l2':32s} {'speakers':>8s} {'new AUC mean':>12s} {'sd':>6s} {'min':>6s} {'max':>6s} "
-          f"{'>=0.80':>6s} {'seen drop max':>13s}")
+        print(
+            f"calibration on the same {len(valid)} clips: seen mean AUC {s_un:.4f} uncalibrated -> {seen_before:.4f} "
+            f"calibrated ({', '.join(f'{e} {uncal[e]:.3f}->{before[e]:.3f}' for e in seen)}); "
+            f"zero-shot '{target}' {uncal[target]:.3f} -> {before[target]:.3f}"
+        )
+    print(
+        f"{'negatives, l2':32s} {'speakers':>8s} {'new AUC mean':>12s} {'sd':>6s} {'min':>6s} {'max':>6s} "
+        f"{'>=0.80':>6s} {'seen drop max':>13s}"
+    )
     for k, rs in results.items():
         if not rs:
             continue
         a = np.array([r[1] for r in rs])
         drop = max(seen_before - r[2] for r in rs)
-        print(f"{k:32s} {len(rs):8d} {a.mean():12.3f} {a.std():6.3f} {a.min():6.3f} {a.max():6.3f} "
-              f"{int((a >= 0.8).sum()):3d}/{len(rs):<2d} {drop:13.4f}")
+        print(
+            f"{k:32s} {len(rs):8d} {a.mean():12.3f} {a.std():6.3f} {a.min():6.3f} {a.max():6.3f} "
+            f"{int((a >= 0.8).sum()):3d}/{len(rs):<2d} {drop:13.4f}"
+        )
         print("   per speaker: " + ", ".join(f"{r[0]}:{r[1]:.2f}" for r in rs))
     n_fits = sum(len(v) for v in results.values())
-    print(f"features {t_feat:.1f} s; {n_fits} fits in {t_fit:.2f} s ({1000 * t_fit / max(1, n_fits):.0f} ms each, "
-          f"incl. nothing else); total {time.perf_counter() - t0:.1f} s")
+    print(
+        f"features {t_feat:.1f} s; {n_fits} fits in {t_fit:.2f} s ({1000 * t_fit / max(1, n_fits):.0f} ms each, "
+        f"incl. nothing else); total {time.perf_counter() - t0:.1f} s"
+    )
     return 0
 
 

@@ -43,6 +43,7 @@ Native features (``NATIVE_NAMES``):
     same bands equals ``mcep_0 * 20/ln(10) * sqrt(N)`` and
     ``mcep_k * 20/ln(10) * sqrt(N/2)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,7 +71,13 @@ _BLOCK_FRAMES = 2000  # frames computed per batch (bounds memory on long input)
 _PEAK_BANDS_HZ = tuple(8000.0 / 2**i for i in range(6, -1, -1))  # 125 ... 8000 Hz ascending
 
 NATIVE_NAMES: tuple[str, ...] = (
-    "f0", "vuv", "periodicity", "rms", "energy_db", "peak_slope", "h1h2",
+    "f0",
+    "vuv",
+    "periodicity",
+    "rms",
+    "energy_db",
+    "peak_slope",
+    "h1h2",
 ) + tuple(f"mcep_{k}" for k in range(N_MCEP))
 _IDX = {n: i for i, n in enumerate(NATIVE_NAMES)}
 
@@ -129,6 +136,7 @@ class AcousticFrames:
 
 
 # ----------------------------------------------------------------------------- per-frame analysis
+
 
 class _Analyzer:
     """Constant tables for :func:`_frame_features` (built once, lazily)."""
@@ -189,7 +197,7 @@ def _frame_features(padded: np.ndarray) -> np.ndarray:
     f0 = np.nan_to_num(np.asarray(f0, np.float64)[:n], nan=0.0, posinf=0.0, neginf=0.0)
 
     # energy of the central window
-    core = frames[:, an.spec_lo:an.spec_lo + SPEC_WIN].astype(np.float64)
+    core = frames[:, an.spec_lo : an.spec_lo + SPEC_WIN].astype(np.float64)
     rms = np.sqrt(np.mean(core * core, axis=1))
     energy_db = 20.0 * np.log10(np.maximum(rms, 10 ** (_DB_FLOOR / 20)))
 
@@ -212,7 +220,7 @@ def _frame_features(padded: np.ndarray) -> np.ndarray:
     vuv = ((periodicity > VOICING_THRESHOLD) & (energy_db > ENERGY_FLOOR_DB)).astype(np.float64)
 
     # spectrum (Hann 512 centred, zero-padded to FRAME): a sinusoid of amplitude A peaks at ~A/2
-    spec = sfft.rfft(frames[:, an.spec_lo:an.spec_lo + SPEC_WIN] * an.spec_window, n=FRAME, axis=1)
+    spec = sfft.rfft(frames[:, an.spec_lo : an.spec_lo + SPEC_WIN] * an.spec_window, n=FRAME, axis=1)
     power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float64)
 
     # mel-cepstrum, natural-log amplitude (COVAREP hspec2fwcep convention)
@@ -250,7 +258,7 @@ def _frame_features(padded: np.ndarray) -> np.ndarray:
     out[:, _IDX["energy_db"]] = energy_db
     out[:, _IDX["peak_slope"]] = peak_slope
     out[:, _IDX["h1h2"]] = np.clip(h1h2, -60.0, 60.0)
-    out[:, _IDX["mcep_0"]:_IDX["mcep_0"] + N_MCEP] = mcep
+    out[:, _IDX["mcep_0"] : _IDX["mcep_0"] + N_MCEP] = mcep
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -280,6 +288,7 @@ def _as_mono(audio: np.ndarray, what: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- streaming
+
 
 class StreamingAcousticExtractor:
     """Incremental extractor: ``push`` audio chunks, get only the new frames back.
@@ -421,6 +430,6 @@ def extract_acoustic(audio: np.ndarray, sr: int = SR) -> AcousticFrames:
         x = np.asarray(soxr.resample(x, int(sr), SR, quality="HQ"), np.float32)
     ex = StreamingAcousticExtractor(SR)
     block = _BLOCK_FRAMES * HOP
-    parts = [ex.push(x[i:i + block]) for i in range(0, x.size, block)]
+    parts = [ex.push(x[i : i + block]) for i in range(0, x.size, block)]
     parts.append(ex.flush())
     return AcousticFrames.concat([p for p in parts if len(p)])

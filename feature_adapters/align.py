@@ -40,6 +40,7 @@ File mode builds steps once with :func:`build_steps` and cuts windows with
 time, exactly the window live capture would have produced at that time.
 :class:`StreamingAligner` is the thread-safe live counterpart.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -131,8 +132,10 @@ def as_word(x: Any) -> WordInput:
         return WordInput(*x)
     if all(hasattr(x, a) for a in ("word", "start", "end")):
         return WordInput(x.word, x.start, x.end, getattr(x, "vector", None), bool(getattr(x, "oov", False)))
-    raise AlignmentError(f"timed word {x!r}: expected a WordInput, a (word, start, end, vector, oov) tuple "
-                         "or an object with word/start/end attributes")
+    raise AlignmentError(
+        f"timed word {x!r}: expected a WordInput, a (word, start, end, vector, oov) tuple "
+        "or an object with word/start/end attributes"
+    )
 
 
 @dataclass
@@ -196,8 +199,9 @@ class FrameSeries:
     def __len__(self) -> int:
         return int(self.times.shape[0])
 
-    def means(self, intervals: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
-              before: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    def means(
+        self, intervals: np.ndarray, tolerance: float = DEFAULT_TOLERANCE, before: float = np.inf
+    ) -> tuple[np.ndarray, np.ndarray]:
         """:func:`frame_means` over this series (frames at or after ``before`` are ignored)."""
         iv = _check_intervals(intervals, self.name)
         return _series_means(self, iv, float(tolerance), float(before))
@@ -289,8 +293,9 @@ def _series_means(s: FrameSeries, iv: np.ndarray, tol: float, before: float) -> 
     return means, present
 
 
-def frame_means(times: Any, feats: Any, valid: Any, intervals: Any,
-                tolerance: float = DEFAULT_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+def frame_means(
+    times: Any, feats: Any, valid: Any, intervals: Any, tolerance: float = DEFAULT_TOLERANCE
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of the valid frames whose time lies in each half-open interval.
 
     ``times`` (n,), ``feats`` (n, d), ``valid`` (n,) bool or None, ``intervals``
@@ -341,8 +346,9 @@ class _Words:
         return len(self.items)
 
 
-def step_intervals(word_starts: Any, word_ends: Any, t_start: float, t_end: float,
-                   pseudo_step: float | None = DEFAULT_PSEUDO_STEP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def step_intervals(
+    word_starts: Any, word_ends: Any, t_start: float, t_end: float, pseudo_step: float | None = DEFAULT_PSEUDO_STEP
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plan the steps between ``t_start`` and ``t_end``.
 
     ``word_starts``/``word_ends`` are sorted by (start, end). Words that have not ended
@@ -384,8 +390,16 @@ def step_intervals(word_starts: Any, word_ends: Any, t_start: float, t_end: floa
     return starts, ends, widx
 
 
-def _build(words: _Words, acoustic: FrameSeries, visual: FrameSeries, t_start: float, t_end: float,
-           pseudo_step: float | None, tolerance: float, max_steps: int | None) -> list[Step]:
+def _build(
+    words: _Words,
+    acoustic: FrameSeries,
+    visual: FrameSeries,
+    t_start: float,
+    t_end: float,
+    pseudo_step: float | None,
+    tolerance: float,
+    max_steps: int | None,
+) -> list[Step]:
     starts, ends, widx = step_intervals(words.starts, words.ends, t_start, t_end, pseudo_step)
     if max_steps is not None:
         first = max(starts.shape[0] - max(int(max_steps), 0), 0)
@@ -402,20 +416,37 @@ def _build(words: _Words, acoustic: FrameSeries, visual: FrameSeries, t_start: f
     out = []
     for i in range(m):
         wi = int(widx[i])
-        out.append(Step(
-            start=float(starts[i]), end=float(ends[i]),
-            word=words.items[wi].word if wi >= 0 else None,
-            text=texts[i], acoustic=a_mean[i], visual=v_mean[i],
-            has_text=bool(has_text[i]), has_acoustic=bool(a_ok[i]), has_visual=bool(v_ok[i]),
-            oov=bool(words.oov[wi]) if wi >= 0 else False,
-        ))
+        out.append(
+            Step(
+                start=float(starts[i]),
+                end=float(ends[i]),
+                word=words.items[wi].word if wi >= 0 else None,
+                text=texts[i],
+                acoustic=a_mean[i],
+                visual=v_mean[i],
+                has_text=bool(has_text[i]),
+                has_acoustic=bool(a_ok[i]),
+                has_visual=bool(v_ok[i]),
+                oov=bool(words.oov[wi]) if wi >= 0 else False,
+            )
+        )
     return out
 
 
-def build_steps(words: Iterable[Any], acoustic: Any, visual: Any, t_start: float, t_end: float, *,
-                pseudo_step: float | None = DEFAULT_PSEUDO_STEP, tolerance: float = DEFAULT_TOLERANCE,
-                text_dim: int | None = None, acoustic_dim: int | None = None, visual_dim: int | None = None,
-                max_steps: int | None = None) -> list[Step]:
+def build_steps(
+    words: Iterable[Any],
+    acoustic: Any,
+    visual: Any,
+    t_start: float,
+    t_end: float,
+    *,
+    pseudo_step: float | None = DEFAULT_PSEUDO_STEP,
+    tolerance: float = DEFAULT_TOLERANCE,
+    text_dim: int | None = None,
+    acoustic_dim: int | None = None,
+    visual_dim: int | None = None,
+    max_steps: int | None = None,
+) -> list[Step]:
     """Word-aligned steps (plus silence pseudo-steps) from ``t_start`` to ``t_end``, in time order.
 
     ``words``: timed words (see :func:`as_word`). ``acoustic``/``visual``: a
@@ -497,9 +528,15 @@ def _window_from(st: dict[str, Any], lo: int, hi: int, n: int) -> Window:
     step_mask = np.zeros(n, dtype=bool)
     step_mask[pad:] = True
     return Window(
-        text=feat("text", d_t), acoustic=feat("acoustic", d_a), visual=feat("visual", d_v),
-        starts=times("starts"), ends=times("ends"), step_mask=step_mask,
-        text_mask=mask("text_mask"), acoustic_mask=mask("acoustic_mask"), visual_mask=mask("visual_mask"),
+        text=feat("text", d_t),
+        acoustic=feat("acoustic", d_a),
+        visual=feat("visual", d_v),
+        starts=times("starts"),
+        ends=times("ends"),
+        step_mask=step_mask,
+        text_mask=mask("text_mask"),
+        acoustic_mask=mask("acoustic_mask"),
+        visual_mask=mask("visual_mask"),
         words=[None] * pad + list(st["words"][lo:hi]),
     )
 
@@ -511,8 +548,7 @@ def _check_n(n: int) -> int:
     return n
 
 
-def make_window(steps: Sequence[Step], n: int = DEFAULT_WINDOW,
-                dims: tuple[int, int, int] | None = None) -> Window:
+def make_window(steps: Sequence[Step], n: int = DEFAULT_WINDOW, dims: tuple[int, int, int] | None = None) -> Window:
     """The last ``n`` steps (in time order) as a :class:`Window`, zero-padded in front.
 
     ``dims=(d_t, d_a, d_v)`` is inferred from the steps; it is required when
@@ -524,8 +560,14 @@ def make_window(steps: Sequence[Step], n: int = DEFAULT_WINDOW,
     return _window_from(st, 0, len(steps), n)
 
 
-def windows_over(steps: Sequence[Step], n: int = DEFAULT_WINDOW, *, times: Any = None, hop: float | None = None,
-                 dims: tuple[int, int, int] | None = None) -> list[Window]:
+def windows_over(
+    steps: Sequence[Step],
+    n: int = DEFAULT_WINDOW,
+    *,
+    times: Any = None,
+    hop: float | None = None,
+    dims: tuple[int, int, int] | None = None,
+) -> list[Window]:
     """Windows over precomputed steps (file mode).
 
     With neither ``times`` nor ``hop``: one window ending at each step. With
@@ -564,10 +606,20 @@ def windows_over(steps: Sequence[Step], n: int = DEFAULT_WINDOW, *, times: Any =
     return out
 
 
-def windows_at(words: Iterable[Any], acoustic: Any, visual: Any, times: Any, *, t_start: float,
-               n: int = DEFAULT_WINDOW, pseudo_step: float | None = DEFAULT_PSEUDO_STEP,
-               tolerance: float = DEFAULT_TOLERANCE, text_dim: int | None = None,
-               acoustic_dim: int | None = None, visual_dim: int | None = None) -> list[Window]:
+def windows_at(
+    words: Iterable[Any],
+    acoustic: Any,
+    visual: Any,
+    times: Any,
+    *,
+    t_start: float,
+    n: int = DEFAULT_WINDOW,
+    pseudo_step: float | None = DEFAULT_PSEUDO_STEP,
+    tolerance: float = DEFAULT_TOLERANCE,
+    text_dim: int | None = None,
+    acoustic_dim: int | None = None,
+    visual_dim: int | None = None,
+) -> list[Window]:
     """For each time ``t`` in ``times``: the window live capture would give at ``t``,
     i.e. ``make_window(build_steps(..., t_start, t, max_steps=n), n)``."""
     n = _check_n(n)
@@ -609,15 +661,15 @@ class _FrameBuffer:
                 times, feats, valid = np.zeros(cap), np.zeros((cap, self.dim), np.float32), np.zeros(cap, bool)
             else:
                 times, feats, valid = self.times, self.feats, self.valid
-            times[:live] = self.times[self.lo:self.hi]
-            feats[:live] = self.feats[self.lo:self.hi]
-            valid[:live] = self.valid[self.lo:self.hi]
+            times[:live] = self.times[self.lo : self.hi]
+            feats[:live] = self.feats[self.lo : self.hi]
+            valid[:live] = self.valid[self.lo : self.hi]
             self.times, self.feats, self.valid = times, feats, valid
             self.lo, self.hi = 0, live
         out_of_order = self.hi > self.lo and s.times[0] < self.times[self.hi - 1]
-        self.times[self.hi:self.hi + k] = s.times
-        self.feats[self.hi:self.hi + k] = s.features
-        self.valid[self.hi:self.hi + k] = s.valid
+        self.times[self.hi : self.hi + k] = s.times
+        self.feats[self.hi : self.hi + k] = s.features
+        self.valid[self.hi : self.hi + k] = s.valid
         self.hi += k
         if out_of_order:
             sl = slice(self.lo, self.hi)
@@ -627,7 +679,7 @@ class _FrameBuffer:
             self.valid[sl] = self.valid[sl][order]
 
     def trim(self, before: float) -> None:
-        self.lo += int(np.searchsorted(self.times[self.lo:self.hi], before, "left"))
+        self.lo += int(np.searchsorted(self.times[self.lo : self.hi], before, "left"))
 
     def series(self) -> FrameSeries:
         sl = slice(self.lo, self.hi)
@@ -652,9 +704,18 @@ class StreamingAligner:
     start) is ``t0`` or else the earliest time ever added.
     """
 
-    def __init__(self, text_dim: int, acoustic_dim: int, visual_dim: int, *, n: int = DEFAULT_WINDOW,
-                 pseudo_step: float | None = DEFAULT_PSEUDO_STEP, tolerance: float = DEFAULT_TOLERANCE,
-                 keep_seconds: float = DEFAULT_KEEP_SECONDS, t0: float | None = None) -> None:
+    def __init__(
+        self,
+        text_dim: int,
+        acoustic_dim: int,
+        visual_dim: int,
+        *,
+        n: int = DEFAULT_WINDOW,
+        pseudo_step: float | None = DEFAULT_PSEUDO_STEP,
+        tolerance: float = DEFAULT_TOLERANCE,
+        keep_seconds: float = DEFAULT_KEEP_SECONDS,
+        t0: float | None = None,
+    ) -> None:
         if pseudo_step is not None and not pseudo_step > 0:
             raise AlignmentError(f"pseudo_step must be > 0 seconds (or None), got {pseudo_step}")
         if not keep_seconds > 0:
@@ -717,8 +778,9 @@ class StreamingAligner:
         items = [as_word(w) for w in words]
         for w in items:
             if not w.oov and w.vector.shape[0] != self.dims[0]:
-                raise AlignmentError(f"word {w.word!r} at {w.start:.2f}s: vector has {w.vector.shape[0]} dims, "
-                                     f"expected {self.dims[0]}")
+                raise AlignmentError(
+                    f"word {w.word!r} at {w.start:.2f}s: vector has {w.vector.shape[0]} dims, expected {self.dims[0]}"
+                )
         if not items:
             return
         with self._lock:
@@ -770,8 +832,16 @@ class StreamingAligner:
         t_start = min(max(origin, self._latest - self.keep_seconds), t_now)
         if self._table is None:
             self._table = _Words(self._words, self.dims[0])
-        return _build(self._table, self._acoustic.series(), self._visual.series(), t_start, t_now,
-                      self.pseudo_step, self.tolerance, self.n)
+        return _build(
+            self._table,
+            self._acoustic.series(),
+            self._visual.series(),
+            t_start,
+            t_now,
+            self.pseudo_step,
+            self.tolerance,
+            self.n,
+        )
 
     def window(self, t_now: float | None = None) -> Window:
         """The model's window ending at ``t_now`` (default: the latest time seen)."""

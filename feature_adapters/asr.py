@@ -24,6 +24,7 @@ normalised text, start times within a tolerance) are committed once and never
 re-emitted, and the buffer is trimmed at committed segment/sentence ends so
 each decode stays short over a long session.
 """
+
 from __future__ import annotations
 
 import logging
@@ -157,8 +158,7 @@ def normalize_word(word: str) -> str:
     return _NORM_RE.sub("", word.lower().replace("’", "'")).strip("'")
 
 
-def keep_segment(avg_logprob: float, no_speech_prob: float, compression_ratio: float,
-                 opts: DecodeOptions) -> bool:
+def keep_segment(avg_logprob: float, no_speech_prob: float, compression_ratio: float, opts: DecodeOptions) -> bool:
     """Whether a decoded segment is speech worth keeping (see :class:`DecodeOptions`)."""
     if no_speech_prob > opts.no_speech_threshold and avg_logprob < opts.log_prob_threshold:
         return False
@@ -182,8 +182,10 @@ def monotonic_words(words: list[TimedWord], lo: float = 0.0, hi: float = float("
     return out
 
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
@@ -282,8 +284,11 @@ class FasterWhisperEngine(ASREngine):
                 beam_size=o.beam_size,
                 word_timestamps=True,
                 vad_filter=True,
-                vad_parameters={"threshold": o.vad_threshold, "min_silence_duration_ms": o.vad_min_silence_ms,
-                                "speech_pad_ms": o.vad_speech_pad_ms},
+                vad_parameters={
+                    "threshold": o.vad_threshold,
+                    "min_silence_duration_ms": o.vad_min_silence_ms,
+                    "speech_pad_ms": o.vad_speech_pad_ms,
+                },
                 initial_prompt=initial_prompt or None,
                 condition_on_previous_text=False,
                 temperature=list(o.temperatures),
@@ -310,13 +315,27 @@ class FasterWhisperEngine(ASREngine):
                 continue
             prev_key = key
             if not keep_segment(s.avg_logprob, s.no_speech_prob, s.compression_ratio, o):
-                log.debug("ASR gate dropped %r (logprob %.2f, no_speech %.2f, cr %.2f)", s.text, s.avg_logprob,
-                          s.no_speech_prob, s.compression_ratio)
+                log.debug(
+                    "ASR gate dropped %r (logprob %.2f, no_speech %.2f, cr %.2f)",
+                    s.text,
+                    s.avg_logprob,
+                    s.no_speech_prob,
+                    s.compression_ratio,
+                )
                 dropped += 1
                 continue
             words = [TimedWord(w.word, float(w.start), float(w.end), float(w.probability)) for w in (s.words or [])]
-            kept.append(ASRSegment(float(s.start), float(s.end), s.text.strip(), words, float(s.avg_logprob),
-                                   float(s.no_speech_prob), float(s.compression_ratio)))
+            kept.append(
+                ASRSegment(
+                    float(s.start),
+                    float(s.end),
+                    s.text.strip(),
+                    words,
+                    float(s.avg_logprob),
+                    float(s.no_speech_prob),
+                    float(s.compression_ratio),
+                )
+            )
         # monotonic, inside the audio, across segment boundaries too
         prev = 0.0
         for seg in kept:
@@ -373,9 +392,12 @@ _ENGINES: dict[tuple[str, int, str], FasterWhisperEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def load_asr(model: str | os.PathLike | None = None, threads: int | None = None,
-             options: DecodeOptions | None = None, download_root: str | os.PathLike | None = None
-             ) -> FasterWhisperEngine:
+def load_asr(
+    model: str | os.PathLike | None = None,
+    threads: int | None = None,
+    options: DecodeOptions | None = None,
+    download_root: str | os.PathLike | None = None,
+) -> FasterWhisperEngine:
     """Load (once per process) the Whisper model named by ``--asr-model``; never downloads.
 
     ``threads``: CPU threads (default :func:`default_threads`); ``download_root``:
@@ -395,9 +417,14 @@ def load_asr(model: str | os.PathLike | None = None, threads: int | None = None,
             except ImportError as exc:  # pragma: no cover - install problem
                 raise ASRModelError(f"faster-whisper is not installed: {exc}") from exc
             try:
-                wm = WhisperModel(target, device="cpu", compute_type="int8", cpu_threads=threads,
-                                  local_files_only=True,
-                                  download_root=str(download_root) if download_root else None)
+                wm = WhisperModel(
+                    target,
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=threads,
+                    local_files_only=True,
+                    download_root=str(download_root) if download_root else None,
+                )
             except Exception as exc:  # noqa: BLE001 - hub/ctranslate2 raise many types
                 if is_dir:
                     raise ASRModelError(f"{target}: cannot load the Whisper model ({_first_line(exc)})") from exc
@@ -574,7 +601,7 @@ class StreamingTranscriber:
     def _prompt(self) -> str:
         start = self._buffer_start or 0.0
         text = " ".join(w.word for w in self._committed if w.end <= start + 1e-6)
-        return text[-self.prompt_chars:].lstrip() if text else ""
+        return text[-self.prompt_chars :].lstrip() if text else ""
 
     def _drop_repeats(self, words: list[TimedWord]) -> list[TimedWord]:
         """Remove hypothesis words that re-transcribe committed ones."""
@@ -676,9 +703,15 @@ class StreamingTranscriber:
             tr = self.engine.transcribe(self._buffer, initial_prompt=self._prompt() or None)
             self.decodes += 1
             self._segments = [
-                ASRSegment(offset + s.start, offset + s.end, s.text,
-                           [TimedWord(w.word, offset + w.start, offset + w.end, w.probability) for w in s.words],
-                           s.avg_logprob, s.no_speech_prob, s.compression_ratio)
+                ASRSegment(
+                    offset + s.start,
+                    offset + s.end,
+                    s.text,
+                    [TimedWord(w.word, offset + w.start, offset + w.end, w.probability) for w in s.words],
+                    s.avg_logprob,
+                    s.no_speech_prob,
+                    s.compression_ratio,
+                )
                 for s in tr.segments
             ]
             new = self._drop_repeats([w for s in self._segments for w in s.words])

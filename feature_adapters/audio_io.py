@@ -6,6 +6,7 @@ is decoded by an ``ffmpeg`` subprocess straight to ``sr`` Hz mono f32le.
 Unreadable, corrupt or missing input raises :class:`AudioDecodeError` with a
 one-line message naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,24 @@ def _load_ffmpeg(path: Path, sr: int) -> np.ndarray:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise AudioDecodeError(f"{path}: cannot decode (ffmpeg is not installed, and soundfile cannot read it)")
-    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(int(sr)),
-           "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(int(sr)),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
@@ -130,8 +147,7 @@ def _probe(path: Path) -> tuple[bool | None, bool]:
             return None, sf.info(str(path)).frames > 0
         except Exception:  # noqa: BLE001
             return None, False
-    cmd = [ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-           "-of", "csv=p=0", str(path)]
+    cmd = [ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of", "csv=p=0", str(path)]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:

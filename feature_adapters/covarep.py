@@ -29,6 +29,7 @@ mean/std, so consistent scaling matters more than equality with COVAREP):
   creak HMPDM_* HMPDD_*``) have no cheap live analogue: constant 0 (listed in
   ``filled``), which is also what COVAREP writes where its analysis fails.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -20,6 +20,7 @@ the vectors are memory-mapped. The directory is written beside its final
 place and renamed into it, so a reader never sees half a cache; an unreadable
 or inconsistent one is rebuilt with a warning.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -73,6 +74,7 @@ def cache_dir() -> Path:
 
 
 # -- the in-memory table (gensim-free; the subset of KeyedVectors that callers use) ----------------
+
 
 class _SortedIndex(Mapping):
     """word -> row, by bisection of the sorted word list (a read-only dict look-alike)."""
@@ -217,6 +219,7 @@ def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarra
 
 # -- the on-disk cache --------------------------------------------------------------------------
 
+
 def save_cache(wv: WordVectors, path: Path, source: str) -> None:
     """Write ``wv`` to the cache directory ``path`` atomically (a sibling temp dir renamed into place)."""
     for w in wv._sorted_words:
@@ -230,8 +233,14 @@ def save_cache(wv: WordVectors, path: Path, source: str) -> None:
         np.save(tmp / "vectors.npy", np.ascontiguousarray(wv.vectors, dtype=np.float32))
         (tmp / "words.txt").write_bytes("\n".join(wv._sorted_words).encode("utf-8"))
         np.save(tmp / "rows.npy", np.asarray(wv._rows, dtype=np.int32))
-        header = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "dim": wv.vector_size, "count": len(wv),
-                  "source": source, "sizes": {f: (tmp / f).stat().st_size for f in _FILES}}
+        header = {
+            "format": CACHE_FORMAT,
+            "version": CACHE_VERSION,
+            "dim": wv.vector_size,
+            "count": len(wv),
+            "source": source,
+            "sizes": {f: (tmp / f).stat().st_size for f in _FILES},
+        }
         (tmp / "header.json").write_text(json.dumps(header, indent=1), encoding="utf-8")
         if path.exists() or path.is_symlink():  # a corrupt or stale cache: move it aside, then drop it
             old = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.old")
@@ -271,22 +280,33 @@ def load_cache(path: Path, dim: int | None = None) -> WordVectors:
         except OSError:
             raise EmbeddingProviderError(f"{path}: inconsistent cache ({f} missing)") from None
         if size != sizes.get(f):
-            raise EmbeddingProviderError(f"{path}: inconsistent cache ({f} is {size} bytes, header says {sizes.get(f)})")
+            raise EmbeddingProviderError(
+                f"{path}: inconsistent cache ({f} is {size} bytes, header says {sizes.get(f)})"
+            )
     try:
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
         rows = np.load(path / "rows.npy")
         words = (path / "words.txt").read_bytes().decode("utf-8").split("\n")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise EmbeddingProviderError(f"{path}: unreadable cache ({exc})") from None
-    if (vectors.dtype != np.float32 or vectors.shape != (count, hdim) or rows.shape != (count,)
-            or len(words) != count or count == 0 or int(rows.min()) < 0 or int(rows.max()) >= count):
+    if (
+        vectors.dtype != np.float32
+        or vectors.shape != (count, hdim)
+        or rows.shape != (count,)
+        or len(words) != count
+        or count == 0
+        or int(rows.min()) < 0
+        or int(rows.max()) >= count
+    ):
         raise EmbeddingProviderError(
             f"{path}: inconsistent cache ({count} words in the header, {len(words)} listed, "
-            f"{rows.shape[0]} rows, vectors {vectors.shape} {vectors.dtype})")
+            f"{rows.shape[0]} rows, vectors {vectors.shape} {vectors.dtype})"
+        )
     return WordVectors(vectors, words, rows)
 
 
 # -- providers ------------------------------------------------------------------------------------
+
 
 class EmbeddingProvider(ABC):
     """Maps words to fixed-size vectors. Subclasses build one source; the base caches it.

@@ -8,6 +8,7 @@ command line reports one as ``livemer: error: <first line>`` and exits with its
 ``feature_adapters/`` can raise it without importing the application;
 ``livemer.errors`` re-exports it.
 """
+
 from __future__ import annotations
 
 

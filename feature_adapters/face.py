@@ -17,6 +17,7 @@ a fallback is kept in ``backend.notice`` and logged as one line.
 Heavy libraries (mediapipe, torch, feat) are imported only when a backend is
 built.
 """
+
 from __future__ import annotations
 
 import logging

@@ -26,6 +26,7 @@ happy/angry/disgust/surprise" level for each AU, and
 :class:`feature_adapters.facet.FacetAdapter` maps each pair onto the same two
 FACET evidence levels.
 """
+
 from __future__ import annotations
 
 import argparse

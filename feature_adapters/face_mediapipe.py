@@ -16,6 +16,7 @@ Action units come from the 52 ARKit-style blendshapes through
 :data:`BLENDSHAPE_TO_AU`; head pose comes from the facial transformation
 matrix through :func:`head_pose_from_matrix`.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,7 +93,12 @@ BLENDSHAPE_TO_AU: dict[str, tuple[str, ...]] = {
     "AU04": ("browDownLeft", "browDownRight"),
     "AU05": ("eyeWideLeft", "eyeWideRight"),
     "AU06": (
-        "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "mouthSmileLeft", "mouthSmileRight",
+        "cheekSquintLeft",
+        "cheekSquintRight",
+        "eyeSquintLeft",
+        "eyeSquintRight",
+        "mouthSmileLeft",
+        "mouthSmileRight",
     ),
     "AU07": ("eyeSquintLeft", "eyeSquintRight"),
     "AU09": ("noseSneerLeft", "noseSneerRight"),

@@ -14,6 +14,7 @@ rest of the process keeps its threads.
 AU output: py-feat's ``AU01``... columns (probabilities 0..1) map one to one
 into :attr:`FaceResult.aus`. Head pose: py-feat ``Pitch/Roll/Yaw`` (degrees).
 """
+
 from __future__ import annotations
 
 import importlib.util

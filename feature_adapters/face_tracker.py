@@ -15,6 +15,7 @@ same while the face stays in view:
 :func:`order_by_size` puts the largest face first: the overlay draws the bars
 for it and single-face consumers take it.
 """
+
 from __future__ import annotations
 
 import math

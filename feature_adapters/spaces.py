@@ -3,6 +3,7 @@
 A checkpoint records the space of each modality; the running extractors
 declare theirs; the two must agree (see :func:`check_compatible`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

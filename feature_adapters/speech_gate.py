@@ -50,6 +50,7 @@ When a span holds no speech, :meth:`SpeechMask.reason` says why:
 ``"no speech (silence)"`` when the span is quieter than ``silence_dbfs``,
 else ``"no speech detected (noise, music or other sound)"``.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,10 +91,12 @@ class SpeechGateOptions:
             raise SpeechGateError(f"speech threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 < self.neg_threshold <= self.threshold:
             raise SpeechGateError(
-                f"speech end threshold must be in (0, threshold={self.threshold}], got {self.neg_threshold}")
+                f"speech end threshold must be in (0, threshold={self.threshold}], got {self.neg_threshold}"
+            )
         if not self.threshold <= self.peak_threshold <= 1.0:
             raise SpeechGateError(
-                f"peak threshold must be in [threshold={self.threshold}, 1], got {self.peak_threshold}")
+                f"peak threshold must be in [threshold={self.threshold}, 1], got {self.peak_threshold}"
+            )
         for name in ("min_speech_ms", "long_speech_ms", "hangover_ms"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -101,8 +104,9 @@ class SpeechGateOptions:
         if not math.isfinite(self.silence_dbfs):
             raise SpeechGateError(f"silence_dbfs must be finite, got {self.silence_dbfs}")
         if self.long_speech_ms < self.min_speech_ms:
-            raise SpeechGateError(f"long_speech_ms ({self.long_speech_ms}) must be at least min_speech_ms "
-                                  f"({self.min_speech_ms})")
+            raise SpeechGateError(
+                f"long_speech_ms ({self.long_speech_ms}) must be at least min_speech_ms ({self.min_speech_ms})"
+            )
 
     @property
     def min_windows(self) -> int:
@@ -189,9 +193,14 @@ class SpeechMask:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(np.concatenate([p.starts for p in parts]), np.concatenate([p.speech for p in parts]),
-                   np.concatenate([p.level_db for p in parts]), np.concatenate([p.prob for p in parts]),
-                   parts[0].hop, parts[0].silence_dbfs)
+        return cls(
+            np.concatenate([p.starts for p in parts]),
+            np.concatenate([p.speech for p in parts]),
+            np.concatenate([p.level_db for p in parts]),
+            np.concatenate([p.prob for p in parts]),
+            parts[0].hop,
+            parts[0].silence_dbfs,
+        )
 
 
 def _silero_session():
@@ -218,8 +227,14 @@ class StreamingSpeechGate:
     ``session``: an object with onnxruntime's ``run(None, feeds)`` (default: the bundled Silero).
     """
 
-    def __init__(self, options: SpeechGateOptions | None = None, sr: int = SR, history_s: float = 60.0,
-                 gap_tolerance: float = 0.1, session=None) -> None:
+    def __init__(
+        self,
+        options: SpeechGateOptions | None = None,
+        sr: int = SR,
+        history_s: float = 60.0,
+        gap_tolerance: float = 0.1,
+        session=None,
+    ) -> None:
         if int(sr) <= 0:
             raise SpeechGateError(f"sample rate must be positive, got {sr}")
         self.opt = options or SpeechGateOptions()
@@ -286,10 +301,10 @@ class StreamingSpeechGate:
         """Silero probabilities and RMS levels of the complete windows in tail + ``y16``."""
         buf = np.concatenate([self._tail, y16]) if self._tail.size else y16
         k = buf.size // WINDOW
-        self._tail = buf[k * WINDOW:].copy()
+        self._tail = buf[k * WINDOW :].copy()
         if k == 0:
             return np.zeros(0), np.zeros(0)
-        wins = buf[:k * WINDOW].reshape(k, WINDOW)
+        wins = buf[: k * WINDOW].reshape(k, WINDOW)
         ctx = np.concatenate([self._context[None, :], wins[:-1, -CONTEXT:]], axis=0)
         self._context = wins[-1, -CONTEXT:].copy()
         x = np.ascontiguousarray(np.concatenate([ctx, wins], axis=1), dtype=np.float32)
@@ -340,9 +355,14 @@ class StreamingSpeechGate:
         if not out:
             return SpeechMask.empty(self.opt.silence_dbfs)
         idx = np.array([r[0] for r in out], np.int64)
-        new = SpeechMask(self._origin + idx * HOP_S, np.array([r[1] for r in out], bool),
-                         np.array([r[2] for r in out], np.float64), np.array([r[3] for r in out], np.float64),
-                         HOP_S, self.opt.silence_dbfs)
+        new = SpeechMask(
+            self._origin + idx * HOP_S,
+            np.array([r[1] for r in out], bool),
+            np.array([r[2] for r in out], np.float64),
+            np.array([r[3] for r in out], np.float64),
+            HOP_S,
+            self.opt.silence_dbfs,
+        )
         self._decided_until = max(self._decided_until, new.end)
         self._hist = SpeechMask.concat([self._hist, new])
         return new
@@ -353,8 +373,9 @@ class StreamingSpeechGate:
         hist = self._hist
         if self._keep is not None and len(hist) > self._keep:
             k = len(hist) - self._keep
-            self._hist = SpeechMask(hist.starts[k:], hist.speech[k:], hist.level_db[k:], hist.prob[k:], HOP_S,
-                                    self.opt.silence_dbfs)
+            self._hist = SpeechMask(
+                hist.starts[k:], hist.speech[k:], hist.level_db[k:], hist.prob[k:], HOP_S, self.opt.silence_dbfs
+            )
 
     def _feed(self, y16: np.ndarray) -> list:
         out: list = []
@@ -405,8 +426,9 @@ class StreamingSpeechGate:
         return new
 
 
-def speech_mask(audio: np.ndarray, sr: int = SR, options: SpeechGateOptions | None = None,
-                t0: float = 0.0) -> SpeechMask:
+def speech_mask(
+    audio: np.ndarray, sr: int = SR, options: SpeechGateOptions | None = None, t0: float = 0.0
+) -> SpeechMask:
     """The gate's decisions over a whole signal (the streaming gate fed it at once, then flushed)."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1:
@@ -419,8 +441,9 @@ def speech_mask(audio: np.ndarray, sr: int = SR, options: SpeechGateOptions | No
     return SpeechMask.concat([gate.push(x, t0=t0), gate.flush()])
 
 
-def speech_segments(audio: np.ndarray, sr: int = SR,
-                    options: SpeechGateOptions | None = None) -> list[tuple[float, float]]:
+def speech_segments(
+    audio: np.ndarray, sr: int = SR, options: SpeechGateOptions | None = None
+) -> list[tuple[float, float]]:
     """Speech in a whole signal as ``(start, end)`` seconds."""
     return speech_mask(audio, sr, options).segments()
 
@@ -481,6 +504,15 @@ def silero_gate(options: SpeechGateOptions | None = None, history_s: float = 60.
 
 
 __all__ = [
-    "silero_gate", "SpeechGateOptions", "SpeechMask", "StreamingSpeechGate", "FrameGate", "SpeechGateError", "speech_mask",
-    "speech_segments", "REASON_SILENCE", "REASON_NOT_SPEECH", "HOP_S",
+    "silero_gate",
+    "SpeechGateOptions",
+    "SpeechMask",
+    "StreamingSpeechGate",
+    "FrameGate",
+    "SpeechGateError",
+    "speech_mask",
+    "speech_segments",
+    "REASON_SILENCE",
+    "REASON_NOT_SPEECH",
+    "HOP_S",
 ]

@@ -5,6 +5,7 @@ random parameters (levels, pitches, tempi) drawn from ``rng``, so a category
 is a family of signals, not one waveform. :data:`CATEGORIES` maps a category
 name to its generators; :func:`nonspeech_examples` draws labelled examples.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -63,8 +64,7 @@ def harmonic_tone(seconds, rng, sr=SR):
     """A steady buzz at a voice's pitch (80-300 Hz, 8-20 harmonics): periodic like a vowel, without formants."""
     t = _t(seconds, sr)
     f0 = float(rng.uniform(80, 300))
-    return _at_rms(_harmonics(2 * np.pi * f0 * t, int(rng.integers(8, 21)), float(rng.uniform(0.7, 1.5))),
-                   _level(rng))
+    return _at_rms(_harmonics(2 * np.pi * f0 * t, int(rng.integers(8, 21)), float(rng.uniform(0.7, 1.5))), _level(rng))
 
 
 def vibrato_tone(seconds, rng, sr=SR):
@@ -90,7 +90,7 @@ def chords(seconds, rng, sr=SR):
         env = np.minimum(1.0, tt * 200) * np.exp(-float(rng.uniform(2, 6)) * tt)
         for semi in progression[i % 4]:
             f = root * 2 ** (semi / 12)
-            out[a:a + m] += env * _harmonics(2 * np.pi * f * tt, 8, 1.2)
+            out[a : a + m] += env * _harmonics(2 * np.pi * f * tt, 8, 1.2)
     return _at_rms(out, _level(rng))
 
 
@@ -106,7 +106,7 @@ def melody(seconds, rng, sr=SR):
         tt = np.arange(m) / sr
         f = root * 2 ** (int(rng.choice([0, 2, 4, 7, 9, 12])) / 12)
         env = np.minimum(1.0, tt * 100) * np.minimum(1.0, (m / sr - tt) * 50)
-        out[a:a + m] = env * _harmonics(2 * np.pi * f * tt, 20)
+        out[a : a + m] = env * _harmonics(2 * np.pi * f * tt, 20)
         a += dur + int(0.03 * sr)
     return _at_rms(out, _level(rng))
 
@@ -121,9 +121,9 @@ def drums(seconds, rng, sr=SR):
         m = min(n - a, int(0.15 * sr))
         tt = np.arange(m) / sr
         if i % 2 == 0:
-            out[a:a + m] += np.sin(2 * np.pi * float(rng.uniform(50, 70)) * tt) * np.exp(-25 * tt)
+            out[a : a + m] += np.sin(2 * np.pi * float(rng.uniform(50, 70)) * tt) * np.exp(-25 * tt)
         else:
-            out[a:a + m] += 0.5 * rng.standard_normal(m) * np.exp(-float(rng.uniform(20, 60)) * tt)
+            out[a : a + m] += 0.5 * rng.standard_normal(m) * np.exp(-float(rng.uniform(20, 60)) * tt)
     return _at_rms(out, _level(rng))
 
 
@@ -184,8 +184,9 @@ CATEGORIES: dict[str, Generator] = {
 }
 
 
-def nonspeech_examples(n_per_category: int, seconds: float = 4.0, seed: int = 0,
-                       categories=None) -> list[tuple[str, np.ndarray]]:
+def nonspeech_examples(
+    n_per_category: int, seconds: float = 4.0, seed: int = 0, categories=None
+) -> list[tuple[str, np.ndarray]]:
     """``(category, audio)`` pairs, ``n_per_category`` of each (16 kHz), reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
     names = list(CATEGORIES) if categories is None else list(categories)

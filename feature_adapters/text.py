@@ -18,6 +18,7 @@ Whisper word instead (mean of its in-vocabulary token vectors). Punctuation-only
 tokens (no letter or digit: ``,`` ``"`` ``$`` ``%``) are not steps.
 Out-of-vocabulary tokens get a zero vector and ``oov=True``.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,15 +38,46 @@ _LEAD = frozenset("\"'([{<¿¡`$#£€*")
 _TRAIL = frozenset("\"',!?;:)]}>%*")
 #: Abbreviations whose final period belongs to the word (GloVe 6B keys: "mr.", "etc.").
 ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "jr", "sr", "st", "vs", "etc", "inc", "ltd", "corp", "mt", "ft", "jan",
-     "feb", "aug", "sept", "oct", "nov", "dec", "gov", "sen", "rep", "gen", "col", "lt", "sgt", "capt"}
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "jr",
+        "sr",
+        "st",
+        "vs",
+        "etc",
+        "inc",
+        "ltd",
+        "corp",
+        "mt",
+        "ft",
+        "jan",
+        "feb",
+        "aug",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "gov",
+        "sen",
+        "rep",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+    }
 )
 # Letter-period sequences: u.s. a.m. p.m. e.g. i.e. ph.d.
 _ACRONYM = re.compile(r"^(?:[a-z]{1,2}\.){2,}$")
 # Dashes and ellipses inside a chunk split it: "well...yes", "now--then", "a—b".
 _INNER_SPLIT = re.compile(r"(\.{3,}|…|-{2,}|—|–)")
-_UNICODE_MAP = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"', "„": '"', "«": '"',
-                              "»": '"', "\u00a0": " "})
+_UNICODE_MAP = str.maketrans(
+    {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "\u00a0": " "}
+)
 
 
 def _normalise(text: str) -> str:
@@ -192,8 +224,18 @@ def embed_words(words: list[TimedWord], provider, merge: bool = False) -> list[T
         if merge:
             known = ~oov
             vec = vecs[known].mean(axis=0) if known.any() else np.zeros(provider.dim, dtype=np.float32)
-            out.append(TextToken(" ".join(toks), float(w.start), float(w.end), vec.astype(np.float32),
-                                 bool(not known.any()), prob, wi, w.word))
+            out.append(
+                TextToken(
+                    " ".join(toks),
+                    float(w.start),
+                    float(w.end),
+                    vec.astype(np.float32),
+                    bool(not known.any()),
+                    prob,
+                    wi,
+                    w.word,
+                )
+            )
             continue
         for tok, (s, e), vec, is_oov in zip(toks, _spans(float(w.start), float(w.end), toks), vecs, oov):
             out.append(TextToken(tok, s, e, np.asarray(vec, dtype=np.float32), bool(is_oov), prob, wi, w.word))

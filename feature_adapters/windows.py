@@ -4,6 +4,7 @@ A *step* is a word (as in the CMU SDK word-level alignment) or, during long
 silences, a fixed-length pseudo-step with no text. A *window* is the last N
 steps, padded in front, as the paper's data were.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -9,6 +9,7 @@ Module map (details in README):
   cmd_*          one module per subcommand (emotions, add-emotion, inspect, train, evaluate, run, file)
   api            the Python API: analyze(path) -> Analysis, Recognizer (push frames and audio)
 """
+
 __version__ = "0.1.0"
 
 __all__ = ["analyze", "Analysis", "Recognizer", "__version__"]

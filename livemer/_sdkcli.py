@@ -1,4 +1,5 @@
 """Shared plumbing of ``livemer train`` and ``livemer evaluate`` (imported inside ``run``)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -37,8 +38,9 @@ def load_data(args, kind: str, path: str, splits) -> tuple[dict, list[str]]:
     from model.sdk import load_splits
 
     notes: list[str] = []
-    data = load_splits(kind, path, splits, seq_len=args.seq_len, folds=args.folds,
-                       progress=not args.no_progress, notes=notes)
+    data = load_splits(
+        kind, path, splits, seq_len=args.seq_len, folds=args.folds, progress=not args.no_progress, notes=notes
+    )
     if args.emotion_words:
         words = [w.strip() for w in args.emotion_words.split(",") if w.strip()]
         first = data[splits[0]]
@@ -83,9 +85,17 @@ def hparams_from_args(args):
 
     hp = get_preset(args.preset)
     over = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "clip": args.clip, "seed": args.seed,
-        "early_stop": args.early_stop, "select_metric": args.select_metric, "modality_dropout": args.modality_dropout,
-        "num_layers": args.layers, "dropout": args.dropout, "gem_memory": args.gem_memory,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "clip": args.clip,
+        "seed": args.seed,
+        "early_stop": args.early_stop,
+        "select_metric": args.select_metric,
+        "modality_dropout": args.modality_dropout,
+        "num_layers": args.layers,
+        "dropout": args.dropout,
+        "gem_memory": args.gem_memory,
         "fsl_fraction": args.fsl_fraction,
     }
     if args.hidden:
@@ -135,8 +145,9 @@ def fsl_source(args, splits, words, vectors, hp, prov, common):
         print(f"using the source model {src} (trained without {args.fsl})", file=sys.stderr)
         return Checkpoint.load(src)
     print(f"training the source model without '{args.fsl}' first ({src})", file=sys.stderr)
-    ck, _ = train_zsl(splits["train"], splits["valid"], args.fsl, words, vectors, hp, out=src,
-                      provenance=dict(prov), **common)
+    ck, _ = train_zsl(
+        splits["train"], splits["valid"], args.fsl, words, vectors, hp, out=src, provenance=dict(prov), **common
+    )
     ck.path = src
     return ck
 
@@ -149,8 +160,10 @@ def test_report(ck, ds, subsets, emotions, provider, threshold: float, progress:
     try:
         tables = evaluate_subsets(ck, ds, subsets, emotions, threshold, provider=prov_ok, progress=progress)
     except KeyError as exc:
-        raise LivemerError(f"{exc.args[0] if exc.args else exc}; or pass --glove with the checkpoint's word vectors "
-                           f"({ck.embedding_space})") from None
+        raise LivemerError(
+            f"{exc.args[0] if exc.args else exc}; or pass --glove with the checkpoint's word vectors "
+            f"({ck.embedding_space})"
+        ) from None
     setting, new = table_setting(ck.provenance)
     new = [e for e in new if e in (emotions or ds.emotions)]
     report: dict[str, Any] = {"split": ds.name, "samples": len(ds), "setting": setting, "tables": tables}

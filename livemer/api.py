@@ -20,6 +20,7 @@ Models load once per process and stay warm: a second :func:`analyze` with the
 same model options costs only the analysis. Importing :mod:`livemer` stays
 cheap; this module loads nothing until it is called.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,14 +81,26 @@ class Analysis:
 
     def __repr__(self) -> str:
         top = self.top_emotion
-        return (f"Analysis({self.path.name!r}, {self.kind}, {self.duration:.1f} s, modalities {self.modalities or 'none'}"
-                + (f", top {top[0]} {top[1]:.2f})" if top else ")"))
+        return (
+            f"Analysis({self.path.name!r}, {self.kind}, {self.duration:.1f} s, modalities {self.modalities or 'none'}"
+            + (f", top {top[0]} {top[1]:.2f})" if top else ")")
+        )
 
 
-def analyze(path: str | Path, emotions: str | Sequence[str] | None = None, modalities: str = "tav", *,
-            checkpoint: str | Path | None = None, face_backend: str = "auto", asr_model: str | None = None,
-            glove: str | None = None, hop: float = 0.2, face_fps: float = 5.0, smoothing: float = 1.0,
-            max_faces: int | None = None) -> Analysis:
+def analyze(
+    path: str | Path,
+    emotions: str | Sequence[str] | None = None,
+    modalities: str = "tav",
+    *,
+    checkpoint: str | Path | None = None,
+    face_backend: str = "auto",
+    asr_model: str | None = None,
+    glove: str | None = None,
+    hop: float = 0.2,
+    face_fps: float = 5.0,
+    smoothing: float = 1.0,
+    max_faces: int | None = None,
+) -> Analysis:
     """Analyse one video, audio file or still image and return an :class:`Analysis` (nothing is written).
 
     ``emotions``: a list or ``"happy,sad"`` (default: the model's set plus your
@@ -99,21 +112,41 @@ def analyze(path: str | Path, emotions: str | Sequence[str] | None = None, modal
     from . import images
     from .batch import BatchOptions, warm_driver, warm_engine
 
-    opts = BatchOptions(out_dir=".", checkpoint=str(checkpoint) if checkpoint else None,
-                        emotions=_emotions_spec(emotions), modalities=modalities, face_backend=face_backend,
-                        asr_model=asr_model, glove=glove, hop=float(hop), face_fps=float(face_fps),
-                        smoothing=float(smoothing), max_faces=max_faces)
+    opts = BatchOptions(
+        out_dir=".",
+        checkpoint=str(checkpoint) if checkpoint else None,
+        emotions=_emotions_spec(emotions),
+        modalities=modalities,
+        face_backend=face_backend,
+        asr_model=asr_model,
+        glove=glove,
+        hop=float(hop),
+        face_fps=float(face_fps),
+        smoothing=float(smoothing),
+        max_faces=max_faces,
+    )
     opts.check()
     engine = warm_engine(opts)
     if images.is_image(path):
         r = images.analyse_image(engine, path, opts.faces_per_image())
         present = "" if "visual" in r.masked else "v"
-        return Analysis(Path(path), "image", 0.0, list(r.emotions), r.summary(), "", present, r.masked,
-                        list(r.notices), r)
+        return Analysis(
+            Path(path), "image", 0.0, list(r.emotions), r.summary(), "", present, r.masked, list(r.notices), r
+        )
     res = warm_driver(opts).analyse(path)
     kind = "video" if res.info.has_video else "audio"
-    return Analysis(Path(path), kind, float(res.duration), list(res.emotions), res.summary(), res.transcript_text,
-                    "".join(m[0] for m in res.modalities_present), dict(res.masked), list(res.notices), res)
+    return Analysis(
+        Path(path),
+        kind,
+        float(res.duration),
+        list(res.emotions),
+        res.summary(),
+        res.transcript_text,
+        "".join(m[0] for m in res.modalities_present),
+        dict(res.masked),
+        list(res.notices),
+        res,
+    )
 
 
 class Recognizer:
@@ -130,23 +163,46 @@ class Recognizer:
     take a few hundred milliseconds now and then.
     """
 
-    def __init__(self, emotions: str | Sequence[str] | None = None, modalities: str = "tav", *,
-                 checkpoint: str | Path | None = None, face_backend: str = "auto", asr_model: str | None = None,
-                 glove: str | None = None, smoothing: float = 1.0, face_rate: float = 15.0) -> None:
+    def __init__(
+        self,
+        emotions: str | Sequence[str] | None = None,
+        modalities: str = "tav",
+        *,
+        checkpoint: str | Path | None = None,
+        face_backend: str = "auto",
+        asr_model: str | None = None,
+        glove: str | None = None,
+        smoothing: float = 1.0,
+        face_rate: float = 15.0,
+    ) -> None:
         from .engine import Engine, EngineConfig
         from .session import Session, SessionOptions
         from .stages import FaceOptions, SpeechOptions
 
-        self.engine = Engine(EngineConfig(checkpoint=checkpoint, emotions=_emotions_spec(emotions),
-                                          modalities=modalities, face_backend=face_backend, asr_model=asr_model,
-                                          glove=glove, smoothing_tau=float(smoothing)))
+        self.engine = Engine(
+            EngineConfig(
+                checkpoint=checkpoint,
+                emotions=_emotions_spec(emotions),
+                modalities=modalities,
+                face_backend=face_backend,
+                asr_model=asr_model,
+                glove=glove,
+                smoothing_tau=float(smoothing),
+            )
+        )
         need = {"face": "visual", "voice": "acoustic", "speech": "text"}
         mods = set(self.engine.modalities)
         stages = tuple(n for n in ("face", "voice", "speech") if need[n] in mods)
         if "speech" in stages and "voice" not in stages:
             stages = stages + ("voice",)  # an utterance ends after unvoiced audio: the voice stage tells
-        self.session = Session(SessionOptions(face=FaceOptions(backend=face_backend, rate_hz=float(face_rate)),
-                                              speech=SpeechOptions.live(model=asr_model), stages=stages), self.engine)
+        self.session = Session(
+            SessionOptions(
+                face=FaceOptions(backend=face_backend, rate_hz=float(face_rate)),
+                speech=SpeechOptions.live(model=asr_model),
+                stages=stages,
+            ),
+            self.engine,
+        )
         self.session.load(wait=stages)
         self.session.start()
         self._t = -math.inf

@@ -6,6 +6,7 @@ in; :func:`shift_for` turns them into the shift a checkpoint's Predictor takes
 off (:mod:`model.calibration`). Writes are atomic; an unreadable file is ignored
 with a note.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -25,14 +26,19 @@ def baseline_path() -> Path:
     return config_dir() / FILENAME
 
 
-def save_baseline(means: dict[str, np.ndarray], spaces: dict[str, str], seconds: float, windows: int,
-                  path: Path | None = None) -> Path:
+def save_baseline(
+    means: dict[str, np.ndarray], spaces: dict[str, str], seconds: float, windows: int, path: Path | None = None
+) -> Path:
     path = Path(path) if path else baseline_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"schema": SCHEMA, "seconds": float(seconds), "windows": int(windows),
-           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "means": {m: [round(float(x), 6) for x in np.asarray(v).reshape(-1)] for m, v in means.items()},
-           "spaces": {m: spaces.get(m, "") for m in means}}
+    doc = {
+        "schema": SCHEMA,
+        "seconds": float(seconds),
+        "windows": int(windows),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "means": {m: [round(float(x), 6) for x in np.asarray(v).reshape(-1)] for m, v in means.items()},
+        "spaces": {m: spaces.get(m, "") for m in means},
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")

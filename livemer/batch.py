@@ -19,6 +19,7 @@ valid index, and ``--resume`` picks up where it stopped. At the end the
 per-input CSVs are gathered into ``windows.parquet`` / ``windows.csv``
 (:mod:`livemer.table`).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -63,16 +64,32 @@ class BatchOptions:
     @classmethod
     def from_args(cls, args) -> "BatchOptions":
         return cls(
-            out_dir=str(args.out), checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
-            face_backend=args.face_backend, asr_model=args.asr_model, glove=args.glove, hop=float(args.hop),
-            face_fps=float(args.face_fps), smoothing=float(args.smoothing), video=not args.no_video,
-            plots=not getattr(args, "no_plots", False), max_faces=getattr(args, "max_faces", None),
+            out_dir=str(args.out),
+            checkpoint=args.checkpoint,
+            emotions=args.emotions,
+            modalities=args.modalities,
+            face_backend=args.face_backend,
+            asr_model=args.asr_model,
+            glove=args.glove,
+            hop=float(args.hop),
+            face_fps=float(args.face_fps),
+            smoothing=float(args.smoothing),
+            video=not args.no_video,
+            plots=not getattr(args, "no_plots", False),
+            max_faces=getattr(args, "max_faces", None),
         )
 
     def engine_key(self) -> tuple:
         """What decides the loaded models: tasks with the same key share one warm engine."""
-        return (self.checkpoint, self.emotions, self.modalities, self.face_backend, self.asr_model, self.glove,
-                self.smoothing)
+        return (
+            self.checkpoint,
+            self.emotions,
+            self.modalities,
+            self.face_backend,
+            self.asr_model,
+            self.glove,
+            self.smoothing,
+        )
 
     def check(self) -> None:
         if not (self.hop > 0):
@@ -157,11 +174,17 @@ def warm_engine(options: BatchOptions):
 
         _close_drivers()  # one warm engine per process: a new configuration replaces the old one
         _ENGINES.clear()
-        eng = Engine(EngineConfig(
-            checkpoint=options.checkpoint, emotions=options.emotions, modalities=options.modalities,
-            face_backend=options.face_backend, asr_model=options.asr_model, glove=options.glove,
-            smoothing_tau=float(options.smoothing),
-        ))
+        eng = Engine(
+            EngineConfig(
+                checkpoint=options.checkpoint,
+                emotions=options.emotions,
+                modalities=options.modalities,
+                face_backend=options.face_backend,
+                asr_model=options.asr_model,
+                glove=options.glove,
+                smoothing_tau=float(options.smoothing),
+            )
+        )
         _ENGINES[key] = eng
     return eng
 
@@ -216,8 +239,9 @@ def warm_driver(options: BatchOptions):
     drv = _DRIVERS.get(key)
     if drv is None or drv.engine is not eng:
         _close_drivers()
-        drv = _DRIVERS[key] = FileDriver(eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps,
-                                                                         max_faces=options.faces_per_frame()))
+        drv = _DRIVERS[key] = FileDriver(
+            eng, OfflineSettings(hop=options.hop, face_fps=options.face_fps, max_faces=options.faces_per_frame())
+        )
         _close_at_exit()
         drv.session.preload()
     return drv
@@ -308,9 +332,16 @@ def _media_and_write(engine, driver, task: Task, options: BatchOptions, outcome:
         written.append(out.write_annotated_video(result, paths.video, progress=progress))
         result.timings["annotated_video"] = time.perf_counter() - t1
     result.timings["wall"] = time.perf_counter() - t0
-    doc = out.result_summary(result, engine=engine, outputs=paths,
-                             extra_settings={"annotated_video": options.video, "timeline": options.plots,
-                                             "smoothing_tau_video": options.smoothing})
+    doc = out.result_summary(
+        result,
+        engine=engine,
+        outputs=paths,
+        extra_settings={
+            "annotated_video": options.video,
+            "timeline": options.plots,
+            "smoothing_tau_video": options.smoothing,
+        },
+    )
     if not options.video:
         doc["outputs"].pop("video", None)
     if not options.plots:
@@ -375,11 +406,19 @@ def complete(task: Task, options: BatchOptions, previous: dict[str, dict]) -> bo
 
 def _resumed_outcome(task: Task, row: dict) -> TaskOutcome:
     dur = row.get("duration")
-    return TaskOutcome(task.index, task.path, True, message=str(row.get("message") or ""), row=dict(row),
-                       duration=float(dur) if dur not in (None, "") else 0.0, resumed=True,
-                       top=(str(row["top_emotion"]), float(row["top_mean"]))
-                       if row.get("top_emotion") and row.get("top_mean") is not None else None,
-                       modalities=str(row.get("modalities") or ""))
+    return TaskOutcome(
+        task.index,
+        task.path,
+        True,
+        message=str(row.get("message") or ""),
+        row=dict(row),
+        duration=float(dur) if dur not in (None, "") else 0.0,
+        resumed=True,
+        top=(str(row["top_emotion"]), float(row["top_mean"]))
+        if row.get("top_emotion") and row.get("top_mean") is not None
+        else None,
+        modalities=str(row.get("modalities") or ""),
+    )
 
 
 # --------------------------------------------------------------------------- executors
@@ -423,8 +462,9 @@ class PoolRunner(_Runner):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                                   initializer=preload, initargs=(options,))
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=preload, initargs=(options,)
+        )
 
     def run(self, tasks, options):
         from concurrent.futures import as_completed
@@ -470,10 +510,19 @@ def default_workers() -> int:
 # --------------------------------------------------------------------------- the batch
 
 
-def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, workers: int | None = None,
-              resume: bool = False, cluster: str | None = None, engine=None, table: bool = True,
-              on_outcome: Callable[[TaskOutcome], None] | None = None, progress_bar: bool | None = None,
-              keep_warm: bool = False) -> BatchResult:
+def run_batch(
+    inputs: Sequence[str | os.PathLike],
+    options: BatchOptions,
+    *,
+    workers: int | None = None,
+    resume: bool = False,
+    cluster: str | None = None,
+    engine=None,
+    table: bool = True,
+    on_outcome: Callable[[TaskOutcome], None] | None = None,
+    progress_bar: bool | None = None,
+    keep_warm: bool = False,
+) -> BatchResult:
     """Analyse ``inputs`` and write every output, ``index.csv`` and the batch table.
 
     ``workers``: processes on this machine (default: the number of cores; one
@@ -542,18 +591,22 @@ def run_batch(inputs: Sequence[str | os.PathLike], options: BatchOptions, *, wor
     if table:
         from . import outputs as out_mod
 
-        entries = [(t.path, out_mod.output_paths(out_dir, t.stem).csv) for t in tasks
-                   if t.index in outcomes and outcomes[t.index].ok]
+        entries = [
+            (t.path, out_mod.output_paths(out_dir, t.stem).csv)
+            for t in tasks
+            if t.index in outcomes and outcomes[t.index].ok
+        ]
         table_pq, table_csv = write_batch_table(entries, emotions, out_dir)
     ordered = [outcomes[t.index] for t in tasks if t.index in outcomes]
-    return BatchResult(out_dir, ordered, index_path, table_pq, table_csv, time.perf_counter() - t_start,
-                       getattr(runner, "workers", 1))
+    return BatchResult(
+        out_dir, ordered, index_path, table_pq, table_csv, time.perf_counter() - t_start, getattr(runner, "workers", 1)
+    )
 
 
 def _emotions_of(o: TaskOutcome) -> list[str] | None:
     if not o.ok:
         return None
-    ems = [k[len("mean_"):] for k in o.row if k.startswith("mean_")]
+    ems = [k[len("mean_") :] for k in o.row if k.startswith("mean_")]
     return ems or None
 
 
@@ -583,17 +636,44 @@ def _write_index(outcomes: dict[int, TaskOutcome], tasks: list[Task], emotions, 
 def _progress(total: int, done: int, enabled: bool | None):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="input", desc="livemer file", disable=(None if enabled is None
-                                                                                      else not enabled),
-                file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="input",
+        desc="livemer file",
+        disable=(None if enabled is None else not enabled),
+        file=sys.stderr,
+        smoothing=0.1,
+    )
 
 
 def describe(result: BatchResult) -> dict:
     """A JSON-safe summary of a batch (for logs and benchmarks)."""
-    return {"out_dir": str(result.out_dir), "inputs": len(result.outcomes), "failures": result.failures,
-            "seconds": result.seconds, "media_seconds": result.media_seconds, "workers": result.workers,
-            "outcomes": [asdict(o) for o in result.outcomes]}
+    return {
+        "out_dir": str(result.out_dir),
+        "inputs": len(result.outcomes),
+        "failures": result.failures,
+        "seconds": result.seconds,
+        "media_seconds": result.media_seconds,
+        "workers": result.workers,
+        "outcomes": [asdict(o) for o in result.outcomes],
+    }
 
 
-__all__ = ["BatchOptions", "Task", "TaskOutcome", "BatchResult", "run_batch", "run_task", "work_list",
-           "warm_engine", "warm_driver", "preload", "complete", "read_index", "expected_outputs", "default_workers", "MAX_RETRIES"]
+__all__ = [
+    "BatchOptions",
+    "Task",
+    "TaskOutcome",
+    "BatchResult",
+    "run_batch",
+    "run_task",
+    "work_list",
+    "warm_engine",
+    "warm_driver",
+    "preload",
+    "complete",
+    "read_index",
+    "expected_outputs",
+    "default_workers",
+    "MAX_RETRIES",
+]

@@ -21,6 +21,7 @@ delivered until ``begin()``: the pipeline loads its models in between and then
 starts the session clock, so a file's time 0 is the clock's time 0. At the end
 of a file a source puts :data:`EOS` into every queue and sets ``finished``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -248,8 +249,10 @@ class CameraSource(Source):
             if self.index < 0:
                 raise CaptureError(f"--camera {self.index}: camera indexes start at 0")
             if os.name == "posix" and Path("/dev").is_dir() and not Path(f"/dev/video{self.index}").exists():
-                raise CaptureError(f"--camera {self.index}: no camera with index {self.index} "
-                                   f"(/dev/video{self.index} does not exist); use a video file or --camera none")
+                raise CaptureError(
+                    f"--camera {self.index}: no camera with index {self.index} "
+                    f"(/dev/video{self.index} does not exist); use a video file or --camera none"
+                )
             cap = cv2.VideoCapture(self.index)
         else:
             cap = cv2.VideoCapture(str(self.path))
@@ -392,7 +395,7 @@ class MicSource(Source):
                 return
             n = self.block
             for k in range(0, audio.size, n):
-                chunk = audio[k:k + n]
+                chunk = audio[k : k + n]
                 t_end = (k + chunk.size) / SR
                 if self.paced and not self.clock.sleep_until(t_end, self.stop_event):
                     return
@@ -410,7 +413,9 @@ class MicSource(Source):
             info = sd.query_devices(dev, "input")
         except Exception as exc:  # noqa: BLE001 - ValueError/PortAudioError
             first = first_line(exc)
-            raise CaptureError(f"--mic {spec}: no such input device ({first}); input devices: {_device_list(sd)}") from None
+            raise CaptureError(
+                f"--mic {spec}: no such input device ({first}); input devices: {_device_list(sd)}"
+            ) from None
         return dev, info
 
     def _read_device(self) -> None:

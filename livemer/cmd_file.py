@@ -9,6 +9,7 @@ and ``windows.parquet``/``windows.csv`` hold every window of every input. A
 corrupt or unreadable input gets a one-line error, the others still run, and
 the exit code is 2. ``--resume`` skips inputs already complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,26 +24,58 @@ MAX_LISTED = 20
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by ``livemer file`` and ``livemer demo``."""
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default: ./{DEFAULT_OUT})")
-    p.add_argument("--emotions", metavar="LIST",
-                   help="comma-separated emotions to score (default: the model's set plus your added ones)")
-    p.add_argument("--modalities", default="tav", metavar="tav",
-                   help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav")
+    p.add_argument(
+        "--emotions",
+        metavar="LIST",
+        help="comma-separated emotions to score (default: the model's set plus your added ones)",
+    )
+    p.add_argument(
+        "--modalities",
+        default="tav",
+        metavar="tav",
+        help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav",
+    )
     p.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
-    p.add_argument("--no-plots", action="store_true",
-                   help="skip the timeline PNG (a quarter of a CPU-second per input: worth it for many short clips)")
+    p.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="skip the timeline PNG (a quarter of a CPU-second per input: worth it for many short clips)",
+    )
     p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
     p.add_argument("--glove", metavar="PATH", help="GloVe text file when the checkpoint does not use GloVe 6B 50-d")
-    p.add_argument("--face-backend", default="auto", choices=("auto", "mediapipe", "pyfeat"),
-                   help="face analysis backend (default: auto)")
-    p.add_argument("--asr-model", metavar="NAME|DIR",
-                   help="Whisper model: a local CTranslate2 directory or a cached size name (default: bundled tiny.en)")
-    p.add_argument("--hop", type=float, default=0.2, metavar="SECONDS",
-                   help="one result every this many seconds of media (default: 0.2, as live's 5 Hz)")
-    p.add_argument("--face-fps", type=float, default=5.0, metavar="FPS",
-                   help="video frames analysed for the face per second (default: 5, one per 0.2 s result; more is slower)")
-    p.add_argument("--smoothing", type=float, default=1.0, metavar="SECONDS",
-                   help="smoothing time constant of the bars in the annotated video (default: 1.0; the CSV and "
-                        "JSON hold the raw per-window probabilities)")
+    p.add_argument(
+        "--face-backend",
+        default="auto",
+        choices=("auto", "mediapipe", "pyfeat"),
+        help="face analysis backend (default: auto)",
+    )
+    p.add_argument(
+        "--asr-model",
+        metavar="NAME|DIR",
+        help="Whisper model: a local CTranslate2 directory or a cached size name (default: bundled tiny.en)",
+    )
+    p.add_argument(
+        "--hop",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="one result every this many seconds of media (default: 0.2, as live's 5 Hz)",
+    )
+    p.add_argument(
+        "--face-fps",
+        type=float,
+        default=5.0,
+        metavar="FPS",
+        help="video frames analysed for the face per second (default: 5, one per 0.2 s result; more is slower)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="smoothing time constant of the bars in the annotated video (default: 1.0; the CSV and "
+        "JSON hold the raw per-window probabilities)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -60,25 +93,40 @@ def add_parser(sub) -> None:
         "file",
         help="analyse video/audio files (or folders of them) as fast as possible",
         description="Run the live pipeline over video files (mp4, mkv, mpg, ...), audio files (wav, flac, mp3, "
-                    "...) and still images (jpg, png, tiff, webp, bmp: visual-only results per face), decoding as "
-                    "fast as possible. Writes <stem>.csv, <stem>.json, <stem>.annotated.mp4 and "
-                    "<stem>.timeline.png per input, and index.csv with one row per input. A folder is expanded to "
-                    "the media files inside it. Exit code 2 when any input could not be read.",
+        "...) and still images (jpg, png, tiff, webp, bmp: visual-only results per face), decoding as "
+        "fast as possible. Writes <stem>.csv, <stem>.json, <stem>.annotated.mp4 and "
+        "<stem>.timeline.png per input, and index.csv with one row per input. A folder is expanded to "
+        "the media files inside it. Exit code 2 when any input could not be read.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or audio files, or folders of them")
     add_arguments(p)
-    p.add_argument("--max-faces", type=_positive_int, default=None, metavar="N",
-                   help="faces per still image, each with its own scores and rows (default and most: 5); in a "
-                        "video, faces boxed in the annotated video (default 1; the scores are the largest face's)")
+    p.add_argument(
+        "--max-faces",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="faces per still image, each with its own scores and rows (default and most: 5); in a "
+        "video, faces boxed in the annotated video (default 1; the scores are the largest face's)",
+    )
     g = p.add_argument_group("batches")
-    g.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="worker processes, each with its models loaded once (default: the number of cores; "
-                        "one input runs in this process)")
-    g.add_argument("--resume", action="store_true",
-                   help="skip the inputs whose outputs are already complete in --out (index.csv says ok)")
-    g.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="send the work to a Dask distributed scheduler; --out must be a folder every worker "
-                        "can write (a shared file system)")
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes, each with its models loaded once (default: the number of cores; "
+        "one input runs in this process)",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the inputs whose outputs are already complete in --out (index.csv says ok)",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="send the work to a Dask distributed scheduler; --out must be a folder every worker "
+        "can write (a shared file system)",
+    )
     p.set_defaults(func=run)
 
 
@@ -106,9 +154,14 @@ def process_inputs(args: argparse.Namespace, inputs: list[str | Path], engine=No
     from .batch import BatchOptions, run_batch
 
     # options without --workers (livemer demo, benchmarks): this process
-    return run_batch(inputs, BatchOptions.from_args(args), workers=getattr(args, "workers", 1),
-                     resume=bool(getattr(args, "resume", False)), cluster=getattr(args, "cluster", None),
-                     engine=engine)
+    return run_batch(
+        inputs,
+        BatchOptions.from_args(args),
+        workers=getattr(args, "workers", 1),
+        resume=bool(getattr(args, "resume", False)),
+        cluster=getattr(args, "cluster", None),
+        engine=engine,
+    )
 
 
 def print_report(report, stream=None) -> None:
@@ -119,8 +172,11 @@ def print_report(report, stream=None) -> None:
     rate = ""
     if report.media_seconds > 0 and report.seconds > 0:
         rate = f", {report.media_seconds / report.seconds:.1f}x real time"
-    print(f"livemer: analysed {len(ok)} of {len(report.outcomes)} input(s) in {report.seconds:.1f} s"
-          f"{rate}{f' ({resumed} already complete)' if resumed else ''}; outputs in {report.out_dir}/", file=stream)
+    print(
+        f"livemer: analysed {len(ok)} of {len(report.outcomes)} input(s) in {report.seconds:.1f} s"
+        f"{rate}{f' ({resumed} already complete)' if resumed else ''}; outputs in {report.out_dir}/",
+        file=stream,
+    )
     detailed = len(report.outcomes) <= MAX_LISTED
     for o in report.outcomes:
         if not o.ok:

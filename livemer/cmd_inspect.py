@@ -1,4 +1,5 @@
 """``livemer inspect [CKPT]``: what a checkpoint holds."""
+
 from __future__ import annotations
 
 
@@ -6,7 +7,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("inspect", help="show a checkpoint's config, feature spaces, emotions and provenance")
     p.add_argument("checkpoint", nargs="?", help="checkpoint file (default: the embedded one)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--columns", action="store_true", help="also list every feature column and how filled ones are filled")
+    p.add_argument(
+        "--columns", action="store_true", help="also list every feature column and how filled ones are filled"
+    )
     p.set_defaults(func=run)
 
 
@@ -25,8 +28,10 @@ def run(args) -> int:
     size = ck.path.stat().st_size if ck.path else 0
     c = ck.config
     print(f"checkpoint   {ck.path}  ({size / 1e6:.1f} MB, {s['parameters']:,} parameters)")
-    print(f"model        bi-LSTM x{c.num_layers}, dropout {c.dropout}; hidden t/a/v = "
-          f"{c.hidden['text']}/{c.hidden['acoustic']}/{c.hidden['visual']}; emotion space {ck.embedding_space} ({c.emb_dim}-d)")
+    print(
+        f"model        bi-LSTM x{c.num_layers}, dropout {c.dropout}; hidden t/a/v = "
+        f"{c.hidden['text']}/{c.hidden['acoustic']}/{c.hidden['visual']}; emotion space {ck.embedding_space} ({c.emb_dim}-d)"
+    )
     for m, sp in ck.feature_spaces.items():
         print(f"{m:<12} {sp.name} ({sp.dim}-d){f', {len(sp.filled)} filled columns' if sp.filled else ''}")
         if args.columns:

@@ -1,4 +1,5 @@
 """``livemer run``: live emotion recognition from a camera and a microphone (or files played in real time)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-KEY_HELP = ("keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word, t teach one by showing it, "
-            "c calibrate (10 s neutral baseline)")
+KEY_HELP = (
+    "keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word, t teach one by showing it, "
+    "c calibrate (10 s neutral baseline)"
+)
 
 
 def add_parser(sub) -> None:
@@ -17,37 +20,73 @@ def add_parser(sub) -> None:
         "run",
         help="live recognition from a camera and microphone (or video/audio files in real time)",
         description="Recognise emotions live from face, voice and words. A video or audio file stands in for "
-                    "the camera or microphone and is played in real time. " + KEY_HELP + ".",
+        "the camera or microphone and is played in real time. " + KEY_HELP + ".",
     )
-    p.add_argument("--camera", default="0", metavar="INDEX|PATH|none",
-                   help="camera index, a video file played at its own frame rate, or none (default: 0)")
-    p.add_argument("--mic", default=None, metavar="DEVICE|PATH|none",
-                   help="sounddevice input (index or name), an audio file played in real time, or none "
-                        "(default: the camera file's own sound when --camera is a file, else the default input)")
-    p.add_argument("--emotions", metavar="LIST", help="comma-separated emotions to score (default: the model's set "
-                                                      "plus your added ones)")
-    p.add_argument("--modalities", default="tav", metavar="tav",
-                   help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav")
+    p.add_argument(
+        "--camera",
+        default="0",
+        metavar="INDEX|PATH|none",
+        help="camera index, a video file played at its own frame rate, or none (default: 0)",
+    )
+    p.add_argument(
+        "--mic",
+        default=None,
+        metavar="DEVICE|PATH|none",
+        help="sounddevice input (index or name), an audio file played in real time, or none "
+        "(default: the camera file's own sound when --camera is a file, else the default input)",
+    )
+    p.add_argument(
+        "--emotions",
+        metavar="LIST",
+        help="comma-separated emotions to score (default: the model's set plus your added ones)",
+    )
+    p.add_argument(
+        "--modalities",
+        default="tav",
+        metavar="tav",
+        help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav",
+    )
     p.add_argument("--record", metavar="OUT.mp4", help="also write the overlaid video here (finalised on exit)")
     p.add_argument("--headless", action="store_true", help="no window: write one JSON object per result")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write results as JSON lines here (headless default: stdout)")
     p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
     p.add_argument("--glove", metavar="PATH", help="GloVe text file when the checkpoint does not use GloVe 6B 50-d")
-    p.add_argument("--face-backend", default="auto", choices=("auto", "mediapipe", "pyfeat"),
-                   help="face analysis backend (default: auto)")
-    p.add_argument("--asr-model", metavar="NAME|DIR", help="Whisper model: a local CTranslate2 directory or a cached "
-                                                           "size name (default: the bundled tiny.en)")
-    p.add_argument("--smoothing", type=float, default=1.0, metavar="SECONDS",
-                   help="time constant of probability smoothing; 0 turns it off (default: 1.0)")
+    p.add_argument(
+        "--face-backend",
+        default="auto",
+        choices=("auto", "mediapipe", "pyfeat"),
+        help="face analysis backend (default: auto)",
+    )
+    p.add_argument(
+        "--asr-model",
+        metavar="NAME|DIR",
+        help="Whisper model: a local CTranslate2 directory or a cached size name (default: the bundled tiny.en)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="time constant of probability smoothing; 0 turns it off (default: 1.0)",
+    )
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rate", type=float, default=8.0, metavar="HZ", help="inference rate (default: 8 per second)")
     p.add_argument("--loop", action="store_true", help="loop a --camera video file")
-    p.add_argument("--calibrate", type=float, metavar="SECONDS",
-                   help="first take SECONDS of your neutral face and voice as your baseline (stored; the `c` key "
-                        "does it too); scores are then relative to it")
+    p.add_argument(
+        "--calibrate",
+        type=float,
+        metavar="SECONDS",
+        help="first take SECONDS of your neutral face and voice as your baseline (stored; the `c` key "
+        "does it too); scores are then relative to it",
+    )
     p.add_argument("--no-calibration", action="store_true", help="ignore the stored baseline for this run")
-    p.add_argument("--max-faces", type=int, default=1, metavar="N",
-                   help="faces boxed in the overlay, 1 to 5 (default 1; the bars are the largest face's)")
+    p.add_argument(
+        "--max-faces",
+        type=int,
+        default=1,
+        metavar="N",
+        help="faces boxed in the overlay, 1 to 5 (default 1; the bars are the largest face's)",
+    )
     p.set_defaults(func=run)
 
 
@@ -167,26 +206,43 @@ def run(args: argparse.Namespace) -> int:
     mic = args.mic if args.mic is not None else _default_mic(camera)
     if mic is not None and mic.strip().lower() in ("none", "off"):
         mic = None
-    if args.mic is None and mic is None and (camera is None or camera.strip().isdigit()
-                                             or Path(camera).expanduser().is_file()):
+    if (
+        args.mic is None
+        and mic is None
+        and (camera is None or camera.strip().isdigit() or Path(camera).expanduser().is_file())
+    ):
         if camera is not None and Path(camera).expanduser().is_file():
             print(f"livemer: note: {camera} has no sound track; running without a microphone", file=sys.stderr)
         else:
-            print("livemer: note: no default microphone; running without one (choose one with --mic)",
-                  file=sys.stderr)
+            print("livemer: note: no default microphone; running without one (choose one with --mic)", file=sys.stderr)
 
     from .engine import EngineConfig
     from .live import JsonlSink, LiveDriver, LiveOptions, StopOnSignals
 
-    opts = LiveOptions(camera=camera, mic=mic, headless=args.headless, jsonl=args.jsonl, record=args.record,
-                       duration=args.duration, infer_hz=args.rate, loop_camera=args.loop, max_faces=args.max_faces)
+    opts = LiveOptions(
+        camera=camera,
+        mic=mic,
+        headless=args.headless,
+        jsonl=args.jsonl,
+        record=args.record,
+        duration=args.duration,
+        infer_hz=args.rate,
+        loop_camera=args.loop,
+        max_faces=args.max_faces,
+    )
     # Open the inputs first: a missing camera or microphone fails within ~2 s, before models load.
     live = LiveDriver(opts)
     live.open_inputs(wait_files=False)
     config = EngineConfig(
-        checkpoint=args.checkpoint, emotions=args.emotions, modalities=args.modalities,
-        face_backend=args.face_backend, asr_model=args.asr_model, smoothing_tau=args.smoothing,
-        glove=args.glove, threads=1, calibration=not args.no_calibration,
+        checkpoint=args.checkpoint,
+        emotions=args.emotions,
+        modalities=args.modalities,
+        face_backend=args.face_backend,
+        asr_model=args.asr_model,
+        smoothing_tau=args.smoothing,
+        glove=args.glove,
+        threads=1,
+        calibration=not args.no_calibration,
     )
     loaded: dict = {}
 
@@ -243,8 +299,10 @@ def run(args: argparse.Namespace) -> int:
             st.errors.append(str(src.error))
     for e in st.errors:
         print(f"livemer: error: {e}", file=sys.stderr)
-    summary = (f"livemer: {st.results} results at {st.infer_hz():.1f}/s, {st.frames_analysed} frames analysed "
-               f"({st.faces_found} with a face), {st.words} words")
+    summary = (
+        f"livemer: {st.results} results at {st.infer_hz():.1f}/s, {st.frames_analysed} frames analysed "
+        f"({st.faces_found} with a face), {st.words} words"
+    )
     if st.rendered:
         summary += f", {st.rendered} frames rendered at {st.render_fps():.1f} fps"
     if args.record and live.recorder is not None and live.recorder.frames:

@@ -9,6 +9,7 @@ to its speech), encodes H.264 + AAC with ffmpeg and writes the result
 atomically. :func:`demo_clip` builds the default clip once and caches it in
 the user cache dir.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,11 +90,14 @@ def synthesize(text: str, wav: str | os.PathLike, voice: str = VOICE, wpm: int =
     """Speak ``text`` with espeak-ng into a wav file."""
     exe = _need("espeak-ng", "espeak-ng")
     wav = Path(wav)
-    proc = subprocess.run([exe, "-v", voice, "-s", str(int(wpm)), "-w", str(wav), text], capture_output=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [exe, "-v", voice, "-s", str(int(wpm)), "-w", str(wav), text], capture_output=True, timeout=120, check=False
+    )
     if proc.returncode != 0 or not wav.is_file() or wav.stat().st_size < 100:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DemoMediaError(f"espeak-ng could not speak the demo text ({err[-1] if err else f'exit {proc.returncode}'})")
+        raise DemoMediaError(
+            f"espeak-ng could not speak the demo text ({err[-1] if err else f'exit {proc.returncode}'})"
+        )
     return wav
 
 
@@ -130,8 +134,9 @@ def script_for(duration: float | None, script: Sequence[Segment] = LONG_SCRIPT) 
     return out
 
 
-def build_talking_clip(out: str | os.PathLike, segments: Sequence[Segment] | None = None,
-                       duration: float | None = None) -> Path:
+def build_talking_clip(
+    out: str | os.PathLike, segments: Sequence[Segment] | None = None, duration: float | None = None
+) -> Path:
     """Write a 640x360 24 fps H.264/AAC mp4 of the faces speaking ``segments``.
 
     Each segment is ``LEAD_IN`` s of silence, its speech, then ``TAIL`` s, over
@@ -151,13 +156,45 @@ def build_talking_clip(out: str | os.PathLike, segments: Sequence[Segment] | Non
             d = LEAD_IN + _duration(wav) + TAIL
             part = tmp / f"p{i}.mp4"
             w, h = SIZE
-            vf = (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
-                  f"fps={FPS},format=yuv420p")
+            vf = (
+                f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
+                f"fps={FPS},format=yuv420p"
+            )
             af = f"adelay={int(LEAD_IN * 1000)}:all=1,aresample={SR},apad"
-            _run_ffmpeg(["-stream_loop", "-1", "-i", str(face_video(seg.mood)), "-i", str(wav),
-                         "-map", "0:v:0", "-map", "1:a:0", "-t", f"{d:.3f}", "-vf", vf, "-af", af,
-                         "-ac", "1", "-c:v", "libx264", "-preset", "veryfast", "-crf", "22",
-                         "-c:a", "aac", "-b:a", "96k", str(part)], f"demo segment {i}")
+            _run_ffmpeg(
+                [
+                    "-stream_loop",
+                    "-1",
+                    "-i",
+                    str(face_video(seg.mood)),
+                    "-i",
+                    str(wav),
+                    "-map",
+                    "0:v:0",
+                    "-map",
+                    "1:a:0",
+                    "-t",
+                    f"{d:.3f}",
+                    "-vf",
+                    vf,
+                    "-af",
+                    af,
+                    "-ac",
+                    "1",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-crf",
+                    "22",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "96k",
+                    str(part),
+                ],
+                f"demo segment {i}",
+            )
             parts.append(part)
         listing = tmp / "parts.txt"
         listing.write_text("".join(f"file '{p.name}'\n" for p in parts))
@@ -166,9 +203,28 @@ def build_talking_clip(out: str | os.PathLike, segments: Sequence[Segment] | Non
         final = joined
         if duration is not None:
             final = tmp / "final.mp4"
-            _run_ffmpeg(["-stream_loop", "-1", "-i", str(joined), "-t", f"{duration:.3f}", "-c:v", "libx264",
-                         "-preset", "veryfast", "-crf", "22", "-c:a", "aac", "-b:a", "96k", str(final)],
-                        f"a {duration:.0f} s clip")
+            _run_ffmpeg(
+                [
+                    "-stream_loop",
+                    "-1",
+                    "-i",
+                    str(joined),
+                    "-t",
+                    f"{duration:.3f}",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-crf",
+                    "22",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "96k",
+                    str(final),
+                ],
+                f"a {duration:.0f} s clip",
+            )
         from .outputs import atomic_path
 
         with atomic_path(out) as tmp_out:
@@ -188,8 +244,17 @@ def cache_dir() -> Path:
 
 def _key(segments: Sequence[Segment], duration: float | None) -> str:
     src = {m: (FACE_VIDEOS[m], _size(m)) for m in FACE_VIDEOS}
-    payload = json.dumps({"v": 1, "segments": [(s.mood, s.text) for s in segments], "duration": None if duration is None else float(duration),
-                          "src": src, "voice": VOICE, "wpm": WORDS_PER_MINUTE}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "v": 1,
+            "segments": [(s.mood, s.text) for s in segments],
+            "duration": None if duration is None else float(duration),
+            "src": src,
+            "voice": VOICE,
+            "wpm": WORDS_PER_MINUTE,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha1(payload.encode()).hexdigest()[:10]
 
 

@@ -1,4 +1,5 @@
 """Which emotions a run scores: the checkpoint's display set plus the user's additions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ class EmotionSet:
     notes: list[str] = field(default_factory=list)  # adapters that do not fit this checkpoint
 
 
-def resolve_emotions(checkpoint, requested: str | list[str] | None = None, registry: Registry | None = None,
-                     provider=None) -> EmotionSet:
+def resolve_emotions(
+    checkpoint, requested: str | list[str] | None = None, registry: Registry | None = None, provider=None
+) -> EmotionSet:
     """Resolve ``--emotions happy,sad,...`` (or the default set) into names and vectors.
 
     Default: the checkpoint's display emotions followed by every user-added emotion

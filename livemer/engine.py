@@ -14,6 +14,7 @@ fusion (see ``Window.modality_mask``).
 (time constant ``tau`` seconds); :class:`Smoother` applies it per emotion name,
 so adding an emotion mid-stream does not disturb the others.
 """
+
 from __future__ import annotations
 
 import math
@@ -169,6 +170,7 @@ class InferenceResult:
 
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (NaN becomes null); one JSONL line per result."""
+
         def per_emotion(a: np.ndarray) -> dict[str, float | None]:
             return {e: _f(v) for e, v in zip(self.emotions, np.asarray(a).reshape(-1))}
 
@@ -391,8 +393,7 @@ class Engine:
         from feature_adapters.align import StreamingAligner
 
         d_t, d_a, d_v = self.dims
-        return StreamingAligner(d_t, d_a, d_v, n=self.config.window_steps, pseudo_step=self.config.pseudo_step,
-                                t0=t0)
+        return StreamingAligner(d_t, d_a, d_v, n=self.config.window_steps, pseudo_step=self.config.pseudo_step, t0=t0)
 
     def embed(self, words) -> list:
         """Timed words (``TimedWord``) -> text steps with vectors (``TextToken``), OOV flagged."""
@@ -414,10 +415,20 @@ class Engine:
             mods = tuple(modalities) if modalities is not None else self._modalities
             return self.predictor.predict_windows(list(windows), emos, mods, batch_size=batch_size)
 
-    def infer(self, window, t: float, *, transcript: str = "", face_present: bool = False,
-              voice_present: bool = False, fps: float = 0.0, captured_at: float | None = None,
-              smooth_result: bool = True, smoother: Smoother | None = None,
-              voice_reason: str | None = None) -> InferenceResult:
+    def infer(
+        self,
+        window,
+        t: float,
+        *,
+        transcript: str = "",
+        face_present: bool = False,
+        voice_present: bool = False,
+        fps: float = 0.0,
+        captured_at: float | None = None,
+        smooth_result: bool = True,
+        smoother: Smoother | None = None,
+        voice_reason: str | None = None,
+    ) -> InferenceResult:
         """Predict on ``window`` (ending at stream time ``t``) and smooth over time (with ``smoother``,
         a stream's own state, else the engine's).
 
@@ -435,12 +446,22 @@ class Engine:
             tap(float(t), window)
         start, end = window.span
         return InferenceResult(
-            t=float(t), window_start=start, window_end=end, emotions=emos, probabilities=probs, smoothed=sm,
+            t=float(t),
+            window_start=start,
+            window_end=end,
+            emotions=emos,
+            probabilities=probs,
+            smoothed=sm,
             modality_scores={m: np.asarray(v) for m, v in pred.modality_scores.items()},
             contributions={m: np.asarray(v) for m, v in pred.contributions.items()},
-            modalities_used=tuple(pred.modalities_used), modalities_requested=tuple(mods), user_added=users,
-            transcript=transcript, face_present=bool(face_present), voice_present=bool(voice_present),
-            voice_reason=None if voice_present else voice_reason, fps=float(fps),
+            modalities_used=tuple(pred.modalities_used),
+            modalities_requested=tuple(mods),
+            user_added=users,
+            transcript=transcript,
+            face_present=bool(face_present),
+            voice_present=bool(voice_present),
+            voice_reason=None if voice_present else voice_reason,
+            fps=float(fps),
             latency=(time.monotonic() - captured_at) if captured_at is not None else float("nan"),
             n_steps=int(np.count_nonzero(window.step_mask)),
         )

@@ -4,6 +4,7 @@ Every expected error derives from :class:`LivemerError` (defined at the bottom
 layer, :mod:`feature_adapters.errors`, so ``model/`` and ``feature_adapters/``
 raise it too); ``cli.py`` catches that one type.
 """
+
 from __future__ import annotations
 
 from feature_adapters.errors import LivemerError

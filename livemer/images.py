@@ -13,6 +13,7 @@ box, ``p_<emotion>``, ``visual_<emotion>``), ``<stem>.json`` and
 ``<stem>.annotated.png`` (a box per face with its top emotions; the bars for
 the largest face, id 0).
 """
+
 from __future__ import annotations
 
 import functools
@@ -157,8 +158,11 @@ def image_session(engine, max_faces: int):
                 old.close()
             _SESSIONS.clear()
             backend = _still_backend(engine.config.face_backend, max_faces)
-            ses = Session(SessionOptions(face=FaceOptions(backend=engine.config.face_backend, rate_hz=0.0),
-                                         stages=("face",)), engine, {"face": backend} if backend else None)
+            ses = Session(
+                SessionOptions(face=FaceOptions(backend=engine.config.face_backend, rate_hz=0.0), stages=("face",)),
+                engine,
+                {"face": backend} if backend else None,
+            )
             _close_at_exit()
             ses.load(wait=("face",))
             if not ses.wait_stage("face"):
@@ -208,9 +212,17 @@ def analyse_image(engine, path: str | os.PathLike, max_faces: int = DEFAULT_MAX_
         notices.append("no face found: the visual modality is masked")
     elif obs.result.n_faces > max_faces:
         notices.append(f"{obs.result.n_faces} faces found; the {max_faces} largest are analysed (--max-faces)")
-    return ImageResult(Path(path), int(img.shape[1]), int(img.shape[0]), emotions,
-                       sorted(e for e in engine.user_added if e in emotions), out,
-                       backend=getattr(face.backend, "name", ""), notices=notices, timings=timings)
+    return ImageResult(
+        Path(path),
+        int(img.shape[1]),
+        int(img.shape[0]),
+        emotions,
+        sorted(e for e in engine.user_added if e in emotions),
+        out,
+        backend=getattr(face.backend, "name", ""),
+        notices=notices,
+        timings=timings,
+    )
 
 
 # --------------------------------------------------------------------------- outputs
@@ -237,8 +249,16 @@ def result_table(result: ImageResult):
 
     rows = []
     for f in result.faces:
-        r: dict[str, Any] = {"face_id": f.face_id, "x0": f.box[0], "y0": f.box[1], "x1": f.box[2], "y1": f.box[3],
-                             "face_present": 1, "voice_present": 0, "modalities_used": "v" if f.valid else ""}
+        r: dict[str, Any] = {
+            "face_id": f.face_id,
+            "x0": f.box[0],
+            "y0": f.box[1],
+            "x1": f.box[2],
+            "y1": f.box[3],
+            "face_present": 1,
+            "voice_present": 0,
+            "modalities_used": "v" if f.valid else "",
+        }
         r.update({f"p_{e}": f.probabilities[k] for k, e in enumerate(result.emotions)})
         r.update({f"visual_{e}": f.visual_scores[k] for k, e in enumerate(result.emotions)})
         rows.append(r)
@@ -251,27 +271,39 @@ def summary_doc(result: ImageResult, engine=None, outputs: ImageOutputPaths | No
     from .outputs import _jsonable, versions
 
     top = result.top_emotion()
-    return _jsonable({
-        "input": str(result.path),
-        "media": {"kind": "image", "width": result.width, "height": result.height},
-        "modalities": {"requested": "v", "present": "" if "visual" in result.masked else "v",
-                       "masked": result.masked},
-        "scene": {"text": None, "voice": None, "note": SCENE_NOTE},
-        "notices": list(result.notices),
-        "emotions": list(result.emotions),
-        "user_added": list(result.user_added),
-        "faces": [{"face_id": f.face_id, "box": list(f.box), "valid": f.valid,
-                   "top": (lambda t: {"emotion": t[0], "probability": t[1]} if t else None)(f.top(result.emotions)),
-                   "probabilities": dict(zip(result.emotions, f.probabilities)),
-                   "visual_scores": dict(zip(result.emotions, f.visual_scores))} for f in result.faces],
-        "summary": result.summary(),
-        "top_emotion": {"emotion": top[0], "probability": top[1], "face_id": 0} if top else None,
-        "face": {"backend": result.backend, "faces_found": len(result.faces)},
-        "settings": dict(engine.describe()) if engine is not None else {},
-        "versions": versions(),
-        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
-        "outputs": outputs.as_dict() if outputs is not None else {},
-    })
+    return _jsonable(
+        {
+            "input": str(result.path),
+            "media": {"kind": "image", "width": result.width, "height": result.height},
+            "modalities": {
+                "requested": "v",
+                "present": "" if "visual" in result.masked else "v",
+                "masked": result.masked,
+            },
+            "scene": {"text": None, "voice": None, "note": SCENE_NOTE},
+            "notices": list(result.notices),
+            "emotions": list(result.emotions),
+            "user_added": list(result.user_added),
+            "faces": [
+                {
+                    "face_id": f.face_id,
+                    "box": list(f.box),
+                    "valid": f.valid,
+                    "top": (lambda t: {"emotion": t[0], "probability": t[1]} if t else None)(f.top(result.emotions)),
+                    "probabilities": dict(zip(result.emotions, f.probabilities)),
+                    "visual_scores": dict(zip(result.emotions, f.visual_scores)),
+                }
+                for f in result.faces
+            ],
+            "summary": result.summary(),
+            "top_emotion": {"emotion": top[0], "probability": top[1], "face_id": 0} if top else None,
+            "face": {"backend": result.backend, "faces_found": len(result.faces)},
+            "settings": dict(engine.describe()) if engine is not None else {},
+            "versions": versions(),
+            "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+            "outputs": outputs.as_dict() if outputs is not None else {},
+        }
+    )
 
 
 def annotate(img: np.ndarray, result: ImageResult) -> np.ndarray:
@@ -283,15 +315,30 @@ def annotate(img: np.ndarray, result: ImageResult) -> np.ndarray:
     out = img.copy()
     if result.faces:
         f0 = result.faces[0]
-        st = OverlayState(emotions=list(result.emotions), probabilities=f0.probabilities,
-                          user_added=set(result.user_added), modalities_requested=("visual",),
-                          modalities_used=("visual",) if f0.valid else (), face_box=f0.box, aus=f0.aus,
-                          face_present=True, mic_on=False)
+        st = OverlayState(
+            emotions=list(result.emotions),
+            probabilities=f0.probabilities,
+            user_added=set(result.user_added),
+            modalities_requested=("visual",),
+            modalities_used=("visual",) if f0.valid else (),
+            face_box=f0.box,
+            aus=f0.aus,
+            face_present=True,
+            mic_on=False,
+        )
         render(out, st)
     else:
-        render(out, OverlayState(emotions=list(result.emotions), probabilities=np.full(len(result.emotions), np.nan),
-                                 face_present=False, mic_on=False, modalities_requested=("visual",),
-                                 message="no face found"))
+        render(
+            out,
+            OverlayState(
+                emotions=list(result.emotions),
+                probabilities=np.full(len(result.emotions), np.nan),
+                face_present=False,
+                mic_on=False,
+                modalities_requested=("visual",),
+                message="no face found",
+            ),
+        )
     scale = max(0.5, min(out.shape[:2]) / 500)
     for f in result.faces:
         x0, y0, x1, y1 = (int(round(v)) for v in f.box)
@@ -299,8 +346,16 @@ def annotate(img: np.ndarray, result: ImageResult) -> np.ndarray:
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, max(1, int(2 * scale)), cv2.LINE_AA)
         top = f.top(result.emotions)
         label = f"#{f.face_id} " + (f"{top[0]} {top[1]:.2f}" if top else "no features")
-        cv2.putText(out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour,
-                    max(1, int(1.5 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (x0, max(12, y0 - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6 * scale,
+            colour,
+            max(1, int(1.5 * scale)),
+            cv2.LINE_AA,
+        )
     return out
 
 
@@ -324,10 +379,17 @@ def index_row(result: ImageResult, paths: ImageOutputPaths | None = None) -> dic
     """The ``index.csv`` row of an image (the same columns as a video's)."""
     top = result.top_emotion()
     row: dict[str, Any] = {
-        "input": str(result.path), "status": "ok", "message": "; ".join(result.notices), "duration": 0.0,
-        "has_video": 1, "has_audio": 0, "modalities": "" if "visual" in result.masked else "v",
-        "masked": "; ".join(f"{m}: {why}" for m, why in result.masked.items()), "windows": len(result.faces),
-        "top_emotion": top[0] if top else "", "top_mean": top[1] if top else None,
+        "input": str(result.path),
+        "status": "ok",
+        "message": "; ".join(result.notices),
+        "duration": 0.0,
+        "has_video": 1,
+        "has_audio": 0,
+        "modalities": "" if "visual" in result.masked else "v",
+        "masked": "; ".join(f"{m}: {why}" for m, why in result.masked.items()),
+        "windows": len(result.faces),
+        "top_emotion": top[0] if top else "",
+        "top_mean": top[1] if top else None,
     }
     for e, s in result.summary().items():
         row[f"mean_{e}"] = s["mean"]
@@ -336,6 +398,21 @@ def index_row(result: ImageResult, paths: ImageOutputPaths | None = None) -> dic
     return row
 
 
-__all__ = ["IMAGE_SUFFIXES", "DEFAULT_MAX_FACES", "FaceScores", "ImageResult", "ImageOutputPaths", "is_image",
-           "read_image", "analyse_image", "output_paths", "result_table", "summary_doc", "annotate",
-           "write_outputs", "index_row", "image_session", "check_max_faces"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "DEFAULT_MAX_FACES",
+    "FaceScores",
+    "ImageResult",
+    "ImageOutputPaths",
+    "is_image",
+    "read_image",
+    "analyse_image",
+    "output_paths",
+    "result_table",
+    "summary_doc",
+    "annotate",
+    "write_outputs",
+    "index_row",
+    "image_session",
+    "check_max_faces",
+]

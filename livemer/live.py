@@ -34,6 +34,7 @@ waits in its queues until its workers are), then :meth:`LiveDriver.run`.
 A result's ``fps`` is the rate of frames the face worker analyses (what the
 visual modality sees); the overlay shows the rendering rate.
 """
+
 from __future__ import annotations
 
 import logging
@@ -93,13 +94,27 @@ class LiveOptions:
 
     def session_options(self, config: EngineConfig) -> SessionOptions:
         """The stage options of a live session (the recogniser's live preset with these settings)."""
-        speech = SpeechOptions.live(model=config.asr_model, threads=self.asr_threads, beam_size=self.asr_beam_size,
-                                    interval_s=self.asr_interval, endpoint_s=self.asr_endpoint_s,
-                                    trim_s=self.asr_trim_s, max_buffer_s=self.asr_max_buffer_s)
+        speech = SpeechOptions.live(
+            model=config.asr_model,
+            threads=self.asr_threads,
+            beam_size=self.asr_beam_size,
+            interval_s=self.asr_interval,
+            endpoint_s=self.asr_endpoint_s,
+            trim_s=self.asr_trim_s,
+            max_buffer_s=self.asr_max_buffer_s,
+        )
         stages = (("face",) if self.camera is not None else ()) + (("voice", "speech") if self.mic is not None else ())
-        return SessionOptions(face=FaceOptions(backend=config.face_backend, rate_hz=self.face_hz,
-                                               max_width=self.face_max_width, max_faces=self.max_faces),
-                              speech=speech, stages=stages, voice=VoiceOptions.gated(config.speech_gate))
+        return SessionOptions(
+            face=FaceOptions(
+                backend=config.face_backend,
+                rate_hz=self.face_hz,
+                max_width=self.face_max_width,
+                max_faces=self.max_faces,
+            ),
+            speech=speech,
+            stages=stages,
+            voice=VoiceOptions.gated(config.speech_gate),
+        )
 
 
 @dataclass

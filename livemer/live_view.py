@@ -6,6 +6,7 @@ ended), hands results to the JSONL sink, feeds the ``--record`` video and the
 window, and pumps the window's key events. Without anything to draw it only
 writes results. Drawing itself is :func:`livemer.overlay.render`.
 """
+
 from __future__ import annotations
 
 import queue
@@ -53,10 +54,18 @@ class LiveView:
         if msg is None and self.status_fn is not None:
             msg = self.status_fn()
         st = state_from_result(
-            res, face=obs.result if obs is not None else None, transcript=transcript,
-            camera_on=d.camera is not None, mic_on=d.mic is not None, fps=self.render_rate.value(),
-            prompt=self.prompt, message=msg, modalities=eng.modalities, face_present=s.face_present(),
-            voice_present=s.voice_present() if d.mic is not None else None, voice_reason=s.voice_reason(),
+            res,
+            face=obs.result if obs is not None else None,
+            transcript=transcript,
+            camera_on=d.camera is not None,
+            mic_on=d.mic is not None,
+            fps=self.render_rate.value(),
+            prompt=self.prompt,
+            message=msg,
+            modalities=eng.modalities,
+            face_present=s.face_present(),
+            voice_present=s.voice_present() if d.mic is not None else None,
+            voice_reason=s.voice_reason(),
         )
         st.prompt_label = self.prompt_label
         st.calibrated = bool(getattr(eng, "calibrated", False))

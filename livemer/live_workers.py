@@ -6,6 +6,7 @@ driver's :class:`livemer.session.Session` until the end of the stream or a stop.
 One bad frame, block or decode is counted and skipped (its first failure
 becomes a notice), never the end of the run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -121,8 +122,13 @@ class LiveWorkers:
                 continue
             if self.d.stop_event.is_set() and not ended:
                 return  # stopped during a decode: its words are no longer wanted
-            log.debug("asr: %s %.2f s (%d new words) at %.2f", s.speech.last_decode, time.monotonic() - t0,
-                      len(words), self.d.clock.now())
+            log.debug(
+                "asr: %s %.2f s (%d new words) at %.2f",
+                s.speech.last_decode,
+                time.monotonic() - t0,
+                len(words),
+                self.d.clock.now(),
+            )
             self.word_latencies(words)
 
     def word_latencies(self, words) -> None:

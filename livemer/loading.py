@@ -5,6 +5,7 @@ parallel threads. Their libraries are imported one group at a time under one loc
 from several threads at once races inside lazily loading packages (seen here: "Module 'scipy' has
 no attribute '_lib'" when librosa, gensim and torch loaded together).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ that are not wanted are only grabbed (demuxed and decoded, never converted),
 which keeps sparse sampling cheap. :func:`load_audio_track` reads the audio
 as 16 kHz mono float32 through :func:`feature_adapters.audio_io.load_audio`.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ import numpy as np
 from .errors import LivemerError
 
 #: File suffixes taken as media when a folder is expanded.
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+)
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".wma"})
 MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES
 
@@ -135,8 +138,9 @@ def parse_probe(path: Path, data: dict) -> MediaInfo:
     streams = data.get("streams") or []
     fmt = data.get("format") or {}
     fmt_name = str(fmt.get("format_name") or "")
-    video = [s for s in streams if s.get("codec_type") == "video"
-             and not (s.get("disposition") or {}).get("attached_pic")]
+    video = [
+        s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not video and not audio:
         raise MediaError(f"{path}: not a media file (no video or audio stream found; expected a video or audio file)")
@@ -363,8 +367,11 @@ def expand_inputs(inputs: list[str | os.PathLike], suffixes: frozenset[str] = ME
         p = Path(raw)
         if p.is_dir():
             found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in suffixes and not f.name.startswith(".")
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in suffixes
+                and not f.name.startswith(".")
                 and ".annotated." not in f.name
             )
             if not found:

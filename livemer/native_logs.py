@@ -9,6 +9,7 @@ while Python's own ``sys.stderr`` keeps writing to the real terminal directly
 (so error messages can never be held up or lost by the filter). Native ERROR
 and FATAL lines are kept. ``--debug`` leaves stderr untouched.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -66,8 +67,12 @@ def filter_native_stderr() -> bool:
         read_fd, write_fd = os.pipe()
     except (OSError, ValueError, AttributeError):
         return False
-    stream = io.TextIOWrapper(io.FileIO(real, "w", closefd=False), encoding=getattr(sys.stderr, "encoding", None)
-                              or "utf-8", errors="backslashreplace", line_buffering=True)
+    stream = io.TextIOWrapper(
+        io.FileIO(real, "w", closefd=False),
+        encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
     os.dup2(write_fd, 2)
     os.close(write_fd)
     sys.stderr = stream

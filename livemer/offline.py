@@ -19,6 +19,7 @@ A video with no audio track runs with the visual modality only (acoustic and
 text are masked and the result says why); an audio-only file runs acoustic and
 text (visual masked). The outcome is a typed :class:`FileResult`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -242,8 +243,13 @@ def decoded_duration(info: MediaInfo, face: "FaceTrack | None", audio: "AudioAna
 class FileDriver:
     """One session's stages over whole files, as fast as they decode; one driver for many inputs."""
 
-    def __init__(self, engine, settings: OfflineSettings | None = None, components: dict[str, Any] | None = None,
-                 session: Session | None = None) -> None:
+    def __init__(
+        self,
+        engine,
+        settings: OfflineSettings | None = None,
+        components: dict[str, Any] | None = None,
+        session: Session | None = None,
+    ) -> None:
         """``components`` may hand in ready backends (``{"face": ..., "asr": ...}``), as :class:`Session` takes."""
         self.engine = engine
         self.settings = settings or OfflineSettings()
@@ -258,11 +264,14 @@ class FileDriver:
         cfg = self.engine.config
         need = {"face": "visual", "voice": "acoustic", "speech": "text"}
         mods = set(self.engine.modalities)
-        return SessionOptions(face=FaceOptions(backend=cfg.face_backend, rate_hz=self.settings.face_fps,
-                                               max_faces=self.settings.max_faces),
-                              speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
-                              voice=VoiceOptions.gated(cfg.speech_gate),
-                              stages=tuple(n for n in STAGES if need[n] in mods))
+        return SessionOptions(
+            face=FaceOptions(
+                backend=cfg.face_backend, rate_hz=self.settings.face_fps, max_faces=self.settings.max_faces
+            ),
+            speech=SpeechOptions.file(model=cfg.asr_model, threads=1),
+            voice=VoiceOptions.gated(cfg.speech_gate),
+            stages=tuple(n for n in STAGES if need[n] in mods),
+        )
 
     def _stage(self, name: str, masked: dict[str, str], modality: str) -> bool:
         """Whether stage ``name`` is ready; a stage that failed to load masks its modality (with the reason)."""
@@ -303,11 +312,19 @@ class FileDriver:
             found=np.asarray([o.found for o in obs], dtype=bool),
             features=np.asarray([o.row for o in obs], dtype=np.float32).reshape(len(obs), face.dim),
             valid=np.asarray([o.valid for o in obs], dtype=bool),
-            results=[o.result for o in obs], backend=getattr(face.backend, "name", ""), frames_decoded=decoded,
+            results=[o.result for o in obs],
+            backend=getattr(face.backend, "name", ""),
+            frames_decoded=decoded,
         )
 
-    def analyse_audio(self, info: MediaInfo, want_acoustic: bool, want_text: bool,
-                      timings: dict[str, float] | None = None, pool: ThreadPoolExecutor | None = None) -> AudioAnalysis:
+    def analyse_audio(
+        self,
+        info: MediaInfo,
+        want_acoustic: bool,
+        want_text: bool,
+        timings: dict[str, float] | None = None,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> AudioAnalysis:
         """The voice stage and the speech stage over the whole audio track (with a ``pool``, in parallel)."""
         timings = timings if timings is not None else {}
         t0 = time.perf_counter()
@@ -334,11 +351,17 @@ class FileDriver:
                 words, tokens = asr_job.result()
         if asr_job is None:
             words, tokens = transcribe() if want_text else ([], [])
-        return AudioAnalysis(rows.times, rows.features.reshape(-1, self.engine.dims[1]), rows.voiced,
-                             words, tokens, audio.size / SR)
+        return AudioAnalysis(
+            rows.times, rows.features.reshape(-1, self.engine.dims[1]), rows.voiced, words, tokens, audio.size / SR
+        )
 
-    def analyse(self, path: str | Path, progress: ProgressFn | None = None,
-                info: MediaInfo | None = None, keep_windows: bool = False) -> FileResult:
+    def analyse(
+        self,
+        path: str | Path,
+        progress: ProgressFn | None = None,
+        info: MediaInfo | None = None,
+        keep_windows: bool = False,
+    ) -> FileResult:
         """Run every stage on one file; raises :class:`MediaError` (one line) when it is unusable.
 
         ``keep_windows`` keeps the model's input windows in the result (``FileResult.windows``).
@@ -351,8 +374,9 @@ class FileDriver:
         with threadpool_limits(limits=int(self.settings.blas_threads), user_api="blas"):
             return self._analyse(path, progress, info, keep_windows)
 
-    def _analyse(self, path: str | Path, progress: ProgressFn | None, info: MediaInfo | None,
-                 keep_windows: bool) -> FileResult:
+    def _analyse(
+        self, path: str | Path, progress: ProgressFn | None, info: MediaInfo | None, keep_windows: bool
+    ) -> FileResult:
         settings, engine, session = self.settings, self.engine, self.session
         t_all = time.perf_counter()
         info = info or probe(path)
@@ -406,8 +430,10 @@ class FileDriver:
             raise
         duration = decoded_duration(info, face, audio_res)
         if duration < float(info.duration):
-            notices.append(f"truncated or corrupt media: it decodes to {duration:.2f} s of {float(info.duration):.2f} s; "
-                           "analysed up to there")
+            notices.append(
+                f"truncated or corrupt media: it decodes to {duration:.2f} s of {float(info.duration):.2f} s; "
+                "analysed up to there"
+            )
         if done[0] < duration:
             step(duration - done[0])  # audio-only work, or audio longer than the video
 
@@ -423,7 +449,11 @@ class FileDriver:
         t0 = time.perf_counter()
         times = window_times(duration, settings.hop)
         vis = (face.times, face.features, face.valid) if face is not None and len(face.times) else None
-        aco = (audio_res.times, audio_res.features, audio_res.valid) if audio_res is not None and len(audio_res.times) else None
+        aco = (
+            (audio_res.times, audio_res.features, audio_res.valid)
+            if audio_res is not None and len(audio_res.times)
+            else None
+        )
         tokens = audio_res.tokens if audio_res is not None else []
         windows = session.windows_at(times, tokens, aco, vis)
         timings["align"] = time.perf_counter() - t0
@@ -445,8 +475,11 @@ class FileDriver:
                 if m in contrib:
                     contrib[m][i] = np.asarray(v, dtype=np.float64)
             used.append(modality_letters(p.modalities_used))
-        smoothed = np.stack([session.smoother.update(emotions, probs[i], float(times[i])) for i in range(n)]) \
-            if n else np.zeros((0, K))
+        smoothed = (
+            np.stack([session.smoother.update(emotions, probs[i], float(times[i])) for i in range(n)])
+            if n
+            else np.zeros((0, K))
+        )
         starts = np.array([w.span[0] for w in windows], dtype=np.float64)
         words = [" ".join(x for x in w.words if x) for w in windows]
         new_words = words_in_hops(tokens, times, settings.hop)
@@ -455,31 +488,54 @@ class FileDriver:
         else:
             face_present = np.zeros(n, dtype=bool)
         if audio_res is not None and len(audio_res.times):
-            voice_present = voice_presence(audio_res.times, audio_res.valid, times,
-                                           session.options.voice.presence_hold_s)
+            voice_present = voice_presence(
+                audio_res.times, audio_res.valid, times, session.options.voice.presence_hold_s
+            )
         else:
             voice_present = np.zeros(n, dtype=bool)
         hold = session.options.voice.presence_hold_s
-        voice = [("speech" if v else self._no_voice_reason(e - hold, e)) if want_acoustic and audio_res else ""
-                 for v, e in zip(voice_present, times)]
+        voice = [
+            ("speech" if v else self._no_voice_reason(e - hold, e)) if want_acoustic and audio_res else ""
+            for v, e in zip(voice_present, times)
+        ]
         timings["total"] = time.perf_counter() - t_all
         for m, why in masked.items():
             if why not in ("no video stream", "no audio track"):
                 notices.append(f"{m} masked: {why}")
         settings_d = {
-            "hop": settings.hop, "face_fps": settings.face_fps, "tolerance": settings.tolerance(),
-            "window_steps": engine.config.window_steps, "pseudo_step": engine.config.pseudo_step,
+            "hop": settings.hop,
+            "face_fps": settings.face_fps,
+            "tolerance": settings.tolerance(),
+            "window_steps": engine.config.window_steps,
+            "pseudo_step": engine.config.pseudo_step,
             "modalities": modality_letters(mods),
         }
         return FileResult(
-            path=Path(info.path), info=info, duration=duration, emotions=emotions,
+            path=Path(info.path),
+            info=info,
+            duration=duration,
+            emotions=emotions,
             user_added=sorted(e for e in engine.user_added if e in emotions),
-            modalities_requested=mods, times=times, window_start=starts, probabilities=probs,
-            modality_scores=scores, contributions=contrib, modalities_used=used,
-            face_present=np.asarray(face_present, bool), voice_present=np.asarray(voice_present, bool),
-            words=words, new_words=new_words, transcript=list(audio_res.words) if audio_res else [],
-            face=face, smoothed=smoothed, masked=masked, voice=voice, notices=notices, timings=timings,
-            settings=settings_d, windows=list(windows) if keep_windows else None,
+            modalities_requested=mods,
+            times=times,
+            window_start=starts,
+            probabilities=probs,
+            modality_scores=scores,
+            contributions=contrib,
+            modalities_used=used,
+            face_present=np.asarray(face_present, bool),
+            voice_present=np.asarray(voice_present, bool),
+            words=words,
+            new_words=new_words,
+            transcript=list(audio_res.words) if audio_res else [],
+            face=face,
+            smoothed=smoothed,
+            masked=masked,
+            voice=voice,
+            notices=notices,
+            timings=timings,
+            settings=settings_d,
+            windows=list(windows) if keep_windows else None,
         )
 
     def _no_voice_reason(self, start: float | None = None, end: float | None = None) -> str:
@@ -496,9 +552,14 @@ class FileDriver:
         self.session.close()
 
 
-def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = None,
-                 progress: ProgressFn | None = None, info: MediaInfo | None = None,
-                 keep_windows: bool = False) -> FileResult:
+def analyse_file(
+    engine,
+    path: str | Path,
+    settings: OfflineSettings | None = None,
+    progress: ProgressFn | None = None,
+    info: MediaInfo | None = None,
+    keep_windows: bool = False,
+) -> FileResult:
     """One file with a driver of its own (its stages load for this call; many files: one :class:`FileDriver`)."""
     driver = FileDriver(engine, settings)
     try:
@@ -508,6 +569,15 @@ def analyse_file(engine, path: str | Path, settings: OfflineSettings | None = No
 
 
 __all__ = [
-    "OfflineSettings", "FaceTrack", "AudioAnalysis", "FileResult", "FileDriver", "analyse_file", "summarise",
-    "window_times", "latest_before", "words_in_hops", "MediaError",
+    "OfflineSettings",
+    "FaceTrack",
+    "AudioAnalysis",
+    "FileResult",
+    "FileDriver",
+    "analyse_file",
+    "summarise",
+    "window_times",
+    "latest_before",
+    "words_in_hops",
+    "MediaError",
 ]

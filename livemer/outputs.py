@@ -8,6 +8,7 @@
 * ``<stem>.timeline.png`` — emotion probabilities over time, transcript marked;
 * ``index.csv`` — one summary row per input (:func:`index_row`, :func:`write_index`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -150,8 +151,17 @@ def versions() -> dict[str, str | None]:
     from . import __version__
 
     out: dict[str, str | None] = {"livemer": __version__, "python": sys.version.split()[0]}
-    for dist in ("torch", "mediapipe", "faster-whisper", "ctranslate2", "py-feat", "opencv-python", "numpy",
-                 "librosa", "gensim"):
+    for dist in (
+        "torch",
+        "mediapipe",
+        "faster-whisper",
+        "ctranslate2",
+        "py-feat",
+        "opencv-python",
+        "numpy",
+        "librosa",
+        "gensim",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -216,8 +226,9 @@ def write_csv(result, path: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- JSON
 
 
-def result_summary(result, *, engine=None, outputs: OutputPaths | None = None,
-                   extra_settings: dict | None = None) -> dict[str, Any]:
+def result_summary(
+    result, *, engine=None, outputs: OutputPaths | None = None, extra_settings: dict | None = None
+) -> dict[str, Any]:
     """The ``<stem>.json`` document (JSON-safe)."""
     info = result.info
     settings = dict(engine.describe()) if engine is not None else {}
@@ -236,39 +247,52 @@ def result_summary(result, *, engine=None, outputs: OutputPaths | None = None,
         }
     top = result.top_emotion()
     face = result.face
-    return _jsonable({
-        "input": str(result.path),
-        "duration": result.duration,
-        "media": {
-            "has_video": info.has_video, "has_audio": info.has_audio, "fps": info.fps,
-            "width": info.width, "height": info.height, "video_codec": info.video_codec,
-            "audio_codec": info.audio_codec, "sample_rate": info.sample_rate,
-        },
-        "modalities": {
-            "requested": "".join(m[0] for m in result.modalities_requested),
-            "present": "".join(m[0] for m in result.modalities_present),
-            "masked": dict(result.masked),
-        },
-        "notices": list(result.notices),
-        "emotions": list(result.emotions),
-        "user_added": list(result.user_added),
-        "windows": result.n,
-        "hop": result.hop,
-        "summary": result.summary(),
-        "top_emotion": {"emotion": top[0], "mean": top[1]} if top else None,
-        "transcript": result.transcript_text,
-        "words": [{"word": w.word.strip(), "start": w.start, "end": w.end,
-                   "probability": getattr(w, "probability", None)} for w in result.transcript],
-        "face": None if face is None else {
-            "backend": face.backend, "frames_analysed": int(len(face.times)),
-            "frames_decoded": face.frames_decoded, "face_fraction": face.face_fraction,
-        },
-        "settings": settings,
-        "checkpoint": ck,
-        "versions": versions(),
-        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
-        "outputs": outputs.as_dict() if outputs is not None else {},
-    })
+    return _jsonable(
+        {
+            "input": str(result.path),
+            "duration": result.duration,
+            "media": {
+                "has_video": info.has_video,
+                "has_audio": info.has_audio,
+                "fps": info.fps,
+                "width": info.width,
+                "height": info.height,
+                "video_codec": info.video_codec,
+                "audio_codec": info.audio_codec,
+                "sample_rate": info.sample_rate,
+            },
+            "modalities": {
+                "requested": "".join(m[0] for m in result.modalities_requested),
+                "present": "".join(m[0] for m in result.modalities_present),
+                "masked": dict(result.masked),
+            },
+            "notices": list(result.notices),
+            "emotions": list(result.emotions),
+            "user_added": list(result.user_added),
+            "windows": result.n,
+            "hop": result.hop,
+            "summary": result.summary(),
+            "top_emotion": {"emotion": top[0], "mean": top[1]} if top else None,
+            "transcript": result.transcript_text,
+            "words": [
+                {"word": w.word.strip(), "start": w.start, "end": w.end, "probability": getattr(w, "probability", None)}
+                for w in result.transcript
+            ],
+            "face": None
+            if face is None
+            else {
+                "backend": face.backend,
+                "frames_analysed": int(len(face.times)),
+                "frames_decoded": face.frames_decoded,
+                "face_fraction": face.face_fraction,
+            },
+            "settings": settings,
+            "checkpoint": ck,
+            "versions": versions(),
+            "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+            "outputs": outputs.as_dict() if outputs is not None else {},
+        }
+    )
 
 
 def write_json(doc: dict, path: str | os.PathLike) -> Path:
@@ -300,8 +324,14 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
     colours = matplotlib.colormaps["tab10"]
     for k, e in enumerate(result.emotions):
         label = f"+{e}" if e in result.user_added else e
-        ax.plot(t, result.probabilities[:, k], lw=1.6, color=colours(k % 10), label=label,
-                ls="--" if e in result.user_added else "-")
+        ax.plot(
+            t,
+            result.probabilities[:, k],
+            lw=1.6,
+            color=colours(k % 10),
+            label=label,
+            ls="--" if e in result.user_added else "-",
+        )
     ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, dur)
@@ -315,8 +345,10 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
     ax.tick_params(labelbottom=False)
     # presence bands and words
     hop = result.hop
-    for y, present, colour, name in ((0.82, result.face_present, "tab:green", "face"),
-                                     (0.62, result.voice_present, "tab:orange", "voice")):
+    for y, present, colour, name in (
+        (0.82, result.face_present, "tab:green", "face"),
+        (0.62, result.voice_present, "tab:orange", "voice"),
+    ):
         if len(t):
             lo = np.maximum(np.concatenate([[0.0], t[:-1]]), t - hop)
             spans = [(float(a), float(b - a)) for a, b, p in zip(lo, t, present) if p]
@@ -329,8 +361,15 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
         axw.axvline(float(w.start), color="0.85", lw=0.6, zorder=0)
         axw.text(x, lanes[i % 2], w.word.strip(), ha="center", va="center", fontsize=7, rotation=0, clip_on=True)
     if not result.transcript:
-        axw.text(0.5 * dur, 0.28, "no transcript" if "text" not in result.masked else f"no transcript ({result.masked['text']})",
-                 ha="center", va="center", fontsize=8, color="0.5")
+        axw.text(
+            0.5 * dur,
+            0.28,
+            "no transcript" if "text" not in result.masked else f"no transcript ({result.masked['text']})",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="0.5",
+        )
     axw.set_ylim(0, 1)
     axw.set_yticks([])
     axw.set_xlabel("time (s)")
@@ -364,8 +403,9 @@ class _OverlayTimeline:
         if tau is None and getattr(result, "smoothed", None) is not None:
             self.smoothed = result.smoothed  # smoothed by the session, as live smooths
         else:
-            self.smoothed = smoothed_series(result.probabilities, result.times, 1.0 if tau is None else tau,
-                                            result.emotions)
+            self.smoothed = smoothed_series(
+                result.probabilities, result.times, 1.0 if tau is None else tau, result.emotions
+            )
         self.word_ends = np.array([float(w.end) for w in result.transcript], dtype=np.float64)
         self.face = result.face
         self.face_hold = 1.0
@@ -376,8 +416,11 @@ class _OverlayTimeline:
         r = self.r
         i = int(np.searchsorted(r.times, t + 1e-9, "right")) - 1
         st = OverlayState(
-            emotions=list(r.emotions), user_added=set(r.user_added), modalities_requested=tuple(r.modalities_requested),
-            camera_on=camera_on, mic_on=r.info.has_audio,
+            emotions=list(r.emotions),
+            user_added=set(r.user_added),
+            modalities_requested=tuple(r.modalities_requested),
+            camera_on=camera_on,
+            mic_on=r.info.has_audio,
             message=None if camera_on else "audio only (no video stream)",
         )
         if i >= 0:
@@ -456,8 +499,23 @@ def write_annotated_video(result, path: str | os.PathLike, tau: float | None = N
         w, h = AUDIO_ONLY_SIZE
         rate, fps = str(AUDIO_ONLY_FPS), float(AUDIO_ONLY_FPS)
     with atomic_path(path) as tmp:
-        cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", rate, "-i", "pipe:0"]
+        cmd = [
+            _ffmpeg(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            rate,
+            "-i",
+            "pipe:0",
+        ]
         if info.has_audio:
             cmd += ["-i", str(info.path), "-map", "0:v:0", "-map", "1:a:0"]
             cmd += ["-c:a", "copy"] if info.audio_codec in ("aac",) else ["-c:a", "aac", "-b:a", "128k"]
@@ -504,7 +562,9 @@ def write_annotated_video(result, path: str | os.PathLike, tau: float | None = N
         rc = proc.wait()
         if rc != 0 or n_written == 0:
             lines = [ln for ln in err.splitlines() if ln.strip()]
-            raise OutputError(f"{path}: ffmpeg could not write the annotated video ({lines[-1] if lines else f'exit {rc}'})")
+            raise OutputError(
+                f"{path}: ffmpeg could not write the annotated video ({lines[-1] if lines else f'exit {rc}'})"
+            )
     if progress is not None:
         progress(max(0.0, result.duration - reported))
     return path
@@ -514,12 +574,28 @@ def write_annotated_video(result, path: str | os.PathLike, tau: float | None = N
 
 
 def index_columns(emotions: Sequence[str]) -> list[str]:
-    return (["input", "status", "message", "duration", "has_video", "has_audio", "modalities", "masked",
-             "windows", "top_emotion", "top_mean"] + [f"mean_{e}" for e in emotions] + ["csv", "json"])
+    return (
+        [
+            "input",
+            "status",
+            "message",
+            "duration",
+            "has_video",
+            "has_audio",
+            "modalities",
+            "masked",
+            "windows",
+            "top_emotion",
+            "top_mean",
+        ]
+        + [f"mean_{e}" for e in emotions]
+        + ["csv", "json"]
+    )
 
 
-def index_row(input_path: str | os.PathLike, result=None, error: str | None = None,
-              outputs: OutputPaths | None = None) -> dict[str, Any]:
+def index_row(
+    input_path: str | os.PathLike, result=None, error: str | None = None, outputs: OutputPaths | None = None
+) -> dict[str, Any]:
     """One ``index.csv`` row: a finished result, or an error message."""
     row: dict[str, Any] = {"input": str(input_path)}
     if result is None:

@@ -15,6 +15,7 @@ about a millisecond. :func:`blank_canvas` stands in for the frame when there is
 no camera. The pure helpers (:func:`caption_tail`, :func:`contribution_shares`,
 :func:`rank_emotions`) are tested on their own.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,7 +89,9 @@ def rank_emotions(emotions: Sequence[str], probabilities: Sequence[float] | np.n
     return [(emotions[i], float(p[i])) for i in order]
 
 
-def contribution_shares(contributions: Mapping[str, Sequence[float] | np.ndarray], index: int) -> dict[str, tuple[float, float]]:
+def contribution_shares(
+    contributions: Mapping[str, Sequence[float] | np.ndarray], index: int
+) -> dict[str, tuple[float, float]]:
     """For emotion ``index``: modality -> (signed contribution, share of the total absolute contribution).
 
     Shares are in [0, 1] and sum to 1 over the modalities (all 0 when every
@@ -181,8 +184,14 @@ def _draw_face(img: np.ndarray, st: OverlayState, s: float) -> None:
     h, w = img.shape[:2]
     for box in st.other_boxes:  # every other face gets a box; the bars and AUs are the largest face's
         bx0, by0, bx1, by1 = (int(round(v)) for v in box)
-        cv2.rectangle(img, (max(0, bx0), max(0, by0)), (min(w - 1, bx1), min(h - 1, by1)), (230, 190, 90),
-                      max(1, int(round(1.5 * s))), cv2.LINE_8)
+        cv2.rectangle(
+            img,
+            (max(0, bx0), max(0, by0)),
+            (min(w - 1, bx1), min(h - 1, by1)),
+            (230, 190, 90),
+            max(1, int(round(1.5 * s))),
+            cv2.LINE_8,
+        )
     x0, y0, x1, y1 = (int(round(v)) for v in st.face_box)
     x0, x1 = max(0, min(w - 1, x0)), max(0, min(w - 1, x1))
     y0, y1 = max(0, min(h - 1, y0)), max(0, min(h - 1, y1))
@@ -242,8 +251,13 @@ def _draw_bars(img: np.ndarray, st: OverlayState, s: float) -> int:
         cv2.rectangle(img, (bx, y - int(13 * s)), (bx + bar_max, y - int(4 * s)), (60, 60, 60), -1)
         if not math.isnan(p):
             pv = min(max(p, 0.0), 1.0)
-            cv2.rectangle(img, (bx, y - int(13 * s)), (bx + int(bar_max * pv), y - int(4 * s)),
-                          _USER if user else (_BAR_TOP if top else _BAR), -1)
+            cv2.rectangle(
+                img,
+                (bx, y - int(13 * s)),
+                (bx + int(bar_max * pv), y - int(4 * s)),
+                _USER if user else (_BAR_TOP if top else _BAR),
+                -1,
+            )
             _text(img, f"{int(round(pv * 100)):d}%", (bx + bar_max + int(3 * s), y - int(4 * s)), 0.38 * s, _GREY)
         else:
             _text(img, "--", (bx + bar_max + int(3 * s), y - int(4 * s)), 0.38 * s, _GREY)
@@ -325,8 +339,11 @@ def _draw_caption(img: np.ndarray, st: OverlayState, s: float) -> None:
             _text(img, ln, (int(10 * s), top + line_h * (i + 1) - int(4 * s)), scale, _WHITE)
     if st.prompt is not None or st.message:
         y = h - int(8 * s)
-        text = (f"{st.prompt_label}: {st.prompt}_  (Enter starts, Esc cancels)" if st.prompt is not None
-                else str(st.message))
+        text = (
+            f"{st.prompt_label}: {st.prompt}_  (Enter starts, Esc cancels)"
+            if st.prompt is not None
+            else str(st.message)
+        )
         _shade(img, 0, y - line_h, w, h, 0.7)
         _text(img, text, (int(10 * s), y - int(5 * s)), 0.5 * s, (120, 255, 255))
 
@@ -346,11 +363,21 @@ def render(frame: np.ndarray, state: OverlayState) -> np.ndarray:
     return frame
 
 
-def state_from_result(result, *, face=None, transcript: str | None = None, camera_on: bool = True,
-                      mic_on: bool = True, fps: float | None = None, prompt: str | None = None,
-                      message: str | None = None, modalities: Sequence[str] | None = None,
-                      face_present: bool | None = None, voice_present: bool | None = None,
-                      voice_reason: str | None = None) -> OverlayState:
+def state_from_result(
+    result,
+    *,
+    face=None,
+    transcript: str | None = None,
+    camera_on: bool = True,
+    mic_on: bool = True,
+    fps: float | None = None,
+    prompt: str | None = None,
+    message: str | None = None,
+    modalities: Sequence[str] | None = None,
+    face_present: bool | None = None,
+    voice_present: bool | None = None,
+    voice_reason: str | None = None,
+) -> OverlayState:
     """An :class:`OverlayState` from an :class:`livemer.engine.InferenceResult` (or None) and a face result.
 
     Keyword values override the result's (the live loop passes the freshest

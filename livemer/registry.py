@@ -5,6 +5,7 @@ Entries persist in ``emotions.json`` under the platformdirs config dir (or
 embedding space and the word's vector, so later runs score it without looking
 the word up again. Writes are atomic; a corrupt file is set aside with a warning.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -63,8 +64,11 @@ class Registry:
             items = {}
             for d in data["emotions"]:
                 e = UserEmotion(
-                    name=str(d["name"]), word=str(d["word"]), space=str(d["space"]),
-                    vector=[float(x) for x in d["vector"]], added=str(d.get("added", "")),
+                    name=str(d["name"]),
+                    word=str(d["word"]),
+                    space=str(d["space"]),
+                    vector=[float(x) for x in d["vector"]],
+                    added=str(d.get("added", "")),
                     adaptation=dict(d["adaptation"]) if isinstance(d.get("adaptation"), dict) else None,
                 )
                 items[e.name] = e
@@ -110,7 +114,9 @@ class Registry:
     def add(self, name: str, word: str, space: str, vector: np.ndarray, adaptation: dict | None = None) -> UserEmotion:
         """Add (or replace) ``name``; ``adaptation`` is a few-shot adapter to store with it."""
         e = UserEmotion(
-            name=name, word=word, space=space,
+            name=name,
+            word=word,
+            space=space,
             vector=[round(float(x), 6) for x in np.asarray(vector).reshape(-1)],
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             adaptation=adaptation,

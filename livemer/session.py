@@ -20,6 +20,7 @@ threads (one thread per stage, as the live driver does): shared state is
 guarded by one lock. A stage that cannot load is left out with a one-line
 notice and its modality is masked, never faked.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,14 +36,28 @@ import numpy as np
 from .engine import Engine, InferenceResult, Smoother
 from .errors import LivemerError, first_line
 from .loading import schedule_imports
-from .stages import (AcousticRows, FaceObservation, FaceOptions, FaceStage, SpeechOptions, SpeechStage, VoiceOptions,
-                     VoiceStage, face_presence, voice_presence, word_inputs)
+from .stages import (
+    AcousticRows,
+    FaceObservation,
+    FaceOptions,
+    FaceStage,
+    SpeechOptions,
+    SpeechStage,
+    VoiceOptions,
+    VoiceStage,
+    face_presence,
+    voice_presence,
+    word_inputs,
+)
 
 log = logging.getLogger(__name__)
 
 STAGES = ("face", "voice", "speech")
-STAGE_WHAT = {"face": ("face analysis", "visual"), "voice": ("voice analysis", "acoustic"),
-         "speech": ("speech recognition", "text")}
+STAGE_WHAT = {
+    "face": ("face analysis", "visual"),
+    "voice": ("voice analysis", "acoustic"),
+    "speech": ("speech recognition", "text"),
+}
 
 
 @dataclass
@@ -89,8 +104,12 @@ class SessionCounts:
 class Session:
     """Owns the stages and the stream state; see the module docstring for the order of calls."""
 
-    def __init__(self, options: SessionOptions | None = None, engine: Engine | None = None,
-                 components: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        options: SessionOptions | None = None,
+        engine: Engine | None = None,
+        components: dict[str, Any] | None = None,
+    ) -> None:
         """``components`` may hand in ready backends: ``{"face": FaceBackend, "asr": ASREngine}``."""
         self.options = opt = options or SessionOptions()
         unknown = set(opt.stages) - set(STAGES)
@@ -151,10 +170,10 @@ class Session:
         # imports in order of need: the face (frames are dropped until it runs), the model, then voice
         # analysis and speech recognition, whose audio waits in their queues meanwhile
         imports = {"face": "face", "voice": "acoustic", "speech": "asr"}
-        schedule_imports((["face"] if "face" in names else []) + ["model"]
-                         + [imports[n] for n in names if n != "face"])
-        self._loaders = {n: threading.Thread(target=self._load_one, args=(n,), name=f"load-{n}", daemon=True)
-                         for n in names}
+        schedule_imports((["face"] if "face" in names else []) + ["model"] + [imports[n] for n in names if n != "face"])
+        self._loaders = {
+            n: threading.Thread(target=self._load_one, args=(n,), name=f"load-{n}", daemon=True) for n in names
+        }
         for t in self._loaders.values():
             t.start()
 
@@ -206,9 +225,15 @@ class Session:
 
         d_t, d_a, d_v = eng.dims
         with self._lock:
-            self.aligner = StreamingAligner(d_t, d_a, d_v, n=eng.config.window_steps,
-                                            pseudo_step=eng.config.pseudo_step,
-                                            tolerance=self.options.face.tolerance(), t0=t0)
+            self.aligner = StreamingAligner(
+                d_t,
+                d_a,
+                d_v,
+                n=eng.config.window_steps,
+                pseudo_step=eng.config.pseudo_step,
+                tolerance=self.options.face.tolerance(),
+                t0=t0,
+            )
             self.smoother = Smoother(eng.config.smoothing_tau)
             self.face.dim = d_v
             self._reset_state()
@@ -216,8 +241,9 @@ class Session:
             if st.loaded:
                 st.reset()
 
-    def push_frame(self, t: float, image: np.ndarray, captured: float | None = None,
-                   force: bool = False) -> FaceObservation | None:
+    def push_frame(
+        self, t: float, image: np.ndarray, captured: float | None = None, force: bool = False
+    ) -> FaceObservation | None:
         """A camera frame at stream time ``t``; analysed when due (None otherwise). Face thread."""
         obs = self.face.push(t, image, force=force)
         if obs is None:
@@ -277,7 +303,7 @@ class Session:
         with self._lock:
             self.counts.words += len(words)
             text = " ".join([self._committed, *(w.word.strip() for w in words)]).strip()
-            self._committed = text[-self.options.transcript_chars:]
+            self._committed = text[-self.options.transcript_chars :]
 
     def flush(self) -> None:
         """The end of the stream: the voice stage's last frames and the recogniser's pending words."""
@@ -300,8 +326,11 @@ class Session:
             last, voiced = self._last_acoustic_t, self._last_voiced_t
         if not math.isfinite(last) or not math.isfinite(voiced):
             return False
-        return bool(voice_presence(np.array([voiced]), np.array([True]), np.array([last + 1e-6]),
-                                   self.options.voice.presence_hold_s)[0])
+        return bool(
+            voice_presence(
+                np.array([voiced]), np.array([True]), np.array([last + 1e-6]), self.options.voice.presence_hold_s
+            )[0]
+        )
 
     def voice_reason(self) -> str | None:
         """The speech gate's reason for no speech lately (None: speech, or no gate)."""
@@ -314,8 +343,11 @@ class Session:
             obs = self.latest_face
         if obs is None:
             return None
-        return bool(face_presence(np.array([obs.t]), np.array([obs.found]), np.array([obs.t + 1e-6]),
-                                  self.options.face.hold())[0])
+        return bool(
+            face_presence(np.array([obs.t]), np.array([obs.found]), np.array([obs.t + 1e-6]), self.options.face.hold())[
+                0
+            ]
+        )
 
     def _fresh_capture(self) -> float | None:
         with self._lock:
@@ -333,9 +365,19 @@ class Session:
 
         eng = self._engine()
         d_t, d_a, d_v = eng.dims
-        return windows_at(word_inputs(tokens), acoustic, visual, times, t_start=0.0, n=eng.config.window_steps,
-                          pseudo_step=eng.config.pseudo_step, tolerance=self.options.face.tolerance(),
-                          text_dim=d_t, acoustic_dim=d_a, visual_dim=d_v)
+        return windows_at(
+            word_inputs(tokens),
+            acoustic,
+            visual,
+            times,
+            t_start=0.0,
+            n=eng.config.window_steps,
+            pseudo_step=eng.config.pseudo_step,
+            tolerance=self.options.face.tolerance(),
+            text_dim=d_t,
+            acoustic_dim=d_a,
+            visual_dim=d_v,
+        )
 
     def result(self, t: float, voice_on: bool = True) -> InferenceResult | None:
         """The model's result on the window ending at stream time ``t`` (None before any data)."""
@@ -343,9 +385,15 @@ class Session:
             return None
         captured = self._fresh_capture()
         res = self._engine().infer(
-            self.window(t), t, transcript=self.transcript(), face_present=bool(self.face_present()),
-            voice_present=voice_on and self.voice_present(), fps=self.face_rate.value(), captured_at=captured,
-            smoother=self.smoother, voice_reason=self.voice_reason() if voice_on else None,
+            self.window(t),
+            t,
+            transcript=self.transcript(),
+            face_present=bool(self.face_present()),
+            voice_present=voice_on and self.voice_present(),
+            fps=self.face_rate.value(),
+            captured_at=captured,
+            smoother=self.smoother,
+            voice_reason=self.voice_reason() if voice_on else None,
         )
         with self._lock:
             self.latest_result = res

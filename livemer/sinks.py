@@ -4,6 +4,7 @@ Both are safe to call from any thread and finalise on :meth:`close`; the video i
 written to a temporary sibling and renamed into place, so a crash never leaves
 a half-written file under the requested name.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ and visual spaces (trained emotions first, then the user's). Bottom row: each
 space's rows on their first two principal axes; user-added emotions are marked,
 adapted ones by their learned rows. The geometry is :mod:`model.geometry`.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,10 +64,21 @@ def plot_emotion_space(checkpoint, registry, path: str | os.PathLike, glove: str
         ax = axes[1, j]
         for i, n in enumerate(names):
             user = n in users
-            ax.scatter(P[i, 0], P[i, 1], s=60 if user else 36, marker="*" if n in adapted else ("D" if user else "o"),
-                       color="tab:red" if user else "tab:blue")
-            ax.annotate(n, (P[i, 0], P[i, 1]), textcoords="offset points", xytext=(4, 3), fontsize=8,
-                        color="tab:red" if user else "black")
+            ax.scatter(
+                P[i, 0],
+                P[i, 1],
+                s=60 if user else 36,
+                marker="*" if n in adapted else ("D" if user else "o"),
+                color="tab:red" if user else "tab:blue",
+            )
+            ax.annotate(
+                n,
+                (P[i, 0], P[i, 1]),
+                textcoords="offset points",
+                xytext=(4, 3),
+                fontsize=8,
+                color="tab:red" if user else "black",
+            )
         ax.set_title(f"{title}: first two principal axes", fontsize=10)
         ax.axhline(0, color="0.85", lw=0.5)
         ax.axvline(0, color="0.85", lw=0.5)

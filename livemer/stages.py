@@ -27,6 +27,7 @@ rules that decide what the model sees live here and nowhere else:
 Feature spaces come from the checkpoint (the engine checks them); the stages
 only produce the running adapters' layouts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,9 @@ def word_inputs(tokens: Sequence) -> list:
     for tok in tokens:
         oov = bool(getattr(tok, "oov", False))
         text = str(getattr(tok, "token", None) or getattr(tok, "word", "")).strip()
-        out.append(WordInput(text, float(tok.start), float(tok.end),
-                             None if oov else np.asarray(tok.vector, np.float32), oov))
+        out.append(
+            WordInput(text, float(tok.start), float(tok.end), None if oov else np.asarray(tok.vector, np.float32), oov)
+        )
     return out
 
 
@@ -267,16 +269,18 @@ class FaceStage:
             import cv2
 
             scale = self.options.max_width / img.shape[1]
-            img = cv2.resize(img, (self.options.max_width, int(round(img.shape[0] * scale))),
-                             interpolation=cv2.INTER_AREA)
+            img = cv2.resize(
+                img, (self.options.max_width, int(round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA
+            )
         ts = self._ts_base + t * 1000.0
         self._ts_last = max(self._ts_last, ts)
         self._seen = True
         res = self.backend.process(img, ts)
         row, ok = self.row(res)
         if scale != 1.0 and getattr(res, "box", None) is not None:
-            others = [replace(o, box=tuple(v / scale for v in o.box)) for o in getattr(res, "others", ())
-                      if o.box is not None]
+            others = [
+                replace(o, box=tuple(v / scale for v in o.box)) for o in getattr(res, "others", ()) if o.box is not None
+            ]
             res = replace(res, box=tuple(v / scale for v in res.box), others=others)
         return FaceObservation(float(t), row, ok, bool(res.face_found), res)
 
@@ -421,8 +425,7 @@ def warm_asr(asr) -> None:
         asr.transcribe(noise)  # loads the VAD
         model = getattr(asr, "model", None)
         if model is not None:  # and one decoder pass without the VAD
-            segments, _ = model.transcribe(noise, language="en", beam_size=1, vad_filter=False,
-                                           without_timestamps=True)
+            segments, _ = model.transcribe(noise, language="en", beam_size=1, vad_filter=False, without_timestamps=True)
             list(segments)
     except Exception as exc:  # noqa: BLE001 - warming up is best effort
         log.debug("ASR warm-up failed: %s", exc)
@@ -469,9 +472,12 @@ class SpeechStage:
         """The voice analysis saw voiced audio after the last committed utterance end, then at least
         ``endpoint_s`` without voice, and it has analysed the audio up to (nearly) the end of what the
         recogniser holds, so no new speech hides at the end."""
-        return (math.isfinite(last_voiced) and last_voiced > self._flushed_upto
-                and last_analysed >= self.audio_end - 0.25
-                and last_analysed - last_voiced >= self.options.endpoint_s)
+        return (
+            math.isfinite(last_voiced)
+            and last_voiced > self._flushed_upto
+            and last_analysed >= self.audio_end - 0.25
+            and last_analysed - last_voiced >= self.options.endpoint_s
+        )
 
     def push(self, t_end: float, samples: np.ndarray) -> None:
         """Queue 16 kHz audio ending at stream time ``t_end`` (no decode)."""
@@ -518,8 +524,9 @@ class SpeechStage:
         if self.recogniser is not None:
             from feature_adapters.asr import StreamingTranscriber
 
-            self.transcriber = StreamingTranscriber(self.recogniser, trim_s=self.options.trim_s,
-                                                    max_buffer_s=self.options.max_buffer_s)
+            self.transcriber = StreamingTranscriber(
+                self.recogniser, trim_s=self.options.trim_s, max_buffer_s=self.options.max_buffer_s
+            )
         self._new_audio, self.audio_end, self._flushed_upto = 0.0, 0.0, -math.inf
 
     def close(self) -> None:
@@ -527,6 +534,17 @@ class SpeechStage:
 
 
 __all__ = [
-    "FaceOptions", "VoiceOptions", "SpeechOptions", "SpeechGate", "FaceStage", "VoiceStage", "SpeechStage",
-    "FaceObservation", "AcousticRows", "word_inputs", "voice_presence", "face_presence", "warm_asr",
+    "FaceOptions",
+    "VoiceOptions",
+    "SpeechOptions",
+    "SpeechGate",
+    "FaceStage",
+    "VoiceStage",
+    "SpeechStage",
+    "FaceObservation",
+    "AcousticRows",
+    "word_inputs",
+    "voice_presence",
+    "face_presence",
+    "warm_asr",
 ]

@@ -22,6 +22,7 @@ The table is built from the per-input ``<stem>.csv`` files already written,
 one input at a time, so memory stays flat for any number of inputs and a
 resumed batch gets the rows of the inputs it skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,12 @@ def read_input_csv(path: str | os.PathLike, input_name: str, emotions: Sequence[
     import pandas as pd
 
     dtypes = {c: str for c in TEXT_COLUMNS}
-    df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in result_columns(emotions)
-                                                                               if c not in TEXT_COLUMNS})
+    df = pd.read_csv(
+        path,
+        dtype=dtypes,
+        keep_default_na=False,
+        na_values={c: [""] for c in result_columns(emotions) if c not in TEXT_COLUMNS},
+    )
     for c in TEXT_COLUMNS:
         if c in df:
             df[c] = df[c].fillna("").astype(str)
@@ -92,8 +97,9 @@ def read_input_csv(path: str | os.PathLike, input_name: str, emotions: Sequence[
     return out[table_columns(emotions)]
 
 
-def write_batch_table(entries: Iterable[tuple[str, str | os.PathLike]], emotions: Sequence[str],
-                      out_dir: str | os.PathLike) -> tuple[Path, Path]:
+def write_batch_table(
+    entries: Iterable[tuple[str, str | os.PathLike]], emotions: Sequence[str], out_dir: str | os.PathLike
+) -> tuple[Path, Path]:
     """Write ``windows.parquet`` and ``windows.csv`` in ``out_dir`` from ``(input, per-input csv)`` pairs.
 
     Inputs are streamed one at a time (flat memory); both files are written
@@ -118,5 +124,12 @@ def write_batch_table(entries: Iterable[tuple[str, str | os.PathLike]], emotions
     return pq_path, csv_path
 
 
-__all__ = ["PARQUET_NAME", "CSV_NAME", "MODALITIES", "table_columns", "is_scene_column", "read_input_csv",
-           "write_batch_table"]
+__all__ = [
+    "PARQUET_NAME",
+    "CSV_NAME",
+    "MODALITIES",
+    "table_columns",
+    "is_scene_column",
+    "read_input_csv",
+    "write_batch_table",
+]

@@ -10,6 +10,7 @@ The adapter (a few hundred numbers) is stored in the user's registry entry; the
 example windows are kept beside it (``adapters/NAME.npz``) so that later taught
 emotions can use them as negatives. Nothing is written unless the fit succeeds.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -57,7 +58,9 @@ def spans_for(paths: Sequence, spans: Sequence[str] | None) -> list[tuple[float,
     return parsed
 
 
-def in_span(ends: np.ndarray, span: tuple[float, float] | None, duration: float, min_context: float = MIN_CONTEXT) -> np.ndarray:
+def in_span(
+    ends: np.ndarray, span: tuple[float, float] | None, duration: float, min_context: float = MIN_CONTEXT
+) -> np.ndarray:
     """Windows (by end time) that show the example: inside the span, at least ``min_context`` s into it
     (or the span's last window when it is shorter)."""
     ends = np.asarray(ends, np.float64)
@@ -119,8 +122,14 @@ def _usable(w) -> bool:
     return bool(m[1] or m[2])  # acoustic or visual: what the adapter learns from
 
 
-def collect(reader: Callable, paths: Sequence[str | Path], spans: Sequence[str] | None, *,
-            progress: Callable[[float], None] | None = None, outside: WindowSet | None = None) -> WindowSet:
+def collect(
+    reader: Callable,
+    paths: Sequence[str | Path],
+    spans: Sequence[str] | None,
+    *,
+    progress: Callable[[float], None] | None = None,
+    outside: WindowSet | None = None,
+) -> WindowSet:
     """Windows of every clip in ``paths`` (folders expanded) inside its span, read by ``reader``
     (an :class:`ExampleReader`); ``outside`` (when given) receives the windows of spanned clips outside
     their span. A bad clip is a warning, not an error."""
@@ -194,8 +203,12 @@ def windows_arrays(windows: Sequence) -> dict[str, np.ndarray]:
     from model.inference import batch_windows
 
     b = batch_windows(list(windows))
-    out = {"text": b.text.astype(np.float16), "acoustic": b.acoustic.astype(np.float16),
-           "visual": b.visual.astype(np.float16), "modality_mask": b.modality_mask}
+    out = {
+        "text": b.text.astype(np.float16),
+        "acoustic": b.acoustic.astype(np.float16),
+        "visual": b.visual.astype(np.float16),
+        "modality_mask": b.modality_mask,
+    }
     out.update({f"{m}_mask": v for m, v in b.step_masks.items()})
     return out
 
@@ -203,10 +216,13 @@ def windows_arrays(windows: Sequence) -> dict[str, np.ndarray]:
 def batch_from_arrays(a) -> "object":
     from model.inference import WindowBatch
 
-    return WindowBatch(np.asarray(a["text"], np.float32), np.asarray(a["acoustic"], np.float32),
-                       np.asarray(a["visual"], np.float32),
-                       {m: np.asarray(a[f"{m}_mask"], bool) for m in ("text", "acoustic", "visual")},
-                       np.asarray(a["modality_mask"], bool))
+    return WindowBatch(
+        np.asarray(a["text"], np.float32),
+        np.asarray(a["acoustic"], np.float32),
+        np.asarray(a["visual"], np.float32),
+        {m: np.asarray(a[f"{m}_mask"], bool) for m in ("text", "acoustic", "visual")},
+        np.asarray(a["modality_mask"], bool),
+    )
 
 
 def save_windows_atomic(path: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -249,9 +265,16 @@ class TeachResult:
     negative_sources: dict[str, int]
 
 
-def fit_from_windows(engine, name: str, vector: np.ndarray, positives: WindowSet, *,
-                     extra_negatives: Sequence[tuple[str, Sequence]] = (), l2: float | None = None,
-                     registry=None) -> TeachResult:
+def fit_from_windows(
+    engine,
+    name: str,
+    vector: np.ndarray,
+    positives: WindowSet,
+    *,
+    extra_negatives: Sequence[tuple[str, Sequence]] = (),
+    l2: float | None = None,
+    registry=None,
+) -> TeachResult:
     """Fit the adapter of ``name`` on ``positives`` against every negative source at hand."""
     from model import adapt
     from model.inference import batch_windows
@@ -261,10 +284,13 @@ def fit_from_windows(engine, name: str, vector: np.ndarray, positives: WindowSet
     if len(positives) < adapt.MIN_POSITIVE_WINDOWS:
         raise LivemerError(
             f"too few examples of '{name}': {len(positives)} usable window(s) from {positives.clips} clip(s); "
-            f"give at least {adapt.MIN_POSITIVE_WINDOWS} windows (about {MIN_CONTEXT + 0.4:g} s of face or voice)")
+            f"give at least {adapt.MIN_POSITIVE_WINDOWS} windows (about {MIN_CONTEXT + 0.4:g} s of face or voice)"
+        )
     if positives.clips < FEW_CLIPS:
-        warnings.append(f"only {positives.clips} usable clip(s) of '{name}': the adapter may follow that clip "
-                        f"rather than the emotion; {FEW_CLIPS}+ clips are better")
+        warnings.append(
+            f"only {positives.clips} usable clip(s) of '{name}': the adapter may follow that clip "
+            f"rather than the emotion; {FEW_CLIPS}+ clips are better"
+        )
     pred = engine.predictor
     pos = adapt.encode_batch(pred, batch_windows(positives.windows), weights=adapt.clip_weights(positives.groups))
     negs: list = []
@@ -284,7 +310,8 @@ def fit_from_windows(engine, name: str, vector: np.ndarray, positives: WindowSet
     if not negs:
         raise LivemerError(
             f"nothing to contrast '{name}' with: this checkpoint carries no replay set of its trained emotions "
-            f"and no other emotion is taught; pass --negatives CLIPS (clips that are not '{name}')")
+            f"and no other emotion is taught; pass --negatives CLIPS (clips that are not '{name}')"
+        )
     neg = adapt.Examples.concat(negs)
     rows = adapt.zero_shot_rows(pred, vector)
     try:
@@ -345,8 +372,10 @@ def usable_adaptations(checkpoint, entries) -> tuple[dict[str, dict[str, np.ndar
             continue
         fp = fp or checkpoint_fingerprint(checkpoint)
         if a.get("checkpoint") != fp:
-            notes.append(f"'{e.name}' was adapted for another checkpoint; scored zero-shot "
-                         f"(teach it again: livemer add-emotion {e.name} --examples ...)")
+            notes.append(
+                f"'{e.name}' was adapted for another checkpoint; scored zero-shot "
+                f"(teach it again: livemer add-emotion {e.name} --examples ...)"
+            )
             continue
         try:
             out[e.name] = {m: np.asarray(v, np.float32) for m, v in dict(a["embeddings"]).items()}

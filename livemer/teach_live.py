@@ -14,6 +14,7 @@ after every inference) and never block it:
 Time is stream time (the ``t`` of each window), so tests drive them with stub
 windows and no clock.
 """
+
 from __future__ import annotations
 
 import collections
@@ -90,9 +91,17 @@ class LiveTeacher:
     Phases: ``countdown``, ``recording``, ``fitting``, ``done`` or ``failed``.
     """
 
-    def __init__(self, name: str, fit: Callable[[list, list], object], on_done: Callable[[object], None],
-                 on_fail: Callable[[str], None], context: list | None = None,
-                 countdown: float = COUNTDOWN, record: float = RECORD, background: bool = True):
+    def __init__(
+        self,
+        name: str,
+        fit: Callable[[list, list], object],
+        on_done: Callable[[object], None],
+        on_fail: Callable[[str], None],
+        context: list | None = None,
+        countdown: float = COUNTDOWN,
+        record: float = RECORD,
+        background: bool = True,
+    ):
         self.name = name
         self._fit, self.on_done, self.on_fail = fit, on_done, on_fail
         self.countdown, self.record = float(countdown), float(record)
@@ -182,8 +191,13 @@ class LiveControls:
     thread; the emotion appears (``Engine.adopt``) when its adapter is stored.
     """
 
-    def __init__(self, engine, show: Callable[[str, float], None] | None = None,
-                 countdown: float = COUNTDOWN, record: float = RECORD):
+    def __init__(
+        self,
+        engine,
+        show: Callable[[str, float], None] | None = None,
+        countdown: float = COUNTDOWN,
+        record: float = RECORD,
+    ):
         self.engine = engine
         self.show = show or (lambda text, seconds=3.0: None)
         self.countdown, self.record = countdown, record
@@ -220,8 +234,12 @@ class LiveControls:
             except OSError as exc:
                 self.show(f"calibration not saved ({type(exc).__name__})", 4.0)
                 return
-            self.show("calibrated: scores are relative to your neutral baseline" if ok
-                      else "calibration did not fit this model; not used", 4.0)
+            self.show(
+                "calibrated: scores are relative to your neutral baseline"
+                if ok
+                else "calibration did not fit this model; not used",
+                4.0,
+            )
 
         self.active = BaselineRecorder(seconds, done, lambda msg: self.show(msg, 4.0))
 
@@ -262,5 +280,6 @@ class LiveControls:
         def fail(msg: str) -> None:
             self.show(msg if len(msg) < 90 else msg[:87] + "...", 5.0)
 
-        self.active = LiveTeacher(name, fit, done, fail, context=self.recent.windows(),
-                                  countdown=self.countdown, record=self.record)
+        self.active = LiveTeacher(
+            name, fit, done, fail, context=self.recent.windows(), countdown=self.countdown, record=self.record
+        )

@@ -24,6 +24,7 @@ milliseconds, numpy and scipy, no torch.
 
 Everything here is pure: arrays in, arrays out.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -113,8 +114,9 @@ class AdapterFit:
         return out
 
 
-def design(ex: Examples, init: Mapping[str, np.ndarray], fusion_weights: np.ndarray,
-           modalities: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def design(
+    ex: Examples, init: Mapping[str, np.ndarray], fusion_weights: np.ndarray, modalities: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """(X, c): the fused logit of each window is ``X @ theta + c``, theta the adapted rows concatenated.
 
     ``X`` holds ``w_eff,m * r_m`` for the adapted modalities; ``c`` the fixed
@@ -131,9 +133,16 @@ def design(ex: Examples, init: Mapping[str, np.ndarray], fusion_weights: np.ndar
     return np.concatenate(cols, axis=1), c
 
 
-def fit_adapter(positives: Examples, negatives: Examples, init: Mapping[str, np.ndarray],
-                fusion_weights: np.ndarray, *, modalities: Sequence[str] = ADAPTED_MODALITIES,
-                l2: float = DEFAULT_L2, max_iter: int = 500) -> AdapterFit:
+def fit_adapter(
+    positives: Examples,
+    negatives: Examples,
+    init: Mapping[str, np.ndarray],
+    fusion_weights: np.ndarray,
+    *,
+    modalities: Sequence[str] = ADAPTED_MODALITIES,
+    l2: float = DEFAULT_L2,
+    max_iter: int = 500,
+) -> AdapterFit:
     """Learn the new emotion's rows for ``modalities`` from positive and negative windows.
 
     Loss: BCE with the positives and the negatives each weighing one half (their
@@ -177,8 +186,13 @@ def fit_adapter(positives: Examples, negatives: Examples, init: Mapping[str, np.
         k += n
     z = X @ theta + c
     return AdapterFit(
-        embeddings=out, init={m: np.asarray(init[m], np.float32) for m in mods}, loss=float(res.fun),
-        train_auc=roc_auc(y, z), positives=len(Xp), negatives=len(Xn), l2=float(l2),
+        embeddings=out,
+        init={m: np.asarray(init[m], np.float32) for m in mods},
+        loss=float(res.fun),
+        train_auc=roc_auc(y, z),
+        positives=len(Xp),
+        negatives=len(Xn),
+        l2=float(l2),
     )
 
 
@@ -194,8 +208,9 @@ def clip_weights(groups: Sequence[str]) -> np.ndarray:
 # ----------------------------------------------------------------------------- the replay set
 
 
-def replay_indices(labels: np.ndarray, label_mask: np.ndarray | None, modality_mask: np.ndarray,
-                   per_emotion: int, seed: int = 0) -> np.ndarray:
+def replay_indices(
+    labels: np.ndarray, label_mask: np.ndarray | None, modality_mask: np.ndarray, per_emotion: int, seed: int = 0
+) -> np.ndarray:
     """Up to ``per_emotion`` windows positive for each emotion column, with acoustic or visual features.
 
     Sorted unique indices, drawn with a fixed seed.
@@ -231,9 +246,13 @@ def attach_replay(checkpoint, ds, per_emotion: int = 16, seed: int = 0) -> int:
     checkpoint.extras = {k: v for k, v in checkpoint.extras.items() if not k.startswith("replay/")}
     checkpoint.extras.update(arrays)
     checkpoint.provenance = dict(checkpoint.provenance)
-    checkpoint.provenance["replay"] = {"emotions": list(ds.emotions), "per_emotion": int(per_emotion),
-                                       "windows": int(arrays["replay/modality_mask"].shape[0]),
-                                       "source": ds.name, "seed": int(seed)}
+    checkpoint.provenance["replay"] = {
+        "emotions": list(ds.emotions),
+        "per_emotion": int(per_emotion),
+        "windows": int(arrays["replay/modality_mask"].shape[0]),
+        "source": ds.name,
+        "seed": int(seed),
+    }
     return int(arrays["replay/modality_mask"].shape[0])
 
 
@@ -253,8 +272,13 @@ def replay_of(checkpoint):
     )
 
 
-def encode_batch(predictor, batch, modalities: str | Sequence[str] | None = None,
-                 weights: np.ndarray | None = None, calibrated: bool = True) -> Examples:
+def encode_batch(
+    predictor,
+    batch,
+    modalities: str | Sequence[str] | None = None,
+    weights: np.ndarray | None = None,
+    calibrated: bool = True,
+) -> Examples:
     """Encoder outputs of a :class:`~model.inference.WindowBatch` through a Predictor
     (``calibrated=False``: without the user's baseline shift, as for the replay set)."""
     reps, mask = predictor.representations(batch, modalities, calibrated)

@@ -10,6 +10,7 @@ are not a person's baseline.
 
 Pure numpy: arrays in, arrays out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -31,8 +32,9 @@ def observed_mean(x: np.ndarray, step_mask: np.ndarray | None, min_steps: int = 
     return flat.mean(axis=0)
 
 
-def baseline_shift(user: Mapping[str, np.ndarray], user_masks: Mapping[str, np.ndarray],
-                   reference: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def baseline_shift(
+    user: Mapping[str, np.ndarray], user_masks: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Per calibrated modality: user mean - reference mean (d,). Modalities the user lacks are left out."""
     out = {}
     for m in CALIBRATED:
@@ -47,8 +49,9 @@ def baseline_shift(user: Mapping[str, np.ndarray], user_masks: Mapping[str, np.n
 def reference_means(checkpoint, replay=None) -> dict[str, np.ndarray]:
     """The population level a baseline is moved to: replay windows labelled ``neutral`` when the
     checkpoint carries them, else its training means."""
-    ref = {m: np.asarray(checkpoint.normalization[m].mean, np.float64)
-           for m in CALIBRATED if m in checkpoint.normalization}
+    ref = {
+        m: np.asarray(checkpoint.normalization[m].mean, np.float64) for m in CALIBRATED if m in checkpoint.normalization
+    }
     labels = checkpoint.extras.get("replay/labels")
     if replay is not None and labels is not None:
         words = list((checkpoint.provenance.get("replay") or {}).get("emotions") or checkpoint.display_emotions)

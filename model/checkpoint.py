@@ -11,6 +11,7 @@ payload field). Reading it needs numpy and safetensors only, not torch. Files
 from before (a ``torch.save`` zip, recognised by its ``PK\\x03\\x04`` magic)
 still load; only then is torch imported.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -107,8 +108,10 @@ class Checkpoint:
         """The weights as float32 torch tensors (e.g. to initialise training from this checkpoint)."""
         import torch
 
-        return {k: torch.from_numpy(np.array(_as_numpy(v), np.float32 if _as_numpy(v).dtype.kind == "f" else None))
-                for k, v in self.state_dict.items()}
+        return {
+            k: torch.from_numpy(np.array(_as_numpy(v), np.float32 if _as_numpy(v).dtype.kind == "f" else None))
+            for k, v in self.state_dict.items()
+        }
 
     # -- queries ------------------------------------------------------------
     def vector_of(self, word: str) -> np.ndarray | None:
@@ -133,7 +136,9 @@ class Checkpoint:
             "path": str(self.path) if self.path else None,
             "parameters": n_params,
             "config": self.config.to_dict(),
-            "feature_spaces": {m: {"name": s.name, "dim": s.dim, "filled": len(s.filled)} for m, s in self.feature_spaces.items()},
+            "feature_spaces": {
+                m: {"name": s.name, "dim": s.dim, "filled": len(s.filled)} for m, s in self.feature_spaces.items()
+            },
             "embedding_space": self.embedding_space,
             "emotion_words": self.emotion_words,
             "display_emotions": self.display_emotions,
@@ -212,7 +217,9 @@ class Checkpoint:
         except (TypeError, ValueError):
             raise CheckpointError(f"{where}: malformed checkpoint (version {payload.get('version')!r})") from None
         if version > VERSION:
-            raise CheckpointError(f"{where}: checkpoint version {payload['version']} is newer than this livemer ({VERSION})")
+            raise CheckpointError(
+                f"{where}: checkpoint version {payload['version']} is newer than this livemer ({VERSION})"
+            )
         try:
             cfg = ModelConfig.from_dict(payload["config"])
             spaces = {m: FeatureSpace.from_dict(d) for m, d in payload["feature_spaces"].items()}
@@ -249,7 +256,9 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     """A payload dict -> safetensors bytes: arrays as tensors, every other field as JSON metadata."""
     from safetensors.numpy import save
 
-    tensors = {f"{_SD_PREFIX}{k}": np.ascontiguousarray(_as_numpy(v)) for k, v in (payload.get("state_dict") or {}).items()}
+    tensors = {
+        f"{_SD_PREFIX}{k}": np.ascontiguousarray(_as_numpy(v)) for k, v in (payload.get("state_dict") or {}).items()
+    }
     if payload.get("emotion_vectors") is not None:
         tensors["emotion_vectors"] = np.ascontiguousarray(_as_numpy(payload["emotion_vectors"]))
     for k, v in (payload.get("extras") or {}).items():
@@ -281,10 +290,10 @@ def _decode_safetensors(data: bytes) -> dict[str, Any]:
             payload[k] = json.loads(v)
         except (TypeError, ValueError):
             payload[k] = v  # someone else's safetensors file: from_payload rejects it by its format tag
-    payload["state_dict"] = {k[len(_SD_PREFIX):]: v for k, v in tensors.items() if k.startswith(_SD_PREFIX)}
+    payload["state_dict"] = {k[len(_SD_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_SD_PREFIX)}
     if "emotion_vectors" in tensors:
         payload["emotion_vectors"] = tensors["emotion_vectors"]
-    payload["extras"] = {k[len(_EXTRA_PREFIX):]: v for k, v in tensors.items() if k.startswith(_EXTRA_PREFIX)}
+    payload["extras"] = {k[len(_EXTRA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_EXTRA_PREFIX)}
     return payload
 
 

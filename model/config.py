@@ -1,4 +1,5 @@
 """Model configuration: all sizes come from here, not from constants in the network."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -78,5 +79,8 @@ class ModelConfig:
 def _zero_shot_from(z: Any) -> dict[str, Any] | None:
     if not z:
         return None
-    return {"method": str(z["method"]), "beta": float(z["beta"]),
-            "anchors": {str(m): int(k) for m, k in dict(z.get("anchors", {})).items()}}
+    return {
+        "method": str(z["method"]),
+        "beta": float(z["beta"]),
+        "anchors": {str(m): int(k) for m, k in dict(z.get("anchors", {})).items()},
+    }

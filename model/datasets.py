@@ -10,6 +10,7 @@ be concatenated and trained together: the loss ignores unannotated entries.
 
 Everything here is numpy; torch is not imported.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -146,7 +147,9 @@ class EmotionDataset:
         try:
             return self.emotions.index(emotion)
         except ValueError:
-            raise KeyError(f"{self.name or 'dataset'} has no emotion '{emotion}' (it has {', '.join(self.emotions)})") from None
+            raise KeyError(
+                f"{self.name or 'dataset'} has no emotion '{emotion}' (it has {', '.join(self.emotions)})"
+            ) from None
 
     def positives(self, emotion: str) -> np.ndarray:
         """Indices of the samples annotated positive for ``emotion``."""
@@ -289,8 +292,10 @@ def concat(datasets: Sequence[EmotionDataset], name: str = "") -> EmotionDataset
         modality_mask=np.concatenate([d.modality_mask for d in parts]),
         label_mask=np.concatenate([d.label_mask for d in parts]),
         name=name or "+".join(d.name or "dataset" for d in datasets),
-        groups={g: np.concatenate([d.groups.get(g, np.full(len(d), "", dtype=str)) for d in parts])
-                for g in dict.fromkeys(g for d in parts for g in d.groups)},
+        groups={
+            g: np.concatenate([d.groups.get(g, np.full(len(d), "", dtype=str)) for d in parts])
+            for g in dict.fromkeys(g for d in parts for g in d.groups)
+        },
     )
 
 
@@ -303,6 +308,6 @@ def pad_or_crop(x: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     mask = np.zeros(seq_len, bool)
     tail = x[-seq_len:] if seq_len > 0 else x[:0]
     if len(tail):
-        out[-len(tail):] = tail
-        mask[-len(tail):] = True
+        out[-len(tail) :] = tail
+        mask[-len(tail) :] = True
     return out, mask

@@ -7,6 +7,7 @@ Emotions the checkpoint was not trained on are scored from their word vectors
 (the checkpoint's own list, or a provider of the same embedding space), which
 is the zero-shot path through f_t->a and f_t->v.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,18 +56,27 @@ def predict_dataset(
 
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=f"evaluating {modality_code(mods).upper()}", unit="batch", leave=False, file=sys.stderr)
+        starts = tqdm(
+            starts, desc=f"evaluating {modality_code(mods).upper()}", unit="batch", leave=False, file=sys.stderr
+        )
     with torch.inference_mode():
         for i in starts:
             sl = slice(i, i + batch_size)
             batch = WindowBatch(
-                text=ds.text[sl], acoustic=ds.acoustic[sl], visual=ds.visual[sl],
+                text=ds.text[sl],
+                acoustic=ds.acoustic[sl],
+                visual=ds.visual[sl],
                 step_masks={m: ds.step_masks[m][sl] for m in MODALITIES},
                 modality_mask=ds.modality_mask[sl],
             )
             xs, mask = pred.prepare(batch, mods)
-            o = pred.net(torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]),
-                         torch.from_numpy(xs["visual"]), E, torch.from_numpy(mask))
+            o = pred.net(
+                torch.from_numpy(xs["text"]),
+                torch.from_numpy(xs["acoustic"]),
+                torch.from_numpy(xs["visual"]),
+                E,
+                torch.from_numpy(mask),
+            )
             p = torch.sigmoid(o.logits).numpy()
             p[~mask.any(axis=1)] = np.nan  # no modality left: no prediction
             out.append(p)
@@ -121,7 +131,14 @@ def _row(r: EmotionMetrics) -> dict[str, Any]:
     def c(x):
         return None if isinstance(x, float) and math.isnan(x) else x
 
-    return {"w_acc": c(r.w_acc), "auc": c(r.auc), "f1": c(r.f1), "acc": c(r.acc), "positives": r.positives, "negatives": r.negatives}
+    return {
+        "w_acc": c(r.w_acc),
+        "auc": c(r.auc),
+        "f1": c(r.f1),
+        "acc": c(r.acc),
+        "positives": r.positives,
+        "negatives": r.negatives,
+    }
 
 
 @dataclass

@@ -5,6 +5,7 @@ modalities present in each sample; the weights of the present modalities are
 rescaled so they keep the total weight sum_m w_m. With all three present this is
 exactly the paper's weighted sum; with one absent the others carry its share.
 """
+
 from __future__ import annotations
 
 import torch

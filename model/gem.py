@@ -11,6 +11,7 @@ has the closed form ``z = g - (g . g_mem / ||g_mem||^2) g_mem``. A ``margin``
 (the GEM code's dual lower bound) pushes a little further along ``g_mem``:
 ``z = g + max(margin, -g.g_mem/||g_mem||^2) g_mem``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,7 +19,9 @@ from collections.abc import Iterable
 import torch
 
 
-def project_gradient(g: torch.Tensor, g_mem: torch.Tensor, margin: float = 0.0, eps: float = 1e-12) -> tuple[torch.Tensor, bool]:
+def project_gradient(
+    g: torch.Tensor, g_mem: torch.Tensor, margin: float = 0.0, eps: float = 1e-12
+) -> tuple[torch.Tensor, bool]:
     """Project flat gradient ``g`` so that it does not oppose ``g_mem``; returns (gradient, projected?)."""
     dot = torch.dot(g, g_mem)
     if dot >= 0:
@@ -50,7 +53,7 @@ def assign_flat_grad(params: Iterable[torch.nn.Parameter], flat: torch.Tensor) -
     offset = 0
     for p in params:
         n = p.numel()
-        chunk = flat[offset: offset + n].view_as(p).to(p.dtype)
+        chunk = flat[offset : offset + n].view_as(p).to(p.dtype)
         if p.grad is None:
             p.grad = chunk.clone()
         else:

@@ -5,6 +5,7 @@ text, acoustic and visual spaces. These pure functions give them (cosine
 distance), the nearest trained emotions of any row, and a 2-D map (the first two
 principal axes of the rows).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,9 @@ def distance_matrix(E: np.ndarray) -> np.ndarray:
     return np.clip(D, 0.0, 2.0)
 
 
-def nearest(row: np.ndarray, names: Sequence[str], E: np.ndarray, k: int = 2,
-            exclude: Sequence[str] = ()) -> list[tuple[str, float]]:
+def nearest(
+    row: np.ndarray, names: Sequence[str], E: np.ndarray, k: int = 2, exclude: Sequence[str] = ()
+) -> list[tuple[str, float]]:
     """The ``k`` rows of ``E`` (named ``names``) most cosine-similar to ``row``, best first."""
     s = cosine_similarity(np.asarray(row).reshape(1, -1), E)[0]
     order = [i for i in np.argsort(-s, kind="stable") if names[i] not in set(exclude)]

@@ -4,6 +4,7 @@ The default backend is the numpy forward pass of :mod:`model.runtime`; this
 path never imports torch. ``backend="torch"`` runs :class:`model.network.EmotionEmbeddingNet`
 instead (same results within float rounding).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -152,7 +153,9 @@ class Predictor:
     def add_emotion(self, name: str, vector: np.ndarray) -> None:
         v = np.asarray(vector, np.float32).reshape(-1)
         if v.shape[0] != self.checkpoint.config.emb_dim:
-            raise ValueError(f"emotion '{name}': vector is {v.shape[0]}-d, the model needs {self.checkpoint.config.emb_dim}")
+            raise ValueError(
+                f"emotion '{name}': vector is {v.shape[0]}-d, the model needs {self.checkpoint.config.emb_dim}"
+            )
         self.extra_vectors[name] = v
         self._cache_key = None
 
@@ -169,7 +172,9 @@ class Predictor:
                 raise ValueError(f"emotion '{name}': unknown modality '{m}' in its adaptation")
             v = np.asarray(v, np.float32).reshape(-1)
             if v.shape[0] != int(hidden[m]):
-                raise ValueError(f"emotion '{name}': adapted {m} embedding is {v.shape[0]}-d, the model's {m} space is {hidden[m]}-d")
+                raise ValueError(
+                    f"emotion '{name}': adapted {m} embedding is {v.shape[0]}-d, the model's {m} space is {hidden[m]}-d"
+                )
             rows[m] = v
         self.adapted[name] = rows
         self._cache_key = None
@@ -180,8 +185,10 @@ class Predictor:
         for m, v in (shift or {}).items():
             v = np.asarray(v, np.float32).reshape(-1)
             if m not in MODALITIES or v.shape[0] != int(self.checkpoint.config.input_dims[m]):
-                raise ValueError(f"calibration for '{m}' has {v.shape[0]} features, the model takes "
-                                 f"{self.checkpoint.config.input_dims.get(m)}")
+                raise ValueError(
+                    f"calibration for '{m}' has {v.shape[0]} features, the model takes "
+                    f"{self.checkpoint.config.input_dims.get(m)}"
+                )
             out[m] = v
         self.calibration = out
 
@@ -229,8 +236,9 @@ class Predictor:
             self._cache_E, self._cache_embs, self._cache_key = E, embs, key
         return self._cache_E
 
-    def prepare(self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES,
-                calibrated: bool = True) -> tuple[dict, np.ndarray]:
+    def prepare(
+        self, batch: WindowBatch, modalities: Sequence[str] = MODALITIES, calibrated: bool = True
+    ) -> tuple[dict, np.ndarray]:
         """Normalise features with the checkpoint's statistics and build the (B, 3) mask.
 
         ``calibrated=False`` leaves the per-user baseline shift out (e.g. for the replay set).
@@ -299,13 +307,16 @@ class Predictor:
 
         net = self._torch_net()
         with torch.inference_mode():
-            reps = net.encode(torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]), torch.from_numpy(xs["visual"]))
+            reps = net.encode(
+                torch.from_numpy(xs["text"]), torch.from_numpy(xs["acoustic"]), torch.from_numpy(xs["visual"])
+            )
             scores = torch.stack([modality_scores(reps[m], torch.from_numpy(embs[m])) for m in MODALITIES], dim=1)
             logits, contrib = fuse(scores, net.fusion_weights, torch.from_numpy(mask))
         return logits.numpy(), scores.numpy(), contrib.numpy()
 
-    def representations(self, batch: WindowBatch, modalities: str | Sequence[str] | None = None,
-                        calibrated: bool = True) -> tuple[dict, np.ndarray]:
+    def representations(
+        self, batch: WindowBatch, modalities: str | Sequence[str] | None = None, calibrated: bool = True
+    ) -> tuple[dict, np.ndarray]:
         """Each modality's encoder output r_m (B, d_m) and the (B, 3) mask used: what a few-shot adapter is fitted on."""
         xs, mask = self.prepare(batch, parse_modalities(modalities), calibrated)
         if self.runtime is not None:
@@ -315,15 +326,21 @@ class Predictor:
             import torch
 
             with torch.inference_mode():
-                reps = {m: v.numpy() for m, v in self._torch_net().encode(
-                    *(torch.from_numpy(xs[m]) for m in MODALITIES)).items()}
+                reps = {
+                    m: v.numpy()
+                    for m, v in self._torch_net().encode(*(torch.from_numpy(xs[m]) for m in MODALITIES)).items()
+                }
         return {m: np.asarray(v, np.float32) for m, v in reps.items()}, mask
 
-    def predict(self, window, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None) -> EmotionPrediction:
+    def predict(
+        self, window, emotions: Sequence[str] | None = None, modalities: str | Sequence[str] | None = None
+    ) -> EmotionPrediction:
         """One ``Window`` -> one :class:`EmotionPrediction`."""
         return self.predict_batch(batch_windows([window]), emotions, modalities)[0]
 
-    def predict_windows(self, windows: Sequence, emotions=None, modalities=None, batch_size: int = 256) -> list[EmotionPrediction]:
+    def predict_windows(
+        self, windows: Sequence, emotions=None, modalities=None, batch_size: int = 256
+    ) -> list[EmotionPrediction]:
         out: list[EmotionPrediction] = []
         for i in range(0, len(windows), batch_size):
             out.extend(self.predict_batch(batch_windows(windows[i : i + batch_size]), emotions, modalities))

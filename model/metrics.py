@@ -2,6 +2,7 @@
 
 Degenerate cases (a single class in the labels) give NaN with a note, never a crash.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,13 @@ class MetricsTable:
             return float(np.mean(vals)) if vals else math.nan
 
         return EmotionMetrics(
-            "average", m("w_acc"), m("auc"), m("f1"), m("acc"),
-            sum(r.positives for r in rows), sum(r.negatives for r in rows),
+            "average",
+            m("w_acc"),
+            m("auc"),
+            m("f1"),
+            m("acc"),
+            sum(r.positives for r in rows),
+            sum(r.negatives for r in rows),
         )
 
     def to_dict(self) -> dict:
@@ -113,12 +119,23 @@ def _row_dict(r: EmotionMetrics) -> dict:
     def clean(x):
         return None if isinstance(x, float) and math.isnan(x) else x
 
-    return {"w_acc": clean(r.w_acc), "auc": clean(r.auc), "f1": clean(r.f1), "acc": clean(r.acc),
-            "positives": r.positives, "negatives": r.negatives, "note": r.note}
+    return {
+        "w_acc": clean(r.w_acc),
+        "auc": clean(r.auc),
+        "f1": clean(r.f1),
+        "acc": clean(r.acc),
+        "positives": r.positives,
+        "negatives": r.negatives,
+        "note": r.note,
+    }
 
 
 def evaluate_scores(
-    y_true: np.ndarray, probs: np.ndarray, emotions: list[str], threshold: float = 0.5, label_mask: np.ndarray | None = None
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    emotions: list[str],
+    threshold: float = 0.5,
+    label_mask: np.ndarray | None = None,
 ) -> MetricsTable:
     """Per-emotion metrics for (N, K) multi-hot labels and (N, K) probabilities.
 
@@ -152,8 +169,16 @@ def evaluate_scores(
             notes.append(f"{e}: {note}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows.append(EmotionMetrics(
-                e, weighted_accuracy(yk, pred), roc_auc(yk, pk), f1(yk, pred), accuracy(yk, pred),
-                int(yk.sum()), int((~yk).sum()), note,
-            ))
+            rows.append(
+                EmotionMetrics(
+                    e,
+                    weighted_accuracy(yk, pred),
+                    roc_auc(yk, pk),
+                    f1(yk, pred),
+                    accuracy(yk, pred),
+                    int(yk.sum()),
+                    int((~yk).sum()),
+                    note,
+                )
+            )
     return MetricsTable(rows, notes)

@@ -2,6 +2,7 @@
 from the text space into the acoustic and visual spaces, dot-product scores and
 a learned, mask-aware weighted fusion. The emotion set is an input, not weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -76,8 +77,12 @@ class EmotionEmbeddingNet(nn.Module):
         A = getattr(self, f"zsl_anchors_{m}", None)
         if A is None or not bool(A.abs().sum() > 0):  # no composition, or anchors not set yet (training)
             return E_t
-        out = compose_vectors(E_t.detach().cpu().numpy(), A.cpu().numpy(), self.zsl_metric.cpu().numpy(),
-                              float(self.config.zero_shot["beta"]))
+        out = compose_vectors(
+            E_t.detach().cpu().numpy(),
+            A.cpu().numpy(),
+            self.zsl_metric.cpu().numpy(),
+            float(self.config.zero_shot["beta"]),
+        )
         return torch.from_numpy(out).to(E_t)
 
     @property
@@ -86,8 +91,11 @@ class EmotionEmbeddingNet(nn.Module):
 
     def emotion_embeddings(self, E_t: torch.Tensor) -> dict[str, torch.Tensor]:
         """E_t (K, d_t), frozen word vectors -> the emotion embeddings of every modality."""
-        return {"text": E_t, "acoustic": self.map_t2a(self._mapped_input(E_t, "acoustic")),
-                "visual": self.map_t2v(self._mapped_input(E_t, "visual"))}
+        return {
+            "text": E_t,
+            "acoustic": self.map_t2a(self._mapped_input(E_t, "acoustic")),
+            "visual": self.map_t2v(self._mapped_input(E_t, "visual")),
+        }
 
     def encode(self, text: torch.Tensor, acoustic: torch.Tensor, visual: torch.Tensor) -> dict[str, torch.Tensor]:
         xs = {"text": text, "acoustic": acoustic, "visual": visual}

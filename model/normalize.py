@@ -3,6 +3,7 @@
 Only observed steps are normalised; unobserved steps (padding, masked) stay zero,
 so "absent" looks the same before and after normalisation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

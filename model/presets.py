@@ -6,6 +6,7 @@ scheduler (ReduceLROnPlateau, factor 0.1, patience 5) is from §5.5; the
 early-stopping patience (8) and epoch cap come from the authors' published
 commands; best epochs were 15 (MOSEI) and 16 (IEMOCAP).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -71,11 +72,29 @@ class TrainHParams:
 
 PRESETS: dict[str, TrainHParams] = {
     # Table 3, CMU-MOSEI column
-    "mosei": TrainHParams(batch_size=512, lr=1e-4, num_layers=2, hidden_acoustic=200, hidden_visual=100,
-                          dropout=0.15, clip=10.0, seed=0, select_metric="w_acc"),
+    "mosei": TrainHParams(
+        batch_size=512,
+        lr=1e-4,
+        num_layers=2,
+        hidden_acoustic=200,
+        hidden_visual=100,
+        dropout=0.15,
+        clip=10.0,
+        seed=0,
+        select_metric="w_acc",
+    ),
     # Table 3, IEMOCAP column; the paper reports plain accuracy on IEMOCAP (§6.1)
-    "iemocap": TrainHParams(batch_size=32, lr=1e-3, num_layers=2, hidden_acoustic=200, hidden_visual=100,
-                            dropout=0.15, clip=1.0, seed=0, select_metric="acc"),
+    "iemocap": TrainHParams(
+        batch_size=32,
+        lr=1e-3,
+        num_layers=2,
+        hidden_acoustic=200,
+        hidden_visual=100,
+        dropout=0.15,
+        clip=1.0,
+        seed=0,
+        select_metric="acc",
+    ),
 }
 
 

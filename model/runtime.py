@@ -8,6 +8,7 @@ mask-aware fusion of :mod:`model.fusion`. Importing this module does not
 import torch; it reads a state dict of numpy arrays (or anything
 ``np.asarray`` accepts, e.g. CPU tensors) with the network's key names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -150,8 +151,14 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 class NumpyEmotionNet:
     """``EmotionEmbeddingNet`` (eval mode) in numpy. Build it with :meth:`from_state_dict`."""
 
-    def __init__(self, config: ModelConfig, encoders: dict[str, NumpyEncoder], maps: dict[str, tuple[np.ndarray, np.ndarray]],
-                 fusion_raw: np.ndarray, zero_shot: tuple[dict[str, np.ndarray], np.ndarray] | None = None):
+    def __init__(
+        self,
+        config: ModelConfig,
+        encoders: dict[str, NumpyEncoder],
+        maps: dict[str, tuple[np.ndarray, np.ndarray]],
+        fusion_raw: np.ndarray,
+        zero_shot: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+    ):
         self.config = config
         self.zero_shot = zero_shot  # (anchors per modality, metric) for composition; None: plain maps
         self.encoders = encoders
@@ -170,7 +177,9 @@ class NumpyEmotionNet:
         unexpected = [k for k in state_dict if k not in shapes]
         if missing or unexpected:
             what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
-            raise ValueError(f"weights do not fit the config ({what}; {len(missing)} missing, {len(unexpected)} unexpected)")
+            raise ValueError(
+                f"weights do not fit the config ({what}; {len(missing)} missing, {len(unexpected)} unexpected)"
+            )
         sd: dict[str, np.ndarray] = {}
         for k, shape in shapes.items():
             a = np.asarray(state_dict[k]).astype(_F32)
@@ -190,8 +199,10 @@ class NumpyEmotionNet:
             m: NumpyEncoder([(direction(m, k, ""), direction(m, k, "_reverse")) for k in range(int(config.num_layers))])
             for m in MODALITIES
         }
-        maps = {m: (np.ascontiguousarray(sd[f"{name}.weight"].T), sd[f"{name}.bias"])
-                for name, m in (("map_t2a", "acoustic"), ("map_t2v", "visual"))}
+        maps = {
+            m: (np.ascontiguousarray(sd[f"{name}.weight"].T), sd[f"{name}.bias"])
+            for name, m in (("map_t2a", "acoustic"), ("map_t2v", "visual"))
+        }
         zsl = None
         if config.anchor_counts():
             zsl = ({m: sd[f"zsl_anchors_{m}"] for m in config.anchor_counts()}, sd["zsl_metric"])

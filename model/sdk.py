@@ -23,6 +23,7 @@ Non-finite feature values (COVAREP's -inf, NaN) become 0, as the paper's code
 does for -inf. Every problem with the input is a one-line :class:`DatasetError`
 naming the file and what was expected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,12 +53,20 @@ MOSEI_LABEL_COLUMNS = ("sentiment", "happy", "sad", "anger", "surprise", "disgus
 DATA_KINDS = ("mosei-aligned", "mult-pkl", "csd")
 
 _LABEL_SYNONYMS = {
-    "anger": "anger", "angry": "anger",
-    "disgust": "disgust", "disgusted": "disgust",
-    "fear": "fear", "fearful": "fear", "afraid": "fear",
-    "happy": "happy", "happiness": "happy", "joy": "happy",
-    "sad": "sad", "sadness": "sad",
-    "surprise": "surprise", "surprised": "surprise",
+    "anger": "anger",
+    "angry": "anger",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
 }
 
 
@@ -158,12 +167,20 @@ def load_mosei_aligned(directory: str | os.PathLike, split: str, text_dim: int |
     if not d.is_dir():
         raise DatasetError(f"{d}: not a directory (expected the CMU-MOSEI aligned files text_{split}_emb.h5, ...)")
     paths = {k: d / v.format(split=split) for k, v in MOSEI_ALIGNED_FILES.items()}
-    text = _check_features(_read_d1(paths["text"], "word vectors (N, T, d_t)"), str(paths["text"]), "word vectors", text_dim)
+    text = _check_features(
+        _read_d1(paths["text"], "word vectors (N, T, d_t)"), str(paths["text"]), "word vectors", text_dim
+    )
     acoustic = _check_features(
-        _read_d1(paths["acoustic"], f"COVAREP features (N, T, {COVAREP_DIM})"), str(paths["acoustic"]), "COVAREP features", COVAREP_DIM
+        _read_d1(paths["acoustic"], f"COVAREP features (N, T, {COVAREP_DIM})"),
+        str(paths["acoustic"]),
+        "COVAREP features",
+        COVAREP_DIM,
     )
     visual = _check_features(
-        _read_d1(paths["visual"], f"Facet features (N, T, {FACET_DIM})"), str(paths["visual"]), "Facet features", FACET_DIM
+        _read_d1(paths["visual"], f"Facet features (N, T, {FACET_DIM})"),
+        str(paths["visual"]),
+        "Facet features",
+        FACET_DIM,
     )
     n, t = text.shape[:2]
     for m, x in (("acoustic", acoustic), ("visual", visual)):
@@ -184,8 +201,13 @@ def load_mosei_aligned(directory: str | os.PathLike, split: str, text_dim: int |
         raise DatasetError(f"{paths['labels']}: emotion intensities must be finite numbers")
     labels = (y > 0).astype(np.float32)
     return EmotionDataset(
-        text=text, acoustic=acoustic, visual=visual, labels=labels, emotions=list(MOSEI_EMOTIONS),
-        ids=[f"{split}:{i}" for i in range(n)], name=f"mosei-aligned/{split}",
+        text=text,
+        acoustic=acoustic,
+        visual=visual,
+        labels=labels,
+        emotions=list(MOSEI_EMOTIONS),
+        ids=[f"{split}:{i}" for i in range(n)],
+        name=f"mosei-aligned/{split}",
     )
 
 
@@ -218,7 +240,9 @@ def _load_pickle(path: Path) -> Any:
             with open(path, "rb") as fh:
                 return pickle.load(fh, encoding="latin1")
         except Exception:
-            raise DatasetError(f"{path}: not a readable pickle ({type(exc).__name__}); expected a MulT data pickle") from None
+            raise DatasetError(
+                f"{path}: not a readable pickle ({type(exc).__name__}); expected a MulT data pickle"
+            ) from None
 
 
 def _mult_ids(raw: Any, n: int, split: str) -> list[str]:
@@ -254,7 +278,9 @@ def load_mult_pickle(path: str | os.PathLike, split: str, kind: str = "auto", da
         raise DatasetError(f"{p}: split '{split}' should be a dict with text/audio/vision/labels")
     missing = [k for k in ("text", "audio", "vision", "labels") if k not in part]
     if missing:
-        raise DatasetError(f"{p}: split '{split}' lacks {', '.join(missing)} (expected text, audio, vision, labels[, id])")
+        raise DatasetError(
+            f"{p}: split '{split}' lacks {', '.join(missing)} (expected text, audio, vision, labels[, id])"
+        )
     where = f"{p}[{split}]"
     text = _check_features(part["text"], f"{where}.text", "word vectors", None)
     acoustic = _check_features(part["audio"], f"{where}.audio", "COVAREP features", COVAREP_DIM)
@@ -288,12 +314,19 @@ def load_mult_pickle(path: str | os.PathLike, split: str, kind: str = "auto", da
     else:
         raise ValueError(f"unknown MulT pickle kind '{kind}' (use iemocap, sentiment or auto)")
     return EmotionDataset(
-        text=text, acoustic=acoustic, visual=visual, labels=labels, emotions=emotions,
-        ids=_mult_ids(part.get("id"), n, split), name=f"{p.stem}/{split}",
+        text=text,
+        acoustic=acoustic,
+        visual=visual,
+        labels=labels,
+        emotions=emotions,
+        ids=_mult_ids(part.get("id"), n, split),
+        name=f"{p.stem}/{split}",
     )
 
 
-def load_mult_pickle_splits(path: str | os.PathLike, splits: Sequence[str] = SPLITS, kind: str = "auto") -> dict[str, EmotionDataset]:
+def load_mult_pickle_splits(
+    path: str | os.PathLike, splits: Sequence[str] = SPLITS, kind: str = "auto"
+) -> dict[str, EmotionDataset]:
     p = find_mult_pickle(path)
     data = _load_pickle(p)
     return {s: load_mult_pickle(p, s, kind=kind, data=data) for s in splits}
@@ -334,7 +367,9 @@ class ComputationalSequence:
         root = self._h5[self.root_name]
         if not isinstance(root, h5py.Group) or "data" not in root:
             self._h5.close()
-            raise DatasetError(f"{self.path}: root '{self.root_name}' has no 'data' group (expected data/<video>/features, intervals)")
+            raise DatasetError(
+                f"{self.path}: root '{self.root_name}' has no 'data' group (expected data/<video>/features, intervals)"
+            )
         self._data = root["data"]
         self.metadata: dict[str, Any] = {}
         if "metadata" in root:
@@ -360,11 +395,15 @@ class ComputationalSequence:
         g = self._data[vid]
         for part in ("features", "intervals"):
             if part not in g:
-                raise DatasetError(f"{self.path}: entry '{vid}' has no '{part}' (each entry holds 'features' and 'intervals')")
+                raise DatasetError(
+                    f"{self.path}: entry '{vid}' has no '{part}' (each entry holds 'features' and 'intervals')"
+                )
         feats = np.asarray(g["features"][()])
         iv = np.asarray(g["intervals"][()], dtype=np.float64)
         if iv.ndim != 2 or iv.shape[1] != 2:
-            raise DatasetError(f"{self.path}: entry '{vid}' intervals should be (n, 2) [start, end], got {tuple(iv.shape)}")
+            raise DatasetError(
+                f"{self.path}: entry '{vid}' intervals should be (n, 2) [start, end], got {tuple(iv.shape)}"
+            )
         if feats.ndim == 1:
             feats = feats[:, None]
         if feats.shape[0] != iv.shape[0]:
@@ -504,9 +543,13 @@ def load_folds(path: str | os.PathLike) -> dict[str, set[str]]:
     try:
         raw = json.loads(p.read_text())
     except FileNotFoundError:
-        raise DatasetError(f"{p}: folds file not found (expected JSON {{\"train\": [ids], \"valid\": [...], \"test\": [...]}})") from None
+        raise DatasetError(
+            f'{p}: folds file not found (expected JSON {{"train": [ids], "valid": [...], "test": [...]}})'
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DatasetError(f"{p}: not JSON (expected {{\"train\": [video ids], \"valid\": [...], \"test\": [...]}})") from None
+        raise DatasetError(
+            f'{p}: not JSON (expected {{"train": [video ids], "valid": [...], "test": [...]}})'
+        ) from None
     if not isinstance(raw, dict):
         raise DatasetError(f"{p}: expected a JSON object with train/valid/test lists of video ids")
     out = {}
@@ -575,11 +618,19 @@ def find_csd_files(directory: str | os.PathLike) -> CsdFiles:
     need = {"text": "*WordVectors*.csd", "acoustic": "*COVAREP*.csd", "visual": "*Facet*.csd", "labels": "*Labels*.csd"}
     missing = [f"{role} ({pat})" for role, pat in need.items() if role not in found]
     if missing:
-        raise DatasetError(f"{d}: no .csd file for {', '.join(missing)}; expected e.g. CMU_MOSEI_TimestampedWordVectors.csd, "
-                           "CMU_MOSEI_COVAREP.csd, CMU_MOSEI_VisualFacet42.csd, CMU_MOSEI_Labels.csd")
+        raise DatasetError(
+            f"{d}: no .csd file for {', '.join(missing)}; expected e.g. CMU_MOSEI_TimestampedWordVectors.csd, "
+            "CMU_MOSEI_COVAREP.csd, CMU_MOSEI_VisualFacet42.csd, CMU_MOSEI_Labels.csd"
+        )
     folds = d / "folds.json"
-    return CsdFiles(found["text"], found["acoustic"], found["visual"], found["labels"], found.get("words"),
-                    folds if folds.exists() else None)
+    return CsdFiles(
+        found["text"],
+        found["acoustic"],
+        found["visual"],
+        found["labels"],
+        found.get("words"),
+        folds if folds.exists() else None,
+    )
 
 
 @dataclass
@@ -621,7 +672,9 @@ def build_csd_splits(
         for role, dim in checks.items():
             got = seqs[role].feature_dim()
             if got is not None and got != dim:
-                raise DatasetError(f"{seqs[role].path}: features are {got}-d, expected {dim}-d ({'COVAREP' if role == 'acoustic' else 'Facet'})")
+                raise DatasetError(
+                    f"{seqs[role].path}: features are {got}-d, expected {dim}-d ({'COVAREP' if role == 'acoustic' else 'Facet'})"
+                )
         text_dim = seqs["text"].feature_dim()
         if text_dim is None:
             raise DatasetError(f"{seqs['text'].path}: no entries")
@@ -630,9 +683,13 @@ def build_csd_splits(
         if folds is None and files.folds is not None:
             folds = load_folds(files.folds)
         if folds is None:
-            report.notes.append("no folds given: videos split 70/10/20 by a hash of their id (not the SDK's standard folds)")
+            report.notes.append(
+                "no folds given: videos split 70/10/20 by a hash of their id (not the SDK's standard folds)"
+            )
         vids = list(video_ids) if video_ids is not None else lab.keys()
-        buckets: dict[str, dict[str, list]] = {s: {"t": [], "a": [], "v": [], "y": [], "id": [], "mt": [], "ma": [], "mv": []} for s in SPLITS}
+        buckets: dict[str, dict[str, list]] = {
+            s: {"t": [], "a": [], "v": [], "y": [], "id": [], "mt": [], "ma": [], "mv": []} for s in SPLITS
+        }
         it = vids
         if progress:
             from tqdm import tqdm
@@ -655,7 +712,10 @@ def build_csd_splits(
             keep = (t_iv[:, 1] - t_iv[:, 0]) >= eps  # the SDK skips zero-length reference intervals
             if words is not None and vid in words:
                 w_feats, _ = words[vid]
-                tokens = [(x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x)) for x in np.asarray(w_feats).reshape(len(w_feats), -1)[:, 0]]
+                tokens = [
+                    (x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x))
+                    for x in np.asarray(w_feats).reshape(len(w_feats), -1)[:, 0]
+                ]
                 if len(tokens) == len(keep):
                     keep &= np.array([tok != "sp" for tok in tokens])
             t_feats, t_iv = t_feats[keep], t_iv[keep]
@@ -706,9 +766,12 @@ def build_csd_splits(
             return np.zeros((0, seq_len, dim), np.float32) if dim is not None else np.zeros((0, seq_len), bool)
 
         out[split] = EmotionDataset(
-            text=stack("t", dims["t"]), acoustic=stack("a", dims["a"]), visual=stack("v", dims["v"]),
+            text=stack("t", dims["t"]),
+            acoustic=stack("a", dims["a"]),
+            visual=stack("v", dims["v"]),
             labels=np.stack(b["y"]) if n else np.zeros((0, len(layout.emotions)), np.float32),
-            emotions=list(layout.emotions), ids=b["id"],
+            emotions=list(layout.emotions),
+            ids=b["id"],
             step_masks={"text": stack("mt"), "acoustic": stack("ma"), "visual": stack("mv")},
             name=f"csd/{split}",
         )
@@ -735,8 +798,11 @@ def load_splits(
     if kind == "csd":
         report = CsdBuildReport()
         all_splits = build_csd_splits(
-            find_csd_files(path), seq_len=seq_len, folds=load_folds(folds) if folds else None,
-            progress=progress, report=report,
+            find_csd_files(path),
+            seq_len=seq_len,
+            folds=load_folds(folds) if folds else None,
+            progress=progress,
+            report=report,
         )
         if notes is not None:
             notes.extend(report.notes)
@@ -765,8 +831,12 @@ def write_h5(path: str | os.PathLike, array: np.ndarray, key: str = "d1") -> Pat
     return path
 
 
-def write_csd(path: str | os.PathLike, root_name: str, data: dict[str, tuple[np.ndarray, np.ndarray]],
-              metadata: dict[str, Any] | None = None) -> Path:
+def write_csd(
+    path: str | os.PathLike,
+    root_name: str,
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Write a computational sequence in the SDK's layout (root/data/<vid>/{features,intervals}, root/metadata)."""
     import h5py
 
@@ -793,9 +863,30 @@ def write_csd(path: str | os.PathLike, root_name: str, data: dict[str, tuple[np.
 
 
 __all__ = [
-    "DatasetError", "SPLITS", "MOSEI_EMOTIONS", "IEMOCAP_EMOTIONS", "SENTIMENT_EMOTIONS", "DATA_KINDS",
-    "sdk_feature_spaces", "load_mosei_aligned", "load_mult_pickle", "load_mult_pickle_splits", "find_mult_pickle",
-    "ComputationalSequence", "read_csd", "average_over_intervals", "intervals_within", "label_columns",
-    "LabelColumns", "load_folds", "hash_fold", "CsdFiles", "find_csd_files", "build_csd_splits", "CsdBuildReport",
-    "load_splits", "write_h5", "write_csd",
+    "DatasetError",
+    "SPLITS",
+    "MOSEI_EMOTIONS",
+    "IEMOCAP_EMOTIONS",
+    "SENTIMENT_EMOTIONS",
+    "DATA_KINDS",
+    "sdk_feature_spaces",
+    "load_mosei_aligned",
+    "load_mult_pickle",
+    "load_mult_pickle_splits",
+    "find_mult_pickle",
+    "ComputationalSequence",
+    "read_csd",
+    "average_over_intervals",
+    "intervals_within",
+    "label_columns",
+    "LabelColumns",
+    "load_folds",
+    "hash_fold",
+    "CsdFiles",
+    "find_csd_files",
+    "build_csd_splits",
+    "CsdBuildReport",
+    "load_splits",
+    "write_h5",
+    "write_csd",
 ]

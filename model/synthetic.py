@@ -7,6 +7,7 @@ acoustic uses A e_k and visual B e_k for fixed random linear maps A and B, so a
 model that learns f_t->a ~ A and f_t->v ~ B can recognise an emotion it never
 saw from its word vector alone (the zero-shot path).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ class PlantedDirections:
     visual: np.ndarray  # (K, d_v)
 
 
-def planted_directions(emotion_vectors: np.ndarray, dims: tuple[int, int] = (COVAREP_DIM, FACET_DIM),
-                       tied: bool = True, seed: int = 0) -> PlantedDirections:
+def planted_directions(
+    emotion_vectors: np.ndarray, dims: tuple[int, int] = (COVAREP_DIM, FACET_DIM), tied: bool = True, seed: int = 0
+) -> PlantedDirections:
     """Unit directions per emotion and modality (tied to the word vectors, or random)."""
     rng = np.random.default_rng([seed, 17])
     E = np.asarray(emotion_vectors, np.float64)
@@ -40,7 +42,9 @@ def planted_directions(emotion_vectors: np.ndarray, dims: tuple[int, int] = (COV
     if tied:
         A = rng.standard_normal((dims[0], d_t)) / np.sqrt(d_t)
         B = rng.standard_normal((dims[1], d_t)) / np.sqrt(d_t)
-        return PlantedDirections(unit(E).astype(np.float32), unit(E @ A.T).astype(np.float32), unit(E @ B.T).astype(np.float32))
+        return PlantedDirections(
+            unit(E).astype(np.float32), unit(E @ A.T).astype(np.float32), unit(E @ B.T).astype(np.float32)
+        )
     return PlantedDirections(
         unit(rng.standard_normal((K, d_t))).astype(np.float32),
         unit(rng.standard_normal((K, dims[0]))).astype(np.float32),
@@ -65,7 +69,7 @@ def planted_arrays(
     """
     rng = np.random.default_rng([seed, 23])
     K = directions.text.shape[0]
-    y = (rng.random((n, K)) < positive_rate)
+    y = rng.random((n, K)) < positive_rate
     intensity = np.where(y, rng.choice([0.33, 0.67, 1.0, 1.67, 2.0, 3.0], size=(n, K)), 0.0).astype(np.float32)
     lengths = rng.integers(max(1, seq_len // 2), seq_len + 1, size=n)
     out = []
@@ -80,17 +84,28 @@ def planted_arrays(
     return out[0], out[1], out[2], intensity
 
 
-def planted_dataset(n: int, emotion_vectors: np.ndarray, emotions: Sequence[str] = MOSEI_EMOTIONS,
-                    directions: PlantedDirections | None = None, seed: int = 0, **kw) -> EmotionDataset:
+def planted_dataset(
+    n: int,
+    emotion_vectors: np.ndarray,
+    emotions: Sequence[str] = MOSEI_EMOTIONS,
+    directions: PlantedDirections | None = None,
+    seed: int = 0,
+    **kw,
+) -> EmotionDataset:
     """An in-memory planted dataset over ``emotions``."""
     D = directions or planted_directions(emotion_vectors, seed=seed)
     t, a, v, inten = planted_arrays(n, D, seed=seed, **kw)
     return EmotionDataset(t, a, v, (inten > 0).astype(np.float32), list(emotions), name="planted")
 
 
-def write_mosei_aligned(directory: str | os.PathLike, emotion_vectors: np.ndarray,
-                        sizes: dict[str, int] | None = None, tied: bool = True, seed: int = 0,
-                        **kw) -> PlantedDirections:
+def write_mosei_aligned(
+    directory: str | os.PathLike,
+    emotion_vectors: np.ndarray,
+    sizes: dict[str, int] | None = None,
+    tied: bool = True,
+    seed: int = 0,
+    **kw,
+) -> PlantedDirections:
     """Write planted train/valid/test splits as ``text_{split}_emb.h5``, ``audio_*``, ``video_*``, ``ey_*`` (key ``d1``)."""
     sizes = sizes or {"train": 600, "valid": 200, "test": 300}
     E = np.asarray(emotion_vectors, np.float32)

@@ -23,6 +23,7 @@ after the last finished epoch. The sidecar is removed once the checkpoint is
 written. Each epoch's randomness depends only on (seed, epoch), so a resumed run
 follows the same path as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -118,8 +119,15 @@ class TensorData:
         return int(self.text.shape[0])
 
     def batch(self, idx: torch.Tensor) -> "TensorData":
-        return TensorData(self.text[idx], self.acoustic[idx], self.visual[idx], self.modality_mask[idx],
-                          self.labels[idx], self.label_mask[idx], self.emotions)
+        return TensorData(
+            self.text[idx],
+            self.acoustic[idx],
+            self.visual[idx],
+            self.modality_mask[idx],
+            self.labels[idx],
+            self.label_mask[idx],
+            self.emotions,
+        )
 
 
 def to_tensors(ds: EmotionDataset) -> TensorData:
@@ -135,8 +143,7 @@ def to_tensors(ds: EmotionDataset) -> TensorData:
     )
 
 
-def masked_bce(logits: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor,
-               pos_weight=None) -> torch.Tensor:
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor, pos_weight=None) -> torch.Tensor:
     """BCE-with-logits averaged over the annotated entries only (= plain mean BCE when all are annotated).
 
     ``pos_weight`` (K,), optional, weighs each label's positives (see :func:`recipes.mixing.balanced_pos_weight`).
@@ -243,8 +250,15 @@ class Trainer:
         if self.device.type == "cpu":
             return b
         d = self.device
-        return TensorData(b.text.to(d), b.acoustic.to(d), b.visual.to(d), b.modality_mask.to(d), b.labels.to(d),
-                          b.label_mask.to(d), b.emotions)
+        return TensorData(
+            b.text.to(d),
+            b.acoustic.to(d),
+            b.visual.to(d),
+            b.modality_mask.to(d),
+            b.labels.to(d),
+            b.label_mask.to(d),
+            b.emotions,
+        )
 
     def forward(self, b: TensorData, mask: torch.Tensor | None = None) -> torch.Tensor:
         b = self.to_device(b)
@@ -310,7 +324,9 @@ class Trainer:
 
     def validate(self, data: TensorData) -> tuple[float, MetricsTable]:
         loss, probs = self.predict(data)
-        table = evaluate_scores(data.labels.numpy(), probs, list(data.emotions), self.hp.threshold, data.label_mask.numpy())
+        table = evaluate_scores(
+            data.labels.numpy(), probs, list(data.emotions), self.hp.threshold, data.label_mask.numpy()
+        )
         return loss, table
 
     # -- the loop -------------------------------------------------------------------------------
@@ -354,7 +370,7 @@ class Trainer:
             total, count, projections = 0.0, 0, 0
             bar = _bar(n_batches, f"{desc} epoch {epoch}/{hp.epochs}", self.progress)
             for bi in range(n_batches):
-                idx = order[bi * hp.batch_size:(bi + 1) * hp.batch_size]
+                idx = order[bi * hp.batch_size : (bi + 1) * hp.batch_size]
                 b = train.batch(idx)
                 mask = drop_modalities(b.modality_mask, hp.modality_dropout, gen)
                 b = self.to_device(b)
@@ -386,41 +402,58 @@ class Trainer:
             if math.isfinite(valid_loss):
                 self.scheduler.step(valid_loss)
             lr = float(self.optimizer.param_groups[0]["lr"])
-            rec = EpochRecord(epoch, train_loss, valid_loss, {k: _nan_to_none(v) for k, v in scores.items()}, lr,
-                              time.time() - t0, improved, projections)
+            rec = EpochRecord(
+                epoch,
+                train_loss,
+                valid_loss,
+                {k: _nan_to_none(v) for k, v in scores.items()},
+                lr,
+                time.time() - t0,
+                improved,
+                projections,
+            )
             history.epochs.append(rec)
             self.log(_epoch_line(desc, rec, hp.select_metric))
             stop = bad_epochs >= hp.early_stop
             history.stopped_early = stop
             if sidecar is not None:
-                self._save_sidecar(sidecar, fingerprint, epoch, best_state, bad_epochs, history, finished=stop or epoch == hp.epochs)
+                self._save_sidecar(
+                    sidecar, fingerprint, epoch, best_state, bad_epochs, history, finished=stop or epoch == hp.epochs
+                )
             if stop:
-                self.log(f"{desc}: early stop after {epoch} epochs; best epoch {history.best_epoch} "
-                         f"(valid {hp.select_metric} {_pct(history.best_score)})")
+                self.log(
+                    f"{desc}: early stop after {epoch} epochs; best epoch {history.best_epoch} "
+                    f"(valid {hp.select_metric} {_pct(history.best_score)})"
+                )
                 break
         self.net.load_state_dict(best_state)
         return history
 
     def _save_sidecar(self, path: Path, fingerprint, epoch, best_state, bad_epochs, history, finished: bool) -> None:
-        _save_atomic({
-            "format": "livemer-resume",
-            "fingerprint": fingerprint or {},
-            "epoch": epoch,
-            "finished": finished,
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "best_state": best_state,
-            "bad_epochs": bad_epochs,
-            "history": history.to_dict(),
-        }, path)
+        _save_atomic(
+            {
+                "format": "livemer-resume",
+                "fingerprint": fingerprint or {},
+                "epoch": epoch,
+                "finished": finished,
+                "model": self.net.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "best_state": best_state,
+                "bad_epochs": bad_epochs,
+                "history": history.to_dict(),
+            },
+            path,
+        )
 
     @staticmethod
     def _load_sidecar(path: Path, fingerprint) -> dict[str, Any]:
         try:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise TrainingError(f"{path}: unreadable resume state ({type(exc).__name__}); delete it to start over") from None
+            raise TrainingError(
+                f"{path}: unreadable resume state ({type(exc).__name__}); delete it to start over"
+            ) from None
         if not isinstance(st, dict) or st.get("format") != "livemer-resume":
             raise TrainingError(f"{path}: not a livemer resume file; delete it to start over")
         if fingerprint is not None and st.get("fingerprint") != fingerprint:
@@ -469,9 +502,11 @@ def _nan_to_none(x: float) -> float | None:
 def _epoch_line(desc: str, r: EpochRecord, metric: str) -> str:
     v = r.valid
     extra = f" | GEM projections {r.gem_projections}" if r.gem_projections else ""
-    return (f"{desc} epoch {r.epoch}: train loss {r.train_loss:.4f} | valid loss {r.valid_loss:.4f} | valid "
-            f"W-Acc {_pct(v.get('w_acc'))} AUC {_pct(v.get('auc'))} F1 {_pct(v.get('f1'))} Acc {_pct(v.get('acc'))} "
-            f"| lr {r.lr:.1e} | {r.seconds:.1f}s{' *' if r.improved else ''}{extra}")
+    return (
+        f"{desc} epoch {r.epoch}: train loss {r.train_loss:.4f} | valid loss {r.valid_loss:.4f} | valid "
+        f"W-Acc {_pct(v.get('w_acc'))} AUC {_pct(v.get('auc'))} F1 {_pct(v.get('f1'))} Acc {_pct(v.get('acc'))} "
+        f"| lr {r.lr:.1e} | {r.seconds:.1f}s{' *' if r.improved else ''}{extra}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,8 +527,15 @@ def _check_vectors(words: Sequence[str], vectors: np.ndarray) -> np.ndarray:
     return v
 
 
-def _fingerprint(protocol: str, words: Sequence[str], train: EmotionDataset, valid: EmotionDataset,
-                 config: ModelConfig, hp: TrainHParams, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _fingerprint(
+    protocol: str,
+    words: Sequence[str],
+    train: EmotionDataset,
+    valid: EmotionDataset,
+    config: ModelConfig,
+    hp: TrainHParams,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     fp = {
         "protocol": protocol,
         "emotions": list(words),
@@ -561,7 +603,9 @@ def train_supervised(
     if config is None:
         config = build_config(train_ds.dims, vectors.shape[1], hp)
     if vectors.shape[1] != config.emb_dim:
-        raise TrainingError(f"emotion vectors are {vectors.shape[1]}-d but the model's emotion space is {config.emb_dim}-d")
+        raise TrainingError(
+            f"emotion vectors are {vectors.shape[1]}-d but the model's emotion space is {config.emb_dim}-d"
+        )
     for m in MODALITIES:
         if train_ds.dims[m] != config.input_dims[m]:
             raise TrainingError(f"{m} features are {train_ds.dims[m]}-d but the model takes {config.input_dims[m]}-d")
@@ -579,8 +623,9 @@ def train_supervised(
     sidecar = resume_path(out) if (out is not None and resume) else None
     if out is not None and not resume and resume_path(out).exists():
         resume_path(out).unlink()
-    fp = _fingerprint(protocol, words, train_ds, valid_ds, config, hp,
-                      {"memory": len(memory_ds) if memory_ds is not None else 0})
+    fp = _fingerprint(
+        protocol, words, train_ds, valid_ds, config, hp, {"memory": len(memory_ds) if memory_ds is not None else 0}
+    )
     history = trainer.fit(train_t, valid_t, memory=memory_t, sidecar=sidecar, fingerprint=fp, desc=desc)
     _, valid_table = trainer.validate(valid_t)
     ck_words = list(checkpoint_words) if checkpoint_words is not None else words
@@ -608,8 +653,16 @@ def train_supervised(
 
         spaces = {m: FeatureSpace(f"{m}-{config.input_dims[m]}", config.input_dims[m]) for m in MODALITIES}
     net.cpu()
-    ck = Checkpoint.from_model(net, spaces, normalization, ck_words, ck_vecs, embedding_space,
-                               display_emotions=list(display_emotions or ck_words), provenance=prov)
+    ck = Checkpoint.from_model(
+        net,
+        spaces,
+        normalization,
+        ck_words,
+        ck_vecs,
+        embedding_space,
+        display_emotions=list(display_emotions or ck_words),
+        provenance=prov,
+    )
     if out is not None:
         ck.save(out)
         if sidecar is not None and sidecar.exists():
@@ -620,7 +673,9 @@ def train_supervised(
 def zsl_split(ds: EmotionDataset, emotion: str) -> EmotionDataset:
     """The paper's ZSL training data: samples positive for ``emotion`` removed, its column dropped."""
     if emotion not in ds.emotions:
-        raise TrainingError(f"zero-shot emotion '{emotion}' is not a label of {ds.name or 'the data'} ({', '.join(ds.emotions)})")
+        raise TrainingError(
+            f"zero-shot emotion '{emotion}' is not a label of {ds.name or 'the data'} ({', '.join(ds.emotions)})"
+        )
     keep = np.ones(len(ds), bool)
     keep[ds.positives(emotion)] = False
     rest = [e for e in ds.emotions if e != emotion]
@@ -648,12 +703,23 @@ def train_zsl(
     prov = dict(kwargs.pop("provenance", None) or {})
     prov.update({"unseen_emotions": [emotion], "zsl_removed_train": len(train_ds) - len(tr)})
     return train_supervised(
-        tr, va, seen, seen_vecs, hparams=hparams, checkpoint_words=words, checkpoint_vectors=vectors,
-        provenance=prov, protocol=f"zsl:{emotion}", desc=kwargs.pop("desc", f"zsl[{emotion}]"), **kwargs,
+        tr,
+        va,
+        seen,
+        seen_vecs,
+        hparams=hparams,
+        checkpoint_words=words,
+        checkpoint_vectors=vectors,
+        provenance=prov,
+        protocol=f"zsl:{emotion}",
+        desc=kwargs.pop("desc", f"zsl[{emotion}]"),
+        **kwargs,
     )
 
 
-def fewshot_indices(ds: EmotionDataset, emotion: str, fraction: float = 0.01, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def fewshot_indices(
+    ds: EmotionDataset, emotion: str, fraction: float = 0.01, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """ceil(fraction * positives) positives of ``emotion`` and as many negatives (sorted indices)."""
     pos = ds.positives(emotion)
     neg = ds.negatives(emotion)
@@ -666,7 +732,9 @@ def fewshot_indices(ds: EmotionDataset, emotion: str, fraction: float = 0.01, se
     return p, q
 
 
-def fsl_data(train_ds: EmotionDataset, emotion: str, fraction: float = 0.01, seed: int = 0) -> tuple[EmotionDataset, EmotionDataset]:
+def fsl_data(
+    train_ds: EmotionDataset, emotion: str, fraction: float = 0.01, seed: int = 0
+) -> tuple[EmotionDataset, EmotionDataset]:
     """(new, source): the few-shot samples labelled for ``emotion`` only, and the source data without it.
 
     ``source`` is the ZSL training set (positives of ``emotion`` removed) with the
@@ -677,15 +745,35 @@ def fsl_data(train_ds: EmotionDataset, emotion: str, fraction: float = 0.01, see
     new = train_ds.subset(np.concatenate([p, q]), name=f"fsl[{emotion}]")
     lm = np.zeros_like(new.label_mask)
     lm[:, k] = True
-    new = EmotionDataset(new.text, new.acoustic, new.visual, new.labels, new.emotions, new.ids,
-                         new.step_masks, new.modality_mask, lm, new.name)
+    new = EmotionDataset(
+        new.text,
+        new.acoustic,
+        new.visual,
+        new.labels,
+        new.emotions,
+        new.ids,
+        new.step_masks,
+        new.modality_mask,
+        lm,
+        new.name,
+    )
     keep = np.ones(len(train_ds), bool)
     keep[train_ds.positives(emotion)] = False
     src = train_ds.subset(keep, name=f"source[-{emotion}]")
     lm = src.label_mask.copy()
     lm[:, k] = False
-    src = EmotionDataset(src.text, src.acoustic, src.visual, src.labels, src.emotions, src.ids,
-                         src.step_masks, src.modality_mask, lm, src.name)
+    src = EmotionDataset(
+        src.text,
+        src.acoustic,
+        src.visual,
+        src.labels,
+        src.emotions,
+        src.ids,
+        src.step_masks,
+        src.modality_mask,
+        lm,
+        src.name,
+    )
     return new, src
 
 
@@ -722,7 +810,9 @@ def train_fsl(
         vectors = _check_vectors(words, emotion_vectors)
     trained = (source.provenance or {}).get("trained_emotions")
     if trained and emotion in trained:
-        raise TrainingError(f"the source checkpoint was trained with '{emotion}'; few-shot needs a model trained without it (--zsl {emotion})")
+        raise TrainingError(
+            f"the source checkpoint was trained with '{emotion}'; few-shot needs a model trained without it (--zsl {emotion})"
+        )
     tr = train_ds.select_emotions(words)
     new, src = fsl_data(tr, emotion, hp.fsl_fraction, hp.seed)
     memory = None
@@ -736,14 +826,31 @@ def train_fsl(
         idx = np.sort(rng.choice(len(src), size=min(hp.gem_memory, len(src)), replace=False))
         memory = src.subset(idx, name="gem-memory")
     prov = dict(kwargs.pop("provenance", None) or {})
-    prov.update({
-        "few_shot": {"emotion": emotion, "mode": mode, "positives": int((new.labels[:, new.column(emotion)] > 0.5).sum()),
-                     "samples": len(new), "memory": len(memory) if memory is not None else 0,
-                     "source_checkpoint": str(source.path) if source.path else None},
-        "new_emotions": [emotion],
-    })
+    prov.update(
+        {
+            "few_shot": {
+                "emotion": emotion,
+                "mode": mode,
+                "positives": int((new.labels[:, new.column(emotion)] > 0.5).sum()),
+                "samples": len(new),
+                "memory": len(memory) if memory is not None else 0,
+                "source_checkpoint": str(source.path) if source.path else None,
+            },
+            "new_emotions": [emotion],
+        }
+    )
     return train_supervised(
-        train_set, valid_ds, words, vectors, config=source.config, hparams=hp,
-        normalization=dict(source.normalization), init_state=source.state_dict, memory_ds=memory,
-        provenance=prov, protocol=f"fsl-{mode}:{emotion}", desc=kwargs.pop("desc", f"fsl-{mode}[{emotion}]"), **kwargs,
+        train_set,
+        valid_ds,
+        words,
+        vectors,
+        config=source.config,
+        hparams=hp,
+        normalization=dict(source.normalization),
+        init_state=source.state_dict,
+        memory_ds=memory,
+        provenance=prov,
+        protocol=f"fsl-{mode}:{emotion}",
+        desc=kwargs.pop("desc", f"fsl-{mode}[{emotion}]"),
+        **kwargs,
     )

@@ -22,6 +22,7 @@ With M = I it is the plain cosine of the word vectors.
 Pure numpy; the torch network and the numpy runtime both call
 :func:`compose_vectors`.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ emotion the baseline was not trained on has an untrained output row, so it has
 no zero-shot ability (the paper's zero-shot baselines are near chance). That is
 the contrast that shows what the emotion embeddings add.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,13 +39,24 @@ class EarlyFusionLSTM(nn.Module):
     def __init__(self, config: EFLSTMConfig):
         super().__init__()
         self.config = c = config
-        self.lstm = nn.LSTM(sum(c.input_dims), c.hidden, num_layers=c.num_layers, bidirectional=True,
-                            batch_first=True, dropout=c.dropout if c.num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            sum(c.input_dims),
+            c.hidden,
+            num_layers=c.num_layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=c.dropout if c.num_layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(c.dropout)
         self.out = nn.Linear(c.hidden, c.num_labels)
 
-    def forward(self, text: torch.Tensor, acoustic: torch.Tensor, visual: torch.Tensor,
-                modality_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        text: torch.Tensor,
+        acoustic: torch.Tensor,
+        visual: torch.Tensor,
+        modality_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(B, T, d_m) per modality (an absent modality may be (B, 1, d) zeros) -> (B, K) logits.
 
         ``modality_mask`` (B, 3) zeroes the features of masked modalities, as if absent.
@@ -65,8 +77,13 @@ class EarlyFusionLSTM(nn.Module):
 
 
 @torch.no_grad()
-def predict_ef(net: EarlyFusionLSTM, ds: EmotionDataset, label_index: Sequence[int], modalities: Sequence[str] = MODALITIES,
-               batch_size: int = 1024) -> np.ndarray:
+def predict_ef(
+    net: EarlyFusionLSTM,
+    ds: EmotionDataset,
+    label_index: Sequence[int],
+    modalities: Sequence[str] = MODALITIES,
+    batch_size: int = 1024,
+) -> np.ndarray:
     """(N, len(label_index)) probabilities on a *normalised* dataset with only ``modalities`` kept.
 
     Rows with none of the kept modalities present are NaN (no prediction).
@@ -78,9 +95,12 @@ def predict_ef(net: EarlyFusionLSTM, ds: EmotionDataset, label_index: Sequence[i
     for i in range(0, len(ds), batch_size):
         sl = slice(i, i + batch_size)
         mask = torch.from_numpy(np.ascontiguousarray(mask_all[sl]))
-        logits = net(torch.from_numpy(np.ascontiguousarray(ds.text[sl], np.float32)),
-                     torch.from_numpy(np.ascontiguousarray(ds.acoustic[sl], np.float32)),
-                     torch.from_numpy(np.ascontiguousarray(ds.visual[sl], np.float32)), mask)
+        logits = net(
+            torch.from_numpy(np.ascontiguousarray(ds.text[sl], np.float32)),
+            torch.from_numpy(np.ascontiguousarray(ds.acoustic[sl], np.float32)),
+            torch.from_numpy(np.ascontiguousarray(ds.visual[sl], np.float32)),
+            mask,
+        )
         p = torch.sigmoid(logits[:, list(label_index)]).numpy().astype(np.float64)
         p[~mask_all[sl].any(axis=1)] = np.nan
         out.append(p)

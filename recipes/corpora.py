@@ -8,6 +8,7 @@ from a chosen word form (see ``WORD_FORMS``). The word 'calm' and anything that
 means it is never a training label: it is the zero-shot check for the acoustic
 and visual modalities.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,18 +20,34 @@ import numpy as np
 
 # RAVDESS emotion codes (file name field 3)
 RAVDESS_EMOTIONS = {
-    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
 }
 # corpus label -> emotion name used by the checkpoint (the paper's six names + others)
 RAVDESS_TO_NAME = {
-    "neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "anger",
-    "fearful": "fear", "disgust": "disgust", "surprised": "surprise",
+    "neutral": "neutral",
+    "happy": "happy",
+    "sad": "sad",
+    "angry": "anger",
+    "fearful": "fear",
+    "disgust": "disgust",
+    "surprised": "surprise",
     # "calm" deliberately absent: held out for zero-shot evaluation
 }
 MELD_TO_NAME = {
-    "neutral": "neutral", "joy": "happy", "surprise": "surprise", "anger": "anger",
-    "sadness": "sad", "disgust": "disgust", "fear": "fear",
+    "neutral": "neutral",
+    "joy": "happy",
+    "surprise": "surprise",
+    "anger": "anger",
+    "sadness": "sad",
+    "disgust": "disgust",
+    "fear": "fear",
 }
 GOEMOTIONS_TO_NAME = {"joy": "happy", "sadness": "sad"}  # the rest keep their own label as name
 HELD_OUT = ("calm",)
@@ -70,8 +87,11 @@ def ravdess_clips(root: str | Path) -> list[RavdessClip]:
         m = _RAVDESS_RE.match(p.stem)
         if not m or m.group(2) != "01":
             continue
-        clips.append(RavdessClip(p, int(m.group(7)), RAVDESS_EMOTIONS[m.group(3)], int(m.group(4)),
-                                 int(m.group(5)), int(m.group(6))))
+        clips.append(
+            RavdessClip(
+                p, int(m.group(7)), RAVDESS_EMOTIONS[m.group(3)], int(m.group(4)), int(m.group(5)), int(m.group(6))
+            )
+        )
     if not clips:
         raise FileNotFoundError(f"no RAVDESS speech clips (Actor_NN/*.flac) under {root}")
     return clips

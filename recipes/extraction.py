@@ -9,6 +9,7 @@ thread each) and gathers an :class:`ExtractionReport`: wall time, per-item
 time, and which files had no face or could not be read (each such file gets
 one warning line, never a traceback). The loaders then read the cache.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,9 +29,20 @@ STATUSES = (OK, NO_FACE, FAILED)
 
 #: Set in spawned workers: one thread per library, and MediaPipe/TFLite's native log chatter off stderr.
 _WORKER_ENV = {
-    **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                        "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")},
-    "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2",
+    **{
+        k: "1"
+        for k in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "NUMEXPR_NUM_THREADS",
+            "VECLIB_MAXIMUM_THREADS",
+            "TF_NUM_INTRAOP_THREADS",
+            "TF_NUM_INTEROP_THREADS",
+        )
+    },
+    "GLOG_minloglevel": "2",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
 }
 
 
@@ -87,8 +99,12 @@ class ExtractionReport:
     def to_dict(self) -> dict:
         comp = self.computed()
         return {
-            "name": self.name, "files": len(self.items), **self.counts(), "computed": len(comp),
-            "wall_s": round(self.wall_s, 2), "workers": self.workers,
+            "name": self.name,
+            "files": len(self.items),
+            **self.counts(),
+            "computed": len(comp),
+            "wall_s": round(self.wall_s, 2),
+            "workers": self.workers,
             "per_item_ms": round(sum(i.seconds for i in comp) / len(comp) * 1000.0, 2) if comp else None,
             "per_item_cpu_ms": round(sum(i.cpu_s for i in comp) / len(comp) * 1000.0, 2) if comp else None,
             "no_face_files": self.keys(NO_FACE),
@@ -138,8 +154,15 @@ def _worker_init() -> None:
         pass
 
 
-def run_pool(task: Callable[[str], ItemStatus], keys: Sequence[str], *, name: str, workers: int = 2,
-             progress: bool = True, chunksize: int = 8) -> ExtractionReport:
+def run_pool(
+    task: Callable[[str], ItemStatus],
+    keys: Sequence[str],
+    *,
+    name: str,
+    workers: int = 2,
+    progress: bool = True,
+    chunksize: int = 8,
+) -> ExtractionReport:
     """``task`` over ``keys`` on ``workers`` spawned processes (in this process when ``workers <= 1``).
 
     ``task`` must be picklable (a top-level function or a ``functools.partial`` of one)
@@ -170,9 +193,14 @@ def run_pool(task: Callable[[str], ItemStatus], keys: Sequence[str], *, name: st
             for k in keys:
                 take(task(k))
         else:
-            with worker_env(), ProcessPoolExecutor(
-                max_workers=report.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-            ) as pool:
+            with (
+                worker_env(),
+                ProcessPoolExecutor(
+                    max_workers=report.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                ) as pool,
+            ):
                 for st in pool.map(task, keys, chunksize=max(1, int(chunksize))):
                     take(st)
     finally:

@@ -22,6 +22,7 @@ or both side by side (:func:`visual_space`).
 ``python -m recipes.faces`` extracts every photo into the cache (2 worker
 processes) and prints the report.
 """
+
 from __future__ import annotations
 
 import csv
@@ -133,8 +134,15 @@ def face_extractor() -> Extractor:
 
     model = face_mediapipe.model_path()
     version = source_digest(
-        face_mediapipe.MediaPipeFaceBackend, face.FaceBackend, face.bgr_to_rgb, face_mediapipe.head_pose_from_matrix,
-        model.stat().st_size, mediapipe.__version__, cv2.__version__, _photo_arrays, read_image,
+        face_mediapipe.MediaPipeFaceBackend,
+        face.FaceBackend,
+        face.bgr_to_rgb,
+        face_mediapipe.head_pose_from_matrix,
+        model.stat().st_size,
+        mediapipe.__version__,
+        cv2.__version__,
+        _photo_arrays,
+        read_image,
     )
     return Extractor("face-mediapipe-still", version)
 
@@ -171,12 +179,23 @@ def extract_photo(path: str, cache_root: str | None = None) -> ItemStatus:
         return ItemStatus(path, FAILED, time.perf_counter() - t0, False, one_line(exc), time.process_time() - c0)
 
 
-def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
-                  progress: bool = False, name: str = "faces") -> ExtractionReport:
+def extract_faces(
+    photos: Sequence[FacePhoto],
+    *,
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    name: str = "faces",
+) -> ExtractionReport:
     """Fill the cache for ``photos`` (``workers`` processes); the report names no-face and failed photos."""
     root = str((cache or FeatureCache()).root)
-    return run_pool(functools.partial(extract_photo, cache_root=root), [str(p.path) for p in photos],
-                    name=name, workers=workers, progress=progress)
+    return run_pool(
+        functools.partial(extract_photo, cache_root=root),
+        [str(p.path) for p in photos],
+        name=name,
+        workers=workers,
+        progress=progress,
+    )
 
 
 # ----------------------------------------------------------------------------- visual rows and windows
@@ -194,7 +213,9 @@ def visual_space(name: str = FACET):
         return BLENDSHAPES52
     if name == BOTH:
         return FeatureSpace(
-            name=BOTH, dim=FACET35.dim + BLENDSHAPES52.dim, columns=FACET35.columns + BLENDSHAPES52.columns,
+            name=BOTH,
+            dim=FACET35.dim + BLENDSHAPES52.dim,
+            columns=FACET35.columns + BLENDSHAPES52.columns,
             filled=dict(FACET35.filled),
             description=f"Facet-35 (live MediaPipe adapter) then the 52 raw blendshapes. {BLENDSHAPES52.description}",
         )
@@ -242,13 +263,31 @@ def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), d
     visual = (v_times, np.repeat(row[None, :], len(v_times), axis=0), None)
     from recipes.recipe_data import DIMS
 
-    return windows_at([], None, visual, [dur], t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step,
-                      tolerance=settings.tolerance, text_dim=DIMS[0], acoustic_dim=DIMS[1], visual_dim=row.size)[0]
+    return windows_at(
+        [],
+        None,
+        visual,
+        [dur],
+        t_start=0.0,
+        n=settings.n_steps,
+        pseudo_step=settings.pseudo_step,
+        tolerance=settings.tolerance,
+        text_dim=DIMS[0],
+        acoustic_dim=DIMS[1],
+        visual_dim=row.size,
+    )[0]
 
 
-def build_faces(photos: Sequence[FacePhoto], entries: Sequence[dict[str, np.ndarray]], *, space: str = FACET,
-                settings: WindowSettings = WindowSettings(), duration: float | None = None,
-                source_labels: dict[str, Sequence[str]] | None = None, name: str = "faces") -> EmotionDataset:
+def build_faces(
+    photos: Sequence[FacePhoto],
+    entries: Sequence[dict[str, np.ndarray]],
+    *,
+    space: str = FACET,
+    settings: WindowSettings = WindowSettings(),
+    duration: float | None = None,
+    source_labels: dict[str, Sequence[str]] | None = None,
+    name: str = "faces",
+) -> EmotionDataset:
     """One window per photo (all with a face). Labels: each source annotates only its own emotions
     (``source_labels``, default :func:`source_emotions` of ``photos``).
 
@@ -278,18 +317,35 @@ def build_faces(photos: Sequence[FacePhoto], entries: Sequence[dict[str, np.ndar
     return EmotionDataset(
         text=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, settings.n_steps, d_t)),
         acoustic=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, settings.n_steps, d_a)),
-        visual=vis, labels=y, emotions=names, ids=[p.key for p in photos],
+        visual=vis,
+        labels=y,
+        emotions=names,
+        ids=[p.key for p in photos],
         step_masks={"text": rep("text_mask"), "acoustic": rep("acoustic_mask"), "visual": rep("visual_mask")},
-        modality_mask=rep("modality_mask"), label_mask=lm, name=name,
-        groups={"source": [p.source for p in photos], "labeller": [p.labeller for p in photos],
-                "photo": [p.key for p in photos]},
+        modality_mask=rep("modality_mask"),
+        label_mask=lm,
+        name=name,
+        groups={
+            "source": [p.source for p in photos],
+            "labeller": [p.labeller for p in photos],
+            "photo": [p.key for p in photos],
+        },
     )
 
 
-def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: str = FACET,
-               settings: WindowSettings = WindowSettings(), duration: float | None = None,
-               cache: FeatureCache | None = None, workers: int = 1, limit: int | None = None,
-               report: list | None = None, name: str = "faces") -> EmotionDataset:
+def load_faces(
+    shared: str | Path,
+    *,
+    sources: Sequence[str] = SOURCES,
+    space: str = FACET,
+    settings: WindowSettings = WindowSettings(),
+    duration: float | None = None,
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    limit: int | None = None,
+    report: list | None = None,
+    name: str = "faces",
+) -> EmotionDataset:
     """Face-photo windows of ``sources`` from ``shared`` (``../shared``); features from the cache, extracted on a miss.
 
     Photos with no face or that cannot be read are excluded (one warning line with
@@ -308,15 +364,22 @@ def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: s
     keep = [p for p in photos if status[str(p.path)] == OK]
     c = rep.counts()
     if c[NO_FACE] or c[FAILED]:
-        log.warning("%s: %d of %d photos excluded (%d with no face found, %d unreadable)", name,
-                    c[NO_FACE] + c[FAILED], len(photos), c[NO_FACE], c[FAILED])
+        log.warning(
+            "%s: %d of %d photos excluded (%d with no face found, %d unreadable)",
+            name,
+            c[NO_FACE] + c[FAILED],
+            len(photos),
+            c[NO_FACE],
+            c[FAILED],
+        )
     ex = face_extractor()
     entries = [cache.load(p.path, ex) for p in keep]
     lost = [p for p, e in zip(keep, entries) if e is None]
     if lost:  # written by the pool a moment ago; unreadable now only if the disk failed
         raise RuntimeError(f"{lost[0].path}: face analysis missing from the cache after extraction")
-    return build_faces(keep, entries, space=space, settings=settings, duration=duration, source_labels=labels,
-                       name=name)
+    return build_faces(
+        keep, entries, space=space, settings=settings, duration=duration, source_labels=labels, name=name
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ default root is ``<user cache dir>/livemer/features`` (``$LIVEMER_CACHE_DIR``
 moves it, as for the other livemer caches). Writes are atomic; an unreadable
 entry is recomputed.
 """
+
 from __future__ import annotations
 
 import hashlib

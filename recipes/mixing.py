@@ -19,6 +19,7 @@ applies to multimodal batches. The learning rate follows a cosine from ``lr``
 to ``lr * lr_final``; there is no early stopping, the last epoch is the model
 (so validation figures are not selected on).
 """
+
 from __future__ import annotations
 
 import math
@@ -76,7 +77,9 @@ class MixSource:
         if self.pos_weight is not None:
             self.pos_weight = np.asarray(self.pos_weight, np.float32).reshape(-1)
             if self.pos_weight.shape[0] != self.data.labels.shape[1] or not (self.pos_weight > 0).all():
-                raise MixingError(f"mixture source '{self.name}': pos_weight must be {self.data.labels.shape[1]} positive values")
+                raise MixingError(
+                    f"mixture source '{self.name}': pos_weight must be {self.data.labels.shape[1]} positive values"
+                )
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -129,14 +132,15 @@ class _Cursor:
                 self.perm = self.rng.permutation(self.n)
                 self.pos = 0
             step = min(k, self.n - self.pos)
-            out.append(self.perm[self.pos:self.pos + step])
+            out.append(self.perm[self.pos : self.pos + step])
             self.pos += step
             k -= step
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def epoch_plan(sources: Sequence[MixSource], batch_size: int, seed: int, epoch: int,
-               cursors: dict[int, _Cursor]) -> list[tuple[int, np.ndarray]]:
+def epoch_plan(
+    sources: Sequence[MixSource], batch_size: int, seed: int, epoch: int, cursors: dict[int, _Cursor]
+) -> list[tuple[int, np.ndarray]]:
     """The epoch's batches as (source index, sample indices), single-corpus batches in a seeded order."""
     rng = np.random.default_rng([seed, epoch, 11])
     plan: list[tuple[int, np.ndarray]] = []
@@ -146,7 +150,7 @@ def epoch_plan(sources: Sequence[MixSource], batch_size: int, seed: int, epoch: 
         else:
             idx = np.concatenate([rng.permutation(len(s.data)) for _ in range(s.repeat)])
         for b in range(0, len(idx), batch_size):
-            plan.append((si, idx[b:b + batch_size]))
+            plan.append((si, idx[b : b + batch_size]))
     order = rng.permutation(len(plan))
     return [plan[i] for i in order]
 
@@ -254,8 +258,9 @@ def train_mixture(
             parts = " ".join(f"{n} {v:.4f}" for n, v in rec["loss"].items() if v is not None)
             extra = ""
             if "valid" in rec and rec["valid"]:
-                extra = " | " + " ".join(f"{a} {b:.3f}" if isinstance(b, float) else f"{a} {b}"
-                                         for a, b in rec["valid"].items())
+                extra = " | " + " ".join(
+                    f"{a} {b:.3f}" if isinstance(b, float) else f"{a} {b}" for a, b in rec["valid"].items()
+                )
             log(f"epoch {epoch}/{hp.epochs} ({rec['seconds']:.0f}s, lr {lr:.1e}): loss {parts}{extra}")
     net.eval()
     history.seconds = time.perf_counter() - t_start

@@ -5,6 +5,7 @@ which neighbours), is computed here from the results, so text and figures
 cannot disagree. ``python -m recipes.model_card RESULTS.json CKPT CARD`` re-renders
 a card without training.
 """
+
 from __future__ import annotations
 
 import json
@@ -114,7 +115,9 @@ def verdict(value: float, target: float | None) -> str:
 
 def _headline_table(results: dict[str, Any]) -> str:
     h = headline_values(results)
-    return "\n".join(f"| {label} | **{p(h.get(k))}** | {verdict(h.get(k, float('nan')), t)} |" for k, label, t in HEADLINE)
+    return "\n".join(
+        f"| {label} | **{p(h.get(k))}** | {verdict(h.get(k, float('nan')), t)} |" for k, label, t in HEADLINE
+    )
 
 
 def _loco_table(loco: dict[str, Any] | None) -> str:
@@ -133,9 +136,16 @@ def _loso_table(loso: dict[str, Any] | None) -> str:
 def _loo_table(loo: dict[str, Any] | None) -> str:
     if not loo:
         return "(not run)"
-    cols = (("voices_a", "voices A"), ("faces_v", "faces V"), ("goemotions_t", "GoEmotions T"), ("meld_t", "MELD T"),
-            ("ravdess_a", "RAVDESS A"), ("ravdess_v", "RAVDESS V"), ("ravdess_av", "RAVDESS A+V"),
-            ("ravdess_tav", "RAVDESS T+A+V"))
+    cols = (
+        ("voices_a", "voices A"),
+        ("faces_v", "faces V"),
+        ("goemotions_t", "GoEmotions T"),
+        ("meld_t", "MELD T"),
+        ("ravdess_a", "RAVDESS A"),
+        ("ravdess_v", "RAVDESS V"),
+        ("ravdess_av", "RAVDESS A+V"),
+        ("ravdess_tav", "RAVDESS T+A+V"),
+    )
     rows = [[f"*{e}*"] + [p(avg(r.get(c))) for c, _ in cols] for e, r in loo["rows"].items()]
     m = loo_means(loo)
     rows.append(["**mean**"] + [f"**{p(m[c])}**" for c, _ in cols])
@@ -147,8 +157,12 @@ def _loo_verdict(loo: dict[str, Any] | None) -> str:
         return ""
     m = loo_means(loo)
     parts = []
-    for c, lab in (("voices_a", "voices"), ("faces_v", "faces"), ("goemotions_t", "text (GoEmotions)"),
-                   ("ravdess_tav", "fused (RAVDESS T+A+V)")):
+    for c, lab in (
+        ("voices_a", "voices"),
+        ("faces_v", "faces"),
+        ("goemotions_t", "text (GoEmotions)"),
+        ("ravdess_tav", "fused (RAVDESS T+A+V)"),
+    ):
         v = m[c]
         parts.append(f"{lab} {p(v)} ({'meets' if v >= 0.70 else 'misses'} the 70.0 target)")
     return "Mean zero-shot AUC: " + "; ".join(parts) + ". The paper's MOSEI zero-shot average is 58."
@@ -161,8 +175,10 @@ def _top(weights: dict[str, float], n: int = 3) -> str:
 def _loo_composition(loo: dict[str, Any] | None) -> str:
     if not loo:
         return ""
-    rows = [[f"*{e}*", _top(r.get("composition", {}).get("acoustic", {})),
-             _top(r.get("composition", {}).get("visual", {}))] for e, r in loo["rows"].items()]
+    rows = [
+        [f"*{e}*", _top(r.get("composition", {}).get("acoustic", {})), _top(r.get("composition", {}).get("visual", {}))]
+        for e, r in loo["rows"].items()
+    ]
     return table(["held-out emotion", "acoustic: top 3", "visual: top 3"], rows)
 
 
@@ -170,13 +186,19 @@ def _calm(results: dict[str, Any]) -> tuple[str, str]:
     calm = results["main"]["figures"]["calm"]
     t = calm.get("tav", {}).get("average", {})
     rows = [[subset_label(s), p(avg(c)), p(avg(c, "f1")), p(avg(c, "w_acc"))] for s, c in calm.items()]
-    tab = (f"{t.get('positives', '?')} calm clips against {t.get('negatives', '?')} others, scored only through the "
-           "word *calm*:\n\n" + table(["modalities", "AUC", "F1", "W-Acc"], rows))
+    tab = (
+        f"{t.get('positives', '?')} calm clips against {t.get('negatives', '?')} others, scored only through the "
+        "word *calm*:\n\n" + table(["modalities", "AUC", "F1", "W-Acc"], rows)
+    )
     comp = results.get("calm_composition") or {}
     if comp:
-        sent = ("Composition puts *calm* at " + "; ".join(f"{m}: {_top(w)}" for m, w in comp.items())
-                + f". T+A+V AUC {p(avg(calm.get('tav')))}: "
-                + ("meets" if avg(calm.get("tav")) >= 0.70 else "misses") + " the 70.0 target.")
+        sent = (
+            "Composition puts *calm* at "
+            + "; ".join(f"{m}: {_top(w)}" for m, w in comp.items())
+            + f". T+A+V AUC {p(avg(calm.get('tav')))}: "
+            + ("meets" if avg(calm.get("tav")) >= 0.70 else "misses")
+            + " the 70.0 target."
+        )
     else:
         sent = ""
     return tab, sent
@@ -193,11 +215,18 @@ def _added_words(results: dict[str, Any]) -> str:
 def _text_table(results: dict[str, Any]) -> str:
     fig = results["main"]["figures"]
     base = results.get("baseline")
-    rows = [["this checkpoint", p(avg(fig["goemotions_dev"])), p(avg(fig["meld_dev"], "w_acc")), p(avg(fig["meld_dev"]))]]
+    rows = [
+        ["this checkpoint", p(avg(fig["goemotions_dev"])), p(avg(fig["meld_dev"], "w_acc")), p(avg(fig["meld_dev"]))]
+    ]
     if base:
-        rows.append(["EF-LSTM baseline (protocol size: compare with the spread's seed 0 below)",
-                     p(avg(base["goemotions_dev"])), p(avg(base["meld_dev"], "w_acc")),
-                     p(avg(base["meld_dev"]))])
+        rows.append(
+            [
+                "EF-LSTM baseline (protocol size: compare with the spread's seed 0 below)",
+                p(avg(base["goemotions_dev"])),
+                p(avg(base["meld_dev"], "w_acc")),
+                p(avg(base["meld_dev"])),
+            ]
+        )
     return table(["", "GoEmotions dev macro AUC", "MELD dev mean W-Acc", "MELD dev macro AUC"], rows)
 
 
@@ -209,30 +238,42 @@ def _baseline(results: dict[str, Any]) -> str:
     ours = (sp.get("per_seed") or {}).get(str(results["main"]["seed"]))
     if ours is None:
         return "(the spread's seed-0 model, the baseline's counterpart, was not run)"
-    pairs = (("faces, held-out photos (V)", "faces_auc", base["faces"]),
-             ("voices, held-out speakers (A)", "voices_auc", base["speech"]),
-             ("RAVDESS T+A+V", "ravdess_tav_auc", base["ravdess"]["tav"]),
-             ("RAVDESS A+V", "ravdess_av_auc", base["ravdess"]["av"]),
-             ("GoEmotions dev (T)", "goemotions_auc", base["goemotions_dev"]))
+    pairs = (
+        ("faces, held-out photos (V)", "faces_auc", base["faces"]),
+        ("voices, held-out speakers (A)", "voices_auc", base["speech"]),
+        ("RAVDESS T+A+V", "ravdess_tav_auc", base["ravdess"]["tav"]),
+        ("RAVDESS A+V", "ravdess_av_auc", base["ravdess"]["av"]),
+        ("GoEmotions dev (T)", "goemotions_auc", base["goemotions_dev"]),
+    )
     rows = [[lab, p(ours.get(k)), p(avg(t))] for lab, k, t in pairs]
     rows.append(["RAVDESS T+A+V, W-Acc", p(ours.get("ravdess_tav_wacc")), p(avg(base["ravdess"]["tav"], "w_acc"))])
     d = [float(ours.get(k, float("nan"))) - avg(t) for _, k, t in pairs[:4]]
     better = sum(x > 0.005 for x in d)
     worse = sum(x < -0.005 for x in d)
-    v = (f"on the {len(d)} seen-emotion AUC rows (faces, voices, RAVDESS T+A+V, A+V) the emotion-embedding model is "
-         f"ahead by more than 0.5 points on {better}, behind on {worse} and within 0.5 on {len(d) - better - worse}")
-    return (f"Early-fusion LSTM (§5.4 of the paper; concatenated features, one bi-LSTM, one output unit per label; "
-            f"hidden {results['settings'].get('ef_hidden')}, {base.get('parameters', '?')} parameters; "
-            f"{base.get('train_seconds', 0) / 60:.1f} min), trained on the same mixture, batches, normalisation and "
-            "schedule as the protocol-size model of the spread (seed 0), which it is compared with (AUC unless "
-            "stated):\n\n" + table(["", "emotion embeddings", "EF-LSTM"], rows)
-            + f"\n\nSo {v}. The EF-LSTM has no zero-shot path: an emotion it was not trained on has no output unit.")
+    v = (
+        f"on the {len(d)} seen-emotion AUC rows (faces, voices, RAVDESS T+A+V, A+V) the emotion-embedding model is "
+        f"ahead by more than 0.5 points on {better}, behind on {worse} and within 0.5 on {len(d) - better - worse}"
+    )
+    return (
+        f"Early-fusion LSTM (§5.4 of the paper; concatenated features, one bi-LSTM, one output unit per label; "
+        f"hidden {results['settings'].get('ef_hidden')}, {base.get('parameters', '?')} parameters; "
+        f"{base.get('train_seconds', 0) / 60:.1f} min), trained on the same mixture, batches, normalisation and "
+        "schedule as the protocol-size model of the spread (seed 0), which it is compared with (AUC unless "
+        "stated):\n\n"
+        + table(["", "emotion embeddings", "EF-LSTM"], rows)
+        + f"\n\nSo {v}. The EF-LSTM has no zero-shot path: an emotion it was not trained on has no output unit."
+    )
 
 
 SPREAD_LABELS = {
-    "faces_auc": "faces mean AUC", "faces_min_auc": "faces lowest emotion AUC", "voices_auc": "voices mean AUC",
-    "ravdess_tav_auc": "RAVDESS T+A+V AUC", "ravdess_av_auc": "RAVDESS A+V AUC", "calm_tav_auc": "calm T+A+V AUC",
-    "goemotions_auc": "GoEmotions dev AUC", "meld_wacc": "MELD dev W-Acc",
+    "faces_auc": "faces mean AUC",
+    "faces_min_auc": "faces lowest emotion AUC",
+    "voices_auc": "voices mean AUC",
+    "ravdess_tav_auc": "RAVDESS T+A+V AUC",
+    "ravdess_av_auc": "RAVDESS A+V AUC",
+    "calm_tav_auc": "calm T+A+V AUC",
+    "goemotions_auc": "GoEmotions dev AUC",
+    "meld_wacc": "MELD dev W-Acc",
 }
 
 
@@ -247,18 +288,21 @@ def _spread(results: dict[str, Any]) -> tuple[str, int]:
         if s is None:
             continue
         rows.append([lab] + [p(sp["per_seed"][x].get(k)) for x in seeds] + [f"{p(s['mean'])} ± {p(s['std'])}"])
-    return (f"The protocol-size model ({sp.get('epochs')} epochs, smaller hidden sizes and per-epoch samples, see Limits) "
-            f"trained on all the data with seeds {', '.join(seeds)}, each from scratch (sd: sample standard "
-            "deviation):\n\n"
-            + table(["figure", *(f"seed {s}" for s in seeds), "mean ± sd"], rows)), len(seeds)
+    return (
+        f"The protocol-size model ({sp.get('epochs')} epochs, smaller hidden sizes and per-epoch samples, see Limits) "
+        f"trained on all the data with seeds {', '.join(seeds)}, each from scratch (sd: sample standard "
+        "deviation):\n\n" + table(["figure", *(f"seed {s}" for s in seeds), "mean ± sd"], rows)
+    ), len(seeds)
 
 
 def _cost(results: dict[str, Any], size: int | None) -> str:
     main = results["main"]
     s = results["settings"]
-    lines = [f"- Training the shipped checkpoint from cached features: **{main['train_seconds'] / 60:.1f} min** "
-             f"({main['epochs']} epochs, {s.get('threads', 1)} torch thread(s) on a 2-core CPU shared with other "
-             "work; budget 30 min)."]
+    lines = [
+        f"- Training the shipped checkpoint from cached features: **{main['train_seconds'] / 60:.1f} min** "
+        f"({main['epochs']} epochs, {s.get('threads', 1)} torch thread(s) on a 2-core CPU shared with other "
+        "work; budget 30 min)."
+    ]
     if main.get("data_seconds"):
         lines.append(f"- Building every dataset from the feature cache: {main['data_seconds'] / 60:.1f} min.")
     ext = results.get("extraction_seconds") or {}
@@ -278,8 +322,11 @@ def _cost(results: dict[str, Any], size: int | None) -> str:
 def _extraction(results: dict[str, Any]) -> str:
     reps = results["main"].get("extraction") or []
     lines = [f"- {r.get('summary', '').splitlines()[0]}" for r in reps if r.get("summary")]
-    return ("Extraction (photos without a detected face and undecodable clips are left out):\n\n" + "\n".join(lines)) \
-        if lines else ""
+    return (
+        ("Extraction (photos without a detected face and undecodable clips are left out):\n\n" + "\n".join(lines))
+        if lines
+        else ""
+    )
 
 
 # ----------------------------------------------------------------------------- the card
@@ -299,30 +346,51 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
     valid = ",".join(f"{a:02d}" for a in s["valid_actors"])
     train = ",".join(f"{a:02d}" for a in (s["train_actors"] or [x for x in range(1, 21) if x not in s["valid_actors"]]))
     values = {
-        "size_mb": f"{size / 1e6:.2f}" if size else "?", "parameters": results.get("parameters", "?"),
-        "date": prov.get("date", "?"), "git_commit": prov.get("git_commit", "?"), "command": command,
-        "hidden_acoustic": s["hidden_acoustic"], "hidden_visual": s["hidden_visual"],
+        "size_mb": f"{size / 1e6:.2f}" if size else "?",
+        "parameters": results.get("parameters", "?"),
+        "date": prov.get("date", "?"),
+        "git_commit": prov.get("git_commit", "?"),
+        "command": command,
+        "hidden_acoustic": s["hidden_acoustic"],
+        "hidden_visual": s["hidden_visual"],
         "anchors": "; ".join(f"{m}: {', '.join(a)}" for m, a in anchors.items()) or "none",
-        "beta": s["zsl_beta"], "metric_samples": s["metric_samples"],
-        "n_ravdess_train": sizes.get("ravdess_train", "?"), "n_ravdess_valid": sizes.get("ravdess_valid", "?"),
-        "n_faces_train": sizes.get("faces_train", "?"), "n_faces_valid": sizes.get("faces_valid", "?"),
-        "n_speech_train": sizes.get("speech_train", "?"), "n_speech_valid": sizes.get("speech_valid", "?"),
-        "n_goemotions_train": sizes.get("goemotions_train", "?"), "n_goemotions_dev": sizes.get("goemotions_dev", "?"),
-        "n_meld_train": sizes.get("meld_train", "?"), "n_meld_dev": sizes.get("meld_dev", "?"),
-        "train_actors": train, "valid_actors": valid, "holdout_pct": f"{100 * s['holdout']:.0f}",
-        "extraction": _extraction(results), "seed": main["seed"], "epochs": main["epochs"],
+        "beta": s["zsl_beta"],
+        "metric_samples": s["metric_samples"],
+        "n_ravdess_train": sizes.get("ravdess_train", "?"),
+        "n_ravdess_valid": sizes.get("ravdess_valid", "?"),
+        "n_faces_train": sizes.get("faces_train", "?"),
+        "n_faces_valid": sizes.get("faces_valid", "?"),
+        "n_speech_train": sizes.get("speech_train", "?"),
+        "n_speech_valid": sizes.get("speech_valid", "?"),
+        "n_goemotions_train": sizes.get("goemotions_train", "?"),
+        "n_goemotions_dev": sizes.get("goemotions_dev", "?"),
+        "n_meld_train": sizes.get("meld_train", "?"),
+        "n_meld_dev": sizes.get("meld_dev", "?"),
+        "train_actors": train,
+        "valid_actors": valid,
+        "holdout_pct": f"{100 * s['holdout']:.0f}",
+        "extraction": _extraction(results),
+        "seed": main["seed"],
+        "epochs": main["epochs"],
         "headline_table": _headline_table(results),
         "faces_table": emotion_table({"all held-out photos": fig["faces"], **fig.get("faces_by_source", {})}),
         "voices_table": emotion_table({"all held-out speakers": fig["speech"], **fig.get("speech_by_corpus", {})}),
         "ravdess_table": emotion_table(fig["ravdess"], subset_label),
-        "loco_table": _loco_table(results.get("loco")), "loso_table": _loso_table(results.get("loso")),
-        "loo_table": _loo_table(results.get("loo")), "loo_verdict": _loo_verdict(results.get("loo")),
+        "loco_table": _loco_table(results.get("loco")),
+        "loso_table": _loso_table(results.get("loso")),
+        "loo_table": _loo_table(results.get("loo")),
+        "loo_verdict": _loo_verdict(results.get("loo")),
         "loo_composition": _loo_composition(results.get("loo")),
-        "calm_table": calm_tab, "calm_sentence": calm_sent, "added_words": _added_words(results),
-        "text_table": _text_table(results), "baseline": _baseline(results),
-        "n_seeds": n_seeds, "spread_table": spread_tab, "cost": _cost(results, size),
+        "calm_table": calm_tab,
+        "calm_sentence": calm_sent,
+        "added_words": _added_words(results),
+        "text_table": _text_table(results),
+        "baseline": _baseline(results),
+        "n_seeds": n_seeds,
+        "spread_table": spread_tab,
+        "cost": _cost(results, size),
         "protocol": f"{s['protocol_epochs']} epochs, hidden {s['protocol_hidden_acoustic']}/{s['protocol_hidden_visual']}, "
-                    f"{s['protocol_per_epoch_scale']:g} of the samples per epoch",
+        f"{s['protocol_per_epoch_scale']:g} of the samples per epoch",
     }
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
 
@@ -345,8 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("results", type=Path)
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("card", type=Path)
-    ap.add_argument("--command", default="python -m recipes.recipe_default --shared ../shared --out "
-                                         "assets/default.ckpt --card assets/MODEL_CARD.md")
+    ap.add_argument(
+        "--command",
+        default="python -m recipes.recipe_default --shared ../shared --out "
+        "assets/default.ckpt --card assets/MODEL_CARD.md",
+    )
     args = ap.parse_args(argv)
     try:
         results = json.loads(args.results.read_text())

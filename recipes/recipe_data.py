@@ -25,6 +25,7 @@ never scored on each other's labels. RAVDESS *calm* is never a training label:
 calm clips are left out of training and kept in validation, with a ``calm``
 column used only for the zero-shot check.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,13 @@ def ravdess_visual_rows(face_aus: dict[str, np.ndarray], keys: Sequence[str]) ->
     return adapt_openface_rows(np.stack([face_aus[k] for k in keys]))
 
 
-def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray | None, ends: Sequence[float], provider,
-                 settings: WindowSettings = WindowSettings()) -> list:
+def clip_windows(
+    audio: ClipAudioFeatures,
+    facet_row: np.ndarray | None,
+    ends: Sequence[float],
+    provider,
+    settings: WindowSettings = WindowSettings(),
+) -> list:
     """Windows of one clip ending at ``ends`` (fractions of the clip's duration, 1.0 = its end).
 
     ``facet_row`` None: no face (the visual modality is absent, as live without a camera);
@@ -93,14 +99,26 @@ def clip_windows(audio: ClipAudioFeatures, facet_row: np.ndarray | None, ends: S
         v_times = np.arange(0.0, dur, 1.0 / settings.face_fps)
         visual = (v_times, np.repeat(np.asarray(facet_row, np.float32)[None, :], len(v_times), axis=0), None)
     tokens = embed_words(list(audio.words), provider) if audio.words else []  # no words: no provider needed
-    words = [WordInput(t.token, float(t.start), float(t.end), None if t.oov else np.asarray(t.vector, np.float32),
-                       bool(t.oov)) for t in tokens]
+    words = [
+        WordInput(
+            t.token, float(t.start), float(t.end), None if t.oov else np.asarray(t.vector, np.float32), bool(t.oov)
+        )
+        for t in tokens
+    ]
     times = [min(dur, max(0.0, float(f) * dur)) for f in ends]
     d_t, d_a, d_v = DIMS
     return windows_at(
-        words, (frames.times, a_feats, a_valid) if len(frames) else None, visual, times,
-        t_start=0.0, n=settings.n_steps, pseudo_step=settings.pseudo_step, tolerance=settings.tolerance,
-        text_dim=d_t, acoustic_dim=d_a, visual_dim=d_v,
+        words,
+        (frames.times, a_feats, a_valid) if len(frames) else None,
+        visual,
+        times,
+        t_start=0.0,
+        n=settings.n_steps,
+        pseudo_step=settings.pseudo_step,
+        tolerance=settings.tolerance,
+        text_dim=d_t,
+        acoustic_dim=d_a,
+        visual_dim=d_v,
     )
 
 
@@ -122,9 +140,17 @@ def ravdess_names() -> list[str]:
     return sorted(set(corpora.RAVDESS_TO_NAME.values()))
 
 
-def build_ravdess(clips: Sequence[corpora.RavdessClip], audio: Sequence[ClipAudioFeatures],
-                  face_aus: dict[str, np.ndarray], provider, ends: Sequence[float], *, include_calm: bool,
-                  settings: WindowSettings = WindowSettings(), name: str = "ravdess") -> EmotionDataset:
+def build_ravdess(
+    clips: Sequence[corpora.RavdessClip],
+    audio: Sequence[ClipAudioFeatures],
+    face_aus: dict[str, np.ndarray],
+    provider,
+    ends: Sequence[float],
+    *,
+    include_calm: bool,
+    settings: WindowSettings = WindowSettings(),
+    name: str = "ravdess",
+) -> EmotionDataset:
     """One window per (clip, end). Labels: the RAVDESS names, plus a ``calm`` column when ``include_calm``.
 
     Calm clips are dropped unless ``include_calm``; the ``calm`` column is only
@@ -148,10 +174,15 @@ def build_ravdess(clips: Sequence[corpora.RavdessClip], audio: Sequence[ClipAudi
             ids.append(f"{c.path.stem}@{f:g}")
     arr = windows_to_arrays(wins)
     return EmotionDataset(
-        text=arr["text"], acoustic=arr["acoustic"], visual=arr["visual"], labels=np.stack(labels),
-        emotions=names, ids=ids,
+        text=arr["text"],
+        acoustic=arr["acoustic"],
+        visual=arr["visual"],
+        labels=np.stack(labels),
+        emotions=names,
+        ids=ids,
         step_masks={"text": arr["text_mask"], "acoustic": arr["acoustic_mask"], "visual": arr["visual_mask"]},
-        modality_mask=arr["modality_mask"], name=name,
+        modality_mask=arr["modality_mask"],
+        name=name,
     )
 
 
@@ -209,13 +240,31 @@ def text_extractor(provider, n_steps: int):
     from .feature_cache import Extractor, source_digest
 
     kv = provider.keyed_vectors
-    return Extractor(f"text-{provider.name}", source_digest(text_mod.tokenize, text_mod._split_chunk, text_mod._split_clitic,
-                                                         text_mod._normalise, text_mod.is_punctuation, text_token_ids,
-                                                         _lookup, provider.name, len(kv.key_to_index), n_steps))
+    return Extractor(
+        f"text-{provider.name}",
+        source_digest(
+            text_mod.tokenize,
+            text_mod._split_chunk,
+            text_mod._split_clitic,
+            text_mod._normalise,
+            text_mod.is_punctuation,
+            text_token_ids,
+            _lookup,
+            provider.name,
+            len(kv.key_to_index),
+            n_steps,
+        ),
+    )
 
 
-def build_text(samples: Sequence[corpora.TextSample], names: Sequence[str], provider, n_steps: int = 20,
-               name: str = "text", ids: np.ndarray | None = None) -> EmotionDataset:
+def build_text(
+    samples: Sequence[corpora.TextSample],
+    names: Sequence[str],
+    provider,
+    n_steps: int = 20,
+    name: str = "text",
+    ids: np.ndarray | None = None,
+) -> EmotionDataset:
     """Text-only samples with multi-hot labels over ``names`` (the corpus's own); samples with no known token are dropped.
 
     ``ids`` (N, n_steps), when given, are the samples' :func:`text_token_ids` (e.g. from the cache).
@@ -223,8 +272,11 @@ def build_text(samples: Sequence[corpora.TextSample], names: Sequence[str], prov
     names = list(names)
     col = {n: j for j, n in enumerate(names)}
     if ids is None:
-        ids = np.stack([text_token_ids(s.text, provider, n_steps) for s in samples]) if len(samples) else \
-            np.zeros((0, n_steps), np.int32)
+        ids = (
+            np.stack([text_token_ids(s.text, provider, n_steps) for s in samples])
+            if len(samples)
+            else np.zeros((0, n_steps), np.int32)
+        )
     if ids.shape != (len(samples), n_steps):
         raise ValueError(f"{name}: token ids of shape {ids.shape} for {len(samples)} samples of {n_steps} steps")
     keep = np.flatnonzero((ids >= 0).any(axis=1))
@@ -240,22 +292,34 @@ def build_text(samples: Sequence[corpora.TextSample], names: Sequence[str], prov
         text=text,
         acoustic=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_a)),
         visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, n_steps, d_v)),
-        labels=y, emotions=names, ids=[f"{samples[i].corpus}:{i}" for i in keep],
+        labels=y,
+        emotions=names,
+        ids=[f"{samples[i].corpus}:{i}" for i in keep],
         step_masks={"text": tmask, "acoustic": absent, "visual": absent},
         modality_mask=np.stack([tmask.any(axis=1), np.zeros(n, bool), np.zeros(n, bool)], axis=1),
         name=name,
     )
 
 
-def load_text(path: str | Path, samples: Sequence[corpora.TextSample], names: Sequence[str], provider,
-              n_steps: int = 20, name: str = "text", cache=None) -> EmotionDataset:
+def load_text(
+    path: str | Path,
+    samples: Sequence[corpora.TextSample],
+    names: Sequence[str],
+    provider,
+    n_steps: int = 20,
+    name: str = "text",
+    cache=None,
+) -> EmotionDataset:
     """:func:`build_text` with the token ids of corpus file ``path`` (whose samples are ``samples``) cached."""
     from .feature_cache import FeatureCache
 
     cache = cache or FeatureCache()
     ex = text_extractor(provider, n_steps)
-    got = cache.get_or_compute(path, ex, lambda p: {"ids": np.stack(
-        [text_token_ids(s.text, provider, n_steps) for s in samples]).astype(np.int32)})
+    got = cache.get_or_compute(
+        path,
+        ex,
+        lambda p: {"ids": np.stack([text_token_ids(s.text, provider, n_steps) for s in samples]).astype(np.int32)},
+    )
     ids = got["ids"]
     if ids.shape[0] != len(samples):  # a reader change: recompute rather than misalign
         ids = np.stack([text_token_ids(s.text, provider, n_steps) for s in samples]).astype(np.int32)
@@ -276,8 +340,17 @@ class RecipeData:
     meld_dev: EmotionDataset
 
     def summary(self) -> str:
-        return "\n".join(d.summary() for d in (self.ravdess_train, self.ravdess_valid, self.goemotions_train,
-                                                self.goemotions_dev, self.meld_train, self.meld_dev))
+        return "\n".join(
+            d.summary()
+            for d in (
+                self.ravdess_train,
+                self.ravdess_valid,
+                self.goemotions_train,
+                self.goemotions_dev,
+                self.meld_train,
+                self.meld_dev,
+            )
+        )
 
 
 def shared_paths(shared: str | Path) -> dict[str, Path]:
@@ -308,16 +381,30 @@ def select_clips(clips: Sequence[corpora.RavdessClip], per_class: int | None) ->
     return [c for c in clips if c.path in keep]
 
 
-def load_ravdess(shared: str | Path, provider, actors: Sequence[int], ends: Sequence[float], *, include_calm: bool,
-                 clips_per_class: int | None = None, settings: WindowSettings = WindowSettings(), cache=None,
-                 asr_threads: int | None = None, progress=None, name: str = "ravdess") -> EmotionDataset:
+def load_ravdess(
+    shared: str | Path,
+    provider,
+    actors: Sequence[int],
+    ends: Sequence[float],
+    *,
+    include_calm: bool,
+    clips_per_class: int | None = None,
+    settings: WindowSettings = WindowSettings(),
+    cache=None,
+    asr_threads: int | None = None,
+    progress=None,
+    name: str = "ravdess",
+) -> EmotionDataset:
     """RAVDESS windows of ``actors`` (features from the cache, extracted on a miss); see :func:`build_ravdess`."""
     from .recipe_extract import extract_clips
 
     p = shared_paths(shared)
     keep = {int(a) for a in actors}
-    clips = [c for c in corpora.ravdess_clips(p["ravdess_audio"])
-             if c.actor in keep and (include_calm or c.emotion not in corpora.HELD_OUT)]
+    clips = [
+        c
+        for c in corpora.ravdess_clips(p["ravdess_audio"])
+        if c.actor in keep and (include_calm or c.emotion not in corpora.HELD_OUT)
+    ]
     clips = select_clips(clips, clips_per_class)
     if not clips:
         raise ValueError(f"no RAVDESS clips for actors {sorted(keep)}")
@@ -354,12 +441,32 @@ def load_data(
     overlap = set(int(a) for a in train_actors) & valid_set
     if overlap:
         raise ValueError(f"actors {sorted(overlap)} are in both the training and validation split")
-    rav_tr = load_ravdess(shared, provider, train_actors, train_ends, include_calm=False,
-                          clips_per_class=train_clips_per_class, settings=settings, cache=cache,
-                          asr_threads=asr_threads, progress=progress, name="ravdess-train")
-    rav_va = load_ravdess(shared, provider, valid_actors, (1.0,), include_calm=True,
-                          clips_per_class=valid_clips_per_class, settings=settings, cache=cache,
-                          asr_threads=asr_threads, progress=progress, name="ravdess-valid")
+    rav_tr = load_ravdess(
+        shared,
+        provider,
+        train_actors,
+        train_ends,
+        include_calm=False,
+        clips_per_class=train_clips_per_class,
+        settings=settings,
+        cache=cache,
+        asr_threads=asr_threads,
+        progress=progress,
+        name="ravdess-train",
+    )
+    rav_va = load_ravdess(
+        shared,
+        provider,
+        valid_actors,
+        (1.0,),
+        include_calm=True,
+        clips_per_class=valid_clips_per_class,
+        settings=settings,
+        cache=cache,
+        asr_threads=asr_threads,
+        progress=progress,
+        name="ravdess-valid",
+    )
 
     n = settings.n_steps
 

@@ -28,6 +28,7 @@ sub-model), ``loso`` (leave one photo source out, visual sub-model), ``loo``
 (leave one emotion out, for each of the seven: zero-shot in every modality),
 then the model card (:mod:`recipes.model_card`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,14 @@ DEFAULT_SHARED = REPO.parent / "shared"
 #: The seven emotions of the voice and face corpora (and RAVDESS without calm), in table order.
 SEEN = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 #: The word each name is scored by (chosen on RAVDESS validation by the v1 recipe's selection stage).
-WORD_FORMS: dict[str, str] = {"anger": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "joy",
-                              "sad": "unhappy", "surprise": "surprise"}
+WORD_FORMS: dict[str, str] = {
+    "anger": "angry",
+    "disgust": "disgusted",
+    "fear": "fearful",
+    "happy": "joy",
+    "sad": "unhappy",
+    "surprise": "surprise",
+}
 CALM_SUBSETS: tuple[str, ...] = ("tav", "a", "v", "av")
 RAVDESS_SUBSETS: tuple[str, ...] = ("tav", "ta", "tv", "av", "t", "a", "v")
 VOICE_CORPORA = ("nemo", "ased", "urdu", "spanish", "ravdess")
@@ -120,11 +127,29 @@ class RecipeSettings:
     @classmethod
     def quick(cls) -> "RecipeSettings":
         """A few minutes end to end (tests): actor 01 only, a few clips/photos per class, tiny nets, 1-2 epochs."""
-        return cls(train_actors=(1,), train_clips_per_class=2, valid_clips_per_class=1, train_ends=(1.0,),
-                   text_limit=300, speech_limit=1, faces_limit=6, hidden_acoustic=16, hidden_visual=8, epochs=2,
-                   speech_per_epoch=128, faces_per_epoch=128, goemotions_per_epoch=256, meld_per_epoch=128,
-                   ravdess_repeat=1, metric_samples=200, ef_hidden=16, protocol_epochs=1, protocol_hidden_acoustic=8,
-                   protocol_hidden_visual=8, seeds=(0, 1))
+        return cls(
+            train_actors=(1,),
+            train_clips_per_class=2,
+            valid_clips_per_class=1,
+            train_ends=(1.0,),
+            text_limit=300,
+            speech_limit=1,
+            faces_limit=6,
+            hidden_acoustic=16,
+            hidden_visual=8,
+            epochs=2,
+            speech_per_epoch=128,
+            faces_per_epoch=128,
+            goemotions_per_epoch=256,
+            meld_per_epoch=128,
+            ravdess_repeat=1,
+            metric_samples=200,
+            ef_hidden=16,
+            protocol_epochs=1,
+            protocol_hidden_acoustic=8,
+            protocol_hidden_visual=8,
+            seeds=(0, 1),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -144,10 +169,17 @@ class RecipeSettings:
         def sc(n):
             return max(1, int(round(n * s)))
 
-        return replace(self, epochs=self.protocol_epochs, hidden_acoustic=self.protocol_hidden_acoustic,
-                       hidden_visual=self.protocol_hidden_visual, speech_per_epoch=sc(self.speech_per_epoch),
-                       faces_per_epoch=sc(self.faces_per_epoch), goemotions_per_epoch=sc(self.goemotions_per_epoch),
-                       meld_per_epoch=sc(self.meld_per_epoch), ravdess_repeat=1)
+        return replace(
+            self,
+            epochs=self.protocol_epochs,
+            hidden_acoustic=self.protocol_hidden_acoustic,
+            hidden_visual=self.protocol_hidden_visual,
+            speech_per_epoch=sc(self.speech_per_epoch),
+            faces_per_epoch=sc(self.faces_per_epoch),
+            goemotions_per_epoch=sc(self.goemotions_per_epoch),
+            meld_per_epoch=sc(self.meld_per_epoch),
+            ravdess_repeat=1,
+        )
 
 
 # ----------------------------------------------------------------------------- data
@@ -170,14 +202,38 @@ class RecipeData:
     reports: list = field(default_factory=list)  # extraction reports (faces, speech)
 
     def summary(self) -> str:
-        return "\n".join(getattr(self, k).summary() for k in (
-            "ravdess_train", "ravdess_valid", "speech_train", "speech_valid", "faces_train", "faces_valid",
-            "goemotions_train", "goemotions_dev", "meld_train", "meld_dev"))
+        return "\n".join(
+            getattr(self, k).summary()
+            for k in (
+                "ravdess_train",
+                "ravdess_valid",
+                "speech_train",
+                "speech_valid",
+                "faces_train",
+                "faces_valid",
+                "goemotions_train",
+                "goemotions_dev",
+                "meld_train",
+                "meld_dev",
+            )
+        )
 
     def sizes(self) -> dict[str, int]:
-        return {k: len(getattr(self, k)) for k in (
-            "ravdess_train", "ravdess_valid", "speech_train", "speech_valid", "faces_train", "faces_valid",
-            "goemotions_train", "goemotions_dev", "meld_train", "meld_dev")}
+        return {
+            k: len(getattr(self, k))
+            for k in (
+                "ravdess_train",
+                "ravdess_valid",
+                "speech_train",
+                "speech_valid",
+                "faces_train",
+                "faces_valid",
+                "goemotions_train",
+                "goemotions_dev",
+                "meld_train",
+                "meld_dev",
+            )
+        }
 
 
 def _label_shell(labels: Sequence[str], groups: dict[str, Sequence[str]]):
@@ -189,8 +245,15 @@ def _label_shell(labels: Sequence[str], groups: dict[str, Sequence[str]]):
     for i, e in enumerate(labels):
         y[i, SEEN.index(e)] = 1.0
     z = np.zeros((n, 1, 1), np.float32)
-    return EmotionDataset(text=z, acoustic=z, visual=z, labels=y, emotions=list(SEEN),
-                          modality_mask=np.ones((n, 3), bool), groups=dict(groups))
+    return EmotionDataset(
+        text=z,
+        acoustic=z,
+        visual=z,
+        labels=y,
+        emotions=list(SEEN),
+        modality_mask=np.ones((n, 3), bool),
+        groups=dict(groups),
+    )
 
 
 def heldout_photos(shared: str | Path, s: RecipeSettings) -> set[str]:
@@ -200,8 +263,9 @@ def heldout_photos(shared: str | Path, s: RecipeSettings) -> set[str]:
     from .splits import holdout
 
     photos = read_photos(Path(shared) / "data" / "faces")
-    shell = _label_shell([p.emotion for p in photos], {"photo": [p.key for p in photos],
-                                                        "source": [p.source for p in photos]})
+    shell = _label_shell(
+        [p.emotion for p in photos], {"photo": [p.key for p in photos], "source": [p.source for p in photos]}
+    )
     _, va = holdout(shell, "photo", s.holdout, seed=s.split_seed, within="source", by_label=True)
     return {photos[i].key for i in va}
 
@@ -212,8 +276,9 @@ def heldout_speakers(shared: str | Path, s: RecipeSettings) -> set[str]:
     from .splits import holdout
 
     clips = read_clips(Path(shared) / "data" / "speech")
-    shell = _label_shell([c.emotion for c in clips], {"speaker": [c.speaker_id for c in clips],
-                                                      "corpus": [c.corpus for c in clips]})
+    shell = _label_shell(
+        [c.emotion for c in clips], {"speaker": [c.speaker_id for c in clips], "corpus": [c.corpus for c in clips]}
+    )
     _, va = holdout(shell, "speaker", s.holdout, seed=s.split_seed, within="corpus")
     return {clips[i].speaker_id for i in va}
 
@@ -225,9 +290,17 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     from .speech import load_speech
     from .splits import assert_disjoint
 
-    base = load_data(shared, provider, valid_actors=s.valid_actors, train_actors=s.train_actors,
-                     train_ends=s.train_ends, settings=s.window, text_limit=s.text_limit,
-                     train_clips_per_class=s.train_clips_per_class, valid_clips_per_class=s.valid_clips_per_class)
+    base = load_data(
+        shared,
+        provider,
+        valid_actors=s.valid_actors,
+        train_actors=s.train_actors,
+        train_ends=s.train_ends,
+        settings=s.window,
+        text_limit=s.text_limit,
+        train_clips_per_class=s.train_clips_per_class,
+        valid_clips_per_class=s.valid_clips_per_class,
+    )
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     faces = load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, report=reports)
@@ -238,11 +311,19 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     assert_disjoint(speech, "speaker", sp_tr, sp_va)
     assert_disjoint(faces, "photo", fa_tr, fa_va)
     return RecipeData(
-        ravdess_train=base.ravdess_train, ravdess_valid=base.ravdess_valid,
-        speech=speech, speech_train=speech.subset(sp_tr, "speech-train"), speech_valid=speech.subset(sp_va, "speech-valid"),
-        faces=faces, faces_train=faces.subset(fa_tr, "faces-train"), faces_valid=faces.subset(fa_va, "faces-valid"),
-        goemotions_train=base.goemotions_train, goemotions_dev=base.goemotions_dev,
-        meld_train=base.meld_train, meld_dev=base.meld_dev, reports=reports,
+        ravdess_train=base.ravdess_train,
+        ravdess_valid=base.ravdess_valid,
+        speech=speech,
+        speech_train=speech.subset(sp_tr, "speech-train"),
+        speech_valid=speech.subset(sp_va, "speech-valid"),
+        faces=faces,
+        faces_train=faces.subset(fa_tr, "faces-train"),
+        faces_valid=faces.subset(fa_va, "faces-valid"),
+        goemotions_train=base.goemotions_train,
+        goemotions_dev=base.goemotions_dev,
+        meld_train=base.meld_train,
+        meld_dev=base.meld_dev,
+        reports=reports,
     )
 
 
@@ -325,8 +406,13 @@ class RunResult:
 
 
 def main_train_sets(data: RecipeData) -> dict[str, Any]:
-    return {"ravdess": data.ravdess_train, "speech": data.speech_train, "faces": data.faces_train,
-            "goemotions": data.goemotions_train, "meld": data.meld_train}
+    return {
+        "ravdess": data.ravdess_train,
+        "speech": data.speech_train,
+        "faces": data.faces_train,
+        "goemotions": data.goemotions_train,
+        "meld": data.meld_train,
+    }
 
 
 def fit_normalization_over(train_sets: Mapping[str, Any]) -> dict:
@@ -349,9 +435,13 @@ def fit_normalization_over(train_sets: Mapping[str, Any]) -> dict:
 
 
 def _per_epoch(name: str, s: RecipeSettings) -> dict[str, Any]:
-    return {"ravdess": {"repeat": s.ravdess_repeat}, "speech": {"per_epoch": s.speech_per_epoch},
-            "faces": {"per_epoch": s.faces_per_epoch}, "goemotions": {"per_epoch": s.goemotions_per_epoch},
-            "meld": {"per_epoch": s.meld_per_epoch}}.get(name, {"repeat": 1})
+    return {
+        "ravdess": {"repeat": s.ravdess_repeat},
+        "speech": {"per_epoch": s.speech_per_epoch},
+        "faces": {"per_epoch": s.faces_per_epoch},
+        "goemotions": {"per_epoch": s.goemotions_per_epoch},
+        "meld": {"per_epoch": s.meld_per_epoch},
+    }.get(name, {"repeat": 1})
 
 
 def mixture_sources(train_sets: Mapping[str, Any], names: Sequence[str], settings: RecipeSettings, normalization: dict):
@@ -364,8 +454,11 @@ def mixture_sources(train_sets: Mapping[str, Any], names: Sequence[str], setting
         d = d.select_emotions(list(names))
         if len(d) == 0:
             continue
-        pw = balanced_pos_weight(d, settings.pos_weight_power, settings.pos_weight_cap) \
-            if settings.pos_weight_power > 0 else None
+        pw = (
+            balanced_pos_weight(d, settings.pos_weight_power, settings.pos_weight_cap)
+            if settings.pos_weight_power > 0
+            else None
+        )
         how = dict(_per_epoch(k, settings))
         if "per_epoch" in how:
             how["per_epoch"] = min(int(how["per_epoch"]), len(d))
@@ -400,9 +493,17 @@ def text_representations(net, ds, n: int, seed: int = 0) -> np.ndarray:
         return net.encoders["text"](torch.from_numpy(np.ascontiguousarray(ds.text[idx], np.float32))).numpy()
 
 
-def train_embedding_model(train_sets: Mapping[str, Any], provider, settings: RecipeSettings, *, seed: int,
-                          epochs: int | None = None, exclude: Sequence[str] = (), metric_text=None,
-                          log_fn: Callable[[str], None] | None = None) -> RunResult:
+def train_embedding_model(
+    train_sets: Mapping[str, Any],
+    provider,
+    settings: RecipeSettings,
+    *,
+    seed: int,
+    epochs: int | None = None,
+    exclude: Sequence[str] = (),
+    metric_text=None,
+    log_fn: Callable[[str], None] | None = None,
+) -> RunResult:
     """Train the paper's network on the mixture of ``train_sets``; ``exclude`` emotions are held out (their
     positive samples removed, not in the label set). Then fill the zero-shot composition: anchors (the
     emotions each modality was trained on) and the text metric (from ``metric_text``, a text dataset)."""
@@ -422,20 +523,34 @@ def train_embedding_model(train_sets: Mapping[str, Any], provider, settings: Rec
     sources = mixture_sources(sets, names, settings, normalization)
     anchors = modality_anchors(sources, names)
     torch.manual_seed(seed)
-    cfg = ModelConfig(input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
-                      hidden={"text": provider.dim, "acoustic": settings.hidden_acoustic, "visual": settings.hidden_visual},
-                      emb_dim=provider.dim, num_layers=settings.num_layers, dropout=settings.dropout,
-                      zero_shot={"method": "compose", "beta": float(settings.zsl_beta),
-                                 "anchors": {m: len(a) for m, a in anchors.items()}})
+    cfg = ModelConfig(
+        input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
+        hidden={"text": provider.dim, "acoustic": settings.hidden_acoustic, "visual": settings.hidden_visual},
+        emb_dim=provider.dim,
+        num_layers=settings.num_layers,
+        dropout=settings.dropout,
+        zero_shot={
+            "method": "compose",
+            "beta": float(settings.zsl_beta),
+            "anchors": {m: len(a) for m, a in anchors.items()},
+        },
+    )
     net = EmotionEmbeddingNet(cfg)
     E = torch.from_numpy(vectors)
 
     def forward(t, a, v, m):
         return net(t, a, v, E, m).logits
 
-    sched = MixSchedule(epochs=int(epochs or settings.epochs), batch_size=settings.batch_size, lr=settings.lr,
-                        lr_final=settings.lr_final, weight_decay=settings.weight_decay, clip=settings.clip,
-                        modality_dropout=settings.modality_dropout, seed=seed)
+    sched = MixSchedule(
+        epochs=int(epochs or settings.epochs),
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        lr_final=settings.lr_final,
+        weight_decay=settings.weight_decay,
+        clip=settings.clip,
+        modality_dropout=settings.modality_dropout,
+        seed=seed,
+    )
     hist = train_mixture(net, forward, sources, sched, log=log_fn)
     if metric_text is not None and len(metric_text):
         metric = text_metric(text_representations(net, metric_text, settings.metric_samples, seed))
@@ -452,8 +567,16 @@ def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
 
     prov = dict(provenance)
     prov.setdefault("zero_shot_anchors", run.anchors)
-    return Checkpoint.from_model(run.net, feature_spaces(provider), run.normalization, run.names, run.vectors,
-                                 provider.name, display_emotions=list(corpora.PAPER_SIX), provenance=prov)
+    return Checkpoint.from_model(
+        run.net,
+        feature_spaces(provider),
+        run.normalization,
+        run.names,
+        run.vectors,
+        provider.name,
+        display_emotions=list(corpora.PAPER_SIX),
+        provenance=prov,
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -511,14 +634,19 @@ def _min_emotion(t: dict[str, Any], key: str = "auc") -> float:
 def headline(fig: dict[str, Any]) -> dict[str, float]:
     """The main figures (for the 3-seed spread and the checkpoint's provenance)."""
     return {
-        "faces_auc": _avg(fig["faces"]), "faces_min_auc": _min_emotion(fig["faces"]),
+        "faces_auc": _avg(fig["faces"]),
+        "faces_min_auc": _min_emotion(fig["faces"]),
         "voices_auc": _avg(fig["speech"]),
-        "ravdess_tav_auc": _avg(fig["ravdess"]["tav"]), "ravdess_av_auc": _avg(fig["ravdess"]["av"]),
-        "ravdess_a_auc": _avg(fig["ravdess"]["a"]), "ravdess_v_auc": _avg(fig["ravdess"]["v"]),
+        "ravdess_tav_auc": _avg(fig["ravdess"]["tav"]),
+        "ravdess_av_auc": _avg(fig["ravdess"]["av"]),
+        "ravdess_a_auc": _avg(fig["ravdess"]["a"]),
+        "ravdess_v_auc": _avg(fig["ravdess"]["v"]),
         "ravdess_tav_wacc": _avg(fig["ravdess"]["tav"], "w_acc"),
-        "calm_tav_auc": _avg(fig["calm"]["tav"]), "calm_a_auc": _avg(fig["calm"]["a"]),
+        "calm_tav_auc": _avg(fig["calm"]["tav"]),
+        "calm_a_auc": _avg(fig["calm"]["a"]),
         "calm_v_auc": _avg(fig["calm"]["v"]),
-        "goemotions_auc": _avg(fig["goemotions_dev"]), "meld_auc": _avg(fig["meld_dev"]),
+        "goemotions_auc": _avg(fig["goemotions_dev"]),
+        "meld_auc": _avg(fig["meld_dev"]),
         "meld_wacc": _avg(fig["meld_dev"], "w_acc"),
     }
 
@@ -558,8 +686,14 @@ def composition_of(ck, provider, word: str) -> dict[str, dict[str, float]]:
 # ----------------------------------------------------------------------------- EF-LSTM baseline
 
 
-def train_baseline(train_sets: Mapping[str, Any], settings: RecipeSettings, *, seed: int, epochs: int,
-                   log_fn: Callable[[str], None] | None = None):
+def train_baseline(
+    train_sets: Mapping[str, Any],
+    settings: RecipeSettings,
+    *,
+    seed: int,
+    epochs: int,
+    log_fn: Callable[[str], None] | None = None,
+):
     import torch
 
     from .baselines import EarlyFusionLSTM, EFLSTMConfig
@@ -570,11 +704,21 @@ def train_baseline(train_sets: Mapping[str, Any], settings: RecipeSettings, *, s
     normalization = fit_normalization_over(train_sets)
     sources = mixture_sources(train_sets, names, settings, normalization)
     torch.manual_seed(seed)
-    net = EarlyFusionLSTM(EFLSTMConfig(hidden=settings.ef_hidden, num_layers=settings.num_layers,
-                                       dropout=settings.dropout, num_labels=len(names)))
-    sched = MixSchedule(epochs=epochs, batch_size=settings.batch_size, lr=settings.lr, lr_final=settings.lr_final,
-                        weight_decay=settings.weight_decay, clip=settings.clip,
-                        modality_dropout=settings.modality_dropout, seed=seed)
+    net = EarlyFusionLSTM(
+        EFLSTMConfig(
+            hidden=settings.ef_hidden, num_layers=settings.num_layers, dropout=settings.dropout, num_labels=len(names)
+        )
+    )
+    sched = MixSchedule(
+        epochs=epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        lr_final=settings.lr_final,
+        weight_decay=settings.weight_decay,
+        clip=settings.clip,
+        modality_dropout=settings.modality_dropout,
+        seed=seed,
+    )
     hist = train_mixture(net, net, sources, sched, log=log_fn)
     return net, normalization, names, hist
 
@@ -652,17 +796,31 @@ class Recipe:
 
         def run():
             data = self.load()
-            r = train_embedding_model(main_train_sets(data), self.provider, self.settings, seed=seed,
-                                      metric_text=data.goemotions_train, log_fn=self.log_fn)
+            r = train_embedding_model(
+                main_train_sets(data),
+                self.provider,
+                self.settings,
+                seed=seed,
+                metric_text=data.goemotions_train,
+                log_fn=self.log_fn,
+            )
             ck = to_checkpoint(r, self.provider, self.provenance(r, seed))
             fig = evaluate_default(ck, data, self.provider)
             ck.provenance["metrics"] = headline(fig)
             ck.save(ck_path)
-            return {"figures": fig, "headline": headline(fig), "train_seconds": r.seconds,
-                    "epochs": self.settings.epochs, "seed": seed, "history": r.history.to_dict(),
-                    "checkpoint": str(ck_path), "data_seconds": self.timings.get("data_seconds"),
-                    "data_sizes": data.sizes(), "anchors": r.anchors,
-                    "extraction": [_report_dict(x) for x in data.reports]}
+            return {
+                "figures": fig,
+                "headline": headline(fig),
+                "train_seconds": r.seconds,
+                "epochs": self.settings.epochs,
+                "seed": seed,
+                "history": r.history.to_dict(),
+                "checkpoint": str(ck_path),
+                "data_seconds": self.timings.get("data_seconds"),
+                "data_sizes": data.sizes(),
+                "anchors": r.anchors,
+                "extraction": [_report_dict(x) for x in data.reports],
+            }
 
         res = self.stage(tag, run, seed)
         if out is not None:
@@ -675,20 +833,31 @@ class Recipe:
 
     def spread(self) -> dict[str, Any]:
         """The spread over ``seeds`` of the protocol-size model (all data, all emotions), each seed trained anew."""
+
         def run():
             data = self.load()
             ps = self.settings.protocol()
             rows = {}
             for seed in self.settings.seeds:
-                r = train_embedding_model(main_train_sets(data), self.provider, ps, seed=seed,
-                                          metric_text=data.goemotions_train, log_fn=self.log_fn)
+                r = train_embedding_model(
+                    main_train_sets(data),
+                    self.provider,
+                    ps,
+                    seed=seed,
+                    metric_text=data.goemotions_train,
+                    log_fn=self.log_fn,
+                )
                 rows[str(seed)] = headline(evaluate_default(to_checkpoint(r, self.provider, {}), data, self.provider))
                 rows[str(seed)]["train_seconds"] = r.seconds
                 self.log_fn(f"[spread] seed {seed}: " + format_figures_line(rows[str(seed)]))
             keys = [k for k in next(iter(rows.values())) if k != "train_seconds"]
-            summary = {k: {"mean": float(np.nanmean([rows[s][k] for s in rows])),
-                           "std": float(np.nanstd([rows[s][k] for s in rows], ddof=1)) if len(rows) > 1 else 0.0}
-                       for k in keys}
+            summary = {
+                k: {
+                    "mean": float(np.nanmean([rows[s][k] for s in rows])),
+                    "std": float(np.nanstd([rows[s][k] for s in rows], ddof=1)) if len(rows) > 1 else 0.0,
+                }
+                for k in keys
+            }
             return {"per_seed": rows, "summary": summary, "epochs": ps.epochs, "settings": "protocol"}
 
         return self.stage("spread", run)
@@ -697,8 +866,9 @@ class Recipe:
         def run():
             data = self.load()
             ps = self.settings.protocol()  # the size and schedule of the spread's models (its seed 0 is compared)
-            net, norm, names, hist = train_baseline(main_train_sets(data), ps, seed=self.settings.seed,
-                                                    epochs=ps.epochs, log_fn=self.log_fn)
+            net, norm, names, hist = train_baseline(
+                main_train_sets(data), ps, seed=self.settings.seed, epochs=ps.epochs, log_fn=self.log_fn
+            )
             fig = evaluate_baseline(net, norm, names, data)
             fig["train_seconds"] = hist.seconds
             fig["parameters"] = int(sum(p.numel() for p in net.parameters()))
@@ -708,6 +878,7 @@ class Recipe:
 
     def loco(self) -> dict[str, Any]:
         """Leave one voice corpus out: an acoustic-only sub-model trained without corpus X, tested on all of X."""
+
         def run():
             data = self.load()
             ps = self.settings.protocol()
@@ -719,8 +890,10 @@ class Recipe:
                 else:
                     if x not in set(data.speech.group("corpus").tolist()):
                         continue
-                    sets = {"ravdess": only_modalities(data.ravdess_train, "a"),
-                            "speech": where_group(data.speech, "corpus", [x], keep=False)}
+                    sets = {
+                        "ravdess": only_modalities(data.ravdess_train, "a"),
+                        "speech": where_group(data.speech, "corpus", [x], keep=False),
+                    }
                     test = where_group(data.speech, "corpus", [x])
                 r = train_embedding_model(sets, self.provider, ps, seed=self.settings.seed, log_fn=self.log_fn)
                 ck = to_checkpoint(r, self.provider, {})
@@ -733,6 +906,7 @@ class Recipe:
 
     def loso(self) -> dict[str, Any]:
         """Leave one photo source out: a visual-only sub-model trained on the other source (+ RAVDESS OpenFace rows)."""
+
         def run():
             data = self.load()
             ps = self.settings.protocol()
@@ -740,8 +914,10 @@ class Recipe:
             for x in PHOTO_SOURCES:
                 if x not in set(data.faces.group("source").tolist()):
                     continue
-                sets = {"ravdess": only_modalities(data.ravdess_train, "v"),
-                        "faces": where_group(data.faces, "source", [x], keep=False)}
+                sets = {
+                    "ravdess": only_modalities(data.ravdess_train, "v"),
+                    "faces": where_group(data.faces, "source", [x], keep=False),
+                }
                 r = train_embedding_model(sets, self.provider, ps, seed=self.settings.seed, log_fn=self.log_fn)
                 ck = to_checkpoint(r, self.provider, {})
                 rows[x] = _eval(ck, where_group(data.faces, "source", [x]), "v", SEEN, _predictor(ck, self.provider))
@@ -753,20 +929,29 @@ class Recipe:
 
     def loo(self) -> dict[str, Any]:
         """Leave one emotion out, for each of the seven: train without it (every corpus), score it by its word."""
+
         def run():
             data = self.load()
             ps = self.settings.protocol()
             rows = {}
             for e in SEEN:
-                r = train_embedding_model(main_train_sets(data), self.provider, ps, seed=self.settings.seed,
-                                          exclude=(e,), metric_text=without_emotions(data.goemotions_train, [e]),
-                                          log_fn=self.log_fn)
+                r = train_embedding_model(
+                    main_train_sets(data),
+                    self.provider,
+                    ps,
+                    seed=self.settings.seed,
+                    exclude=(e,),
+                    metric_text=without_emotions(data.goemotions_train, [e]),
+                    log_fn=self.log_fn,
+                )
                 ck = to_checkpoint(r, self.provider, {})
                 rows[e] = zero_shot_figures(ck, data, self.provider, e)
                 rows[e]["composition"] = composition_of(ck, self.provider, e)
                 rows[e]["train_seconds"] = r.seconds
-                self.log_fn(f"[loo] {e}: voices {_avg(rows[e]['voices_a']):.3f} faces {_avg(rows[e]['faces_v']):.3f} "
-                            f"text {_avg(rows[e]['goemotions_t']):.3f} ravdess tav {_avg(rows[e]['ravdess_tav']):.3f}")
+                self.log_fn(
+                    f"[loo] {e}: voices {_avg(rows[e]['voices_a']):.3f} faces {_avg(rows[e]['faces_v']):.3f} "
+                    f"text {_avg(rows[e]['goemotions_t']):.3f} ravdess tav {_avg(rows[e]['ravdess_tav']):.3f}"
+                )
             return {"rows": rows, "settings": "protocol"}
 
         return self.stage("loo", run)
@@ -782,9 +967,9 @@ class Recipe:
             "git_commit": _git_commit(),
             "data": {
                 "ravdess": f"RAVDESS speech, actors {_actors(self.settings, 'train')} train / "
-                           f"{_actors(self.settings, 'valid')} validation; calm left out - CC BY-NC-SA 4.0",
+                f"{_actors(self.settings, 'valid')} validation; calm left out - CC BY-NC-SA 4.0",
                 "faces": "muxspace/facial_expressions (Apache-2.0) + Emilmrk/preprocessed-facial-emotions-224 "
-                         "(no licence stated: research only)",
+                "(no licence stated: research only)",
                 "speech": "nEMO (CC BY-NC-SA 4.0), ASED (not stated), URDU (research use), Spanish (not stated)",
                 "goemotions": "GoEmotions train (CC BY 4.0)",
                 "meld": "MELD train (GPL-3.0)",
@@ -793,8 +978,12 @@ class Recipe:
             "emotion_word_forms": dict(run.words),
             "held_out": list(corpora.HELD_OUT),
             "trained_emotions": list(run.names),
-            "zero_shot": {"method": "compose", "beta": self.settings.zsl_beta, "metric": "text-encoder covariance",
-                          "anchors": run.anchors},
+            "zero_shot": {
+                "method": "compose",
+                "beta": self.settings.zsl_beta,
+                "metric": "text-encoder covariance",
+                "anchors": run.anchors,
+            },
             "settings": self.settings.to_dict(),
             "seed": seed,
             "epochs": self.settings.epochs,
@@ -807,21 +996,36 @@ class Recipe:
 
 def _report_dict(rep) -> dict[str, Any]:
     try:
-        return {"name": rep.name, "counts": rep.counts(), "wall_s": rep.wall_s, "workers": rep.workers,
-                "computed": len(rep.computed()), "summary": rep.summary()}
+        return {
+            "name": rep.name,
+            "counts": rep.counts(),
+            "wall_s": rep.wall_s,
+            "workers": rep.workers,
+            "computed": len(rep.computed()),
+            "summary": rep.summary(),
+        }
     except AttributeError:
         return {"summary": str(rep)}
 
 
 def _actors(s: RecipeSettings, which: str) -> str:
-    a = s.valid_actors if which == "valid" else (s.train_actors or tuple(x for x in range(1, 21) if x not in s.valid_actors))
+    a = (
+        s.valid_actors
+        if which == "valid"
+        else (s.train_actors or tuple(x for x in range(1, 21) if x not in s.valid_actors))
+    )
     return ",".join(f"{x:02d}" for x in a)
 
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -853,9 +1057,18 @@ def default_work_dir() -> Path:
 STAGES = ("main", "baseline", "loco", "loso", "loo", "spread")
 
 
-def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, settings: RecipeSettings | None = None,
-               *, work: str | Path | None = None, stages: Sequence[str] = STAGES, workers: int = 1,
-               log_fn: Callable[[str], None] = print, command: str | None = None) -> dict[str, Any]:
+def run_recipe(
+    shared: str | Path,
+    out: str | Path,
+    card: str | Path | None,
+    settings: RecipeSettings | None = None,
+    *,
+    work: str | Path | None = None,
+    stages: Sequence[str] = STAGES,
+    workers: int = 1,
+    log_fn: Callable[[str], None] = print,
+    command: str | None = None,
+) -> dict[str, Any]:
     """Build the checkpoint at ``out``; run the protocol ``stages``; write the results JSON and the card."""
     from model.checkpoint import Checkpoint
 
@@ -870,8 +1083,9 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
     results["main"] = rec.main_run(out)
     ck = Checkpoint.load(out)
     results["provenance"] = ck.provenance
-    results["parameters"] = int(sum(int(np.prod(v.shape)) for k, v in ck.state_dict.items()
-                                    if hasattr(v, "shape") and not k.startswith("zsl_")))
+    results["parameters"] = int(
+        sum(int(np.prod(v.shape)) for k, v in ck.state_dict.items() if hasattr(v, "shape") and not k.startswith("zsl_"))
+    )
     results["checkpoint_bytes"] = out.stat().st_size
     from feature_adapters.embeddings import get_provider
 
@@ -894,8 +1108,15 @@ def run_recipe(shared: str | Path, out: str | Path, card: str | Path | None, set
     return results
 
 
-def run_stages(shared: str | Path, settings: RecipeSettings, stages: Sequence[str], *, work: str | Path | None = None,
-               workers: int = 1, log_fn: Callable[[str], None] = print) -> dict[str, Any]:
+def run_stages(
+    shared: str | Path,
+    settings: RecipeSettings,
+    stages: Sequence[str],
+    *,
+    work: str | Path | None = None,
+    workers: int = 1,
+    log_fn: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run protocol stages alone (no checkpoint), e.g. in a second process beside the main run; their results
     land in the work folder, where a later :func:`run_recipe` with the same settings reuses them."""
     rec = Recipe(Path(shared), settings, Path(work) if work else default_work_dir(), log_fn=log_fn, workers=workers)
@@ -940,13 +1161,22 @@ def _pct(x: Any) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shared", default=str(DEFAULT_SHARED), help="the shared data folder (default: ../shared)")
     p.add_argument("--card", default=None, help="write the model card here (e.g. assets/MODEL_CARD.md)")
-    p.add_argument("--work", default=None, help="folder for stage results (default: <user cache>/livemer/recipe-default-v2)")
+    p.add_argument(
+        "--work", default=None, help="folder for stage results (default: <user cache>/livemer/recipe-default-v2)"
+    )
     p.add_argument("--quick", action="store_true", help="a few-minute version of the recipe (tests)")
-    p.add_argument("--stages", default=",".join(STAGES),
-                   help=f"comma-separated stages to run besides the checkpoint (default: all: {','.join(STAGES)})")
+    p.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"comma-separated stages to run besides the checkpoint (default: all: {','.join(STAGES)})",
+    )
     p.add_argument("--no-report", action="store_true", help="only the checkpoint (same as --stages main)")
-    p.add_argument("--only", default=None, metavar="STAGES",
-                   help="run these protocol stages alone (baseline, loco, loso, loo, spread), without the checkpoint or card")
+    p.add_argument(
+        "--only",
+        default=None,
+        metavar="STAGES",
+        help="run these protocol stages alone (baseline, loco, loso, loo, spread), without the checkpoint or card",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--workers", type=int, default=1, help="processes for a first feature extraction (default 1)")
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs of the main run")
@@ -976,9 +1206,16 @@ def run_from_cli(args) -> int:
     settings = settings_from_args(args)
     shared = getattr(args, "shared", None) or str(DEFAULT_SHARED)
     cmd = f"livemer train --recipe default --out {args.out}" + (f" --card {args.card}" if args.card else "")
-    res = run_recipe(shared, args.out, args.card, settings, stages=stages_from_args(args),
-                     workers=int(getattr(args, "workers", 1) or 1),
-                     log_fn=lambda m: print(m, file=sys.stderr, flush=True), command=cmd)
+    res = run_recipe(
+        shared,
+        args.out,
+        args.card,
+        settings,
+        stages=stages_from_args(args),
+        workers=int(getattr(args, "workers", 1) or 1),
+        log_fn=lambda m: print(m, file=sys.stderr, flush=True),
+        command=cmd,
+    )
     print(format_figures(res["main"]["figures"]))
     return 0
 
@@ -1001,8 +1238,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.only:
         try:
-            run_stages(args.shared, settings, [x.strip() for x in args.only.split(",") if x.strip()], work=args.work,
-                       workers=args.workers, log_fn=lambda m: print(m, file=sys.stderr, flush=True))
+            run_stages(
+                args.shared,
+                settings,
+                [x.strip() for x in args.only.split(",") if x.strip()],
+                work=args.work,
+                workers=args.workers,
+                log_fn=lambda m: print(m, file=sys.stderr, flush=True),
+            )
         except ValueError as exc:
             ap.error(str(exc))
         return 0
@@ -1010,8 +1253,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--out CKPT is required (or --evaluate CKPT)")
     cmd = "python -m recipes.recipe_default " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
-        res = run_recipe(args.shared, args.out, args.card, settings, work=args.work, stages=stages,
-                         workers=args.workers, log_fn=lambda m: print(m, file=sys.stderr, flush=True), command=cmd)
+        res = run_recipe(
+            args.shared,
+            args.out,
+            args.card,
+            settings,
+            work=args.work,
+            stages=stages,
+            workers=args.workers,
+            log_fn=lambda m: print(m, file=sys.stderr, flush=True),
+            command=cmd,
+        )
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ outputs (native acoustic frames; timed words) are cached per file with
 tokenisation and GloVe vectors, Facet-35) run on every build, so the training
 windows always match the adapters that are running.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,9 +54,15 @@ def asr_extractor(engine) -> Extractor:
     from feature_adapters import asr, audio_io
 
     version = source_digest(
-        engine.name, engine.options, faster_whisper.__version__,
-        asr.FasterWhisperEngine.transcribe, asr.ASREngine.transcribe_file_audio,
-        asr.keep_segment, asr.monotonic_words, asr.as_audio16k, audio_io.load_audio,
+        engine.name,
+        engine.options,
+        faster_whisper.__version__,
+        asr.FasterWhisperEngine.transcribe,
+        asr.ASREngine.transcribe_file_audio,
+        asr.keep_segment,
+        asr.monotonic_words,
+        asr.as_audio16k,
+        audio_io.load_audio,
     )
     return Extractor(f"asr-{engine.name}", version)
 
@@ -120,8 +127,13 @@ def _words_from(arrays: dict[str, np.ndarray]) -> list:
     ]
 
 
-def extract_clip(path: str | Path, cache: FeatureCache, acoustic_x: Extractor | None = None, engine=None,
-                 asr_x: Extractor | None = None) -> ClipAudioFeatures:
+def extract_clip(
+    path: str | Path,
+    cache: FeatureCache,
+    acoustic_x: Extractor | None = None,
+    engine=None,
+    asr_x: Extractor | None = None,
+) -> ClipAudioFeatures:
     """One file's acoustic frames (and, with a recogniser ``engine``, its words), cached.
 
     Raises :class:`ExtractionError` (one line naming the file) when the file cannot be analysed.
@@ -135,10 +147,16 @@ def extract_clip(path: str | Path, cache: FeatureCache, acoustic_x: Extractor | 
             w = cache.get_or_compute(p, asr_x or asr_extractor(engine), lambda q: _asr_arrays(q, engine))
             words = _words_from(w)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ExtractionError(f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        raise ExtractionError(
+            f"{p}: feature extraction failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from exc
     return ClipAudioFeatures(
-        path=p, duration=float(a["duration"]), acoustic_times=a["times"], acoustic_native=a["features"],
-        acoustic_names=tuple(str(n) for n in a["names"].tolist()), words=words,
+        path=p,
+        duration=float(a["duration"]),
+        acoustic_times=a["times"],
+        acoustic_native=a["features"],
+        acoustic_names=tuple(str(n) for n in a["names"].tolist()),
+        words=words,
     )
 
 
@@ -169,8 +187,13 @@ def extract_clips(
         out.append(extract_clip(p, cache, aco_x, engine, asr_x))
         if progress is not None:
             progress(i + 1, len(paths))
-    log.info("extracted %d clips in %.1f s (cache hits %d, misses %d)", len(out), time.perf_counter() - t0,
-             cache.hits, cache.misses)
+    log.info(
+        "extracted %d clips in %.1f s (cache hits %d, misses %d)",
+        len(out),
+        time.perf_counter() - t0,
+        cache.hits,
+        cache.misses,
+    )
     return out
 
 

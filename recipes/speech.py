@@ -17,6 +17,7 @@ give no window (counted too).
 ``python -m recipes.speech`` extracts every clip into the cache (2 worker
 processes) and prints the report.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,8 +81,16 @@ def read_clips(speech_root: str | Path, corpora: Sequence[str] = CORPORA) -> lis
             emo = (row.get("emotion") or "").strip()
             if emo not in EMOTIONS:
                 raise SpeechDataError(f"{labels}: unknown emotion {emo!r} for {row.get('file')}")
-            out.append(SpeechClip(root / corpus / row["file"], emo, row["speaker"].strip(),
-                                  (row.get("language") or "").strip(), corpus, row["file"]))
+            out.append(
+                SpeechClip(
+                    root / corpus / row["file"],
+                    emo,
+                    row["speaker"].strip(),
+                    (row.get("language") or "").strip(),
+                    corpus,
+                    row["file"],
+                )
+            )
     return out
 
 
@@ -113,20 +122,37 @@ def extract_speech_clip(path: str, cache_root: str | None = None) -> ItemStatus:
         return ItemStatus(path, FAILED, time.perf_counter() - t0, False, one_line(exc), time.process_time() - c0)
 
 
-def extract_speech(clips: Sequence[SpeechClip], *, cache: FeatureCache | None = None, workers: int = 1,
-                   progress: bool = False, name: str = "speech") -> ExtractionReport:
+def extract_speech(
+    clips: Sequence[SpeechClip],
+    *,
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    name: str = "speech",
+) -> ExtractionReport:
     """Fill the cache for ``clips`` (``workers`` processes); the report names the clips that failed."""
     root = str((cache or FeatureCache()).root)
-    return run_pool(functools.partial(extract_speech_clip, cache_root=root), [str(c.path) for c in clips],
-                    name=name, workers=workers, progress=progress)
+    return run_pool(
+        functools.partial(extract_speech_clip, cache_root=root),
+        [str(c.path) for c in clips],
+        name=name,
+        workers=workers,
+        progress=progress,
+    )
 
 
 # ----------------------------------------------------------------------------- windows
 
 
-def build_speech(clips: Sequence[SpeechClip], audio: Sequence[ClipAudioFeatures], ends: Sequence[float] = (1.0,), *,
-                 settings: WindowSettings = WindowSettings(), corpus_labels: dict[str, Sequence[str]] | None = None,
-                 name: str = "speech") -> EmotionDataset:
+def build_speech(
+    clips: Sequence[SpeechClip],
+    audio: Sequence[ClipAudioFeatures],
+    ends: Sequence[float] = (1.0,),
+    *,
+    settings: WindowSettings = WindowSettings(),
+    corpus_labels: dict[str, Sequence[str]] | None = None,
+    name: str = "speech",
+) -> EmotionDataset:
     """One window per (clip, end) (``ends``: fractions of the clip, 1.0 = its end), acoustic only.
 
     A window with no voiced frame (nothing observed) is dropped. Labels: each
@@ -166,17 +192,37 @@ def build_speech(clips: Sequence[SpeechClip], audio: Sequence[ClipAudioFeatures]
         arr["modality_mask"] = np.zeros((0, 3), bool)
     sel = [clips[i] for i in rows]
     return EmotionDataset(
-        text=arr["text"], acoustic=arr["acoustic"], visual=arr["visual"], labels=y, emotions=names, ids=ids,
+        text=arr["text"],
+        acoustic=arr["acoustic"],
+        visual=arr["visual"],
+        labels=y,
+        emotions=names,
+        ids=ids,
         step_masks={"text": arr["text_mask"], "acoustic": arr["acoustic_mask"], "visual": arr["visual_mask"]},
-        modality_mask=arr["modality_mask"], label_mask=lm, name=name,
-        groups={"speaker": [c.speaker_id for c in sel], "corpus": [c.corpus for c in sel],
-                "language": [c.language for c in sel], "clip": [c.key for c in sel]},
+        modality_mask=arr["modality_mask"],
+        label_mask=lm,
+        name=name,
+        groups={
+            "speaker": [c.speaker_id for c in sel],
+            "corpus": [c.corpus for c in sel],
+            "language": [c.language for c in sel],
+            "clip": [c.key for c in sel],
+        },
     )
 
 
-def load_speech(shared: str | Path, *, corpora: Sequence[str] = CORPORA, ends: Sequence[float] = (1.0,),
-                settings: WindowSettings = WindowSettings(), cache: FeatureCache | None = None, workers: int = 1,
-                limit: int | None = None, report: list | None = None, name: str = "speech") -> EmotionDataset:
+def load_speech(
+    shared: str | Path,
+    *,
+    corpora: Sequence[str] = CORPORA,
+    ends: Sequence[float] = (1.0,),
+    settings: WindowSettings = WindowSettings(),
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    limit: int | None = None,
+    report: list | None = None,
+    name: str = "speech",
+) -> EmotionDataset:
     """Speech windows of ``corpora`` from ``shared`` (``../shared``); features from the cache, extracted on a miss.
 
     Undecodable clips are excluded (one warning line each, and a count; ``report``,

@@ -9,6 +9,7 @@
 The choice inside a stratum depends only on the seed and that stratum's own
 groups, so adding a corpus does not reshuffle the split of another.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -29,8 +30,9 @@ def _rng(seed: int, stratum: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(stratum.encode("utf-8"))])
 
 
-def holdout(ds, key: str, fraction: float = 0.2, *, seed: int = 0, within: Sequence[str] | str = (),
-            by_label: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def holdout(
+    ds, key: str, fraction: float = 0.2, *, seed: int = 0, within: Sequence[str] | str = (), by_label: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) sample indices: ``fraction`` of the ``key`` groups of each stratum go to test.
 
     A stratum is a combination of the ``within`` groupings (e.g. ``"corpus"``)

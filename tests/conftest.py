@@ -1,4 +1,5 @@
 """Shared test fixtures. Tests never touch the network: HF_HUB_OFFLINE is forced."""
+
 from __future__ import annotations
 
 import os
@@ -69,24 +70,36 @@ def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | Non
 
     torch.manual_seed(seed)
     prov = get_provider()
-    cfg = ModelConfig(input_dims={"text": 50, "acoustic": 74, "visual": 35},
-                      hidden={"text": 50, "acoustic": 32, "visual": 16}, emb_dim=50)
+    cfg = ModelConfig(
+        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        hidden={"text": 50, "acoustic": 32, "visual": 16},
+        emb_dim=50,
+    )
     net = EmotionEmbeddingNet(cfg)
     spaces = {"text": prov.space()}
     try:
         from feature_adapters.covarep import COVAREP74
+
         spaces["acoustic"] = COVAREP74
     except Exception:
         spaces["acoustic"] = FeatureSpace("covarep-74", 74)
     try:
         from feature_adapters.facet import FACET35
+
         spaces["visual"] = FACET35
     except Exception:
         spaces["visual"] = FeatureSpace("facet-35", 35)
     norm = {m: NormStats.identity(cfg.input_dims[m]) for m in cfg.input_dims}
-    ck = Checkpoint.from_model(net, spaces, norm, list(words), prov.vectors(list(words)), prov.name,
-                               display_emotions=list(words),
-                               provenance=provenance or {"data": "random init (tests)", "command": "tests"})
+    ck = Checkpoint.from_model(
+        net,
+        spaces,
+        norm,
+        list(words),
+        prov.vectors(list(words)),
+        prov.name,
+        display_emotions=list(words),
+        provenance=provenance or {"data": "random init (tests)", "command": "tests"},
+    )
     ck.save(path)
     return ck
 

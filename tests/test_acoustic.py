@@ -1,4 +1,5 @@
 """Acoustic frames: real and synthetic speech, tones, silence, noise, streaming == offline."""
+
 from __future__ import annotations
 
 import shutil
@@ -71,13 +72,14 @@ def _stream(y: np.ndarray, sizes, t0: float | None = None) -> AcousticFrames:
     parts, i, k = [], 0, 0
     while i < y.size:
         n = int(sizes[k % len(sizes)])
-        parts.append(ex.push(y[i:i + n], t0=t0 if i == 0 else None))
+        parts.append(ex.push(y[i : i + n], t0=t0 if i == 0 else None))
         i, k = i + n, k + 1
     parts.append(ex.flush())
     return AcousticFrames.concat([p for p in parts if len(p)])
 
 
 # ---------------------------------------------------------------------------- framing
+
 
 @pytest.mark.slow
 def test_frames_are_10ms_from_5ms_and_cover_the_signal(espeak_low):
@@ -92,6 +94,7 @@ def test_frames_are_10ms_from_5ms_and_cover_the_signal(espeak_low):
 
 
 # ---------------------------------------------------------------------------- pitch and voicing
+
 
 @pytest.mark.parametrize("f0", [80.0, 150.0, 220.0, 440.0])
 def test_pure_tone_f0_within_2_percent_and_voiced(f0):
@@ -128,7 +131,7 @@ def test_white_noise_is_unvoiced_with_flat_cepstrum_and_rising_peak_slope():
     assert np.all(np.isfinite(fr.features))
     assert fr.is_voiced.mean() < 0.05
     # flat spectrum: higher cepstra ~ 0; band amplitude grows sqrt(2) per octave -> slope ~ log10(sqrt 2)
-    mcep = fr.features[:, NATIVE_NAMES.index("mcep_1"):]
+    mcep = fr.features[:, NATIVE_NAMES.index("mcep_1") :]
     assert np.max(np.abs(np.median(mcep, axis=0))) < 0.15
     assert 0.10 < np.median(fr.column("peak_slope")) < 0.18
     # c0 = mean log amplitude: white noise of variance s^2 through the unit-sum Hann window
@@ -144,7 +147,7 @@ def test_gain_shifts_only_mcep0_by_log_gain(espeak_low):
     loud = a.energy_db > -50
     i0 = NATIVE_NAMES.index("mcep_0")
     np.testing.assert_allclose(b.features[loud, i0] - a.features[loud, i0], np.log(2.0), atol=1e-3)
-    np.testing.assert_allclose(b.features[loud, i0 + 1:], a.features[loud, i0 + 1:], atol=1e-3)
+    np.testing.assert_allclose(b.features[loud, i0 + 1 :], a.features[loud, i0 + 1 :], atol=1e-3)
     np.testing.assert_array_equal(a.is_voiced, b.is_voiced)
 
 
@@ -175,6 +178,7 @@ def test_ravdess_speech_pitch_by_speaker(ravdess):
 
 # ---------------------------------------------------------------------------- streaming
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sizes", [[1600], [160], [7, 3001, 512, 1, 999], [100000]])
 def test_streaming_matches_offline(espeak_low, sizes):
@@ -189,7 +193,7 @@ def test_streaming_returns_only_new_frames_with_bounded_buffer(espeak_low):
     ex = StreamingAcousticExtractor(SR)
     seen = []
     for i in range(0, espeak_low.size, 1600):
-        out = ex.push(espeak_low[i:i + 1600])
+        out = ex.push(espeak_low[i : i + 1600])
         assert ex.buffered_samples <= FRAME + 1600
         seen.append(out.times)
         # a frame is out once the 32 ms after its centre have arrived, not before
@@ -207,7 +211,7 @@ def test_streaming_resamples_other_rates_like_offline(espeak_low):
     y44 = librosa.resample(espeak_low, orig_sr=SR, target_sr=44100).astype(np.float32)
     off = extract_acoustic(y44, sr=44100)
     ex = StreamingAcousticExtractor(44100)
-    parts = [ex.push(y44[i:i + 4410]) for i in range(0, y44.size, 4410)] + [ex.flush()]
+    parts = [ex.push(y44[i : i + 4410]) for i in range(0, y44.size, 4410)] + [ex.flush()]
     st = AcousticFrames.concat([p for p in parts if len(p)])
     assert len(st) == len(off)
     assert np.max(np.abs(st.features - off.features)) < 1e-3
@@ -230,6 +234,7 @@ def test_t0_sets_times_and_a_gap_restarts_the_stream():
 
 
 # ---------------------------------------------------------------------------- bad input
+
 
 def test_empty_and_nan_input_degrade_gracefully():
     assert len(extract_acoustic(np.zeros(0, np.float32))) == 0

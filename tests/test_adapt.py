@@ -1,4 +1,5 @@
 """The few-shot adapter: a logistic fit of one emotion's rows on frozen representations; replay sets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,8 +99,14 @@ def test_replay_travels_in_the_checkpoint(tiny_checkpoint, tmp_path):
     assert adapt.replay_of(ck) is None
     rng = np.random.default_rng(4)
     n, T = 12, 20
-    ds = EmotionDataset(rng.normal(size=(n, T, 50)), rng.normal(size=(n, T, 74)), rng.normal(size=(n, T, 35)),
-                        np.eye(2)[np.arange(n) % 2], ["happy", "sad"], name="toy")
+    ds = EmotionDataset(
+        rng.normal(size=(n, T, 50)),
+        rng.normal(size=(n, T, 74)),
+        rng.normal(size=(n, T, 35)),
+        np.eye(2)[np.arange(n) % 2],
+        ["happy", "sad"],
+        name="toy",
+    )
     assert adapt.attach_replay(ck, ds, per_emotion=3) == 6
     fp = adapt.checkpoint_fingerprint(ck)
     back = Checkpoint.load(ck.save(tmp_path / "r.ckpt"))

@@ -1,4 +1,5 @@
 """Word-level alignment: frame means, steps, pseudo-steps, windows, streaming."""
+
 from __future__ import annotations
 
 import threading
@@ -187,12 +188,16 @@ def test_build_steps_words_and_pseudo_steps_in_gaps():
     steps = build_steps(words, a, v, t_start=0.0, t_end=5.0, pseudo_step=0.5, tolerance=0.05)
     got = [(s.word, s.start, s.end) for s in steps]
     assert got == [
-        (None, 0.0, 0.5), (None, 0.5, 1.0),  # before the first word: 1.0 s -> 2 pseudo-steps
+        (None, 0.0, 0.5),
+        (None, 0.5, 1.0),  # before the first word: 1.0 s -> 2 pseudo-steps
         ("hello", 1.0, 1.375),
         ("zxqv", 1.5, 2.0),  # 0.125 s pause: no pseudo-step
-        (None, 2.25, 2.75), (None, 2.75, 3.25),  # 1.25 s pause: 2 pseudo-steps anchored at the next word
+        (None, 2.25, 2.75),
+        (None, 2.75, 3.25),  # 1.25 s pause: 2 pseudo-steps anchored at the next word
         ("world", 3.25, 3.5),
-        (None, 3.5, 4.0), (None, 4.0, 4.5), (None, 4.5, 5.0),  # after the last word up to t_end
+        (None, 3.5, 4.0),
+        (None, 4.0, 4.5),
+        (None, 4.5, 5.0),  # after the last word up to t_end
     ]
     hello, oov, world = steps[2], steps[3], steps[6]
     np.testing.assert_array_equal(hello.text, vec(1, 0, 0))
@@ -220,8 +225,9 @@ def test_build_steps_pending_word_and_future_frames_are_not_used():
     assert [s.word for s in steps][-3:] == ["zxqv", None, None]
     assert (steps[-1].start, steps[-1].end) == (2.875, 3.375)
     # frames at or after t_end never count, even within tolerance of the last step
-    only = build_steps([], FrameSeries([3.375, 3.4], [[7.0], [8.0]]), None, 2.875, 3.375,
-                       text_dim=2, visual_dim=1, tolerance=0.1)
+    only = build_steps(
+        [], FrameSeries([3.375, 3.4], [[7.0], [8.0]]), None, 2.875, 3.375, text_dim=2, visual_dim=1, tolerance=0.1
+    )
     assert len(only) == 1 and not only[0].has_acoustic and not only[0].has_visual
 
 
@@ -271,8 +277,7 @@ def test_word_inputs_are_coerced_and_checked():
     with pytest.raises(AlignmentError, match="finite"):
         as_word(("x", np.nan, 1.0, None))
     with pytest.raises(AlignmentError, match="expected 3"):
-        build_steps([("a", 0, 1, vec(1, 2, 3)), ("b", 1, 2, vec(1, 2))], None, None, 0, 2,
-                    acoustic_dim=1, visual_dim=1)
+        build_steps([("a", 0, 1, vec(1, 2, 3)), ("b", 1, 2, vec(1, 2))], None, None, 0, 2, acoustic_dim=1, visual_dim=1)
     with pytest.raises(AlignmentError, match="text_dim"):
         build_steps([], None, None, 0, 2, acoustic_dim=1, visual_dim=1)
     with pytest.raises(AlignmentError, match="visual: frames have 2 features each, expected 3"):
@@ -405,7 +410,7 @@ def _feed(aligner, rng, words, ac, vi, upto):
                 jobs.append((kind, chunk))
     done = [w for w in words if w.end < upto]
     for i in range(0, len(done), 3):
-        jobs.append(("w", done[i:i + 3]))
+        jobs.append(("w", done[i : i + 3]))
     for j in rng.permutation(len(jobs)):
         kind, payload = jobs[j]
         if kind == "w":
@@ -481,7 +486,7 @@ def test_streaming_is_thread_safe():
     def add_frames(kind, series):
         t, f, v = series
         for i in range(0, len(t), 7):
-            getattr(al, kind)(t[i:i + 7], f[i:i + 7], v[i:i + 7])
+            getattr(al, kind)(t[i : i + 7], f[i : i + 7], v[i : i + 7])
 
     def add_words():
         for w in words:
@@ -492,8 +497,10 @@ def test_streaming_is_thread_safe():
             w = al.window()
             assert w.length == 20
 
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in (
-        lambda: add_frames("add_acoustic", ac), lambda: add_frames("add_visual", vi), add_words, read, read)]
+    threads = [
+        threading.Thread(target=run, args=(fn,))
+        for fn in (lambda: add_frames("add_acoustic", ac), lambda: add_frames("add_visual", vi), add_words, read, read)
+    ]
     for th in threads:
         th.start()
     for th in threads:

@@ -1,4 +1,5 @@
 """livemer.api: analyze() -> Analysis and Recognizer (push frames and audio; the live driver's Session)."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,8 +13,9 @@ import pytest
 import livemer
 from livemer.errors import LivemerError
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                                reason="espeak-ng or ffmpeg missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="espeak-ng or ffmpeg missing"
+)
 
 SPOKEN = "I am so happy to see you today my friend"
 
@@ -78,14 +80,15 @@ def test_recognizer_frames_and_audio_give_results(feat_data, speech, tiny_checkp
     from livemer.media import probe, load_audio_track
 
     audio = load_audio_track(probe(speech))
-    with livemer.Recognizer(emotions=["happy", "sad"], modalities="tav", checkpoint=tiny_checkpoint,
-                            smoothing=0.0) as rec:
+    with livemer.Recognizer(
+        emotions=["happy", "sad"], modalities="tav", checkpoint=tiny_checkpoint, smoothing=0.0
+    ) as rec:
         assert isinstance(rec.session, Session) and rec.result() is None
         analysed = [o for t, f in _frames(feat_data / "single_face.mp4") if (o := rec.push_frame(t, f)) is not None]
         assert analysed and any(o.found for o in analysed)
         hop = 1600  # 0.1 s chunks, as a microphone gives them
         for k in range(0, audio.size, hop):
-            rec.push_audio((k + hop) / 16000, audio[k:k + hop])
+            rec.push_audio((k + hop) / 16000, audio[k : k + hop])
         last = rec.finish()
         assert last is not None and last.emotions == ["happy", "sad"]
         assert "visual" in last.modalities_used or "acoustic" in last.modalities_used
@@ -106,7 +109,7 @@ def test_recognizer_resamples_audio(speech, tiny_checkpoint):
     audio = soxr.resample(load_audio_track(probe(speech)), 16000, 48000).astype(np.float32)
     with livemer.Recognizer(modalities="a", checkpoint=tiny_checkpoint) as rec:
         for k in range(0, audio.size, 4800):
-            rec.push_audio((k + 4800) / 48000, audio[k:k + 4800], sr=48000)
+            rec.push_audio((k + 4800) / 48000, audio[k : k + 4800], sr=48000)
         r = rec.finish()
         assert r is not None and r.modalities_used == ("acoustic",) and r.voice_present is not None
         assert rec.notices == []

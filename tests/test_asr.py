@@ -4,6 +4,7 @@ Speech comes from espeak-ng (skipped when it is not installed) and the GRID
 clips in ../shared (skipped when absent). The LocalAgreement-2 policy is also
 tested on a scripted engine, fast and deterministic.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -35,8 +36,10 @@ from feature_adapters.asr import (
 from feature_adapters.audio_io import load_audio
 from feature_adapters.text import TimedWord
 
-SENTENCE = ("The quick brown fox jumps over the lazy dog. I don't think it's going to rain today, "
-            "but we should bring an umbrella just in case.")
+SENTENCE = (
+    "The quick brown fox jumps over the lazy dog. I don't think it's going to rain today, "
+    "but we should bring an umbrella just in case."
+)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -67,7 +70,7 @@ def _stream(engine, audio: np.ndarray, chunk_s: float = 0.5, t0: float = 0.0, **
     n = int(chunk_s * SAMPLE_RATE)
     emitted: list[TimedWord] = []
     for i in range(0, audio.size, n):
-        chunk = audio[i:i + n]
+        chunk = audio[i : i + n]
         st.push(chunk, t0 + (i + chunk.size) / SAMPLE_RATE)
         emitted += st.process()
     emitted += st.flush()
@@ -92,7 +95,19 @@ def _text(words: list[TimedWord]) -> str:
 def test_normalize_transcript_spells_numbers_and_splits_letters():
     assert normalize_transcript("Bin blue at F2, now.") == ["bin", "blue", "at", "f", "two", "now"]
     assert normalize_transcript("I don't have 1,000 (or 2,305) things!") == [
-        "i", "don't", "have", "one", "thousand", "or", "two", "thousand", "three", "hundred", "five", "things"]
+        "i",
+        "don't",
+        "have",
+        "one",
+        "thousand",
+        "or",
+        "two",
+        "thousand",
+        "three",
+        "hundred",
+        "five",
+        "things",
+    ]
     assert normalize_transcript("or 42 things 105") == ["or", "forty", "two", "things", "one", "hundred", "five"]
     assert normalize_transcript("K7") == ["k", "seven"]
     assert normalize_transcript("Don’t") == ["don't"]
@@ -121,8 +136,12 @@ def test_keep_segment_gates_silence_loops_and_garbage():
 
 
 def test_monotonic_words_clips_and_orders():
-    words = [TimedWord(" a", 0.5, 0.9, 0.9), TimedWord(" b", 0.8, 1.2, 0.9), TimedWord("  ", 1.2, 1.3, 0.1),
-             TimedWord("c", 1.1, 2.5, 0.9)]
+    words = [
+        TimedWord(" a", 0.5, 0.9, 0.9),
+        TimedWord(" b", 0.8, 1.2, 0.9),
+        TimedWord("  ", 1.2, 1.3, 0.1),
+        TimedWord("c", 1.1, 2.5, 0.9),
+    ]
     out = monotonic_words(words, 0.0, 2.0)
     assert [w.word for w in out] == ["a", "b", "c"]
     assert [(w.start, w.end) for w in out] == [(0.5, 0.9), (0.9, 1.2), (1.2, 2.0)]
@@ -187,8 +206,11 @@ def test_offline_speech_after_silence_keeps_absolute_times(asr, speech):
 
 @pytest.mark.parametrize("kind", ["silence", "white-noise", "loud-noise"])
 def test_silence_and_noise_give_no_words(asr, kind):
-    audio = {"silence": np.zeros(5 * SAMPLE_RATE, np.float32), "white-noise": _noise(5, 0.05),
-             "loud-noise": _noise(5, 0.5, seed=1)}[kind]
+    audio = {
+        "silence": np.zeros(5 * SAMPLE_RATE, np.float32),
+        "white-noise": _noise(5, 0.05),
+        "loud-noise": _noise(5, 0.5, seed=1),
+    }[kind]
     assert asr.transcribe_file_audio(audio) == []
 
 
@@ -391,7 +413,7 @@ def test_policy_push_from_another_thread():
 
     def feed():
         for i in range(0, audio.size, n):
-            st.push(audio[i:i + n], (i + audio[i:i + n].size) / SAMPLE_RATE)
+            st.push(audio[i : i + n], (i + audio[i : i + n].size) / SAMPLE_RATE)
 
     th = threading.Thread(target=feed)
     th.start()

@@ -1,4 +1,5 @@
 """Audio loading: soundfile formats, ffmpeg-decoded video tracks, and clear errors for bad input."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,8 +12,9 @@ import soundfile as sf
 
 from feature_adapters.audio_io import AudioDecodeError, has_audio_stream, load_audio
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                                  reason="ffmpeg/ffprobe not installed")
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg/ffprobe not installed"
+)
 
 
 def _peak_hz(y: np.ndarray, sr: int) -> float:
@@ -27,9 +29,22 @@ def _ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def mp4_with_audio(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("av") / "tone.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=10:duration=1",
-            "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=44100:duration=1",
-            "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(out))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=10:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:sample_rate=44100:duration=1",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(out),
+    )
     return out
 
 

@@ -1,4 +1,5 @@
 """The stored per-user baseline: atomic save, load, unreadable files, shifts for a checkpoint."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,10 @@ def test_unreadable_baseline_is_a_note(tmp_path):
 def test_shift_for_a_checkpoint_checks_the_space(tiny_checkpoint, tmp_path):
     ck = Checkpoint.load(tiny_checkpoint)
     a_space = ck.feature_spaces["acoustic"].name
-    base = {"means": {"acoustic": np.full(74, 2.0), "visual": np.ones(35)},
-            "spaces": {"acoustic": a_space, "visual": "some-other-face-space"}}
+    base = {
+        "means": {"acoustic": np.full(74, 2.0), "visual": np.ones(35)},
+        "spaces": {"acoustic": a_space, "visual": "some-other-face-space"},
+    }
     shift, notes = b.shift_for(ck, base)
     assert set(shift) == {"acoustic"} and np.allclose(shift["acoustic"], 2.0 - ck.normalization["acoustic"].mean)
     assert len(notes) == 1 and "visual baseline is in another feature space" in notes[0]

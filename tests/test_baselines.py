@@ -1,4 +1,5 @@
 """EF-LSTM baseline: early fusion, masking, no zero-shot path."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,13 @@ def test_predict_ef_subsets_and_nan_rows():
     rng = np.random.default_rng(0)
     text = rng.normal(size=(n, T, 4)).astype(np.float32)
     text[0] = 0  # sample 0 has no text
-    ds = EmotionDataset(text, rng.normal(size=(n, T, 3)).astype(np.float32), rng.normal(size=(n, T, 2)).astype(np.float32),
-                        np.zeros((n, 2), np.float32), ["x", "y"])
+    ds = EmotionDataset(
+        text,
+        rng.normal(size=(n, T, 3)).astype(np.float32),
+        rng.normal(size=(n, T, 2)).astype(np.float32),
+        np.zeros((n, 2), np.float32),
+        ["x", "y"],
+    )
     p_all = predict_ef(net, ds, [2, 0])
     assert p_all.shape == (n, 2) and np.isfinite(p_all).all()
     p_t = predict_ef(net, ds, [2, 0], ("text",))

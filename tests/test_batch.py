@@ -1,4 +1,5 @@
 """livemer.batch: work list, resume, per-input errors, warm engine, worker pool (and a worker that dies)."""
+
 from __future__ import annotations
 
 import os
@@ -12,18 +13,26 @@ import pytest
 
 from livemer import batch
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                                reason="espeak-ng or ffmpeg missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="espeak-ng or ffmpeg missing"
+)
 
-SENTENCES = ["I am so happy to see you today", "this is terrible and I hate it", "what a lovely surprise",
-             "I feel sad and tired", "leave me alone right now", "we won the game"]
+SENTENCES = [
+    "I am so happy to see you today",
+    "this is terrible and I hate it",
+    "what a lovely surprise",
+    "I feel sad and tired",
+    "leave me alone right now",
+    "we won the game",
+]
 
 
 def speak(path: Path, text: str) -> Path:
     wav = path.with_suffix(".tmp.wav")
     subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True)
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ac", "1", "-ar", "16000", str(path)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ac", "1", "-ar", "16000", str(path)], check=True
+    )
     wav.unlink()
     return path
 
@@ -139,8 +148,9 @@ def test_resume_skips_complete_inputs_and_reruns_the_rest(first_run, tiny_checkp
     inputs, out, res = first_run
     before = {p: p.stat().st_mtime_ns for p in out.glob("clip*.csv")}
     (out / "clip1.json").unlink()  # clip1 is no longer complete
-    res2 = batch.run_batch(inputs + [clips / "clip3.wav"], options(out, tiny_checkpoint), workers=1, resume=True,
-                           progress_bar=False)
+    res2 = batch.run_batch(
+        inputs + [clips / "clip3.wav"], options(out, tiny_checkpoint), workers=1, resume=True, progress_bar=False
+    )
     by = {Path(o.input).name: o for o in res2.outcomes}
     assert by["clip0.wav"].resumed and by["clip2.wav"].resumed
     assert not by["clip1.wav"].resumed and by["clip1.wav"].ok and (out / "clip1.json").is_file()
@@ -159,8 +169,10 @@ def test_warm_engine_is_loaded_once_per_process(tiny_checkpoint, tmp_path):
     e1 = batch.warm_engine(o)
     assert batch.warm_engine(options(tmp_path / "other", tiny_checkpoint)) is e1  # the out folder does not matter
     assert batch.warm_engine(options(tmp_path, tiny_checkpoint, hop=0.5)) is e1
-    assert batch.warm_engine(batch.BatchOptions(out_dir=str(tmp_path), checkpoint=str(tiny_checkpoint),
-                                                modalities="a")) is not e1
+    assert (
+        batch.warm_engine(batch.BatchOptions(out_dir=str(tmp_path), checkpoint=str(tiny_checkpoint), modalities="a"))
+        is not e1
+    )
 
 
 @pytest.mark.slow
@@ -181,8 +193,9 @@ def test_pool_gives_the_same_outputs_and_survives_a_dead_worker(clips, tiny_chec
                 os.kill(pid, signal.SIGKILL)  # it has taken the next input already
                 killed.append(pid)
 
-    res = batch.run_batch(inputs, options(tmp_path / "pool", tiny_checkpoint), workers=2, progress_bar=False,
-                          on_outcome=kill_first_worker)
+    res = batch.run_batch(
+        inputs, options(tmp_path / "pool", tiny_checkpoint), workers=2, progress_bar=False, on_outcome=kill_first_worker
+    )
     assert killed and res.workers == 2
     assert [o.ok for o in res.outcomes] == [True] * len(inputs), [o.message for o in res.outcomes]
     assert len({o.worker for o in res.outcomes}) >= 2

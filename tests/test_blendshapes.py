@@ -1,4 +1,5 @@
 """The 52-blendshape visual space: names in MediaPipe's order, rows from a backend's scores."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,16 @@ def test_space_names_every_blendshape_the_au_table_reads():
 
 
 def test_row_orders_clips_and_fills_missing():
-    row = blendshape_row({"jawOpen": 0.4, "mouthSmileLeft": 1.7, "browInnerUp": float("nan"), "unknown": 1.0,
-                          "eyeBlinkLeft": -0.2, "cheekPuff": None})
+    row = blendshape_row(
+        {
+            "jawOpen": 0.4,
+            "mouthSmileLeft": 1.7,
+            "browInnerUp": float("nan"),
+            "unknown": 1.0,
+            "eyeBlinkLeft": -0.2,
+            "cheekPuff": None,
+        }
+    )
     assert row.dtype == np.float32 and row.shape == (52,)
     assert row[BLENDSHAPE_NAMES.index("jawOpen")] == pytest.approx(0.4)
     assert row[BLENDSHAPE_NAMES.index("mouthSmileLeft")] == 1.0

@@ -1,4 +1,5 @@
 """Per-user baseline: observed-step means, the shift to the reference, applying it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,7 @@ def test_reference_is_the_replay_neutral_when_there_is_one(tiny_checkpoint):
     a = np.zeros((n, T, 74))
     a[::2] = 1.0  # neutral windows
     a[1::2] = 7.0
-    ds = EmotionDataset(np.ones((n, T, 50)), a, np.ones((n, T, 35)), np.eye(2)[np.arange(n) % 2],
-                        ["neutral", "sad"])
+    ds = EmotionDataset(np.ones((n, T, 50)), a, np.ones((n, T, 35)), np.eye(2)[np.arange(n) % 2], ["neutral", "sad"])
     attach_replay(ck, ds, per_emotion=4)
     ref = cal.reference_means(ck, replay_of(ck))
     assert np.allclose(ref["acoustic"], 1.0)

@@ -1,4 +1,5 @@
 """livemer.capture: bounded drop-oldest queues, file playback in real time, missing devices."""
+
 from __future__ import annotations
 
 import queue

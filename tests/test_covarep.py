@@ -1,4 +1,5 @@
 """COVAREP-74 adapter: column order, declared fills, and the mapping of live frames."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,8 +28,11 @@ def speech_frames(tmp_path_factory) -> AcousticFrames:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
     path = tmp_path_factory.mktemp("espeak") / "s.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "Kids are talking by the door, and dogs are sitting."],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-w", str(path), "Kids are talking by the door, and dogs are sitting."],
+        check=True,
+        capture_output=True,
+    )
     y, sr = sf.read(path, dtype="float32")  # espeak-ng writes 22.05 kHz
     y = librosa.resample(y, orig_sr=sr, target_sr=SR)
     return extract_acoustic(y)

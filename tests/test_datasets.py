@@ -1,4 +1,5 @@
 """EmotionDataset: masks derived from padding, sanitising, subsets, label sets, concat, normalisation."""
+
 from __future__ import annotations
 
 import re

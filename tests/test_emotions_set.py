@@ -1,4 +1,5 @@
 """resolve_emotions: the default set (display + user-added) and explicit --emotions lists."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -88,10 +89,20 @@ def test_adapted_user_emotions_come_with_their_rows_when_they_fit(ck, reg):
 
     v = get_provider().vector("calm")
     rows = {"acoustic": [0.5] * ck.config.hidden["acoustic"], "visual": [0.25] * ck.config.hidden["visual"]}
-    reg.add("calm", "calm", ck.embedding_space, v,
-            adaptation={"checkpoint": checkpoint_fingerprint(ck), "embeddings": rows, "examples": 8})
-    reg.add("tense", "tense", ck.embedding_space, get_provider().vector("tense"),
-            adaptation={"checkpoint": "0000", "embeddings": rows, "examples": 3})
+    reg.add(
+        "calm",
+        "calm",
+        ck.embedding_space,
+        v,
+        adaptation={"checkpoint": checkpoint_fingerprint(ck), "embeddings": rows, "examples": 8},
+    )
+    reg.add(
+        "tense",
+        "tense",
+        ck.embedding_space,
+        get_provider().vector("tense"),
+        adaptation={"checkpoint": "0000", "embeddings": rows, "examples": 3},
+    )
     es = resolve_emotions(ck, registry=reg)
     assert set(es.adapted) == {"calm"} and np.allclose(es.adapted["calm"]["visual"], 0.25)
     assert len(es.notes) == 1 and "'tense' was adapted for another checkpoint" in es.notes[0]

@@ -1,4 +1,5 @@
 """livemer.engine: smoothing maths, modality cycling, the engine on a tiny checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -140,11 +141,24 @@ def test_no_valid_frame_means_no_modality_and_no_probability(engine):
 
 
 def test_to_json_dict_fields(engine):
-    res = engine.infer(_visual_window(engine), 2.0, transcript="hello there", face_present=True,
-                       voice_present=False, fps=12.5)
+    res = engine.infer(
+        _visual_window(engine), 2.0, transcript="hello there", face_present=True, voice_present=False, fps=12.5
+    )
     d = json.loads(json.dumps(res.to_json_dict(), allow_nan=False))
-    for key in ("timestamp", "t", "window", "emotions", "modality_scores", "transcript", "face_present", "fps",
-                "latency", "modalities_used", "contributions", "raw"):
+    for key in (
+        "timestamp",
+        "t",
+        "window",
+        "emotions",
+        "modality_scores",
+        "transcript",
+        "face_present",
+        "fps",
+        "latency",
+        "modalities_used",
+        "contributions",
+        "raw",
+    ):
         assert key in d
     assert list(d["emotions"]) == SIX
     assert d["transcript"] == "hello there"
@@ -244,9 +258,17 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path):
 
 
 def test_result_ranking_helpers():
-    r = InferenceResult(t=1.0, window_start=0.0, window_end=1.0, emotions=["a", "b", "c"],
-                        probabilities=np.array([0.2, np.nan, 0.7]), smoothed=np.array([0.2, np.nan, 0.7]),
-                        modality_scores={}, contributions={}, modalities_used=("text",),
-                        modalities_requested=("text",))
+    r = InferenceResult(
+        t=1.0,
+        window_start=0.0,
+        window_end=1.0,
+        emotions=["a", "b", "c"],
+        probabilities=np.array([0.2, np.nan, 0.7]),
+        smoothed=np.array([0.2, np.nan, 0.7]),
+        modality_scores={},
+        contributions={},
+        modalities_used=("text",),
+        modalities_requested=("text",),
+    )
     assert r.top() == ("c", pytest.approx(0.7))
     assert [n for n, _ in r.ranked()] == ["c", "a", "b"]

@@ -1,4 +1,5 @@
 """livemer.errors: one-line reports; every expected error of every package derives from LivemerError."""
+
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,5 @@
 """Checkpoint evaluation: modality subsets through masks, zero-shot vectors, paper table layouts."""
+
 from __future__ import annotations
 
 import math
@@ -125,7 +126,9 @@ def test_transfer_layout_separates_new_from_old(ck):
 def test_table_setting_from_provenance():
     assert table_setting({"unseen_emotions": ["fear"]}) == ("zero-shot", ["fear"])
     assert table_setting({"few_shot": {"emotion": "anger", "mode": "gem"}, "unseen_emotions": ["anger"]}) == (
-        "few-shot (GEM)", ["anger"])
+        "few-shot (GEM)",
+        ["anger"],
+    )
     assert table_setting({}) == ("supervised", [])
 
 

@@ -1,4 +1,5 @@
 """The pool that fills the feature cache, and its report."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,17 @@ import os
 
 import pytest
 
-from recipes.extraction import (FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, first_per_class, run_pool,
-                                worker_env, write_report)
+from recipes.extraction import (
+    FAILED,
+    NO_FACE,
+    OK,
+    ExtractionReport,
+    ItemStatus,
+    first_per_class,
+    run_pool,
+    worker_env,
+    write_report,
+)
 
 
 def fake_task(key: str) -> ItemStatus:

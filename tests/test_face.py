@@ -1,4 +1,5 @@
 """Face backend base class, frame validation and the backend factory."""
+
 from __future__ import annotations
 
 import logging

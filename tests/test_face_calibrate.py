@@ -1,4 +1,5 @@
 """The calibration constants shipped in facet.py are reproducible from the real data."""
+
 from __future__ import annotations
 
 import pytest

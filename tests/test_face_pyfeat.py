@@ -1,4 +1,5 @@
 """py-feat backend: offline weight check, fallback, thread safety of the import, Fex parsing."""
+
 from __future__ import annotations
 
 import os
@@ -94,8 +95,14 @@ def test_import_feat_keeps_threads_and_omp_env():
         "print(torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'), hasattr(feat, 'Detectorv2'))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-3:] == ["2", "None", "True"]
 
@@ -108,10 +115,19 @@ def _fex_frame(rows: list[dict]) -> pd.DataFrame:
 def test_fex_rows_become_a_result_for_the_largest_face():
     small = {"FaceRectX": 10, "FaceRectY": 10, "FaceRectWidth": 20, "FaceRectHeight": 20, "AU12": 0.1}
     big = {
-        "FaceRectX": 100.0, "FaceRectY": 50.0, "FaceRectWidth": 80.0, "FaceRectHeight": 100.0,
-        "AU01": 0.2, "AU12": 0.9, "AU43": float("nan"), "anger": 0.3,
-        "Pitch": 1.0, "Roll": 2.0, "Yaw": -3.0,
-        **{f"x_{i}": float(i) for i in range(68)}, **{f"y_{i}": float(2 * i) for i in range(68)},
+        "FaceRectX": 100.0,
+        "FaceRectY": 50.0,
+        "FaceRectWidth": 80.0,
+        "FaceRectHeight": 100.0,
+        "AU01": 0.2,
+        "AU12": 0.9,
+        "AU43": float("nan"),
+        "anger": 0.3,
+        "Pitch": 1.0,
+        "Roll": 2.0,
+        "Yaw": -3.0,
+        **{f"x_{i}": float(i) for i in range(68)},
+        **{f"y_{i}": float(2 * i) for i in range(68)},
     }
     r = fex_row_to_result(_fex_frame([small, big]))
     assert r.face_found and r.n_faces == 2

@@ -1,4 +1,5 @@
 """feature_adapters.face_tracker: stable face ids across frames (pure)."""
+
 from __future__ import annotations
 
 import pytest

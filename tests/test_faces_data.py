@@ -1,4 +1,5 @@
 """Face photos through the live face path into windows (recipes.faces)."""
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,10 @@ def _tiny_shared(tmp_path, pyfeat_photos):
     shutil.copy(pyfeat_photos["surprise"], src / "images" / "s.jpg")
     cv2.imwrite(str(src / "images" / "blank.jpg"), np.full((160, 160, 3), 200, np.uint8))
     (src / "images" / "bad.jpg").write_bytes(b"not a jpeg at all")
-    (src / "labels.csv").write_text("file,emotion,group\nimages/h.jpg,happy,u1\nimages/s.jpg,surprise,u2\n"
-                                    "images/blank.jpg,sad,u1\nimages/bad.jpg,anger,u2\n")
+    (src / "labels.csv").write_text(
+        "file,emotion,group\nimages/h.jpg,happy,u1\nimages/s.jpg,surprise,u2\n"
+        "images/blank.jpg,sad,u1\nimages/bad.jpg,anger,u2\n"
+    )
     return tmp_path
 
 

@@ -1,4 +1,5 @@
 """Facet-35 space and the per-source FacetAdapter: layout, calibration, cross-source transfer."""
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,16 @@ README_OPENFACE = (
 def test_layout_is_mosei_facet42():
     assert FACET35.name == "facet-35" and FACET35.dim == 35 == len(FACET35.columns) == len(set(FACET35.columns))
     assert FACET35.columns[:10] == (
-        "Anger", "Contempt", "Disgust", "Joy", "Fear", "Baseline", "Sadness", "Surprise", "Confusion", "Frustration",
+        "Anger",
+        "Contempt",
+        "Disgust",
+        "Joy",
+        "Fear",
+        "Baseline",
+        "Sadness",
+        "Surprise",
+        "Confusion",
+        "Frustration",
     )
     assert FACET35.columns[10:30] == tuple(
         f"AU{n}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 18, 20, 23, 24, 25, 26, 28, 43)
@@ -85,8 +95,9 @@ def test_empty_or_nan_input_is_the_facet_neutral_face(source):
 def test_mediapipe_anchor_levels_land_on_facet_levels():
     ad = FacetAdapter("mediapipe", common_only=False)
     neutral = ad.adapt({a: MEDIAPIPE_ANCHORS[a][0] for a in FACET_AUS})
-    expressive = ad.adapt({a: MEDIAPIPE_ANCHORS[a][0] + max(MEDIAPIPE_ANCHORS[a][1] - MEDIAPIPE_ANCHORS[a][0], 0.05)
-                           for a in FACET_AUS})
+    expressive = ad.adapt(
+        {a: MEDIAPIPE_ANCHORS[a][0] + max(MEDIAPIPE_ANCHORS[a][1] - MEDIAPIPE_ANCHORS[a][0], 0.05) for a in FACET_AUS}
+    )
     for a, col in zip(FACET_AUS, AU_COLUMNS):
         assert neutral[COL[col]] == pytest.approx(FACET_NEUTRAL[col], abs=1e-4), col
         want = E_EXPRESSIVE if a in ad.measured else FACET_NEUTRAL[col]
@@ -201,8 +212,9 @@ def test_real_openface_row_maps_like_the_dict_path(ravdess):
     w = FacetAdapter("openface").adapt(dict(zip(openface_columns(), row)))
     np.testing.assert_allclose(v, w, atol=1e-5)
     assert np.isfinite(v).all() and v.dtype == np.float32
-    np.testing.assert_allclose(adapt_openface_rows(feats[:5]), np.stack([adapt_openface_row(r) for r in feats[:5]]),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        adapt_openface_rows(feats[:5]), np.stack([adapt_openface_row(r) for r in feats[:5]]), atol=1e-5
+    )
 
 
 def test_ravdess_emotions_light_their_facet_columns(ravdess):

@@ -1,4 +1,5 @@
 """Feature cache: keyed by file content, extractor and version; atomic, self-healing."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Scoring and mask-aware fusion (paper Eq. 3-4), checked against hand-computed numbers."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """GEM: the closed-form single-constraint projection and its guarantee on a real training step."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,8 +85,13 @@ def _conflicting_task(seed=0, n=16, K=3):
 
 def _trainer(margin: float, lr: float = 0.01):
     torch.manual_seed(0)
-    cfg = ModelConfig(input_dims={"text": 6, "acoustic": 4, "visual": 3}, hidden={"text": 6, "acoustic": 5, "visual": 4},
-                      emb_dim=6, num_layers=1, dropout=0.0)
+    cfg = ModelConfig(
+        input_dims={"text": 6, "acoustic": 4, "visual": 3},
+        hidden={"text": 6, "acoustic": 5, "visual": 4},
+        emb_dim=6,
+        num_layers=1,
+        dropout=0.0,
+    )
     net = EmotionEmbeddingNet(cfg).double()  # float64: the margin-0 check compares tiny loss changes
     E = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
     hp = TrainHParams(optimizer="sgd", lr=lr, clip=0.0, gem_margin=margin, dropout=0.0)

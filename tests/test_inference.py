@@ -1,4 +1,5 @@
 """Predictor on windows: typed results, missing modalities, emotion sets, the zero-shot path and both backends."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,11 +22,13 @@ T = 20
 def _window(seed: int = 0, text=True, acoustic=True, visual=True, pad: int = 5) -> Window:
     rng = np.random.default_rng(seed)
     real = np.arange(T) >= pad  # padding in front
+
     def feats(d, on):
         x = rng.normal(size=(T, d)).astype(np.float32)
         m = real & on
         x[~m] = 0.0
         return x, m
+
     t, tm = feats(50, text)
     a, am = feats(74, acoustic)
     v, vm = feats(35, visual)
@@ -43,11 +46,18 @@ def predictor(checkpoint) -> Predictor:
     return Predictor(checkpoint)
 
 
-@pytest.mark.parametrize("spec, expected", [
-    (None, ("text", "acoustic", "visual")), ("tav", ("text", "acoustic", "visual")), ("all", ("text", "acoustic", "visual")),
-    ("av", ("acoustic", "visual")), ("VT", ("text", "visual")), ("a", ("acoustic",)),
-    (["visual", "text"], ("text", "visual")),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (None, ("text", "acoustic", "visual")),
+        ("tav", ("text", "acoustic", "visual")),
+        ("all", ("text", "acoustic", "visual")),
+        ("av", ("acoustic", "visual")),
+        ("VT", ("text", "visual")),
+        ("a", ("acoustic",)),
+        (["visual", "text"], ("text", "visual")),
+    ],
+)
 def test_parse_modalities(spec, expected):
     assert parse_modalities(spec) == expected
 
@@ -232,10 +242,16 @@ def test_numpy_and_torch_backends_agree(checkpoint):
     for p in (fast, ref):
         p.add_emotion("bored", get_provider().vector("bored"))
     for mods in ("tav", "av", "t"):
-        for a, b in zip(fast.predict_windows(wins, SIX + ["bored"], mods, batch_size=3),
-                        ref.predict_windows(wins, SIX + ["bored"], mods, batch_size=3)):
-            assert a.modalities_used == b.modalities_used and a.fusion_weights == pytest.approx(b.fusion_weights, abs=1e-6)
-            assert np.allclose(a.logits, b.logits, atol=1e-5) and np.allclose(a.probabilities, b.probabilities, atol=1e-6, equal_nan=True)
+        for a, b in zip(
+            fast.predict_windows(wins, SIX + ["bored"], mods, batch_size=3),
+            ref.predict_windows(wins, SIX + ["bored"], mods, batch_size=3),
+        ):
+            assert a.modalities_used == b.modalities_used and a.fusion_weights == pytest.approx(
+                b.fusion_weights, abs=1e-6
+            )
+            assert np.allclose(a.logits, b.logits, atol=1e-5) and np.allclose(
+                a.probabilities, b.probabilities, atol=1e-6, equal_nan=True
+            )
             for m in a.modalities_used:
                 assert np.allclose(a.modality_scores[m], b.modality_scores[m], atol=1e-5)
                 assert np.allclose(a.contributions[m], b.contributions[m], atol=1e-5)
@@ -283,11 +299,18 @@ def test_live_inference_path_does_not_import_torch(tiny_checkpoint, tmp_path):
         "    if name.split('.')[0] == 'torch':\n"
         "        sys.stderr.write('TORCH-IMPORT-ATTEMPT\\n')\n"
         "    return _imp(name, *a, **k)\n"
-        "builtins.__import__ = _guard\n")
+        "builtins.__import__ = _guard\n"
+    )
     env = {"PYTHONPATH": f"{stub}:{repo}", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     feats = tmp_path / "feats.npz"
-    out = subprocess.run([sys.executable, "-c", _NO_TORCH_SCRIPT, str(tiny_checkpoint), str(feats)],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH_SCRIPT, str(tiny_checkpoint), str(feats)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 0, (out.stderr.strip().splitlines() or [""])[-1]
     assert "TORCH-IMPORT-ATTEMPT" not in out.stderr
     got = np.array([float(x) for x in out.stdout.split()], np.float32)
@@ -311,8 +334,10 @@ def test_adapted_rows_replace_only_that_emotion(checkpoint):
     emos = SIX + ["bored"]
     before = pred.predict_windows(wins, emos)
     rng = np.random.default_rng(3)
-    rows = {"acoustic": rng.normal(size=checkpoint.config.hidden["acoustic"]),
-            "visual": rng.normal(size=checkpoint.config.hidden["visual"])}
+    rows = {
+        "acoustic": rng.normal(size=checkpoint.config.hidden["acoustic"]),
+        "visual": rng.normal(size=checkpoint.config.hidden["visual"]),
+    }
     pred.set_adaptation("bored", rows)
     after = pred.predict_windows(wins, emos)
     for b, a in zip(before, after):
@@ -321,7 +346,9 @@ def test_adapted_rows_replace_only_that_emotion(checkpoint):
         assert np.array_equal(b.modality_scores["text"][6], a.modality_scores["text"][6])  # text row kept
     # the adapted acoustic score is r_a . row
     reps, _ = pred.representations(batch_windows(wins))
-    assert np.allclose([a.modality_scores["acoustic"][6] for a in after], reps["acoustic"] @ rows["acoustic"], atol=1e-4)
+    assert np.allclose(
+        [a.modality_scores["acoustic"][6] for a in after], reps["acoustic"] @ rows["acoustic"], atol=1e-4
+    )
     ref = Predictor(checkpoint, backend="torch")
     ref.add_emotion("bored", get_provider().vector("bored"))
     ref.set_adaptation("bored", rows)

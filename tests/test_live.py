@@ -1,4 +1,5 @@
 """livemer.live: the threaded live driver on synthetic files (masking from data, clean stop)."""
+
 from __future__ import annotations
 
 import json
@@ -128,8 +129,9 @@ def test_voiced_audio_gives_the_acoustic_modality(engine, media, tmp_path):
 def test_stop_ends_every_thread_and_closes_outputs(engine, media, tmp_path):
     out = tmp_path / "stop.jsonl"
     rec = tmp_path / "stop.mp4"
-    opts = LiveOptions(camera=str(media["video"]), mic=str(media["silence"]), headless=True, jsonl=out,
-                       record=rec, loop_camera=True)
+    opts = LiveOptions(
+        camera=str(media["video"]), mic=str(media["silence"]), headless=True, jsonl=out, record=rec, loop_camera=True
+    )
     live = LiveDriver(opts, engine)
     live.jsonl = JsonlSink(out)
     live.open_inputs()
@@ -187,5 +189,3 @@ def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, medi
     assert sum("cannot read this frame" in n for n in live.notices) == 1  # reported once
     assert all("visual" not in r["modalities_used"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
-
-

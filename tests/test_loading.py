@@ -1,4 +1,5 @@
 """livemer.loading: grouped, serialised imports of heavy libraries."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """livemer.media: probing, one-line MediaErrors, frame decoding and sampling, folder expansion."""
+
 from __future__ import annotations
 
 import shutil
@@ -31,14 +32,38 @@ def ffmpeg(*args: str) -> None:
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("media")
     av = d / "av.mp4"  # 2 s, 25 fps, 160x120, with a 440 Hz tone; moov at the end (default)
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i",
-           "sine=frequency=440:duration=2:sample_rate=44100", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-shortest", str(av))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=25:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2:sample_rate=44100",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(av),
+    )
     fast = d / "fast.mp4"
     ffmpeg("-i", str(av), "-c", "copy", "-movflags", "+faststart", str(fast))
     silent = d / "silent.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt",
-           "yuv420p", str(silent))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=25:duration=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(silent),
+    )
     wav = d / "tone.wav"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:duration=1.5:sample_rate=22050", str(wav))
     png = d / "still.png"
@@ -53,8 +78,18 @@ def media(tmp_path_factory) -> dict[str, Path]:
     trunc_fast.write_bytes(fdata[: int(len(fdata) * 0.4)])
     empty = d / "empty.wav"
     empty.write_bytes(b"")
-    return {"av": av, "fast": fast, "silent": silent, "wav": wav, "png": png, "text": text, "trunc": trunc,
-            "trunc_fast": trunc_fast, "empty": empty, "dir": d}
+    return {
+        "av": av,
+        "fast": fast,
+        "silent": silent,
+        "wav": wav,
+        "png": png,
+        "text": text,
+        "trunc": trunc,
+        "trunc_fast": trunc_fast,
+        "empty": empty,
+        "dir": d,
+    }
 
 
 @pytest.mark.slow
@@ -80,12 +115,15 @@ def test_probe_video_without_audio_and_audio_only(media):
     assert wav.fps is None and wav.size is None
 
 
-@pytest.mark.parametrize("key,expect", [
-    ("text", "not a media file"),
-    ("trunc", "truncated or corrupt"),
-    ("png", "still image"),
-    ("empty", "empty file"),
-])
+@pytest.mark.parametrize(
+    "key,expect",
+    [
+        ("text", "not a media file"),
+        ("trunc", "truncated or corrupt"),
+        ("png", "still image"),
+        ("empty", "empty file"),
+    ],
+)
 @pytest.mark.slow
 def test_probe_bad_files_give_one_line_errors(media, key, expect):
     with pytest.raises(MediaError) as ei:

@@ -1,4 +1,5 @@
 """Metrics (paper §5.3) against hand-computed values, and their degenerate cases."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from model.metrics import (EmotionMetrics, MetricsTable, accuracy, evaluate_scores, f1, roc_auc,
-                           weighted_accuracy)
+from model.metrics import EmotionMetrics, MetricsTable, accuracy, evaluate_scores, f1, roc_auc, weighted_accuracy
 
 
 def test_weighted_accuracy_hand_computed():
@@ -98,11 +98,14 @@ def test_shape_mismatch_is_an_error():
 
 
 def _table() -> MetricsTable:
-    return MetricsTable([
-        EmotionMetrics("happy", 0.625, 0.75, 0.5, 0.6, 2, 4),
-        EmotionMetrics("sad", math.nan, math.nan, 0.25, 0.5, 0, 6, "single class"),
-        EmotionMetrics("anger", 0.875, 0.95, 0.7, 0.9, 3, 3),
-    ], notes=["sad: single class"])
+    return MetricsTable(
+        [
+            EmotionMetrics("happy", 0.625, 0.75, 0.5, 0.6, 2, 4),
+            EmotionMetrics("sad", math.nan, math.nan, 0.25, 0.5, 0, 6, "single class"),
+            EmotionMetrics("anger", 0.875, 0.95, 0.7, 0.9, 3, 3),
+        ],
+        notes=["sad: single class"],
+    )
 
 
 def test_average_skips_nan_and_honours_exclude():

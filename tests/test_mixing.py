@@ -1,4 +1,5 @@
 """Corpus mixing: single-corpus batches, per-corpus label masks, oversampling, cursors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ def _ds(n, emotions, text_only=False, seed=0, name="d", signal=None, offset=0):
     y[np.arange(n), rng.integers(0, len(emotions), n)] = 1
     text = rng.normal(size=(n, T, 5)).astype(np.float32)
     if signal is not None:  # make the label readable from the text
-        text[:, :, offset:offset + len(emotions)] += 3 * y[:, None, :]
+        text[:, :, offset : offset + len(emotions)] += 3 * y[:, None, :]
     if text_only:
         a = np.zeros((n, T, 3), np.float32)
         v = np.zeros((n, T, 2), np.float32)
@@ -38,8 +39,10 @@ def test_plan_is_single_corpus_and_oversamples():
     small = _ds(10, ["a", "b"], name="small")
     big = _ds(100, ["c", "d"], text_only=True, name="big")
     words = ["a", "b", "c", "d"]
-    sources = [MixSource("small", small.select_emotions(words), repeat=3),
-               MixSource("big", big.select_emotions(words), per_epoch=20)]
+    sources = [
+        MixSource("small", small.select_emotions(words), repeat=3),
+        MixSource("big", big.select_emotions(words), per_epoch=20),
+    ]
     cursors = {1: _Cursor(100, 0, 1)}
     plan = epoch_plan(sources, 8, seed=0, epoch=1, cursors=cursors)
     per_source = {0: 0, 1: 0}
@@ -76,8 +79,10 @@ def test_training_learns_and_is_reproducible():
             seen_shapes.append((tuple(a.shape), bool(m[:, 1].any())))
             return net(t.mean(dim=1))
 
-        srcs = [MixSource("mm", mm.select_emotions(words), repeat=2),
-                MixSource("tx", tx.select_emotions(words), per_epoch=64)]
+        srcs = [
+            MixSource("mm", mm.select_emotions(words), repeat=2),
+            MixSource("tx", tx.select_emotions(words), per_epoch=64),
+        ]
         hist = train_mixture(net, fwd, srcs, MixSchedule(epochs=6, batch_size=16, lr=0.1, seed=seed))
         return net, hist, seen_shapes
 
@@ -93,10 +98,12 @@ def test_training_learns_and_is_reproducible():
 
 
 def test_mismatched_label_sets_rejected():
-    a = _ds(4, ["a"]) 
+    a = _ds(4, ["a"])
     b = _ds(4, ["b"])
     with pytest.raises(MixingError, match="labels"):
-        train_mixture(torch.nn.Linear(1, 1), lambda *x: None, [MixSource("a", a), MixSource("b", b)], MixSchedule(epochs=1))
+        train_mixture(
+            torch.nn.Linear(1, 1), lambda *x: None, [MixSource("a", a), MixSource("b", b)], MixSchedule(epochs=1)
+        )
     with pytest.raises(MixingError, match="no samples"):
         MixSource("empty", a.subset([]))
 
@@ -104,8 +111,10 @@ def test_mismatched_label_sets_rejected():
 def test_normalise_only_present_modalities():
     mm = _ds(6, ["a"], name="mm")
     tx = _ds(6, ["a"], text_only=True, name="tx")
-    st = {"acoustic": NormStats(np.full(3, 5.0, np.float32), np.ones(3, np.float32)),
-          "visual": NormStats(np.zeros(2, np.float32), np.full(2, 2.0, np.float32))}
+    st = {
+        "acoustic": NormStats(np.full(3, 5.0, np.float32), np.ones(3, np.float32)),
+        "visual": NormStats(np.zeros(2, np.float32), np.full(2, 2.0, np.float32)),
+    }
     n_mm, n_tx = normalise_sources([mm, tx], st)
     np.testing.assert_allclose(n_mm.acoustic, np.clip(mm.acoustic - 5.0, -10, 10), rtol=1e-5)
     assert not n_tx.acoustic.any() and not n_tx.visual.any()
@@ -121,8 +130,14 @@ def test_balanced_pos_weight_and_weighted_loss():
     y[:, 1] = 1  # no negatives -> 1
     lm = np.ones((10, 3), bool)
     lm[:, 2] = False  # unannotated -> 1
-    ds = EmotionDataset(np.ones((10, 2, 1), np.float32), np.ones((10, 2, 1), np.float32), np.ones((10, 2, 1), np.float32),
-                        y, ["a", "b", "c"], label_mask=lm)
+    ds = EmotionDataset(
+        np.ones((10, 2, 1), np.float32),
+        np.ones((10, 2, 1), np.float32),
+        np.ones((10, 2, 1), np.float32),
+        y,
+        ["a", "b", "c"],
+        label_mask=lm,
+    )
     np.testing.assert_allclose(balanced_pos_weight(ds), [4.0, 1.0, 1.0])
     np.testing.assert_allclose(balanced_pos_weight(ds, power=0.5), [2.0, 1.0, 1.0])
     np.testing.assert_allclose(balanced_pos_weight(ds, cap=3.0), [3.0, 1.0, 1.0])

@@ -1,4 +1,5 @@
 """The model card is the template filled from a results JSON: every field filled, verdicts follow the numbers."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,43 +8,103 @@ from recipes.model_card import SEEN, headline_values, loo_means, p, render, verd
 
 
 def _table(auc, ems=SEEN, w_acc=0.6):
-    rows = {e: {"auc": auc, "w_acc": w_acc, "f1": 0.5, "acc": 0.8, "positives": 4, "negatives": 28, "note": ""}
-            for e in ems}
-    return {"per_emotion": rows, "average": {"auc": auc, "w_acc": w_acc, "f1": 0.5, "acc": 0.8, "positives": 4,
-                                             "negatives": 28, "note": ""}, "notes": []}
+    rows = {
+        e: {"auc": auc, "w_acc": w_acc, "f1": 0.5, "acc": 0.8, "positives": 4, "negatives": 28, "note": ""} for e in ems
+    }
+    return {
+        "per_emotion": rows,
+        "average": {"auc": auc, "w_acc": w_acc, "f1": 0.5, "acc": 0.8, "positives": 4, "negatives": 28, "note": ""},
+        "notes": [],
+    }
 
 
 def _results(zsl_auc=0.72, faces=0.86):
     fig = {
         "ravdess": {s: _table(0.8) for s in ("tav", "ta", "tv", "av", "t", "a", "v")},
-        "speech": _table(0.83), "speech_by_corpus": {"nemo": _table(0.9), "urdu": _table(0.7, ("anger", "sad"))},
-        "faces": _table(faces), "faces_by_source": {"muxspace": _table(0.8)},
+        "speech": _table(0.83),
+        "speech_by_corpus": {"nemo": _table(0.9), "urdu": _table(0.7, ("anger", "sad"))},
+        "faces": _table(faces),
+        "faces_by_source": {"muxspace": _table(0.8)},
         "calm": {s: _table(0.66, ("calm",)) for s in ("tav", "a", "v", "av")},
-        "goemotions_dev": _table(0.86, ("anger", "love")), "meld_dev": _table(0.7),
+        "goemotions_dev": _table(0.86, ("anger", "love")),
+        "meld_dev": _table(0.7),
     }
-    head = {"faces_auc": faces, "faces_min_auc": faces, "voices_auc": 0.83, "ravdess_tav_auc": 0.8,
-            "ravdess_av_auc": 0.8, "ravdess_a_auc": 0.8, "ravdess_v_auc": 0.8, "ravdess_tav_wacc": 0.6,
-            "calm_tav_auc": 0.66, "calm_a_auc": 0.6, "calm_v_auc": 0.6, "goemotions_auc": 0.86, "meld_auc": 0.7,
-            "meld_wacc": 0.6}
-    loo_row = {k: _table(zsl_auc, ("x",)) for k in ("voices_a", "faces_v", "goemotions_t", "meld_t", "ravdess_a",
-                                                    "ravdess_v", "ravdess_av", "ravdess_tav")}
+    head = {
+        "faces_auc": faces,
+        "faces_min_auc": faces,
+        "voices_auc": 0.83,
+        "ravdess_tav_auc": 0.8,
+        "ravdess_av_auc": 0.8,
+        "ravdess_a_auc": 0.8,
+        "ravdess_v_auc": 0.8,
+        "ravdess_tav_wacc": 0.6,
+        "calm_tav_auc": 0.66,
+        "calm_a_auc": 0.6,
+        "calm_v_auc": 0.6,
+        "goemotions_auc": 0.86,
+        "meld_auc": 0.7,
+        "meld_wacc": 0.6,
+    }
+    loo_row = {
+        k: _table(zsl_auc, ("x",))
+        for k in (
+            "voices_a",
+            "faces_v",
+            "goemotions_t",
+            "meld_t",
+            "ravdess_a",
+            "ravdess_v",
+            "ravdess_av",
+            "ravdess_tav",
+        )
+    }
     loo_row["composition"] = {"acoustic": {"anger": 0.5, "sad": 0.3, "fear": 0.2}, "visual": {"fear": 1.0}}
-    settings = {"valid_actors": [17, 18, 19, 20], "train_actors": None, "holdout": 0.2, "hidden_acoustic": 96,
-                "hidden_visual": 48, "zsl_beta": 5.0, "metric_samples": 4000, "ef_hidden": 96, "threads": 1,
-                "protocol_epochs": 4, "protocol_hidden_acoustic": 64, "protocol_hidden_visual": 32,
-                "protocol_per_epoch_scale": 0.5}
+    settings = {
+        "valid_actors": [17, 18, 19, 20],
+        "train_actors": None,
+        "holdout": 0.2,
+        "hidden_acoustic": 96,
+        "hidden_visual": 48,
+        "zsl_beta": 5.0,
+        "metric_samples": 4000,
+        "ef_hidden": 96,
+        "threads": 1,
+        "protocol_epochs": 4,
+        "protocol_hidden_acoustic": 64,
+        "protocol_hidden_visual": 32,
+        "protocol_per_epoch_scale": 0.5,
+    }
     return {
         "settings": settings,
-        "main": {"figures": fig, "headline": head, "seed": 0, "epochs": 8, "train_seconds": 900.0,
-                 "data_seconds": 60.0, "data_sizes": {"faces_train": 6000}, "anchors": {"acoustic": list(SEEN)},
-                 "extraction": [{"summary": "faces: 10 files, 9 ok, 1 no face"}]},
-        "provenance": {"date": "today", "git_commit": "abc"}, "parameters": 1000,
+        "main": {
+            "figures": fig,
+            "headline": head,
+            "seed": 0,
+            "epochs": 8,
+            "train_seconds": 900.0,
+            "data_seconds": 60.0,
+            "data_sizes": {"faces_train": 6000},
+            "anchors": {"acoustic": list(SEEN)},
+            "extraction": [{"summary": "faces: 10 files, 9 ok, 1 no face"}],
+        },
+        "provenance": {"date": "today", "git_commit": "abc"},
+        "parameters": 1000,
         "loco": {"rows": {"nemo": _table(0.7), "ravdess": _table(0.8)}, "stage_seconds": 120},
         "loso": {"rows": {"muxspace": _table(0.7)}},
         "loo": {"rows": {"anger": loo_row, "sad": loo_row}, "stage_seconds": 600},
-        "baseline": {"ravdess": fig["ravdess"], "speech": _table(0.8), "faces": _table(0.8),
-                     "goemotions_dev": _table(0.84), "meld_dev": _table(0.7), "parameters": 10, "train_seconds": 60},
-        "spread": {"per_seed": {"0": head, "1": head}, "summary": {k: {"mean": v, "std": 0.0} for k, v in head.items()}},
+        "baseline": {
+            "ravdess": fig["ravdess"],
+            "speech": _table(0.8),
+            "faces": _table(0.8),
+            "goemotions_dev": _table(0.84),
+            "meld_dev": _table(0.7),
+            "parameters": 10,
+            "train_seconds": 60,
+        },
+        "spread": {
+            "per_seed": {"0": head, "1": head},
+            "summary": {k: {"mean": v, "std": 0.0} for k, v in head.items()},
+        },
         "calm_composition": {"acoustic": {"neutral": 0.6, "sad": 0.4}},
         "added_words": {"bored": {"acoustic": {"sad": 0.7}, "visual": {"neutral": 0.9}}},
     }
@@ -54,8 +115,18 @@ def test_every_field_is_filled_and_verdicts_follow_the_numbers(tmp_path):
     ck.write_bytes(b"0" * 2_500_000)
     text = render(_results(), ck, "python -m recipes.recipe_default --out X")
     assert "$" not in text
-    for needle in ("2.50 MB", "python -m recipes.recipe_default --out X", "Leave one corpus out", "EF-LSTM",
-                   "non-commercial", "not stated", "Spread over 2 seeds", "test on nemo", "*bored*", "neutral 0.60"):
+    for needle in (
+        "2.50 MB",
+        "python -m recipes.recipe_default --out X",
+        "Leave one corpus out",
+        "EF-LSTM",
+        "non-commercial",
+        "not stated",
+        "Spread over 2 seeds",
+        "test on nemo",
+        "*bored*",
+        "neutral 0.60",
+    ):
         assert needle in text, needle
     assert "faces, held-out photos, mean AUC (V) | **86.0** | >= 85.0: met" in text
     assert "voices, held-out speakers, mean AUC (A) | **83.0** | >= 85.0: **missed by 2.0 points**" in text

@@ -1,4 +1,5 @@
 """livemer.native_logs: native absl/TFLite chatter is dropped from stderr, everything else kept."""
+
 from __future__ import annotations
 
 import subprocess

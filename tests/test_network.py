@@ -1,4 +1,5 @@
 """EmotionEmbeddingNet: shapes, masks, the emotion set as an input, frozen E_t and the zero-shot path."""
+
 from __future__ import annotations
 
 import warnings
@@ -14,15 +15,18 @@ B, T, K = 3, 7, 4
 
 def _net(seed: int = 0, **kw) -> EmotionEmbeddingNet:
     torch.manual_seed(seed)
-    cfg = ModelConfig(input_dims={"text": 50, "acoustic": 74, "visual": 35},
-                      hidden={"text": 50, "acoustic": 32, "visual": 16}, emb_dim=50, **kw)
+    cfg = ModelConfig(
+        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        hidden={"text": 50, "acoustic": 32, "visual": 16},
+        emb_dim=50,
+        **kw,
+    )
     return EmotionEmbeddingNet(cfg).eval()
 
 
 def _inputs(seed: int = 1, b: int = B):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, T, 50, generator=g), torch.randn(b, T, 74, generator=g),
-            torch.randn(b, T, 35, generator=g))
+    return (torch.randn(b, T, 50, generator=g), torch.randn(b, T, 74, generator=g), torch.randn(b, T, 35, generator=g))
 
 
 def _E(k: int = K, seed: int = 2):

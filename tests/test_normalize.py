@@ -1,4 +1,5 @@
 """Feature normalisation: sanitising, statistics over observed steps, masked steps stay exactly zero."""
+
 from __future__ import annotations
 
 import json

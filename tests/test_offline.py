@@ -1,4 +1,5 @@
 """livemer.offline: the file-mode pipeline (real engine and acoustic features; scripted face and ASR)."""
+
 from __future__ import annotations
 
 import shutil
@@ -105,8 +106,13 @@ class ScriptedFace:
         v = float(frame.mean()) / 255.0
         if v < 0.5:
             return FaceResult(face_found=False)
-        return FaceResult(face_found=True, box=(10.0, 10.0, 60.0, 70.0), head_pose=(0.0, 0.0, 0.0),
-                          aus={"AU06": v, "AU12": v, "AU25": 0.2, "AU26": 0.1}, n_faces=1)
+        return FaceResult(
+            face_found=True,
+            box=(10.0, 10.0, 60.0, 70.0),
+            head_pose=(0.0, 0.0, 0.0),
+            aus={"AU06": v, "AU12": v, "AU25": 0.2, "AU26": 0.1},
+            n_faces=1,
+        )
 
 
 class ScriptedASR:
@@ -123,7 +129,6 @@ class ScriptedASR:
         if float(np.abs(audio16k).max(initial=0.0)) < 0.05:
             return []
         return [TimedWord("happy", 1.1, 1.4, 0.9), TimedWord("day!", 1.5, 1.75, 0.8)]
-
 
     def with_options(self, **changes):
         return self
@@ -159,8 +164,16 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
     tone = "aevalsrc=if(gte(t\\,1)\\,0.4*sin(2*PI*220*t)+0.2*sin(2*PI*440*t)\\,0):s=16000:d=2"
-    video = ["-f", "lavfi", "-i", "color=c=black:s=160x120:r=25:d=1", "-f", "lavfi", "-i",
-             "color=c=white:s=160x120:r=25:d=1"]
+    video = [
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=160x120:r=25:d=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:s=160x120:r=25:d=1",
+    ]
     vcat = ["-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]"]
     enc = ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
     out = {}
@@ -178,8 +191,9 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint):
     # speech gate off: the 220 Hz tone stands in for a voice here (the gate itself: tests/test_speech_gate.py)
-    return ScriptedEngine(EngineConfig(checkpoint=tiny_checkpoint, modalities="tav", face_backend="mediapipe",
-                                       speech_gate=False))
+    return ScriptedEngine(
+        EngineConfig(checkpoint=tiny_checkpoint, modalities="tav", face_backend="mediapipe", speech_gate=False)
+    )
 
 
 @pytest.mark.slow

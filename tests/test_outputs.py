@@ -1,4 +1,5 @@
 """livemer.outputs: the per-input CSV/JSON/PNG/MP4 and index.csv, written atomically (no models needed)."""
+
 from __future__ import annotations
 
 import json
@@ -22,26 +23,64 @@ EMOS = ["happy", "sad", "bored"]
 
 
 def ffprobe_streams(path: Path) -> list[dict]:
-    proc = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-print_format", "json", "-show_streams",
-                           str(path)], capture_output=True, check=True)
+    proc = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-print_format", "json", "-show_streams", str(path)],
+        capture_output=True,
+        check=True,
+    )
     return json.loads(proc.stdout)["streams"]
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("outclip") / "clip.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=320x180:rate=25:duration=1.2", "-f", "lavfi", "-i",
-                    "sine=frequency=300:duration=1.2:sample_rate=16000", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", "-shortest", str(p)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x180:rate=25:duration=1.2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:duration=1.2:sample_rate=16000",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(p),
+        ],
+        check=True,
+    )
     return p
 
 
 @pytest.fixture(scope="module")
 def wav(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("outwav") / "voice.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=200:duration=1.0:sample_rate=16000", str(p)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=200:duration=1.0:sample_rate=16000",
+            str(p),
+        ],
+        check=True,
+    )
     return p
 
 
@@ -63,21 +102,40 @@ def make_result(path: Path, hop: float = 0.2, with_face: bool = True) -> FileRes
     face = None
     if with_face and info.has_video:
         ft = np.arange(0, dur, 0.1)
-        res = [FaceResult(face_found=True, box=(40.0, 30.0, 140.0, 150.0), aus={"AU12": 0.8, "AU06": 0.5})
-               for _ in ft]
-        face = FaceTrack(ft, np.ones(len(ft), bool), np.zeros((len(ft), 35), np.float32), np.ones(len(ft), bool),
-                         res, "mediapipe", 30)
+        res = [FaceResult(face_found=True, box=(40.0, 30.0, 140.0, 150.0), aus={"AU12": 0.8, "AU06": 0.5}) for _ in ft]
+        face = FaceTrack(
+            ft,
+            np.ones(len(ft), bool),
+            np.zeros((len(ft), 35), np.float32),
+            np.ones(len(ft), bool),
+            res,
+            "mediapipe",
+            30,
+        )
     words = [TimedWord("what", 0.3, 0.5, 0.9), TimedWord("a", 0.5, 0.55, 0.9), TimedWord("day!", 0.6, 0.9, 0.8)]
     return FileResult(
-        path=path, info=info, duration=dur, emotions=list(EMOS), user_added=["bored"],
-        modalities_requested=("text", "acoustic", "visual"), times=times,
+        path=path,
+        info=info,
+        duration=dur,
+        emotions=list(EMOS),
+        user_added=["bored"],
+        modalities_requested=("text", "acoustic", "visual"),
+        times=times,
         window_start=np.where(np.arange(n) == 0, np.nan, np.maximum(times - 1.0, 0.0)),
-        probabilities=probs, modality_scores=scores, contributions=contrib, modalities_used=used,
-        face_present=np.arange(n) % 3 != 0, voice_present=np.arange(n) > 1,
-        words=["" if i < 3 else "what a" for i in range(n)], new_words=["", "", "what", "a", "day", ""][:n],
-        transcript=words, face=face, masked={} if info.has_video else {"visual": "no video stream"},
+        probabilities=probs,
+        modality_scores=scores,
+        contributions=contrib,
+        modalities_used=used,
+        face_present=np.arange(n) % 3 != 0,
+        voice_present=np.arange(n) > 1,
+        words=["" if i < 3 else "what a" for i in range(n)],
+        new_words=["", "", "what", "a", "day", ""][:n],
+        transcript=words,
+        face=face,
+        masked={} if info.has_video else {"visual": "no video stream"},
         notices=[] if info.has_video else ["audio only: the visual modality is masked"],
-        timings={"total": 1.0}, settings={"hop": hop, "face_fps": 10.0},
+        timings={"total": 1.0},
+        settings={"hop": hop, "face_fps": 10.0},
     )
 
 
@@ -254,9 +312,11 @@ def test_index_rows_for_ok_and_failed_inputs(clip, wav, tmp_path):
 
     r1 = make_result(clip)
     r2 = make_result(wav)
-    rows = [out.index_row(clip, r1, outputs=out.output_paths(tmp_path, "clip")),
-            out.index_row(tmp_path / "bad.mp4", error="bad.mp4: truncated or corrupt media file"),
-            out.index_row(wav, r2)]
+    rows = [
+        out.index_row(clip, r1, outputs=out.output_paths(tmp_path, "clip")),
+        out.index_row(tmp_path / "bad.mp4", error="bad.mp4: truncated or corrupt media file"),
+        out.index_row(wav, r2),
+    ]
     path = out.write_index(rows, EMOS, tmp_path / "index.csv")
     df = pd.read_csv(path)
     assert df["status"].tolist() == ["ok", "error", "ok"]
@@ -266,7 +326,7 @@ def test_index_rows_for_ok_and_failed_inputs(clip, wav, tmp_path):
     assert df.loc[0, "mean_sad"] == pytest.approx(np.nanmean(r1.probabilities[:, 1]), abs=1e-5)
     assert df.loc[0, "top_emotion"] == r1.top_emotion()[0]
     assert df.loc[0, "csv"] == "clip.csv"
-    assert list(df.columns[:len(out.index_columns(EMOS))]) == out.index_columns(EMOS)
+    assert list(df.columns[: len(out.index_columns(EMOS))]) == out.index_columns(EMOS)
 
 
 def test_outputs_never_half_written_on_permission_error(clip, tmp_path):

@@ -1,4 +1,5 @@
 """livemer.overlay: pure helpers and what render() puts on the frame."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,11 @@ def _state(**kw):
         contributions={"text": np.array([0.1, 0.5, 0.0, 0.2]), "visual": np.array([0.3, -1.5, 0.0, 0.1])},
         modalities_requested=("text", "acoustic", "visual"),
         modalities_used=("text", "visual"),
-        face_present=True, voice_present=True,
-        transcript="the quick brown fox", fps=29.5, latency=0.12,
+        face_present=True,
+        voice_present=True,
+        transcript="the quick brown fox",
+        fps=29.5,
+        latency=0.12,
     )
     base.update(kw)
     return OverlayState(**base)
@@ -115,11 +119,24 @@ def test_state_from_result_maps_fields_and_overrides():
     from feature_adapters.face import FaceResult
     from livemer.engine import InferenceResult
 
-    res = InferenceResult(t=1.0, window_start=0.0, window_end=1.0, emotions=["a", "b"],
-                          probabilities=np.array([0.1, 0.9]), smoothed=np.array([0.2, 0.8]),
-                          modality_scores={}, contributions={"text": np.array([0.0, 1.0])},
-                          modalities_used=("text",), modalities_requested=("text", "visual"), user_added=["b"],
-                          transcript="hi", face_present=False, voice_present=True, fps=10.0, latency=0.2)
+    res = InferenceResult(
+        t=1.0,
+        window_start=0.0,
+        window_end=1.0,
+        emotions=["a", "b"],
+        probabilities=np.array([0.1, 0.9]),
+        smoothed=np.array([0.2, 0.8]),
+        modality_scores={},
+        contributions={"text": np.array([0.0, 1.0])},
+        modalities_used=("text",),
+        modalities_requested=("text", "visual"),
+        user_added=["b"],
+        transcript="hi",
+        face_present=False,
+        voice_present=True,
+        fps=10.0,
+        latency=0.2,
+    )
     face = FaceResult(face_found=True, box=(1, 2, 3, 4), aus={"AU12": 0.5})
     st = state_from_result(res, face=face, transcript="hi there", fps=30.0)
     assert list(st.probabilities) == [0.2, 0.8]  # smoothed values are shown

@@ -1,4 +1,5 @@
 """Recipe datasets: RAVDESS windows through the live adapters and aligner; text-only corpora."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,9 +78,11 @@ def test_text_token_ids_cached_and_equal_to_direct(tmp_path):
 
 def test_build_text_labels_masks_and_dropped_samples():
     p = FakeProvider()
-    samples = [corpora.TextSample("I love it", ("happy", "love"), "goemotions"),
-               corpora.TextSample("qqq www", ("sad",), "goemotions"),  # no known token: dropped
-               corpora.TextSample("the door", ("neutral",), "goemotions")]
+    samples = [
+        corpora.TextSample("I love it", ("happy", "love"), "goemotions"),
+        corpora.TextSample("qqq www", ("sad",), "goemotions"),  # no known token: dropped
+        corpora.TextSample("the door", ("neutral",), "goemotions"),
+    ]
     ds = build_text(samples, ["happy", "love", "sad", "neutral"], p, n_steps=5, name="g")
     assert len(ds) == 2 and ds.ids == ["goemotions:0", "goemotions:2"]
     assert ds.labels.tolist() == [[1, 1, 0, 0], [0, 0, 0, 1]]
@@ -95,8 +98,10 @@ def _clip(actor, emotion, intensity=1, statement=1, repetition=1):
 
 
 def test_select_clips_prefers_strong_statement1_rep1():
-    clips = [_clip(1, "happy", i, s, r) for i in (1, 2) for s in (1, 2) for r in (1, 2)] + [_clip(1, "neutral", 1, 2, 2),
-                                                                                           _clip(1, "neutral", 1, 1, 2)]
+    clips = [_clip(1, "happy", i, s, r) for i in (1, 2) for s in (1, 2) for r in (1, 2)] + [
+        _clip(1, "neutral", 1, 2, 2),
+        _clip(1, "neutral", 1, 1, 2),
+    ]
     one = select_clips(clips, 1)
     assert sorted(c.path.stem for c in one) == ["03-01-01-01-01-02-01", "03-01-03-02-01-01-01"]
     assert len(select_clips(clips, 3)) == 3 + 2

@@ -1,4 +1,5 @@
 """The default-checkpoint recipe (v2): data helpers, emotion words, held-out calm, anchors, and a quick real run."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,18 @@ import pytest
 from model.datasets import EmotionDataset
 from recipes import corpora
 from recipes.recipe_default import (
-    SEEN, RecipeSettings, annotates, emotion_names, emotion_vectors, headline, modality_anchors, only_modalities,
-    run_recipe, stages_from_args, where_group, without_emotions,
+    SEEN,
+    RecipeSettings,
+    annotates,
+    emotion_names,
+    emotion_vectors,
+    headline,
+    modality_anchors,
+    only_modalities,
+    run_recipe,
+    stages_from_args,
+    where_group,
+    without_emotions,
 )
 
 
@@ -25,10 +36,15 @@ def _ds(labels, emotions, mods=(True, True, False), groups=None, T=2):
     y = np.asarray(labels, np.float32)
     n = len(y)
     rng = np.random.default_rng(0)
-    return EmotionDataset(text=rng.normal(size=(n, T, 3)).astype(np.float32),
-                          acoustic=rng.normal(size=(n, T, 4)).astype(np.float32),
-                          visual=rng.normal(size=(n, T, 2)).astype(np.float32), labels=y, emotions=list(emotions),
-                          modality_mask=np.tile(np.asarray(mods, bool), (n, 1)), groups=groups or {})
+    return EmotionDataset(
+        text=rng.normal(size=(n, T, 3)).astype(np.float32),
+        acoustic=rng.normal(size=(n, T, 4)).astype(np.float32),
+        visual=rng.normal(size=(n, T, 2)).astype(np.float32),
+        labels=y,
+        emotions=list(emotions),
+        modality_mask=np.tile(np.asarray(mods, bool), (n, 1)),
+        groups=groups or {},
+    )
 
 
 def test_name_to_word_and_calm_is_never_a_training_word():
@@ -93,8 +109,15 @@ def test_settings_digest_and_stages():
 def quick_run(shared_dir, tmp_path_factory):
     """The quick recipe end to end on real data (features extracted into the test cache)."""
     out = tmp_path_factory.mktemp("recipe")
-    res = run_recipe(shared_dir, out / "quick.ckpt", out / "CARD.md", RecipeSettings.quick(), work=out / "work",
-                     workers=2, log_fn=lambda m: None)
+    res = run_recipe(
+        shared_dir,
+        out / "quick.ckpt",
+        out / "CARD.md",
+        RecipeSettings.quick(),
+        work=out / "work",
+        workers=2,
+        log_fn=lambda m: None,
+    )
     return out, res
 
 
@@ -141,8 +164,16 @@ def test_quick_recipe_reports_every_figure(quick_run):
     assert len(res["spread"]["per_seed"]) == 2
     assert set(headline(fig)) <= set(res["spread"]["summary"])
     card = (out / "CARD.md").read_text()
-    for needle in ("Leave one corpus out", "leave one emotion out", "Zero-shot calm", "EF-LSTM", "non-commercial",
-                   "not stated", "Checkpoint size", "Spread over 2 seeds"):
+    for needle in (
+        "Leave one corpus out",
+        "leave one emotion out",
+        "Zero-shot calm",
+        "EF-LSTM",
+        "non-commercial",
+        "not stated",
+        "Checkpoint size",
+        "Spread over 2 seeds",
+    ):
         assert needle in card, needle
     assert "$" not in card.replace("$ ", "")  # every template field was filled
     json.loads((out / "work" / "results-latest.json").read_text())
@@ -152,8 +183,9 @@ def test_quick_recipe_reports_every_figure(quick_run):
 def test_quick_recipe_rerun_reuses_stages(quick_run, shared_dir):
     out, res = quick_run
     logs = []
-    again = run_recipe(shared_dir, out / "again.ckpt", None, RecipeSettings.quick(), work=out / "work",
-                       log_fn=logs.append)
+    again = run_recipe(
+        shared_dir, out / "again.ckpt", None, RecipeSettings.quick(), work=out / "work", log_fn=logs.append
+    )
     assert any("reusing" in m for m in logs) and not any(m.endswith("running") for m in logs)
     assert again["main"]["headline"] == res["main"]["headline"]
     assert (out / "again.ckpt").exists()

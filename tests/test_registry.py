@@ -1,4 +1,5 @@
 """The per-user emotion registry: persistence, atomic writes, recovery from corruption."""
+
 from __future__ import annotations
 
 import json
@@ -108,13 +109,16 @@ def test_concurrent_adds_all_persist(tmp_path):
     assert sorted(e.name for e in Registry(path).list()) == sorted(f"e{i}" for i in range(12))
 
 
-@pytest.mark.parametrize("content", [
-    "{not json",
-    "",
-    '{"schema": 1, "emotions": [{"name": "x"}]}',
-    '["a", "b"]',
-    '{"schema": 1, "emotions": [{"name": "x", "word": "x", "space": "s", "vector": ["a"]}]}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "",
+        '{"schema": 1, "emotions": [{"name": "x"}]}',
+        '["a", "b"]',
+        '{"schema": 1, "emotions": [{"name": "x", "word": "x", "space": "s", "vector": ["a"]}]}',
+    ],
+)
 def test_corrupt_file_is_moved_aside_with_a_warning(tmp_path, caplog, content):
     path = tmp_path / "emotions.json"
     path.write_text(content)

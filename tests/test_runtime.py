@@ -1,4 +1,5 @@
 """The numpy forward pass equals the torch network; its fusion maths equals model.fusion's."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,12 @@ from model.runtime import NumpyEmotionNet, expected_shapes
 
 def _net(seed: int, dims=(50, 74, 35), hidden=(50, 24, 12), layers=2) -> EmotionEmbeddingNet:
     torch.manual_seed(seed)
-    cfg = ModelConfig(input_dims=dict(zip(("text", "acoustic", "visual"), dims)),
-                      hidden=dict(zip(("text", "acoustic", "visual"), hidden)), emb_dim=hidden[0], num_layers=layers)
+    cfg = ModelConfig(
+        input_dims=dict(zip(("text", "acoustic", "visual"), dims)),
+        hidden=dict(zip(("text", "acoustic", "visual"), hidden)),
+        emb_dim=hidden[0],
+        num_layers=layers,
+    )
     net = EmotionEmbeddingNet(cfg).eval()
     with torch.no_grad():  # non-trivial fusion weights and biases, so every term matters
         net.fusion_raw.copy_(torch.randn(3))
@@ -105,8 +110,11 @@ def test_fusion_maths_equals_model_fusion(seed):
     assert np.isfinite(got_l).all()
     np.testing.assert_allclose(got_l, want_l.numpy(), atol=1e-6)
     np.testing.assert_allclose(got_c, want_c.numpy(), atol=1e-6)
-    np.testing.assert_allclose(runtime.modality_scores(r, E), fusion.modality_scores(torch.from_numpy(r), torch.from_numpy(E)).numpy(),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        runtime.modality_scores(r, E),
+        fusion.modality_scores(torch.from_numpy(r), torch.from_numpy(E)).numpy(),
+        atol=1e-5,
+    )
     weff = runtime.effective_weights(w, mask)
     present = mask.any(axis=1)
     np.testing.assert_allclose(weff[present].sum(axis=1), w.sum(), rtol=1e-6)
@@ -115,7 +123,9 @@ def test_fusion_maths_equals_model_fusion(seed):
 
 def test_softplus_and_sigmoid_match_torch():
     x = np.array([-100, -30, -5, -0.1, 0, 0.1, 5, 19.9, 20, 20.1, 50, 100], np.float32)
-    np.testing.assert_allclose(runtime.softplus(x), torch.nn.functional.softplus(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        runtime.softplus(x), torch.nn.functional.softplus(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7
+    )
     with np.errstate(all="raise"):
         np.testing.assert_allclose(runtime.sigmoid(x), torch.sigmoid(torch.from_numpy(x)).numpy(), atol=1e-7)
 
@@ -162,8 +172,12 @@ def test_numpy_runtime_matches_torch_with_zero_shot_composition():
     from model.runtime import NumpyEmotionNet
 
     torch.manual_seed(0)
-    cfg = ModelConfig(input_dims={"text": 6, "acoustic": 5, "visual": 4}, hidden={"text": 6, "acoustic": 7, "visual": 3},
-                      emb_dim=6, zero_shot={"method": "compose", "beta": 5.0, "anchors": {"acoustic": 3, "visual": 2}})
+    cfg = ModelConfig(
+        input_dims={"text": 6, "acoustic": 5, "visual": 4},
+        hidden={"text": 6, "acoustic": 7, "visual": 3},
+        emb_dim=6,
+        zero_shot={"method": "compose", "beta": 5.0, "anchors": {"acoustic": 3, "visual": 2}},
+    )
     net = EmotionEmbeddingNet(cfg).eval()
     rng = np.random.default_rng(0)
     E = rng.normal(size=(5, 6)).astype(np.float32)

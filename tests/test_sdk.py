@@ -1,4 +1,5 @@
 """SDK loaders on fixtures written in the exact real formats, and on the real .csd sample in ../shared."""
+
 from __future__ import annotations
 
 import pickle
@@ -175,8 +176,12 @@ def write_iemocap_pickle(path, n=6, t=20):
         lab[2, 0] = [0, 1]  # neutral
         audio = rng.normal(size=(n, t, 74)).astype(np.float32)
         audio[1, 2, 0] = -np.inf
-        data[s] = {"text": rng.normal(size=(n, t, 300)).astype(np.float32), "audio": audio,
-                   "vision": rng.normal(size=(n, t, 35)).astype(np.float32), "labels": lab}
+        data[s] = {
+            "text": rng.normal(size=(n, t, 300)).astype(np.float32),
+            "audio": audio,
+            "vision": rng.normal(size=(n, t, 35)).astype(np.float32),
+            "labels": lab,
+        }
     with open(path, "wb") as fh:
         pickle.dump(data, fh)
     return data
@@ -205,7 +210,9 @@ def test_mosei_senti_pickle_ids_and_sentiment_words(tmp_path):
         "audio": rng.normal(size=(n, 50, 74)).astype(np.float32),
         "vision": rng.normal(size=(n, 50, 35)).astype(np.float32),
         "labels": np.array([1.4, -0.6, 0.0, 3.0], np.float32).reshape(n, 1, 1),
-        "id": np.array([[b"vidA", b"1.5", b"4.0"], [b"vidA", b"4.0", b"9.2"], [b"vidB", b"0", b"2"], [b"vidC", b"3", b"7"]]),
+        "id": np.array(
+            [[b"vidA", b"1.5", b"4.0"], [b"vidA", b"4.0", b"9.2"], [b"vidB", b"0", b"2"], [b"vidC", b"3", b"7"]]
+        ),
     }
     p = tmp_path / "mosei_senti_data.pkl"
     with open(p, "wb") as fh:
@@ -266,10 +273,14 @@ def test_label_columns_mosei_layout():
 def test_average_over_intervals_matches_sdk_intersection_rule():
     frames = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 4.0]])
     feats = np.array([[1.0], [2.0], [3.0], [-np.inf]])
-    words = np.array([[0.5, 2.0],  # overlaps frames 0 and 1; frame 2 only touches at 2.0
-                      [2.0, 2.5],  # frame 2 only
-                      [5.0, 6.0],  # no frame
-                      [3.2, 3.4]])  # inside the -inf frame -> 0
+    words = np.array(
+        [
+            [0.5, 2.0],  # overlaps frames 0 and 1; frame 2 only touches at 2.0
+            [2.0, 2.5],  # frame 2 only
+            [5.0, 6.0],  # no frame
+            [3.2, 3.4],
+        ]
+    )  # inside the -inf frame -> 0
     avg, cnt = average_over_intervals(words, frames, feats)
     assert cnt.tolist() == [2, 1, 0, 1]
     assert avg[:, 0].tolist() == [1.5, 3.0, 0.0, 0.0]
@@ -278,7 +289,9 @@ def test_average_over_intervals_matches_sdk_intersection_rule():
     avg2, cnt2 = average_over_intervals(words, frames[perm], feats[perm])
     assert np.array_equal(avg, avg2) and np.array_equal(cnt, cnt2)
     # overlapping (long) frames are found too
-    avg3, cnt3 = average_over_intervals(np.array([[9.0, 9.5]]), np.array([[0.0, 10.0], [9.4, 9.45]]), np.array([[4.0], [6.0]]))
+    avg3, cnt3 = average_over_intervals(
+        np.array([[9.0, 9.5]]), np.array([[0.0, 10.0], [9.4, 9.45]]), np.array([[4.0], [6.0]])
+    )
     assert cnt3.tolist() == [2] and avg3[0, 0] == 5.0
 
 
@@ -325,7 +338,10 @@ def make_sdk_dir(d, label_source=None, vids=("v1", "v2", "v3"), text_dim=8, seed
         meta = dict(real.metadata)
         real.close()
     else:
-        meta = {"root name": "All Labels", "dimension names": ["sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear"]}
+        meta = {
+            "root name": "All Labels",
+            "dimension names": ["sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear"],
+        }
     write_csd(d / "CMU_MOSEI_TimestampedWordVectors.csd", "glove_vectors", text, {"root name": "glove_vectors"})
     write_csd(d / "CMU_MOSEI_COVAREP.csd", "COVAREP", ac, {"root name": "COVAREP"})
     write_csd(d / "CMU_MOSEI_VisualFacet42.csd", "FACET 4.2", vi, {"root name": "FACET 4.2"})
@@ -404,8 +420,11 @@ def test_csd_hash_folds_when_none_given(tmp_path):
 
 def test_find_csd_files_prefers_the_standard_names(tmp_path):
     make_sdk_dir(tmp_path, with_folds=False)
-    for extra in ("CMU_MOSEI_TimestampedGloveVectors_with_SP.csd", "CMU_MOSEI_TimestampedWords.csd",
-                  "CMU_MOSEI_TimestampedLabels.csd"):
+    for extra in (
+        "CMU_MOSEI_TimestampedGloveVectors_with_SP.csd",
+        "CMU_MOSEI_TimestampedWords.csd",
+        "CMU_MOSEI_TimestampedLabels.csd",
+    ):
         (tmp_path / extra).write_bytes((tmp_path / "CMU_MOSEI_Labels.csd").read_bytes())
     f = find_csd_files(tmp_path)
     assert f.text.name == "CMU_MOSEI_TimestampedWordVectors.csd"
@@ -429,8 +448,11 @@ def test_csd_errors(tmp_path):
         find_csd_files(tmp_path)
     make_sdk_dir(tmp_path)
     # a COVAREP file with the wrong width
-    write_csd(tmp_path / "CMU_MOSEI_COVAREP.csd", "COVAREP",
-              {"v1": (np.zeros((3, 70), np.float32), np.array([[0, 1], [1, 2], [2, 3]], float))})
+    write_csd(
+        tmp_path / "CMU_MOSEI_COVAREP.csd",
+        "COVAREP",
+        {"v1": (np.zeros((3, 70), np.float32), np.array([[0, 1], [1, 2], [2, 3]], float))},
+    )
     with pytest.raises(DatasetError) as e:
         build_csd_splits(find_csd_files(tmp_path))
     assert "CMU_MOSEI_COVAREP.csd" in one_line(e.value) and "expected 74-d" in str(e.value)

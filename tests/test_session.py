@@ -1,4 +1,5 @@
 """livemer.session: the one stage core; the parity of the live and file drivers over the same media."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,8 +29,9 @@ class BrightFace:
         v = float(frame.mean()) / 255.0
         if v < 0.5:
             return FaceResult(face_found=False)
-        return FaceResult(face_found=True, box=(1.0, 1.0, 9.0, 9.0), head_pose=(0.0, 0.0, 0.0),
-                          aus={"AU06": v, "AU12": v}, n_faces=1)
+        return FaceResult(
+            face_found=True, box=(1.0, 1.0, 9.0, 9.0), head_pose=(0.0, 0.0, 0.0), aus={"AU06": v, "AU12": v}, n_faces=1
+        )
 
 
 def _tone(seconds: float, sr: int = 16000) -> np.ndarray:
@@ -40,8 +42,11 @@ def _tone(seconds: float, sr: int = 16000) -> np.ndarray:
 
 def test_session_pushes_frames_and_audio_into_one_result(engine):
     # no speech gate: the tone stands in for a voice (the gate: tests/test_speech_gate.py, test_live.py)
-    s = Session(SessionOptions(face=FaceOptions(rate_hz=10.0), voice=VoiceOptions(gate=None), stages=("face", "voice")),
-                engine, components={"face": BrightFace()})
+    s = Session(
+        SessionOptions(face=FaceOptions(rate_hz=10.0), voice=VoiceOptions(gate=None), stages=("face", "voice")),
+        engine,
+        components={"face": BrightFace()},
+    )
     s.load(wait=("face", "voice"))
     s.start()
     dark, bright = np.zeros((24, 32, 3), np.uint8), np.full((24, 32, 3), 220, np.uint8)
@@ -49,7 +54,7 @@ def test_session_pushes_frames_and_audio_into_one_result(engine):
     assert sum(o is not None for o in analysed) == 20  # 10 per second of a 30 fps camera
     audio = _tone(2.0)
     for k in range(0, audio.size, 512):
-        s.push_audio((k + 512) / 16000, audio[k:k + 512])
+        s.push_audio((k + 512) / 16000, audio[k : k + 512])
     s.flush()
     assert s.face_present() is True and s.voice_present()
     res = s.result(2.0)
@@ -110,10 +115,12 @@ def test_live_and_file_drivers_give_the_same_windows_and_probabilities(shared_di
     from livemer.offline import FileDriver, OfflineSettings
 
     clip = sorted((shared_dir / "media" / "grid").glob("*.mpg"))[0]
-    eng = Engine(EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5, modalities="tav",
-                              face_backend="mediapipe"))
-    live = LiveDriver(LiveOptions(camera=str(clip), mic=str(clip), headless=True, paced=False, face_hz=5.0,
-                                  render=False), eng)
+    eng = Engine(
+        EngineConfig(checkpoint=tiny_checkpoint, smoothing_tau=0.5, modalities="tav", face_backend="mediapipe")
+    )
+    live = LiveDriver(
+        LiveOptions(camera=str(clip), mic=str(clip), headless=True, paced=False, face_hz=5.0, render=False), eng
+    )
     live.open_inputs()
     live.prepare(wait_all=True)
     th = threading.Thread(target=live.run, daemon=True)

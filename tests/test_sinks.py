@@ -1,4 +1,5 @@
 """livemer.sinks: the --record video and the --jsonl lines (atomic, flushed, closed once)."""
+
 from __future__ import annotations
 
 import json

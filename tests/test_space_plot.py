@@ -1,4 +1,5 @@
 """emotions --plot: the rows drawn are the display set, neutral, and the user's emotions (adapted rows for adapted ones)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,13 @@ def test_rows_and_png(tiny_checkpoint, tmp_path):
     reg = Registry(tmp_path / "emotions.json")
     reg.add("bored", "bored", ck.embedding_space, get_provider().vector("bored"))
     rows = {"acoustic": [1.0] * ck.config.hidden["acoustic"], "visual": [2.0] * ck.config.hidden["visual"]}
-    reg.add("calm", "calm", ck.embedding_space, get_provider().vector("calm"),
-            adaptation={"checkpoint": checkpoint_fingerprint(ck), "embeddings": rows})
+    reg.add(
+        "calm",
+        "calm",
+        ck.embedding_space,
+        get_provider().vector("calm"),
+        adaptation={"checkpoint": checkpoint_fingerprint(ck), "embeddings": rows},
+    )
     names, embs, users, adapted = space_rows(ck, reg)
     assert names[:6] == ck.display_emotions and names[-2:] == ["bored", "calm"]
     assert users == {"bored", "calm"} and adapted == {"calm"}

@@ -1,4 +1,5 @@
 """FeatureSpace contract: validation, serialisation and the compatibility check."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Multilingual speech corpora through the recipe's acoustic extractor into windows (recipes.speech)."""
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,15 @@ def _voice(seconds=1.6, f0=140.0, sr=16000):
 def _tiny_shared(tmp_path):
     """Two corpora: 'nemo' (two speakers, voiced clips + one silent) and 'urdu' (one clip, one corrupt file)."""
     root = tmp_path / "data" / "speech"
-    rows = {"nemo": [("a1.opus", "anger", "A", _voice(f0=180)), ("a2.opus", "sad", "A", _voice(f0=120)),
-                     ("b1.opus", "happy", "B", _voice(f0=200)), ("quiet.opus", "neutral", "B", np.zeros(32000, np.float32))],
-            "urdu": [("u1.opus", "anger", "A", _voice(f0=160)), ("bad.opus", "sad", "A", None)]}
+    rows = {
+        "nemo": [
+            ("a1.opus", "anger", "A", _voice(f0=180)),
+            ("a2.opus", "sad", "A", _voice(f0=120)),
+            ("b1.opus", "happy", "B", _voice(f0=200)),
+            ("quiet.opus", "neutral", "B", np.zeros(32000, np.float32)),
+        ],
+        "urdu": [("u1.opus", "anger", "A", _voice(f0=160)), ("bad.opus", "sad", "A", None)],
+    }
     for corpus, items in rows.items():
         (root / corpus / "clips").mkdir(parents=True)
         lines = ["file,emotion,speaker,language"]
@@ -54,8 +61,12 @@ def test_clips_windows_masks_groups_and_bad_files(tmp_path, caplog):
     assert any("skipped" in m and "bad.opus" in m for m in caplog.messages)
     assert any("1 of 6 clips excluded" in m for m in caplog.messages)
     assert any("windows dropped (no voiced frame)" in m for m in caplog.messages)  # the silent clip
-    assert {i.split("@")[0] for i in ds.ids} == {"nemo/clips/a1.opus", "nemo/clips/a2.opus", "nemo/clips/b1.opus",
-                                                  "urdu/clips/u1.opus"}
+    assert {i.split("@")[0] for i in ds.ids} == {
+        "nemo/clips/a1.opus",
+        "nemo/clips/a2.opus",
+        "nemo/clips/b1.opus",
+        "urdu/clips/u1.opus",
+    }
     assert len(ds) == 8 and ds.modality_mask.tolist() == [[False, True, False]] * 8  # acoustic only
     assert not ds.step_masks["text"].any() and not ds.step_masks["visual"].any()
     assert ds.group("speaker").tolist()[:2] == ["nemo:A", "nemo:A"] and ds.group("speaker")[-1] == "urdu:A"

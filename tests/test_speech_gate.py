@@ -1,4 +1,5 @@
 """feature_adapters.speech_gate: Silero speech mask, run rules, streaming = batch, reasons, FrameGate."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,8 +10,17 @@ import pytest
 
 from feature_adapters.acoustic import extract_acoustic
 from feature_adapters.speech_gate import (
-    HOP_S, REASON_NOT_SPEECH, REASON_SILENCE, WINDOW, FrameGate, SpeechGateError, SpeechGateOptions, SpeechMask,
-    StreamingSpeechGate, speech_mask, speech_segments,
+    HOP_S,
+    REASON_NOT_SPEECH,
+    REASON_SILENCE,
+    WINDOW,
+    FrameGate,
+    SpeechGateError,
+    SpeechGateOptions,
+    SpeechMask,
+    StreamingSpeechGate,
+    speech_mask,
+    speech_segments,
 )
 from feature_adapters.synthetic_audio import CATEGORIES, nonspeech_examples
 
@@ -26,8 +36,11 @@ def speech(tmp_path_factory) -> np.ndarray:
     import soxr
 
     wav = tmp_path_factory.mktemp("gate") / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "Kids are talking by the door. I cannot believe you did that."],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-w", str(wav), "Kids are talking by the door. I cannot believe you did that."],
+        check=True,
+        capture_output=True,
+    )
     x, sr = sf.read(wav, dtype="float32")
     return np.asarray(soxr.resample(x, sr, SR), np.float32)
 
@@ -42,7 +55,7 @@ class ScriptedSilero:
     def run(self, _outputs, feeds):
         n = feeds["input"].shape[0]
         assert feeds["input"].shape[1] == WINDOW + 64
-        out = np.array(self.probs[self.i:self.i + n], np.float32)
+        out = np.array(self.probs[self.i : self.i + n], np.float32)
         self.i += n
         return out, feeds["h"], feeds["c"]
 
@@ -56,9 +69,18 @@ def _decide(probs, **opt):
 # --------------------------------------------------------------------------- options and rules
 
 
-@pytest.mark.parametrize("kw", [dict(threshold=0.0), dict(neg_threshold=0.6), dict(peak_threshold=0.4),
-                                dict(min_speech_ms=-1.0), dict(hangover_ms=float("nan")),
-                                dict(long_speech_ms=64.0, min_speech_ms=128.0), dict(silence_dbfs=float("inf"))])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(threshold=0.0),
+        dict(neg_threshold=0.6),
+        dict(peak_threshold=0.4),
+        dict(min_speech_ms=-1.0),
+        dict(hangover_ms=float("nan")),
+        dict(long_speech_ms=64.0, min_speech_ms=128.0),
+        dict(silence_dbfs=float("inf")),
+    ],
+)
 def test_bad_options_are_one_line_errors(kw):
     with pytest.raises(SpeechGateError) as ei:
         SpeechGateOptions(**kw)
@@ -69,8 +91,17 @@ def test_short_and_lukewarm_runs_are_not_speech():
     o = dict(min_speech_ms=128, peak_threshold=0.85, long_speech_ms=384, hangover_ms=0)
     # 3 windows (96 ms) at 0.99: too short; 6 windows at 0.7: too weak and too short for that;
     # 5 windows up to 0.95: speech; 12 windows (384 ms) at 0.7: long enough to be speech anyway
-    probs = ([0.0] * 3 + [0.99] * 3 + [0.0] * 3 + [0.7] * 6 + [0.0] * 3 + [0.6, 0.9, 0.95, 0.6, 0.5] + [0.0] * 3
-             + [0.7] * 12 + [0.0] * 2)
+    probs = (
+        [0.0] * 3
+        + [0.99] * 3
+        + [0.0] * 3
+        + [0.7] * 6
+        + [0.0] * 3
+        + [0.6, 0.9, 0.95, 0.6, 0.5]
+        + [0.0] * 3
+        + [0.7] * 12
+        + [0.0] * 2
+    )
     m = _decide(probs, **o)
     assert len(m) == len(probs)
     expect = np.zeros(len(probs), bool)
@@ -135,7 +166,7 @@ def test_streaming_decides_exactly_what_the_batch_function_does(speech):
     rng = np.random.default_rng(3)
     noise = nonspeech_examples(1, 2.0, seed=1, categories=["pink noise"])[0][1]
     tone = nonspeech_examples(1, 1.5, seed=1, categories=["harmonic tone"])[0][1]
-    x = np.concatenate([noise, speech, tone, speech[: SR]]).astype(np.float32)
+    x = np.concatenate([noise, speech, tone, speech[:SR]]).astype(np.float32)
     batch = speech_mask(x, t0=5.0)
     assert batch.speech.any() and not batch.speech.all()
     for _ in range(3):
@@ -143,7 +174,7 @@ def test_streaming_decides_exactly_what_the_batch_function_does(speech):
         parts, i = [], 0
         while i < x.size:
             n = int(rng.integers(1, 5000))
-            parts.append(gate.push(x[i:i + n], t0=5.0 + i / SR))
+            parts.append(gate.push(x[i : i + n], t0=5.0 + i / SR))
             assert gate.decided_until <= 5.0 + (i + n) / SR + 1e-9
             i += n
         parts.append(gate.flush())
@@ -206,12 +237,18 @@ def test_bad_input_is_a_one_line_error():
 
 def test_mask_lookup_segments_and_reasons():
     starts = np.arange(6) * HOP_S
-    m = SpeechMask(starts, np.array([0, 1, 1, 0, 0, 1], bool), np.array([-90, -20, -20, -20, -90, -20.0]),
-                   np.zeros(6))
+    m = SpeechMask(starts, np.array([0, 1, 1, 0, 0, 1], bool), np.array([-90, -20, -20, -20, -90, -20.0]), np.zeros(6))
     assert m.at([0.0, HOP_S + 0.001, 3 * HOP_S + 0.01, 6 * HOP_S + 0.01, -1.0]).tolist() == [
-        False, True, False, False, False]
-    assert m.segments() == [(pytest.approx(HOP_S), pytest.approx(3 * HOP_S)),
-                            (pytest.approx(5 * HOP_S), pytest.approx(6 * HOP_S))]
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert m.segments() == [
+        (pytest.approx(HOP_S), pytest.approx(3 * HOP_S)),
+        (pytest.approx(5 * HOP_S), pytest.approx(6 * HOP_S)),
+    ]
     assert m.reason(3 * HOP_S, 4 * HOP_S) == REASON_NOT_SPEECH
     assert m.reason(4 * HOP_S, 5 * HOP_S) == REASON_SILENCE
     assert m.reason(0.0, 2 * HOP_S) is None
@@ -225,7 +262,7 @@ def test_frame_gate_holds_frames_until_decided_and_flush_releases_all(speech):
     fg = FrameGate(StreamingSpeechGate())
     got_t, got_s = [], []
     for i in range(0, speech.size, 1600):
-        blk = speech[i:i + 1600]
+        blk = speech[i : i + 1600]
         frames, flags = fg.push(blk, i / SR, ex.push(blk, t0=i / SR))
         assert len(frames) == len(flags)
         assert (frames.times < fg.gate.decided_until).all()

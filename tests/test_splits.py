@@ -1,4 +1,5 @@
 """Group-disjoint, seeded splits by a dataset's groups."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,9 @@ def _ds():
     n = len(spk)
     y = np.eye(2, dtype=np.float32)[lab]
     z = np.ones((n, 2, 3), np.float32)
-    return EmotionDataset(z, z, z, y, ["x", "y"], groups={"speaker": spk, "corpus": cor, "clip": [str(i) for i in range(n)]})
+    return EmotionDataset(
+        z, z, z, y, ["x", "y"], groups={"speaker": spk, "corpus": cor, "clip": [str(i) for i in range(n)]}
+    )
 
 
 def test_holdout_is_speaker_disjoint_per_corpus_and_deterministic():

@@ -1,4 +1,5 @@
 """livemer.stages: the face, voice and speech stages and their rules (pure parts and stubs; no models)."""
+
 from __future__ import annotations
 
 import math
@@ -6,15 +7,25 @@ import math
 import numpy as np
 import pytest
 
-from livemer.stages import (FaceOptions, FaceStage, SpeechOptions, SpeechStage, VoiceStage, face_presence,
-                            voice_presence, word_inputs)
+from livemer.stages import (
+    FaceOptions,
+    FaceStage,
+    SpeechOptions,
+    SpeechStage,
+    VoiceStage,
+    face_presence,
+    voice_presence,
+    word_inputs,
+)
 
 
 def test_word_inputs_keep_oov_steps_without_vectors():
     from feature_adapters.text import TextToken
 
-    toks = [TextToken("happy", 0.0, 0.4, np.ones(50, np.float32), False, 0.9, 0, "happy"),
-            TextToken("zzqx", 0.5, 0.9, np.zeros(50, np.float32), True, 0.5, 1, "zzqx")]
+    toks = [
+        TextToken("happy", 0.0, 0.4, np.ones(50, np.float32), False, 0.9, 0, "happy"),
+        TextToken("zzqx", 0.5, 0.9, np.zeros(50, np.float32), True, 0.5, 1, "zzqx"),
+    ]
     w = word_inputs(toks)
     assert [x.word for x in w] == ["happy", "zzqx"]
     assert w[0].vector is not None and not w[0].oov
@@ -83,8 +94,9 @@ def test_face_stage_rate_limits_and_maps_boxes_back():
         def process(self, frame, ts):
             self.sizes.append(frame.shape[:2])
             self.ts.append(ts)
-            return FaceResult(face_found=True, box=(10.0, 20.0, 110.0, 220.0), head_pose=(0.0, 0.0, 0.0),
-                              aus={"AU12": 0.5}, n_faces=1)
+            return FaceResult(
+                face_found=True, box=(10.0, 20.0, 110.0, 220.0), head_pose=(0.0, 0.0, 0.0), aus={"AU12": 0.5}, n_faces=1
+            )
 
     st = FaceStage(FaceOptions(rate_hz=10.0, max_width=640)).load(Backend())
     img = np.zeros((720, 1280, 3), np.uint8)
@@ -100,8 +112,12 @@ def test_face_stage_rate_limits_and_maps_boxes_back():
 
 def test_speech_options_presets_and_decode_changes():
     live = SpeechOptions.live(beam_size=2)
-    assert live.decode_changes() == {"fit_window": True, "temperatures": (0.0,), "max_tokens_per_s": 12.0,
-                                     "beam_size": 2}
+    assert live.decode_changes() == {
+        "fit_window": True,
+        "temperatures": (0.0,),
+        "max_tokens_per_s": 12.0,
+        "beam_size": 2,
+    }
     assert SpeechOptions.file().decode_changes() == {"fit_window": True}
 
 
@@ -182,7 +198,7 @@ def test_voice_stage_ands_a_speech_gate_into_voicing_and_streams_as_the_batch_pa
     plain = VoiceStage(VoiceOptions(gate=None)).load().analyse(tone)  # no gate: the tone is voiced
     st = VoiceStage(VoiceOptions(gate=HoldingGate)).load()
     batch = st.analyse(tone)
-    parts = [st.push(k / sr, tone[k:k + 512]) for k in range(0, tone.size, 512)] + [st.flush()]
+    parts = [st.push(k / sr, tone[k : k + 512]) for k in range(0, tone.size, 512)] + [st.flush()]
     times = np.concatenate([p.times for p in parts])
     voiced = np.concatenate([p.voiced for p in parts])
     assert np.array_equal(times, batch.times) and np.array_equal(voiced, batch.voiced)

@@ -1,4 +1,5 @@
 """livemer.table: the batch's windows.parquet / windows.csv from per-input CSVs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,9 @@ def per_input_csv(path, n, face_every=1, words="hi there", face_id=None):
 def test_columns_and_scene_marking():
     cols = table.table_columns(EMOS)
     assert cols[:4] == ["input", "face_id", "start", "end"]
-    assert {"p_happy", "text_sad", "acoustic_happy", "visual_sad", "words", "face_present", "voice_present"} <= set(cols)
+    assert {"p_happy", "text_sad", "acoustic_happy", "visual_sad", "words", "face_present", "voice_present"} <= set(
+        cols
+    )
     assert table.is_scene_column("text_happy") and table.is_scene_column("acoustic_sad")
     assert table.is_scene_column("words") and table.is_scene_column("voice_present")
     assert table.is_scene_column("voice")  # the speech gate's reason belongs to the scene too
@@ -45,14 +48,18 @@ def test_batch_table_streams_inputs_in_order(tmp_path):
     a = per_input_csv(tmp_path / "a.csv", 5, face_every=2)
     b = per_input_csv(tmp_path / "b.csv", 3, words="")  # no words at all: still strings
     c = per_input_csv(tmp_path / "c.csv", 4, face_id=[0, 1, 0, 1])  # several faces: the CSV's own ids
-    pq, csv = table.write_batch_table([("in/a.mp4", tmp_path / "a.csv"), ("in/b.wav", tmp_path / "b.csv"),
-                                       ("c.mp4", tmp_path / "c.csv")], EMOS, tmp_path)
+    pq, csv = table.write_batch_table(
+        [("in/a.mp4", tmp_path / "a.csv"), ("in/b.wav", tmp_path / "b.csv"), ("c.mp4", tmp_path / "c.csv")],
+        EMOS,
+        tmp_path,
+    )
     df = pd.read_parquet(pq)
     assert list(df.columns) == table.table_columns(EMOS)
     assert df["input"].tolist() == ["in/a.mp4"] * 5 + ["in/b.wav"] * 3 + ["c.mp4"] * 4
     assert df["end"].tolist() == pytest.approx(a["end"].tolist() + b["end"].tolist() + c["end"].tolist())
-    assert df["p_happy"].tolist() == pytest.approx(a["p_happy"].tolist() + b["p_happy"].tolist()
-                                                   + c["p_happy"].tolist())
+    assert df["p_happy"].tolist() == pytest.approx(
+        a["p_happy"].tolist() + b["p_happy"].tolist() + c["p_happy"].tolist()
+    )
     assert np.isnan(df["p_sad"].iloc[0])
     # one face per input: face 0 where present, empty where not; several: the ids as given
     fid = df["face_id"].tolist()

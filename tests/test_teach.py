@@ -1,4 +1,5 @@
 """Teaching from examples (livemer.teach): spans, collecting windows, the fit against negatives, storage."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -19,10 +20,12 @@ T = 20
 def _window(rng, end: float, visual_shift: float = 0.0, acoustic=True, visual=True) -> Window:
     real = np.ones(T, bool)
     starts = end - (T - np.arange(T)) * 0.1
+
     def feats(d, on, shift=0.0):
         x = (rng.normal(size=(T, d)) + shift).astype(np.float32)
         x[~(real & on)] = 0
         return x, real & on
+
     t, tm = feats(50, False)
     a, am = feats(74, acoustic)
     v, vm = feats(35, visual, visual_shift)
@@ -37,11 +40,13 @@ def engine(tiny_checkpoint, tmp_path):
 
 def _reader(clips: dict):
     """A reader of ``clips``: path name -> (windows, ends, duration, notes) or an exception."""
+
     def fake(path, progress=None):
         got = clips[path.name]
         if isinstance(got, Exception):
             raise got
         return got
+
     return fake
 
 
@@ -72,15 +77,22 @@ def test_collect_keeps_span_windows_and_warns_about_bad_clips(engine, monkeypatc
     for n in ("a.wav", "silent.wav", "broken.wav"):
         (tmp_path / n).write_bytes(b"x")
     ends = np.arange(0.2, 3.01, 0.2)
-    reader = _reader({
-        "a.wav": ([_window(rng, e) for e in ends], ends, 3.0, []),
-        "silent.wav": ([_window(rng, e, acoustic=False, visual=False) for e in ends], ends, 3.0,
-                       ["no face and no voice found"]),
-        "broken.wav": LivemerError("broken.wav: not a media file"),
-    })
+    reader = _reader(
+        {
+            "a.wav": ([_window(rng, e) for e in ends], ends, 3.0, []),
+            "silent.wav": (
+                [_window(rng, e, acoustic=False, visual=False) for e in ends],
+                ends,
+                3.0,
+                ["no face and no voice found"],
+            ),
+            "broken.wav": LivemerError("broken.wav: not a media file"),
+        }
+    )
     outside = teach.WindowSet()
-    got = teach.collect(reader, [tmp_path / "a.wav", tmp_path / "silent.wav", tmp_path / "broken.wav"], ["0-2"],
-                        outside=outside)
+    got = teach.collect(
+        reader, [tmp_path / "a.wav", tmp_path / "silent.wav", tmp_path / "broken.wav"], ["0-2"], outside=outside
+    )
     assert got.clips == 1 and len(got) == 6  # ends 1.0, 1.2 ... 2.0: 1 s into the span, not past it
     assert got.groups == [str(tmp_path / "a.wav")] * 6
     assert any("silent.wav: no usable example window (no face and no voice found)" in w for w in got.warnings)
@@ -135,8 +147,13 @@ def test_too_few_examples_and_few_clips(engine):
     vec = np.full(50, 0.1, np.float32)
     with pytest.raises(LivemerError, match="too few examples of 'calm': 2 usable window"):
         teach.fit_from_windows(engine, "calm", vec, _positives(rng, n_clips=1, per=2))
-    res = teach.fit_from_windows(engine, "calm", vec, _positives(rng, n_clips=1, per=5),
-                                 extra_negatives=[("--negatives", [_window(rng, 1.0) for _ in range(5)])])
+    res = teach.fit_from_windows(
+        engine,
+        "calm",
+        vec,
+        _positives(rng, n_clips=1, per=5),
+        extra_negatives=[("--negatives", [_window(rng, 1.0) for _ in range(5)])],
+    )
     assert any("only 1 usable clip" in w for w in res.warnings)
 
 
@@ -148,6 +165,7 @@ def test_a_failed_registry_write_leaves_no_windows(engine, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(engine.registry, "add", boom)
     with pytest.raises(OSError):
         teach.store(engine.registry, res, "calm", "glove-6B-50d", vec, pos)
@@ -161,8 +179,13 @@ def test_replay_negatives_come_from_the_checkpoint(engine):
 
     rng = np.random.default_rng(4)
     n = 10
-    ds = EmotionDataset(rng.normal(size=(n, T, 50)), rng.normal(size=(n, T, 74)), rng.normal(size=(n, T, 35)),
-                        np.eye(2)[np.arange(n) % 2], ["happy", "sad"])
+    ds = EmotionDataset(
+        rng.normal(size=(n, T, 50)),
+        rng.normal(size=(n, T, 74)),
+        rng.normal(size=(n, T, 35)),
+        np.eye(2)[np.arange(n) % 2],
+        ["happy", "sad"],
+    )
     attach_replay(engine.checkpoint, ds, per_emotion=5)
     res = teach.fit_from_windows(engine, "calm", np.full(50, 0.1, np.float32), _positives(rng))
     assert res.negative_sources == {"replay of trained emotions": 10}
@@ -178,8 +201,18 @@ def test_add_emotion_from_real_clips_end_to_end(shared_dir, tiny_checkpoint, tmp
     calm = sorted(a.glob("03-01-02-02-0*-0*-01.flac"))[:3]
     angry = sorted(a.glob("03-01-05-02-0*-0*-01.flac"))[:3]
     assert len(calm) == 3 and len(angry) == 3
-    code = main(["add-emotion", "calm", "--checkpoint", str(tiny_checkpoint), "--examples", *map(str, calm),
-                 "--negatives", *map(str, angry)])
+    code = main(
+        [
+            "add-emotion",
+            "calm",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--examples",
+            *map(str, calm),
+            "--negatives",
+            *map(str, angry),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "adapted 'calm' from 3 clip(s)" in out and "calm - text:" in out
     entry = Registry(tmp_path / "cfg" / "emotions.json").get("calm")

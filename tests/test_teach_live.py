@@ -1,4 +1,5 @@
 """Live teaching and calibration: the baseline recorder, the teacher's phases, the controls on an engine."""
+
 from __future__ import annotations
 
 import time
@@ -17,10 +18,12 @@ def _window(end: float, rng=None, acoustic=True, visual=True, level: float = 0.0
     rng = rng or np.random.default_rng(int(end * 10))
     real = np.ones(T, bool)
     starts = end - (T - np.arange(T)) * 0.1
+
     def feats(d, on):
         x = (rng.normal(size=(T, d)) + level).astype(np.float32)
         x[~on] = 0
         return x, real & on
+
     t, tm = feats(50, np.zeros(T, bool))
     a, am = feats(74, real & acoustic)
     v, vm = feats(35, real & visual)
@@ -49,9 +52,16 @@ def test_baseline_without_face_or_voice_fails_politely():
 
 def test_teacher_counts_down_records_then_fits():
     calls = []
-    t_ = LiveTeacher("calm", lambda pos, neg: calls.append((len(pos), len(neg))) or "fitted",
-                     on_done=lambda r: calls.append(r), on_fail=lambda m: calls.append(m),
-                     context=[_window(0.1)] * 3, countdown=1.0, record=2.0, background=False)
+    t_ = LiveTeacher(
+        "calm",
+        lambda pos, neg: calls.append((len(pos), len(neg))) or "fitted",
+        on_done=lambda r: calls.append(r),
+        on_fail=lambda m: calls.append(m),
+        context=[_window(0.1)] * 3,
+        countdown=1.0,
+        record=2.0,
+        background=False,
+    )
     assert "show it in 1" in t_.status()
     for k in range(11):  # 0 .. 2.0 s: countdown, then the first second of recording
         t_.feed(0.2 * k, _window(0.2 * k))
@@ -67,8 +77,10 @@ def test_teacher_failure_is_one_line_in_the_overlay():
 
     def boom(pos, neg):
         raise ValueError("too few examples\nsecond line")
-    t_ = LiveTeacher("calm", boom, on_done=msgs.append, on_fail=msgs.append, countdown=0.0, record=0.4,
-                     background=False)
+
+    t_ = LiveTeacher(
+        "calm", boom, on_done=msgs.append, on_fail=msgs.append, countdown=0.0, record=0.4, background=False
+    )
     for k in range(4):
         t_.feed(0.2 * k, _window(0.2 * k))
     assert t_.phase == "failed" and msgs == ["teaching 'calm' failed: too few examples"]
@@ -172,17 +184,35 @@ def test_teaching_and_calibrating_in_a_real_window_under_xvfb(tiny_checkpoint, t
     speech, sr = sf.read(tmp_path / "speech.wav", dtype="float32")
     assert len(speech) / sr >= 60
     display = f":{90 + os.getpid() % 100}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(repo), "LIVEMER_CONFIG_DIR": str(tmp_path / "cfg")}
     err = open(tmp_path / "err.txt", "w+")
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from livemer.cli import main; sys.exit(main())",
-                             "run", "--camera", str(video), "--loop", "--mic", str(tmp_path / "speech.wav"),
-                             "--checkpoint", str(tiny_checkpoint)], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from livemer.cli import main; sys.exit(main())",
+            "run",
+            "--camera",
+            str(video),
+            "--loop",
+            "--mic",
+            str(tmp_path / "speech.wav"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
 
     def x(*args):
-        return subprocess.run(["xdotool", *args], check=False, env=env, capture_output=True, text=True, timeout=20).stdout
+        return subprocess.run(
+            ["xdotool", *args], check=False, env=env, capture_output=True, text=True, timeout=20
+        ).stdout
 
     def wait(cond, seconds):
         end = time.monotonic() + seconds

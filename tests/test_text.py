@@ -1,4 +1,5 @@
 """Tokenisation that matches GloVe 6B, and text steps for timed words."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,11 +27,15 @@ def vocab(provider):
         ("I don't know.", ["i", "do", "n't", "know", "."]),
         ("I'm fine, it's OK!", ["i", "'m", "fine", ",", "it", "'s", "ok", "!"]),
         ("We can't, we won't.", ["we", "ca", "n't", ",", "we", "wo", "n't", "."]),
-        ("You're here; they've gone, we'll see, he'd go", ["you", "'re", "here", ";", "they", "'ve", "gone", ",",
-                                                          "we", "'ll", "see", ",", "he", "'d", "go"]),
+        (
+            "You're here; they've gone, we'll see, he'd go",
+            ["you", "'re", "here", ";", "they", "'ve", "gone", ",", "we", "'ll", "see", ",", "he", "'d", "go"],
+        ),
         ("They'd've known", ["they", "'d", "'ve", "known"]),
-        ("It costs $3.50 (about 1,000 yen) at 10:00.", ["it", "costs", "$", "3.50", "(", "about", "1,000", "yen",
-                                                        ")", "at", "10:00", "."]),
+        (
+            "It costs $3.50 (about 1,000 yen) at 10:00.",
+            ["it", "costs", "$", "3.50", "(", "about", "1,000", "yen", ")", "at", "10:00", "."],
+        ),
         ("50% of the 1990s", ["50", "%", "of", "the", "1990s"]),
         ("Mr. Smith moved to the U.S. at 9 a.m.", ["mr.", "smith", "moved", "to", "the", "u.s.", "at", "9", "a.m."]),
         ("He said no.", ["he", "said", "no", "."]),
@@ -47,8 +52,10 @@ def test_tokenize_hand_cases(text, tokens):
 
 
 def test_tokens_are_glove_vocabulary(vocab):
-    text = ("I don't think it's going to rain; we can't stay, but I'm sure they'll come at 10:00 and "
-            "pay $1,000 (or 3.5%) to Mr. Brown from the U.S.")
+    text = (
+        "I don't think it's going to rain; we can't stay, but I'm sure they'll come at 10:00 and "
+        "pay $1,000 (or 3.5%) to Mr. Brown from the U.S."
+    )
     toks = tokenize(text, vocab)
     missing = [t for t in toks if t not in vocab]
     assert missing == []
@@ -110,15 +117,17 @@ def test_out_of_vocabulary_is_flagged_with_a_zero_vector(provider):
 
 
 def test_punctuation_only_words_are_not_steps(provider):
-    steps = embed_words([TimedWord("...", 0.0, 0.2, 0.5), TimedWord(" -", 0.2, 0.3, 0.5),
-                         TimedWord("yes", 0.3, 0.6, 0.9)], provider)
+    steps = embed_words(
+        [TimedWord("...", 0.0, 0.2, 0.5), TimedWord(" -", 0.2, 0.3, 0.5), TimedWord("yes", 0.3, 0.6, 0.9)], provider
+    )
     assert [s.token for s in steps] == ["yes"]
     assert steps[0].word_index == 2
 
 
 def test_merge_gives_one_step_per_word_with_the_mean_vector(provider):
-    steps = embed_words([TimedWord("don't", 0.0, 0.5, 1.0), TimedWord("Zorbleflax's", 0.5, 1.0, 1.0)],
-                        provider, merge=True)
+    steps = embed_words(
+        [TimedWord("don't", 0.0, 0.5, 1.0), TimedWord("Zorbleflax's", 0.5, 1.0, 1.0)], provider, merge=True
+    )
     assert [s.token for s in steps] == ["do n't", "zorbleflax 's"]
     mean = (provider.vector("do") + provider.vector("n't")) / 2
     np.testing.assert_allclose(steps[0].vector, mean, rtol=1e-6)

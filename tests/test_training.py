@@ -4,6 +4,7 @@ The learnability and zero-shot checks are the issue's quality bars: average
 AUC >= 0.9 on a planted fixture, and AUC >= 0.75 for an emotion never seen in
 training whose planted directions are tied to its word vector.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,18 @@ from model.training import (
 )
 
 WORDS = list(MOSEI_EMOTIONS)
-FAST = TrainHParams(epochs=8, batch_size=32, lr=3e-3, clip=1.0, hidden_acoustic=32, hidden_visual=16,
-                    num_layers=1, dropout=0.0, early_stop=100, eval_batch_size=512)
+FAST = TrainHParams(
+    epochs=8,
+    batch_size=32,
+    lr=3e-3,
+    clip=1.0,
+    hidden_acoustic=32,
+    hidden_visual=16,
+    num_layers=1,
+    dropout=0.0,
+    early_stop=100,
+    eval_batch_size=512,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -79,8 +90,9 @@ def test_masked_bce_ignores_unannotated_entries():
     y2 = y.clone()
     y2[:, 2] = 1 - y2[:, 2]  # flipping unannotated labels changes nothing
     assert torch.equal(masked_bce(logits, y, lm), masked_bce(logits, y2, lm))
-    assert torch.allclose(masked_bce(logits, y, lm),
-                          torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :2], y[:, :2]))
+    assert torch.allclose(
+        masked_bce(logits, y, lm), torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :2], y[:, :2])
+    )
 
 
 def test_modality_dropout_never_empties_a_sample():
@@ -110,8 +122,13 @@ def test_presets_follow_table_3():
 def small(n=40, K=3, seed=0, t=4):
     rng = np.random.default_rng(seed)
     y = (rng.random((n, K)) < 0.4).astype(np.float32)
-    return EmotionDataset(rng.normal(size=(n, t, 5)).astype(np.float32), rng.normal(size=(n, t, 4)).astype(np.float32),
-                          rng.normal(size=(n, t, 3)).astype(np.float32), y, ["a", "b", "c"][:K])
+    return EmotionDataset(
+        rng.normal(size=(n, t, 5)).astype(np.float32),
+        rng.normal(size=(n, t, 4)).astype(np.float32),
+        rng.normal(size=(n, t, 3)).astype(np.float32),
+        y,
+        ["a", "b", "c"][:K],
+    )
 
 
 def test_zsl_split_removes_positives_and_the_column():
@@ -146,9 +163,18 @@ def test_learnability_on_planted_mosei_format(planted, glove, tmp_path):
     splits, E = planted
     assert splits["train"].acoustic.min() > -np.inf  # the fixture's -inf frames were sanitised
     out = tmp_path / "sup.ckpt"
-    ck, hist = train_supervised(splits["train"], splits["valid"], WORDS, E, hparams=FAST, out=out,
-                                feature_spaces=sdk_feature_spaces(glove.space()), embedding_space=glove.name,
-                                progress=False, log=quiet)
+    ck, hist = train_supervised(
+        splits["train"],
+        splits["valid"],
+        WORDS,
+        E,
+        hparams=FAST,
+        out=out,
+        feature_spaces=sdk_feature_spaces(glove.space()),
+        embedding_space=glove.name,
+        progress=False,
+        log=quiet,
+    )
     assert out.exists() and not resume_path(out).exists()
     assert hist.best_epoch >= 1 and len(hist.epochs) == FAST.epochs
     assert hist.epochs[-1].train_loss < hist.epochs[0].train_loss
@@ -171,16 +197,34 @@ def test_checkpoint_runs_through_the_live_predictor(planted, glove, tmp_path):
 
     splits, E = planted
     hp = FAST.with_overrides(epochs=1)
-    ck, _ = train_supervised(splits["train"].subset(range(64)), splits["valid"].subset(range(32)), WORDS, E, hparams=hp,
-                             out=tmp_path / "one.ckpt", embedding_space=glove.name,
-                             feature_spaces=sdk_feature_spaces(glove.space()), progress=False, log=quiet)
+    ck, _ = train_supervised(
+        splits["train"].subset(range(64)),
+        splits["valid"].subset(range(32)),
+        WORDS,
+        E,
+        hparams=hp,
+        out=tmp_path / "one.ckpt",
+        embedding_space=glove.name,
+        feature_spaces=sdk_feature_spaces(glove.space()),
+        progress=False,
+        log=quiet,
+    )
     ck = Checkpoint.load(tmp_path / "one.ckpt")
     ds = splits["test"].subset([0, 1, 2])
     probs = predict_dataset(ck, ds)
     T = ds.seq_len
     sm = ds.step_masks
-    w = Window(ds.text[1], ds.acoustic[1], ds.visual[1], np.zeros(T), np.zeros(T), sm["text"][1] | sm["acoustic"][1],
-               sm["text"][1], sm["acoustic"][1], sm["visual"][1])
+    w = Window(
+        ds.text[1],
+        ds.acoustic[1],
+        ds.visual[1],
+        np.zeros(T),
+        np.zeros(T),
+        sm["text"][1] | sm["acoustic"][1],
+        sm["text"][1],
+        sm["acoustic"][1],
+        sm["visual"][1],
+    )
     live = Predictor(ck).predict(w, WORDS)
     assert np.allclose(live.probabilities, probs[1], atol=1e-5)
 
@@ -189,9 +233,19 @@ def test_checkpoint_runs_through_the_live_predictor(planted, glove, tmp_path):
 def test_zero_shot_through_the_mapping_functions(planted, glove, tmp_path):
     splits, E = planted
     out = tmp_path / "zsl.ckpt"
-    ck, hist = train_zsl(splits["train"], splits["valid"], "anger", WORDS, E, FAST, out=out,
-                         feature_spaces=sdk_feature_spaces(glove.space()), embedding_space=glove.name,
-                         progress=False, log=quiet)
+    ck, hist = train_zsl(
+        splits["train"],
+        splits["valid"],
+        "anger",
+        WORDS,
+        E,
+        FAST,
+        out=out,
+        feature_spaces=sdk_feature_spaces(glove.space()),
+        embedding_space=glove.name,
+        progress=False,
+        log=quiet,
+    )
     ck = Checkpoint.load(out)
     assert ck.emotion_words == WORDS  # the unseen word is listed, with its vector
     assert ck.provenance["unseen_emotions"] == ["anger"] and "anger" not in ck.provenance["trained_emotions"]
@@ -209,7 +263,9 @@ def test_zero_shot_through_the_mapping_functions(planted, glove, tmp_path):
     from model.inference import Predictor
 
     pred = Predictor(ck)
-    pred.add_emotion("random", rng.normal(size=E.shape[1]).astype(np.float32) * np.linalg.norm(E[0]) / np.sqrt(E.shape[1]))
+    pred.add_emotion(
+        "random", rng.normal(size=E.shape[1]).astype(np.float32) * np.linalg.norm(E[0]) / np.sqrt(E.shape[1])
+    )
     rand = evaluate_checkpoint(ck, splits["test"].rename_emotions({"anger": "random"}), "av", predictor=pred)
     assert rand.rows[0].auc < anger_av - 0.1
 
@@ -218,8 +274,18 @@ def test_zero_shot_through_the_mapping_functions(planted, glove, tmp_path):
 def zsl_source(planted, glove, tmp_path_factory):
     splits, E = planted
     out = tmp_path_factory.mktemp("fsl") / "source.ckpt"
-    ck, _ = train_zsl(splits["train"], splits["valid"], "anger", WORDS, E, FAST.with_overrides(epochs=4), out=out,
-                      embedding_space=glove.name, progress=False, log=quiet)
+    ck, _ = train_zsl(
+        splits["train"],
+        splits["valid"],
+        "anger",
+        WORDS,
+        E,
+        FAST.with_overrides(epochs=4),
+        out=out,
+        embedding_space=glove.name,
+        progress=False,
+        log=quiet,
+    )
     return Checkpoint.load(out)
 
 
@@ -228,8 +294,18 @@ def zsl_source(planted, glove, tmp_path_factory):
 def test_few_shot_modes(planted, glove, zsl_source, tmp_path, mode):
     splits, E = planted
     hp = FAST.with_overrides(epochs=2, fsl_fraction=0.02, gem_memory=64)
-    ck, hist = train_fsl(zsl_source, splits["train"], splits["valid"], "anger", mode, hp,
-                         out=tmp_path / f"{mode}.ckpt", embedding_space=glove.name, progress=False, log=quiet)
+    ck, hist = train_fsl(
+        zsl_source,
+        splits["train"],
+        splits["valid"],
+        "anger",
+        mode,
+        hp,
+        out=tmp_path / f"{mode}.ckpt",
+        embedding_space=glove.name,
+        progress=False,
+        log=quiet,
+    )
     fs = ck.provenance["few_shot"]
     n_pos = math.ceil(0.02 * len(splits["train"].positives("anger")))
     assert fs["mode"] == mode and fs["positives"] == n_pos and fs["samples"] == 2 * n_pos
@@ -242,8 +318,17 @@ def test_few_shot_modes(planted, glove, zsl_source, tmp_path, mode):
     # validation covers the new and the old emotions
     assert hist.epochs[0].valid["auc"] is not None
     with pytest.raises(TrainingError, match="trained with 'anger'"):
-        train_fsl(ck, splits["train"], splits["valid"], "anger", mode, hp, embedding_space=glove.name,
-                  progress=False, log=quiet)
+        train_fsl(
+            ck,
+            splits["train"],
+            splits["valid"],
+            "anger",
+            mode,
+            hp,
+            embedding_space=glove.name,
+            progress=False,
+            log=quiet,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,11 +391,30 @@ def test_stale_resume_state_is_refused(planted, glove, tmp_path):
     with pytest.raises(_Interrupt):
         train_supervised(tr, va, WORDS, E, hparams=hp, out=out, embedding_space=glove.name, progress=False, log=stop)
     with pytest.raises(TrainingError, match="resume state is from a different run .*lr"):
-        train_supervised(tr, va, WORDS, E, hparams=hp.with_overrides(lr=1e-2), out=out, embedding_space=glove.name,
-                         progress=False, log=quiet)
+        train_supervised(
+            tr,
+            va,
+            WORDS,
+            E,
+            hparams=hp.with_overrides(lr=1e-2),
+            out=out,
+            embedding_space=glove.name,
+            progress=False,
+            log=quiet,
+        )
     # resume=False starts over
-    _, h = train_supervised(tr, va, WORDS, E, hparams=hp.with_overrides(lr=1e-2), out=out, embedding_space=glove.name,
-                            progress=False, log=quiet, resume=False)
+    _, h = train_supervised(
+        tr,
+        va,
+        WORDS,
+        E,
+        hparams=hp.with_overrides(lr=1e-2),
+        out=out,
+        embedding_space=glove.name,
+        progress=False,
+        log=quiet,
+        resume=False,
+    )
     assert h.resumed_from is None and out.exists()
 
 
@@ -322,15 +426,26 @@ def test_unannotated_labels_do_not_affect_training(planted, glove):
     b = splits["train"].subset(range(48, 96)).select_emotions(["happy", "sad", "fear"])
     mixed = concat([a, b])
     assert mixed.emotions == ["happy", "sad", "anger", "fear"] and not mixed.label_mask[:48, 3].any()
-    garbage = EmotionDataset(mixed.text, mixed.acoustic, mixed.visual, mixed.labels.copy(), mixed.emotions, mixed.ids,
-                             mixed.step_masks, mixed.modality_mask, mixed.label_mask)
+    garbage = EmotionDataset(
+        mixed.text,
+        mixed.acoustic,
+        mixed.visual,
+        mixed.labels.copy(),
+        mixed.emotions,
+        mixed.ids,
+        mixed.step_masks,
+        mixed.modality_mask,
+        mixed.label_mask,
+    )
     garbage.labels[~garbage.label_mask] = 1.0
     words = mixed.emotions
     vecs = glove.vectors(words)
     hp = FAST.with_overrides(epochs=1)
     va = splits["valid"].subset(range(32))
     c1, _ = train_supervised(mixed, va, words, vecs, hparams=hp, embedding_space=glove.name, progress=False, log=quiet)
-    c2, _ = train_supervised(garbage, va, words, vecs, hparams=hp, embedding_space=glove.name, progress=False, log=quiet)
+    c2, _ = train_supervised(
+        garbage, va, words, vecs, hparams=hp, embedding_space=glove.name, progress=False, log=quiet
+    )
     for k in c1.state_dict:
         assert torch.equal(c1.state_dict[k], c2.state_dict[k]), k
 
@@ -348,7 +463,7 @@ def test_bad_protocol_arguments(planted, glove):
 def test_planted_directions_tied_to_word_vectors(glove):
     E = glove.vectors(WORDS)
     D = planted_directions(E, seed=0)
-    cos = (D.text @ D.text.T)
+    cos = D.text @ D.text.T
     En = E / np.linalg.norm(E, axis=1, keepdims=True)
     assert np.allclose(cos, En @ En.T, atol=1e-5)  # text directions are the word vectors themselves
     ds = planted_dataset(50, E, seed=3)
