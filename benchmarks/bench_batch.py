@@ -227,7 +227,7 @@ def bench(args, tmp: Path) -> int:
     # the goal figures first: on a shared machine a long run may be cut short
     order = ["new2", "old", "video-new", "video-old", "new1", "new2p"]
     clip = None
-    for k, job in enumerate(order):
+    for k, job in enumerate(order):  # noqa: B007
         if job.startswith("video"):
             code = REPO if job == "video-new" else old
             if args.skip_video or code is None:

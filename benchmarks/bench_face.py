@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feature_adapters.face import make_face_backend  # noqa: E402
-from feature_adapters.facet import FacetAdapter  # noqa: E402
-from feature_adapters.face_pyfeat import pyfeat_test_data_dir  # noqa: E402
+from feature_adapters.face import make_face_backend
+from feature_adapters.face_pyfeat import pyfeat_test_data_dir
+from feature_adapters.facet import FacetAdapter
 
 SIZES = ((360, 288), (640, 360))
 WARMUP = 5

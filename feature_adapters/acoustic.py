@@ -109,7 +109,7 @@ class AcousticFrames:
             raise KeyError(f"no acoustic feature '{name}' (have: {', '.join(self.names)})")
         return self.features[:, self._index[name]]
 
-    def select(self, mask) -> "AcousticFrames":
+    def select(self, mask) -> AcousticFrames:
         """The frames where ``mask`` (bool, or indices) selects."""
         return AcousticFrames(self.times[mask], self.features[mask], self.names)
 
@@ -122,11 +122,11 @@ class AcousticFrames:
         return self.column("energy_db")
 
     @classmethod
-    def empty(cls, names: tuple[str, ...] = NATIVE_NAMES) -> "AcousticFrames":
+    def empty(cls, names: tuple[str, ...] = NATIVE_NAMES) -> AcousticFrames:
         return cls(np.zeros(0), np.zeros((0, len(names)), np.float32), names)
 
     @classmethod
-    def concat(cls, parts: list["AcousticFrames"]) -> "AcousticFrames":
+    def concat(cls, parts: list[AcousticFrames]) -> AcousticFrames:
         if not parts:
             return cls.empty()
         names = parts[0].names
@@ -141,7 +141,7 @@ class AcousticFrames:
 class _Analyzer:
     """Constant tables for :func:`_frame_features` (built once, lazily)."""
 
-    _instance: "_Analyzer | None" = None
+    _instance: _Analyzer | None = None
 
     def __init__(self) -> None:
         import librosa
@@ -173,7 +173,7 @@ class _Analyzer:
         self.dct = dct.T  # (mels, ceps)
 
     @classmethod
-    def get(cls) -> "_Analyzer":
+    def get(cls) -> _Analyzer:
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance

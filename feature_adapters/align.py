@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -182,12 +183,12 @@ class FrameSeries:
         self.times, self.features, self.valid = t, f, v
 
     @classmethod
-    def empty(cls, dim: int, name: str = "frames") -> "FrameSeries":
+    def empty(cls, dim: int, name: str = "frames") -> FrameSeries:
         """A series with no frames (the modality is absent everywhere)."""
         return cls(np.zeros(0), np.zeros((0, int(dim)), dtype=np.float32), None, name)
 
     @classmethod
-    def _trusted(cls, times: np.ndarray, features: np.ndarray, valid: np.ndarray, name: str) -> "FrameSeries":
+    def _trusted(cls, times: np.ndarray, features: np.ndarray, valid: np.ndarray, name: str) -> FrameSeries:
         obj = object.__new__(cls)
         obj.times, obj.features, obj.valid, obj.name = times, features, valid, name
         return obj

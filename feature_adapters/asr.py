@@ -249,7 +249,7 @@ class ASREngine(ABC):
         audio = as_audio16k(audio16k)
         return self.transcribe(audio).words
 
-    def streaming(self, **kwargs) -> "StreamingTranscriber":
+    def streaming(self, **kwargs) -> StreamingTranscriber:
         """A new :class:`StreamingTranscriber` on this engine (one per thread)."""
         return StreamingTranscriber(self, **kwargs)
 
@@ -264,7 +264,7 @@ class FasterWhisperEngine(ASREngine):
         self.threads = threads
         self.options = options or DecodeOptions()
 
-    def with_options(self, **changes) -> "FasterWhisperEngine":
+    def with_options(self, **changes) -> FasterWhisperEngine:
         """The same loaded model with other :class:`DecodeOptions` (no reload)."""
         return FasterWhisperEngine(self.model, self.name, self.path, self.threads, replace(self.options, **changes))
 
@@ -298,7 +298,7 @@ class FasterWhisperEngine(ASREngine):
                 compression_ratio_threshold=o.compression_ratio_threshold,
             )
             raw = list(segments)  # the generator decodes lazily
-        except Exception as exc:  # noqa: BLE001 - CTranslate2/onnxruntime errors are not typed
+        except Exception as exc:
             raise ASRError(f"Whisper ({self.name}) failed to decode {duration:.1f} s of audio: {exc}") from exc
         finally:
             if fit is not None:
@@ -425,7 +425,7 @@ def load_asr(
                     local_files_only=True,
                     download_root=str(download_root) if download_root else None,
                 )
-            except Exception as exc:  # noqa: BLE001 - hub/ctranslate2 raise many types
+            except Exception as exc:
                 if is_dir:
                     raise ASRModelError(f"{target}: cannot load the Whisper model ({_first_line(exc)})") from exc
                 raise ASRModelError(

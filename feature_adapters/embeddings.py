@@ -79,7 +79,7 @@ def cache_dir() -> Path:
 class _SortedIndex(Mapping):
     """word -> row, by bisection of the sorted word list (a read-only dict look-alike)."""
 
-    def __init__(self, sorted_words: list[str], rows: np.ndarray, owner: "WordVectors"):
+    def __init__(self, sorted_words: list[str], rows: np.ndarray, owner: WordVectors):
         self._words = sorted_words
         self._rows = rows
         self._owner = owner
@@ -126,7 +126,7 @@ class WordVectors:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_arrays(cls, words: list[str], vectors: np.ndarray) -> "WordVectors":
+    def from_arrays(cls, words: list[str], vectors: np.ndarray) -> WordVectors:
         """From words in row order (first of duplicates wins) and their (len(words), dim) vectors."""
         words, vectors = _dedupe(words, vectors)
         order = sorted(range(len(words)), key=words.__getitem__)
@@ -346,7 +346,7 @@ class EmbeddingProvider(ABC):
         if path.exists():
             try:
                 return load_cache(path, self.dim)
-            except Exception as exc:  # corrupt or stale cache: rebuild it
+            except Exception as exc:  # corrupt or stale cache: rebuild it  # noqa: BLE001
                 log.warning("word-vector cache %s unreadable (%s); rebuilding", path, exc)
         words, vecs = self._build()
         wv = WordVectors.from_arrays(words, vecs)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -72,9 +72,9 @@ class FaceResult:
     backend: str = ""
     #: The other faces found in the frame (a backend asked for several), largest first; this result is the
     #: largest face. Each is a FaceResult of its own (``others`` empty).
-    others: list["FaceResult"] = field(default_factory=list)
+    others: list[FaceResult] = field(default_factory=list)
 
-    def faces(self) -> list["FaceResult"]:
+    def faces(self) -> list[FaceResult]:
         """Every face found in the frame, largest first (empty when none)."""
         return [self, *self.others] if self.face_found else []
 
@@ -175,7 +175,7 @@ class FaceBackend(ABC):
             self._closed = True
             self._close()
 
-    def __enter__(self) -> "FaceBackend":
+    def __enter__(self) -> FaceBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import argparse
 import glob
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

@@ -20,9 +20,9 @@ matrix through :func:`head_pose_from_matrix`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -61,7 +61,7 @@ def _cached(repo_id: str, names: tuple[str, ...], cache_dirs: list[str | None]) 
         for name in names:
             try:
                 hit = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-            except Exception:
+            except Exception:  # noqa: BLE001
                 hit = None
             if isinstance(hit, str) and os.path.isfile(hit):
                 return hit

@@ -19,8 +19,8 @@ for it and single-face consumers take it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 

@@ -43,7 +43,7 @@ class FeatureSpace:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FeatureSpace":
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSpace:
         return cls(
             name=str(d["name"]),
             dim=int(d["dim"]),

@@ -184,12 +184,12 @@ class SpeechMask:
         return [self.reason(float(e) - hop, float(e)) for e in np.asarray(ends, dtype=np.float64).reshape(-1)]
 
     @classmethod
-    def empty(cls, silence_dbfs: float = SpeechGateOptions.silence_dbfs) -> "SpeechMask":
+    def empty(cls, silence_dbfs: float = SpeechGateOptions.silence_dbfs) -> SpeechMask:
         z = np.zeros(0)
         return cls(z, np.zeros(0, bool), z.copy(), z.copy(), HOP_S, silence_dbfs)
 
     @classmethod
-    def concat(cls, parts: list["SpeechMask"]) -> "SpeechMask":
+    def concat(cls, parts: list[SpeechMask]) -> SpeechMask:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()

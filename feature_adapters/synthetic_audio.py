@@ -8,7 +8,7 @@ name to its generators; :func:`nonspeech_examples` draws labelled examples.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -188,7 +188,7 @@ def record_test_metrics(ck, report) -> None:
 
 
 def print_report(report) -> None:
-    from model.evaluation import format_accuracy, format_ablation
+    from model.evaluation import format_ablation, format_accuracy
 
     tables = report["tables"]
     for code, t in tables.items():
@@ -220,7 +220,7 @@ def write_json(path: str, report) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     payload = _finite(report_json(report))
-    payload["written"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    payload["written"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
         tmp.write_text(json.dumps(payload, indent=1, default=_json_default, allow_nan=False))
         os.replace(tmp, p)

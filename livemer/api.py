@@ -24,9 +24,10 @@ cheap; this module loads nothing until it is called.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -279,7 +280,7 @@ class Recognizer:
         if self._closed:
             raise LivemerError("Recognizer: closed")
 
-    def __enter__(self) -> "Recognizer":
+    def __enter__(self) -> Recognizer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -35,7 +35,7 @@ def save_baseline(
         "schema": SCHEMA,
         "seconds": float(seconds),
         "windows": int(windows),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "means": {m: [round(float(x), 6) for x in np.asarray(v).reshape(-1)] for m, v in means.items()},
         "spaces": {m: spaces.get(m, "") for m in means},
     }

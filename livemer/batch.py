@@ -28,9 +28,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .errors import LivemerError
 
@@ -62,7 +63,7 @@ class BatchOptions:
     max_faces: int | None = None  # faces per still image (None: 5) / per video frame, boxed (None: 1)
 
     @classmethod
-    def from_args(cls, args) -> "BatchOptions":
+    def from_args(cls, args) -> BatchOptions:
         return cls(
             out_dir=str(args.out),
             checkpoint=args.checkpoint,
@@ -288,7 +289,7 @@ def run_task(task: Task, options: BatchOptions, progress: Callable[[float], None
     try:
         _analyse_and_write(task, options, outcome, progress)
         outcome.ok = True
-    except Exception as exc:  # one bad input never stops the batch
+    except Exception as exc:  # one bad input never stops the batch  # noqa: BLE001
         msg = first_line(exc)
         if not isinstance(exc, LivemerError):
             msg = f"internal error ({type(exc).__name__}): {msg}"
@@ -622,7 +623,7 @@ def _model_emotions(options: BatchOptions, engine) -> list[str]:
     """The emotion set, for the headers of an index with no successful input (loads the models if needed)."""
     try:
         return list((engine or warm_engine(options)).emotions)
-    except Exception:  # the header is all that is at stake here
+    except Exception:  # the header is all that is at stake here  # noqa: BLE001
         return []
 
 

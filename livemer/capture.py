@@ -96,7 +96,7 @@ class AudioBlock:
         return self.t_end - self.samples.size / SR
 
 
-def put_latest(q: "queue.Queue", item) -> int:
+def put_latest(q: queue.Queue, item) -> int:
     """Put ``item`` into ``q`` without blocking, dropping the oldest items while it is full.
 
     Returns how many items were dropped.
@@ -114,7 +114,7 @@ def put_latest(q: "queue.Queue", item) -> int:
                 pass
 
 
-def put_eos(q: "queue.Queue") -> None:
+def put_eos(q: queue.Queue) -> None:
     """Put the end-of-stream marker, dropping the oldest item only if the queue is full."""
     put_latest(q, EOS)
 
@@ -144,7 +144,7 @@ class Source(threading.Thread):
         self.dropped = 0
         self.delivered = 0
 
-    def subscribe(self, maxsize: int, lossless: bool = False) -> "queue.Queue":
+    def subscribe(self, maxsize: int, lossless: bool = False) -> queue.Queue:
         """A new bounded queue that receives every item (oldest dropped when full).
 
         ``lossless`` (for a file source that is not paced) makes the source wait for room instead.
@@ -155,7 +155,7 @@ class Source(threading.Thread):
             self._lossless.add(id(q))
         return q
 
-    def _put(self, q: "queue.Queue", item) -> None:
+    def _put(self, q: queue.Queue, item) -> None:
         if id(q) in self._lossless and not self.paced:
             while not self.stop_event.is_set():
                 try:
@@ -215,7 +215,7 @@ def _quiet_opencv():
 
     try:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except Exception:  # pragma: no cover - older builds
+    except Exception:  # pragma: no cover - older builds  # noqa: BLE001
         pass
     return cv2
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from .batch import BatchOptions, Task, TaskOutcome, _Runner, preload, run_task
 from .errors import LivemerError, first_line
@@ -86,7 +86,7 @@ class ClusterRunner(_Runner):
             t = by_key[fut.key]
             try:
                 o = fut.result()
-            except Exception as exc:  # KilledWorker (an input that kills workers), a lost scheduler, ...
+            except Exception as exc:  # KilledWorker (an input that kills workers), a lost scheduler, ...  # noqa: BLE001
                 msg = f"{t.path}: failed on the cluster ({type(exc).__name__}: {first_line(exc)})"
                 o = TaskOutcome(t.index, t.path, False, msg, row=out.index_row(t.path, error=msg))
             else:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class LiveView:
     """Renders the driver's session in the calling thread until the end, a stop, or the window closes."""
 
-    def __init__(self, driver: "LiveDriver") -> None:
+    def __init__(self, driver: LiveDriver) -> None:
         self.driver = driver
         self.prompt: str | None = None  # an emotion word being typed
         self.prompt_label = "add emotion"  # or "teach emotion" (the t key)

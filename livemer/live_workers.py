@@ -26,7 +26,7 @@ log = logging.getLogger("livemer.live")
 class LiveWorkers:
     """The worker loops of one :class:`livemer.live.LiveDriver` (its threads run them)."""
 
-    def __init__(self, driver: "LiveDriver") -> None:
+    def __init__(self, driver: LiveDriver) -> None:
         self.d = driver
         self._caption_until = -math.inf  # stream time up to which words have been shown in the caption
 

@@ -26,10 +26,11 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -225,7 +226,7 @@ def _token_text(tok) -> str:
 # --------------------------------------------------------------------------- the driver
 
 
-def decoded_duration(info: MediaInfo, face: "FaceTrack | None", audio: "AudioAnalysis | None") -> float:
+def decoded_duration(info: MediaInfo, face: FaceTrack | None, audio: AudioAnalysis | None) -> float:
     """The media's duration, or where a truncated video or audio track stops decoding (pure)."""
     from .media import MIN_DECODED_FRACTION, audio_truncated
 

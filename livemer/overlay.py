@@ -19,8 +19,8 @@ no camera. The pure helpers (:func:`caption_tail`, :func:`contribution_shares`,
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -73,7 +73,7 @@ class Registry:
                 )
                 items[e.name] = e
             return items
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             backup = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             try:
@@ -118,7 +118,7 @@ class Registry:
             word=word,
             space=space,
             vector=[round(float(x), 6) for x in np.asarray(vector).reshape(-1)],
-            added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            added=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             adaptation=adaptation,
         )
         with self._lock:

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class VoiceOptions:
     gate: Callable[[], SpeechGate] | None = silero_gate
 
     @classmethod
-    def gated(cls, speech_gate: bool = True, **kw) -> "VoiceOptions":
+    def gated(cls, speech_gate: bool = True, **kw) -> VoiceOptions:
         """With the Silero speech gate, or with none (``speech_gate=False``: any voiced sound is a voice)."""
         return cls(gate=silero_gate if speech_gate else None, **kw)
 
@@ -176,12 +177,12 @@ class SpeechOptions:
     max_buffer_s: float = 12.0
 
     @classmethod
-    def live(cls, **kw) -> "SpeechOptions":
+    def live(cls, **kw) -> SpeechOptions:
         """Greedy, one temperature, a token cap: each live decode re-reads the buffer, so it must be cheap."""
         return cls(**{"beam_size": 1, "temperatures": (0.0,), "max_tokens_per_s": 12.0, **kw})
 
     @classmethod
-    def file(cls, **kw) -> "SpeechOptions":
+    def file(cls, **kw) -> SpeechOptions:
         """One pass over the whole audio with the recogniser's own beam and fallbacks."""
         return cls(**kw)
 
@@ -226,7 +227,7 @@ class FaceStage:
         self._ts_last = 0.0
         self._seen = False  # the tracker has seen a stream (MediaPipe's results depend on the timestamps)
 
-    def load(self, backend=None) -> "FaceStage":
+    def load(self, backend=None) -> FaceStage:
         """Build the backend (or adopt ``backend``) and its Facet adapter; raises the backend's error."""
         if self.backend is None:
             if backend is None:
@@ -320,7 +321,7 @@ class AcousticRows:
         return int(self.times.shape[0])
 
     @classmethod
-    def empty(cls, dim: int = 74) -> "AcousticRows":
+    def empty(cls, dim: int = 74) -> AcousticRows:
         return cls(np.zeros(0), np.zeros((0, dim), np.float32), np.zeros(0, bool))
 
 
@@ -335,7 +336,7 @@ class VoiceStage:
         self.adapter = None
         self.gate: SpeechGate | None = None
 
-    def load(self) -> "VoiceStage":
+    def load(self) -> VoiceStage:
         if self.extractor is None:
             import_heavy("acoustic")
             from feature_adapters.acoustic import StreamingAcousticExtractor
@@ -450,7 +451,7 @@ class SpeechStage:
         self._flushed_upto = -math.inf  # stream time up to which an utterance end was committed
         self.last_decode = ""  # "decode", "end of utterance" or "flush"
 
-    def load(self, recogniser=None) -> "SpeechStage":
+    def load(self, recogniser=None) -> SpeechStage:
         if self.recogniser is None:
             if recogniser is None:
                 import_heavy("asr")

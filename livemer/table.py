@@ -26,8 +26,8 @@ resumed batch gets the rows of the inputs it skipped.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .outputs import MODALITIES, atomic_path, result_columns
 

@@ -213,7 +213,7 @@ def windows_arrays(windows: Sequence) -> dict[str, np.ndarray]:
     return out
 
 
-def batch_from_arrays(a) -> "object":
+def batch_from_arrays(a) -> object:
     from model.inference import WindowBatch
 
     return WindowBatch(
@@ -332,7 +332,7 @@ def fit_from_windows(
         "l2": float(fit.l2),
         "train_auc": None if math.isnan(fit.train_auc) else round(float(fit.train_auc), 4),
         "calibrated": bool(pred.calibration),
-        "fitted": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "fitted": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     return TeachResult(name, adaptation, fit, warnings, sources)
 

@@ -80,7 +80,7 @@ class Examples:
         return int(self.mask.shape[0])
 
     @staticmethod
-    def concat(parts: Sequence["Examples"]) -> "Examples":
+    def concat(parts: Sequence[Examples]) -> Examples:
         parts = [p for p in parts if len(p)]
         if not parts:
             raise AdaptError("no windows to fit on")

@@ -69,7 +69,7 @@ class Checkpoint:
         embedding_space: str,
         display_emotions: list[str] | None = None,
         provenance: dict[str, Any] | None = None,
-    ) -> "Checkpoint":
+    ) -> Checkpoint:
         return cls(
             config=net.config,
             state_dict={k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
@@ -156,7 +156,7 @@ class Checkpoint:
             a = _as_numpy(v)
             sd[str(k)] = a.astype(np.float16) if a.dtype.kind == "f" else a
         prov = dict(self.provenance)
-        prov.setdefault("saved", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        prov.setdefault("saved", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -177,7 +177,7 @@ class Checkpoint:
         return encode_payload(self.to_payload())
 
     @classmethod
-    def from_bytes(cls, data: bytes, path: Path | None = None) -> "Checkpoint":
+    def from_bytes(cls, data: bytes, path: Path | None = None) -> Checkpoint:
         return cls.from_payload(decode_payload(data, path), path)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -196,7 +196,7 @@ class Checkpoint:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Checkpoint":
+    def load(cls, path: str | os.PathLike) -> Checkpoint:
         path = Path(path)
         if not path.exists():
             raise CheckpointError(f"checkpoint not found: {path}")
@@ -207,7 +207,7 @@ class Checkpoint:
         return cls.from_bytes(data, path)
 
     @classmethod
-    def from_payload(cls, payload: Any, path: Path | None = None) -> "Checkpoint":
+    def from_payload(cls, payload: Any, path: Path | None = None) -> Checkpoint:
         """A checkpoint from a payload dict (as :meth:`to_payload` gives; torch tensors are accepted too)."""
         where = str(path) if path else "checkpoint"
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -274,7 +274,7 @@ def decode_payload(data: bytes, path: Path | None = None) -> Any:
         if bytes(data[:4]) == ZIP_MAGIC:
             return _decode_torch(data)
         return _decode_safetensors(data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{where}: not a readable livemer checkpoint ({type(exc).__name__})") from None
 
 

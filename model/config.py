@@ -54,7 +54,7 @@ class ModelConfig:
         return {m: int(k) for m, k in self.zero_shot.get("anchors", {}).items() if int(k) > 0}
 
     @classmethod
-    def paper(cls, emb_dim: int = 50, acoustic_dim: int = 74, visual_dim: int = 35) -> "ModelConfig":
+    def paper(cls, emb_dim: int = 50, acoustic_dim: int = 74, visual_dim: int = 35) -> ModelConfig:
         return cls(
             input_dims={"text": emb_dim, "acoustic": acoustic_dim, "visual": visual_dim},
             hidden={"text": emb_dim, "acoustic": 200, "visual": 100},
@@ -65,7 +65,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         return cls(
             input_dims={k: int(v) for k, v in d["input_dims"].items()},
             hidden={k: int(v) for k, v in d["hidden"].items()},

@@ -173,7 +173,7 @@ class EmotionDataset:
         return f"{self.name or 'dataset'}: {len(self)} samples, T={self.seq_len}, dims {self.dims}; positives {counts}; present {mods}"
 
     # -- derived datasets -------------------------------------------------------------
-    def subset(self, index: Sequence[int] | np.ndarray, name: str | None = None) -> "EmotionDataset":
+    def subset(self, index: Sequence[int] | np.ndarray, name: str | None = None) -> EmotionDataset:
         """The samples at ``index`` (int indices or a boolean mask), in that order."""
         idx = np.asarray(index)
         if idx.dtype == bool:
@@ -201,7 +201,7 @@ class EmotionDataset:
             have = ", ".join(self.groups) or "none"
             raise KeyError(f"{self.name or 'dataset'} has no '{key}' grouping (it has {have})") from None
 
-    def select_emotions(self, emotions: Sequence[str]) -> "EmotionDataset":
+    def select_emotions(self, emotions: Sequence[str]) -> EmotionDataset:
         """Re-index the label columns to ``emotions``; ones this dataset lacks are unannotated."""
         emotions = [str(e) for e in emotions]
         n = len(self)
@@ -214,7 +214,7 @@ class EmotionDataset:
                 lm[:, j] = self.label_mask[:, k]
         return replace(self, labels=y, label_mask=lm, emotions=emotions)
 
-    def rename_emotions(self, mapping: dict[str, str] | Sequence[str]) -> "EmotionDataset":
+    def rename_emotions(self, mapping: dict[str, str] | Sequence[str]) -> EmotionDataset:
         """New emotion words: a dict old -> new, or a list of K new words in column order."""
         if isinstance(mapping, dict):
             new = [mapping.get(e, e) for e in self.emotions]
@@ -227,12 +227,12 @@ class EmotionDataset:
                 )
         return replace(self, emotions=new)
 
-    def with_modalities(self, modalities: Sequence[str]) -> "EmotionDataset":
+    def with_modalities(self, modalities: Sequence[str]) -> EmotionDataset:
         """The same samples with only ``modalities`` present (others masked, not deleted)."""
         keep = np.array([m in modalities for m in MODALITIES], bool)
         return replace(self, modality_mask=self.modality_mask & keep[None, :])
 
-    def normalized(self, stats: dict[str, NormStats]) -> "EmotionDataset":
+    def normalized(self, stats: dict[str, NormStats]) -> EmotionDataset:
         """Features normalised with ``stats`` on observed steps; modalities without stats are only masked."""
         out = {}
         for m in MODALITIES:

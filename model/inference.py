@@ -8,8 +8,8 @@ instead (same results within float rounding).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -218,7 +218,7 @@ class Predictor:
             rows.append(np.asarray(v, np.float32))
         return np.stack(rows) if rows else np.zeros((0, self.checkpoint.config.emb_dim), np.float32)
 
-    def _E(self, emotions: Sequence[str]) -> np.ndarray:
+    def _E(self, emotions: Sequence[str]) -> np.ndarray:  # noqa: N802
         key = tuple(emotions)
         if key != self._cache_key:
             E = self.emotion_matrix(emotions)

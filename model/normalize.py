@@ -20,11 +20,11 @@ class NormStats:
         return {"mean": np.asarray(self.mean, np.float32).tolist(), "std": np.asarray(self.std, np.float32).tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NormStats":
+    def from_dict(cls, d: dict) -> NormStats:
         return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
     @classmethod
-    def identity(cls, dim: int) -> "NormStats":
+    def identity(cls, dim: int) -> NormStats:
         return cls(np.zeros(dim, np.float32), np.ones(dim, np.float32))
 
 

@@ -53,7 +53,7 @@ class TrainHParams:
         if not 0.0 < self.fsl_fraction <= 1.0:
             raise ValueError("fsl_fraction must be in (0, 1]")
 
-    def with_overrides(self, **overrides: Any) -> "TrainHParams":
+    def with_overrides(self, **overrides: Any) -> TrainHParams:
         """A copy with the given fields changed; ``None`` values are ignored."""
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known
@@ -65,7 +65,7 @@ class TrainHParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainHParams":
+    def from_dict(cls, d: dict[str, Any]) -> TrainHParams:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

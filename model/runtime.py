@@ -11,8 +11,9 @@ import torch; it reads a state dict of numpy arrays (or anything
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,7 @@ class NumpyEmotionNet:
         self.fusion_weights = softplus(self.fusion_raw)  # (3,) positive
 
     @classmethod
-    def from_state_dict(cls, config: ModelConfig, state_dict: Mapping[str, Any]) -> "NumpyEmotionNet":
+    def from_state_dict(cls, config: ModelConfig, state_dict: Mapping[str, Any]) -> NumpyEmotionNet:
         """Weights by the network's key names; values are cast to float32.
 
         Raises ValueError (one line) naming the first missing, unexpected or misshapen key.

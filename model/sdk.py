@@ -90,13 +90,13 @@ def sdk_feature_spaces(text_space) -> dict:
         from feature_adapters.covarep import COVAREP74
 
         spaces["acoustic"] = COVAREP74
-    except Exception:
+    except Exception:  # noqa: BLE001
         spaces["acoustic"] = FeatureSpace("covarep-74", COVAREP_DIM, description="COVAREP acoustic features (CMU SDK)")
     try:
         from feature_adapters.facet import FACET35
 
         spaces["visual"] = FACET35
-    except Exception:
+    except Exception:  # noqa: BLE001
         spaces["visual"] = FeatureSpace("facet-35", FACET_DIM, description="Facet 4.2 facial features (CMU SDK)")
     return spaces
 
@@ -235,11 +235,11 @@ def _load_pickle(path: Path) -> Any:
             return pickle.load(fh)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found (expected a MulT pickle)") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         try:  # pickles written by Python 2 numpy
             with open(path, "rb") as fh:
                 return pickle.load(fh, encoding="latin1")
-        except Exception:
+        except Exception:  # noqa: BLE001
             raise DatasetError(
                 f"{path}: not a readable pickle ({type(exc).__name__}); expected a MulT data pickle"
             ) from None
@@ -376,7 +376,7 @@ class ComputationalSequence:
             for k in root["metadata"].keys():
                 try:
                     self.metadata[k] = _decode_meta(root["metadata"][k][()])
-                except Exception:
+                except Exception:  # noqa: BLE001
                     self.metadata[k] = None
 
     # mapping interface
@@ -428,10 +428,10 @@ class ComputationalSequence:
     def close(self) -> None:
         try:
             self._h5.close()
-        except Exception:
+        except Exception:  # noqa: BLE001
             pass
 
-    def __enter__(self) -> "ComputationalSequence":
+    def __enter__(self) -> ComputationalSequence:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -761,8 +761,8 @@ def build_csd_splits(
         dims = {"t": text_dim, "a": COVAREP_DIM, "v": FACET_DIM}
 
         def stack(k: str, dim: int | None = None) -> np.ndarray:
-            if n:
-                return np.stack(b[k])
+            if n:  # noqa: B023
+                return np.stack(b[k])  # noqa: B023
             return np.zeros((0, seq_len, dim), np.float32) if dim is not None else np.zeros((0, seq_len), bool)
 
         out[split] = EmotionDataset(

@@ -88,7 +88,7 @@ class TrainHistory:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainHistory":
+    def from_dict(cls, d: dict[str, Any]) -> TrainHistory:
         h = cls(
             epochs=[EpochRecord(**e) for e in d.get("epochs", [])],
             best_epoch=int(d.get("best_epoch", 0)),
@@ -118,7 +118,7 @@ class TensorData:
     def __len__(self) -> int:
         return int(self.text.shape[0])
 
-    def batch(self, idx: torch.Tensor) -> "TensorData":
+    def batch(self, idx: torch.Tensor) -> TensorData:
         return TensorData(
             self.text[idx],
             self.acoustic[idx],
@@ -195,7 +195,7 @@ def _default_log(msg: str) -> None:
         from tqdm import tqdm
 
         tqdm.write(msg, file=sys.stderr)
-    except Exception:  # pragma: no cover
+    except Exception:  # pragma: no cover  # noqa: BLE001
         print(msg, file=sys.stderr)
 
 
@@ -450,7 +450,7 @@ class Trainer:
     def _load_sidecar(path: Path, fingerprint) -> dict[str, Any]:
         try:
             st = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             raise TrainingError(
                 f"{path}: unreadable resume state ({type(exc).__name__}); delete it to start over"
             ) from None
@@ -633,7 +633,7 @@ def train_supervised(
     if checkpoint_vectors is None and ck_words != words:
         raise TrainingError("checkpoint_words given without checkpoint_vectors")
     prov = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "protocol": protocol,
         "trained_emotions": words,
         "hparams": hp.to_dict(),

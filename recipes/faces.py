@@ -249,7 +249,7 @@ def visual_rows(entries: Sequence[dict[str, np.ndarray]], space: str = FACET) ->
     return np.stack(rows)
 
 
-def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), duration: float | None = None):
+def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), duration: float | None = None):  # noqa: B008
     """The live window of a static face shown for ``duration`` seconds with no voice and no words.
 
     The default duration (``n_steps * pseudo_step``) fills the window: every step
@@ -283,7 +283,7 @@ def build_faces(
     entries: Sequence[dict[str, np.ndarray]],
     *,
     space: str = FACET,
-    settings: WindowSettings = WindowSettings(),
+    settings: WindowSettings = WindowSettings(),  # noqa: B008
     duration: float | None = None,
     source_labels: dict[str, Sequence[str]] | None = None,
     name: str = "faces",
@@ -338,7 +338,7 @@ def load_faces(
     *,
     sources: Sequence[str] = SOURCES,
     space: str = FACET,
-    settings: WindowSettings = WindowSettings(),
+    settings: WindowSettings = WindowSettings(),  # noqa: B008
     duration: float | None = None,
     cache: FeatureCache | None = None,
     workers: int = 1,

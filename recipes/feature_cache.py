@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from feature_adapters.errors import LivemerError
 
 log = logging.getLogger(__name__)

@@ -125,7 +125,7 @@ class RecipeSettings:
     threads: int = 1
 
     @classmethod
-    def quick(cls) -> "RecipeSettings":
+    def quick(cls) -> RecipeSettings:
         """A few minutes end to end (tests): actor 01 only, a few clips/photos per class, tiny nets, 1-2 epochs."""
         return cls(
             train_actors=(1,),
@@ -162,7 +162,7 @@ class RecipeSettings:
         blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
-    def protocol(self) -> "RecipeSettings":
+    def protocol(self) -> RecipeSettings:
         """The smaller settings of the protocol runs (LOCO, LOSO, leave-one-emotion-out)."""
         s = self.protocol_per_epoch_scale
 
@@ -963,7 +963,7 @@ class Recipe:
         return {
             "recipe": "default-v2",
             "command": "python -m recipes.recipe_default (livemer train --recipe default; make checkpoint)",
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
             "data": {
                 "ravdess": f"RAVDESS speech, actors {_actors(self.settings, 'train')} train / "

@@ -149,7 +149,7 @@ def build_speech(
     audio: Sequence[ClipAudioFeatures],
     ends: Sequence[float] = (1.0,),
     *,
-    settings: WindowSettings = WindowSettings(),
+    settings: WindowSettings = WindowSettings(),  # noqa: B008
     corpus_labels: dict[str, Sequence[str]] | None = None,
     name: str = "speech",
 ) -> EmotionDataset:
@@ -216,7 +216,7 @@ def load_speech(
     *,
     corpora: Sequence[str] = CORPORA,
     ends: Sequence[float] = (1.0,),
-    settings: WindowSettings = WindowSettings(),
+    settings: WindowSettings = WindowSettings(),  # noqa: B008
     cache: FeatureCache | None = None,
     workers: int = 1,
     limit: int | None = None,

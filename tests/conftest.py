@@ -58,7 +58,6 @@ SIX = ["anger", "disgust", "fear", "happy", "sad", "surprise"]
 
 def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None):
     """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors."""
-    import numpy as np
     import torch
 
     from feature_adapters.embeddings import get_provider

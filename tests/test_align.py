@@ -402,7 +402,7 @@ def _random_timeline(rng, duration=30.0, d=(4, 3, 2)):
 def _feed(aligner, rng, words, ac, vi, upto):
     """Add everything with time < upto in random interleaved chunks."""
     jobs = []
-    for kind, (t, f, v) in (("a", ac), ("v", vi)):
+    for kind, (t, f, v) in (("a", ac), ("v", vi)):  # noqa: B007
         sel = np.flatnonzero(t < upto)
         cuts = np.sort(rng.choice(len(sel), size=min(len(sel), 12), replace=False)) if len(sel) else []
         for chunk in np.split(sel, cuts):

@@ -76,8 +76,8 @@ def _frames(path: Path):
 
 
 def test_recognizer_frames_and_audio_give_results(feat_data, speech, tiny_checkpoint):
+    from livemer.media import load_audio_track, probe
     from livemer.session import Session
-    from livemer.media import probe, load_audio_track
 
     audio = load_audio_track(probe(speech))
     with livemer.Recognizer(

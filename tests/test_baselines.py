@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
 from model.datasets import EmotionDataset
+from recipes.baselines import EarlyFusionLSTM, EFLSTMConfig, predict_ef
 
 
 def _net(k=3, seed=0):

@@ -181,7 +181,7 @@ def test_pool_gives_the_same_outputs_and_survives_a_dead_worker(clips, tiny_chec
     import pandas as pd
 
     inputs = sorted(clips.glob("clip*.wav"))
-    ref = batch.run_batch(inputs, options(tmp_path / "ref", tiny_checkpoint), workers=1, progress_bar=False)
+    ref = batch.run_batch(inputs, options(tmp_path / "ref", tiny_checkpoint), workers=1, progress_bar=False)  # noqa: F841
     killed: list[int] = []
     lock = threading.Lock()
 

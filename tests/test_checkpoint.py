@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SIX, make_checkpoint
-from feature_adapters.spaces import FeatureSpace
 import model.checkpoint as checkpoint_module
+from feature_adapters.spaces import FeatureSpace
 from model.checkpoint import FORMAT, Checkpoint, CheckpointError, encode_payload, load_checkpoint
 from model.config import ModelConfig
 from model.network import EmotionEmbeddingNet
 from model.normalize import NormStats
+
+from conftest import SIX, make_checkpoint
 
 
 def _small_cfg() -> ModelConfig:

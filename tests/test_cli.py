@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SIX
 from livemer import __version__
 from livemer.cli import main
 from livemer.registry import Registry
+
+from conftest import SIX
 
 
 @pytest.fixture(autouse=True)

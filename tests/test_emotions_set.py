@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SIX
 from feature_adapters.embeddings import UnknownWordError, get_provider
 from livemer.emotions_set import resolve_emotions
 from livemer.errors import LivemerError
 from livemer.registry import Registry
 from model.checkpoint import Checkpoint
+
+from conftest import SIX
 
 
 @pytest.fixture(scope="module")

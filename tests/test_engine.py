@@ -22,7 +22,6 @@ from livemer.errors import LivemerError
 
 from conftest import SIX, make_checkpoint
 
-
 # --------------------------------------------------------------------------- smooth
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from feature_adapters import face_calibrate as fc
-from feature_adapters.facet import FACET35_COLUMNS, FACET_NEUTRAL, MEDIAPIPE_ANCHORS, OPENFACE_ANCHORS
 from feature_adapters.face_pyfeat import pyfeat_test_data_dir
+from feature_adapters.facet import FACET35_COLUMNS, FACET_NEUTRAL, MEDIAPIPE_ANCHORS, OPENFACE_ANCHORS
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
+from recipes import faces
 from recipes.feature_cache import FeatureCache
 from recipes.recipe_data import WindowSettings, windows_to_arrays
-from recipes import faces
 from recipes.splits import assert_disjoint, holdout
 
 cv2 = pytest.importorskip("cv2")

@@ -284,7 +284,7 @@ def test_model_trained_on_openface_reads_mediapipe(ravdess, mp_photo_vectors):
     clf = LogisticRegression(max_iter=3000).fit((x - mu) / sd, emotion[keep])
 
     def predict(v):
-        return int(clf.predict(((np.atleast_2d(v) - mu) / sd))[0])
+        return int(clf.predict((np.atleast_2d(v) - mu) / sd)[0])
 
     assert predict(mp_photo_vectors["happy"]) == 3
     assert predict(mp_photo_vectors["surprise"]) == 8

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import SIX
 from feature_adapters.windows import Window
 from model.checkpoint import Checkpoint
 from model.inference import EmotionPrediction, Predictor, batch_windows, parse_modalities
+
+from conftest import SIX
 
 T = 20
 

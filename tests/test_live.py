@@ -12,7 +12,6 @@ import pytest
 from livemer.live import LiveDriver, LiveOptions, StopOnSignals
 from livemer.sinks import JsonlSink
 
-
 # --------------------------------------------------------------------------- signals
 
 

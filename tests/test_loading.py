@@ -16,7 +16,7 @@ def test_import_heavy_imports_its_group_from_several_threads():
     def job(kind):
         try:
             import_heavy(kind)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=job, args=(k,)) for k in ("acoustic", "model", "acoustic")]

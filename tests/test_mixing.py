@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from model.datasets import EmotionDataset, concat
-from recipes.mixing import MixingError, MixSchedule, MixSource, _Cursor, epoch_plan, normalise_sources, train_mixture
 from model.normalize import NormStats
+from recipes.mixing import MixingError, MixSchedule, MixSource, _Cursor, epoch_plan, normalise_sources, train_mixture
 
 
 def _ds(n, emotions, text_only=False, seed=0, name="d", signal=None, offset=0):
@@ -122,8 +122,8 @@ def test_normalise_only_present_modalities():
 
 
 def test_balanced_pos_weight_and_weighted_loss():
-    from recipes.mixing import balanced_pos_weight
     from model.training import masked_bce
+    from recipes.mixing import balanced_pos_weight
 
     y = np.zeros((10, 3), np.float32)
     y[:2, 0] = 1  # 2 positives, 8 negatives -> 4

@@ -29,7 +29,7 @@ def _inputs(seed: int = 1, b: int = B):
     return (torch.randn(b, T, 50, generator=g), torch.randn(b, T, 74, generator=g), torch.randn(b, T, 35, generator=g))
 
 
-def _E(k: int = K, seed: int = 2):
+def _E(k: int = K, seed: int = 2):  # noqa: N802
     return torch.randn(k, 50, generator=torch.Generator().manual_seed(seed))
 
 

@@ -15,8 +15,8 @@ from livemer.engine import Engine, EngineConfig
 from livemer.errors import LivemerError
 from livemer.media import MediaError
 from livemer.offline import (
-    OfflineSettings,
     FileDriver,
+    OfflineSettings,
     latest_before,
     summarise,
     window_times,

@@ -311,7 +311,7 @@ def make_sdk_dir(d, label_source=None, vids=("v1", "v2", "v3"), text_dim=8, seed
     rng = np.random.default_rng(seed)
     text, ac, vi, lab = {}, {}, {}, {}
     real = read_csd(label_source) if label_source else None
-    for j, vid in enumerate(vids):
+    for j, vid in enumerate(vids):  # noqa: B007
         if real is not None:
             y, yiv = real[vid]
             duration = float(yiv[:, 1].max()) + 1.0

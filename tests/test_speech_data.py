@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from recipes import speech
 from recipes.feature_cache import FeatureCache
 from recipes.recipe_data import WindowSettings, clip_windows, windows_to_arrays
-from recipes import speech
 from recipes.splits import assert_disjoint, holdout, leave_one_out
 
 

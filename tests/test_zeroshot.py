@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.zeroshot import anchor_index, composition_weights, compose_vectors, metric_cosine, text_metric
+from model.zeroshot import anchor_index, compose_vectors, composition_weights, metric_cosine, text_metric
 
 
 def _unit(v):
