@@ -210,6 +210,30 @@ def run_pool(
     return report
 
 
+def extract_by_group(
+    items: Sequence,
+    group: Callable[[object], str],
+    extract: Callable[..., ExtractionReport],
+    prefix: str,
+    *,
+    workers: int,
+    report: str | os.PathLike | None = None,
+) -> list[ExtractionReport]:
+    """The extraction CLIs' loop: ``extract`` each group of ``items`` (in first-seen order), print each summary,
+    write the reports to ``report`` when given, and print them as one JSON line (file lists left out)."""
+    import json
+
+    reports = []
+    for g in dict.fromkeys(group(x) for x in items):
+        rep = extract([x for x in items if group(x) == g], workers=workers, progress=True, name=f"{prefix}/{g}")
+        print(rep.summary(), flush=True)
+        reports.append(rep)
+    if report:
+        write_report(report, reports)
+    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    return reports
+
+
 def write_report(path: str | os.PathLike, reports: Sequence[ExtractionReport]) -> None:
     """Write ``reports`` as one JSON object (name -> report) atomically."""
     import json

@@ -385,9 +385,8 @@ def load_faces(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recipes.faces``: run every photo through the live face path into the feature cache."""
     import argparse
-    import json
 
-    from .extraction import write_report
+    from .extraction import extract_by_group
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -401,15 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FaceDataError as exc:
         print(f"error: {exc}")
         return 2
-    reports = []
-    for src in dict.fromkeys(p.source for p in photos):
-        sub = [p for p in photos if p.source == src]
-        rep = extract_faces(sub, workers=args.workers, progress=True, name=f"faces/{src}")
-        print(rep.summary(), flush=True)
-        reports.append(rep)
-    if args.report:
-        write_report(args.report, reports)
-    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    extract_by_group(photos, lambda p: p.source, extract_faces, "faces", workers=args.workers, report=args.report)
     return 0
 
 

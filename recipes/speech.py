@@ -249,9 +249,8 @@ def load_speech(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recipes.speech``: run every clip through the live acoustic extractor into the feature cache."""
     import argparse
-    import json
 
-    from .extraction import write_report
+    from .extraction import extract_by_group
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -265,15 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpeechDataError as exc:
         print(f"error: {exc}")
         return 2
-    reports = []
-    for corpus in dict.fromkeys(c.corpus for c in clips):
-        sub = [c for c in clips if c.corpus == corpus]
-        rep = extract_speech(sub, workers=args.workers, progress=True, name=f"speech/{corpus}")
-        print(rep.summary(), flush=True)
-        reports.append(rep)
-    if args.report:
-        write_report(args.report, reports)
-    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    extract_by_group(clips, lambda c: c.corpus, extract_speech, "speech", workers=args.workers, report=args.report)
     return 0
 
 

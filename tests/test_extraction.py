@@ -14,6 +14,7 @@ from recipes.extraction import (
     OK,
     ExtractionReport,
     ItemStatus,
+    extract_by_group,
     first_per_class,
     run_pool,
     worker_env,
@@ -76,3 +77,22 @@ def test_first_per_class():
     items = [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("b", 5)]
     assert first_per_class(items, 1, lambda t: t[0]) == [("a", 1), ("b", 3)]
     assert first_per_class(items, 2, lambda t: t[0]) == [("a", 1), ("a", 2), ("b", 3), ("b", 5)]
+
+
+def test_extract_by_group_runs_each_group_in_first_seen_order_and_writes_the_report(tmp_path, capsys):
+    calls = []
+
+    def extract(sub, *, workers, progress, name):
+        calls.append((name, list(sub), workers, progress))
+        return ExtractionReport(name, [fake_task(k) for k in sub], workers=workers)
+
+    items = ["b:1", "a:1", "b:2", "a:2", "c:1"]
+    reps = extract_by_group(items, lambda x: x.split(":")[0], extract, "speech", workers=2, report=tmp_path / "r.json")
+    assert [c[0] for c in calls] == ["speech/b", "speech/a", "speech/c"]
+    assert calls[0][1:] == (["b:1", "b:2"], 2, True) and calls[2][1] == ["c:1"]
+    assert [r.name for r in reps] == ["speech/b", "speech/a", "speech/c"]
+    assert list(json.loads((tmp_path / "r.json").read_text())) == ["speech/b", "speech/a", "speech/c"]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("speech/b: 2 files, 2 ok")
+    last = json.loads(out[-1])
+    assert last["speech/a"]["ok"] == 2 and not any(k.endswith("_files") for k in last["speech/a"])
