@@ -1,12 +1,19 @@
 """Few-shot adaptation on RAVDESS: 8 examples of an emotion from ONE speaker, evaluated on OTHER speakers.
 
-Usage: nice python benchmarks/fewshot_eval.py [--emotion calm] [--speakers 1-16] [--shots 8]
-       [--per-emotion 16] [--l2 0.001 ...] [--calibrate] [--adapt acoustic,visual] [--pool]
+Usage: nice python benchmarks/fewshot_eval.py [--emotion calm] [--zero-rows] [--speakers 1-16] [--shots 8]
+       [--per-emotion 16] [--l2 0.001 0.003 0.01 0.03 0.1] [--methods plain,offset,recentre,offset+recentre]
+       [--calibrate] [--adapt acoustic,visual] [--pool]
        [--write-replay-checkpoint OUT.ckpt] [--checkpoint CKPT] [--shared ../shared]
 
-README figures: ``--l2 0.001 0.01`` (no calibration), ``--calibrate --l2 0.001 0.01``,
-``--calibrate --emotion sad --l2 0.001``, ``--calibrate --adapt acoustic`` / ``visual``,
-``--calibrate --per-emotion 48`` / ``90``, ``--pool --l2 0.0001 0.001 0.01``. Deterministic: no seed to pick.
+README figures: ``--calibrate`` (calm), ``--calibrate --emotion sad --zero-rows`` and
+``--calibrate --emotion fear --zero-rows`` (a trained emotion taught as new: its rows start at zero and
+its windows leave the replay), and without ``--calibrate``.
+Deterministic: no seed to pick.
+
+Selection: every (method, acoustic l2, visual l2) of the grid is fitted for every teacher; the one reported is the one with the
+best mean AUC on DEVELOPMENT actors, the training actors 1-16 other than the teacher (their clips outside the
+replay pool and outside their calibration), never on actors 17-20. The library default (method "offset",
+``model.adapt.DEFAULT_L2``) is what this selection chose for calm with ``--calibrate``.
 
 Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
 
@@ -18,10 +25,13 @@ Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
   (RAVDESS's two sentences carry no emotion anyway);
 * examples: ``--shots`` clips of the emotion from one speaker (strong intensity
   first), every 0.2 s window ending at least 1 s into the clip (file mode's hop);
+  methods "recentre" move them by (replay neutral - the teacher's own neutral) mean
+  representation, the teacher's neutral being the clips that calibrate them (statement 1);
+  "offset" fits an intercept (the adapter's score offset);
 * negatives: a replay set of the seen emotions, ``--per-emotion`` windows each,
   drawn from actors 1-16 except the speaker (what a checkpoint carries,
-  ``model.adapt.attach_replay``); variant "+own neutral" adds the speaker's
-  neutral clips (what a 10 s calibration gives);
+  ``model.adapt.attach_replay``);
+* development (selection only): actors 1-16 except the teacher, one window per clip at its end;
 * evaluation: actors 17-20 (never trained), one window per clip at its end;
   AUC of the new emotion (adapted vs zero-shot) and the mean AUC of the seen
   emotions before and after (scored through the Predictor with the adapter set).
@@ -85,13 +95,40 @@ def batch_of(windows) -> WindowBatch:
     )
 
 
+METHODS = ("plain", "offset", "recentre", "offset+recentre")
+
+
+def parse_methods(s: str) -> list[str]:
+    out = [m.strip() for m in s.split(",") if m.strip()]
+    bad = [m for m in out if m not in METHODS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"methods are {', '.join(METHODS)} (comma-separated)")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--emotion", default="calm", help="the emotion taught (RAVDESS name: calm, or a seen one: sad ...)")
+    ap.add_argument(
+        "--zero-rows",
+        action="store_true",
+        help="start (and regularise) the taught rows at zero instead of the word's rows: with a trained "
+        "emotion, it is taught as new (its own trained rows are not used; its windows leave the replay)",
+    )
     ap.add_argument("--speakers", default="1-16", help="example speakers, e.g. 1-16 or 1,3,5")
     ap.add_argument("--shots", type=int, default=8)
     ap.add_argument("--per-emotion", type=int, default=16, help="replay windows per seen emotion")
-    ap.add_argument("--l2", type=float, nargs="+", default=[adapt.DEFAULT_L2])
+    ap.add_argument(
+        "--l2",
+        type=float,
+        nargs="+",
+        default=[0.001, 0.003, 0.01, 0.03, 0.1],
+        help="the l2 grid of each adapted modality (every acoustic x visual pair is tried)",
+    )
+    ap.add_argument("--show", type=int, default=12, help="grid rows printed (best on dev first)")
+    ap.add_argument(
+        "--methods", type=parse_methods, default=list(METHODS), help=f"the method grid: {', '.join(METHODS)}"
+    )
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument(
@@ -132,6 +169,7 @@ def main(argv=None) -> int:
         ap.error("--pool mixes speakers, so it cannot use one speaker's --calibrate baseline")
     if set(speakers) & set(VALID_ACTORS):
         ap.error("example speakers must not be validation actors 17-20")
+    adapted = [m.strip() for m in args.adapt.split(",") if m.strip()]
 
     def is_target(c) -> bool:
         return label_of(c) == target
@@ -139,7 +177,11 @@ def main(argv=None) -> int:
     ex_clips = {
         s: recipe_data.select_clips([c for c in clips if c.actor == s and is_target(c)], args.shots) for s in speakers
     }
-    own_neutral = {s: [c for c in clips if c.actor == s and c.emotion == "neutral"] for s in speakers}
+    calib: dict[int, list] = {c.actor: [] for c in clips}
+    for c in clips:
+        if c.emotion == "neutral" and c.statement == 1:
+            calib[c.actor].append(c)
+    own_neutral = {s: list(calib[s]) for s in speakers}  # what a teacher's calibration records
     if args.pool:
         ex_clips = {0: [c for s in speakers for c in ex_clips[s]]}
         own_neutral = {0: [c for s in speakers for c in own_neutral[s]]}
@@ -147,18 +189,13 @@ def main(argv=None) -> int:
     pool = recipe_data.select_clips(
         [c for c in clips if c.actor not in VALID_ACTORS and c.emotion not in corpora.HELD_OUT and not is_target(c)], 2
     )
+    in_pool = {c.path for c in pool}
     valid = [c for c in clips if c.actor in VALID_ACTORS]
-    calib = {c.actor: [] for c in clips}
-    for c in clips:
-        if c.emotion == "neutral" and c.statement == 1:
-            calib[c.actor].append(c)
+    dev_actors = sorted({c.actor for c in clips} - set(VALID_ACTORS))
+    dev = [c for c in clips if c.actor in dev_actors and c.path not in in_pool and c not in calib[c.actor]]
     if args.calibrate:  # the clips that calibrate a validation actor are not scored
         valid = [c for c in valid if c not in calib[c.actor]]
-    need = sorted(
-        {c.path for c in valid + pool}
-        | {c.path for s in speakers for c in ex_clips[s] + own_neutral[s]}
-        | {c.path for a in list(VALID_ACTORS) + speakers for c in calib.get(a, [])}
-    )
+    need = sorted({c.path for c in valid + pool + dev} | {c.path for a in calib for c in calib[a]})
     print(f"extracting acoustic features of {len(need)} clips (cache first) ...", file=sys.stderr, flush=True)
     audio = dict(zip(need, extract_clips(need, text=False)))
     rows = {c.path: recipe_data.ravdess_visual_rows(face, [c.face_key])[0] for c in clips if c.path in audio}
@@ -172,30 +209,44 @@ def main(argv=None) -> int:
         ts = np.arange(MIN_END, dur + 1e-9, HOP)
         return windows(c, list(ts / dur) or [1.0])
 
-    # evaluation windows (clip ends) and their labels
-    valid.sort(key=lambda c: c.actor)
-    vlab = [label_of(c) for c in valid]
-    emos = seen + [target]
-    y = {e: np.array([lab == e for lab in vlab], float) for e in emos}
-    vbs = [batch_of([windows(c, [1.0])[0] for c in valid if c.actor == a]) for a in VALID_ACTORS]
-
     # calibration: the reference is the training actors' neutral windows
     ref_b = batch_of([w for c in pool if c.emotion == "neutral" for w in windows(c, (0.6, 0.8, 1.0))])
     ref = {m: calibration.observed_mean(getattr(ref_b, m), ref_b.step_masks[m]) for m in calibration.CALIBRATED}
 
     def shift_of(actor):
-        if not args.calibrate:
+        if not args.calibrate or actor not in calib:
             return None
         b = batch_of([w for c in calib[actor] for w in dense(c)])
         return calibration.baseline_shift({m: getattr(b, m) for m in calibration.CALIBRATED}, b.step_masks, ref)
 
-    shifts = {a: shift_of(a) for a in VALID_ACTORS}
+    shifts = {a: shift_of(a) for a in sorted(calib)}
+
+    # evaluation (17-20) and development (1-16 but the teacher) windows at clip ends, each actor calibrated
+    def end_windows(cs):
+        cs = sorted(cs, key=lambda c: c.actor)
+        reps, labs, acts = [], [], []
+        for a in sorted({c.actor for c in cs}):
+            mine = [c for c in cs if c.actor == a]
+            b = batch_of([windows(c, [1.0])[0] for c in mine])
+            pred.set_calibration(shifts.get(a))
+            reps.append((b, adapt.encode_batch(pred, b, "av")))
+            labs += [label_of(c) for c in mine]
+            acts += [a] * len(mine)
+        pred.set_calibration(None)
+        return reps, np.asarray(labs), np.asarray(acts)
+
+    vparts, vlab, _ = end_windows(valid)
+    dparts, dlab, dact = end_windows(dev)
+    vex = adapt.Examples.concat([e for _, e in vparts])
+    dex = adapt.Examples.concat([e for _, e in dparts])
+    emos = seen + [target]
+    y = {e: (vlab == e).astype(float) for e in emos}
 
     def evaluate(calibrated: bool = True) -> dict[str, float]:
         parts = []
-        for a, vb in zip(VALID_ACTORS, vbs):
-            pred.set_calibration(shifts[a] if calibrated else None)
-            parts.append(np.stack([p.probabilities for p in pred.predict_batch(vb, emos, "av")]))
+        for (b, _), a in zip(vparts, VALID_ACTORS):
+            pred.set_calibration(shifts.get(a) if calibrated else None)
+            parts.append(np.stack([p.probabilities for p in pred.predict_batch(b, emos, "av")]))
         pred.set_calibration(None)
         P = np.concatenate(parts)
         return {e: roc_auc(y[e], P[:, k]) for k, e in enumerate(emos)}
@@ -207,6 +258,8 @@ def main(argv=None) -> int:
     before = evaluate()
     uncal = evaluate(False)
     init = adapt.zero_shot_rows(pred, vec)
+    if args.zero_rows:
+        init = {m: (np.zeros_like(v) if m in adapted else v) for m, v in init.items()}
 
     # the replay pool: seen emotions of the training actors, windows at 0.6/0.8/1.0 of each clip
     replay_words = [e for e in recipe_data.ravdess_names() if e in ck.emotion_words and e != target]
@@ -216,15 +269,16 @@ def main(argv=None) -> int:
             pw.append(w)
             pl.append(replay_words.index(c.name) if c.name in replay_words else -1)
             pa.append(c.actor)
-    pool_b = batch_of(pw)
-    pool_ex = adapt.encode_batch(pred, pool_b, "av")
+    pool_ex = adapt.encode_batch(pred, batch_of(pw), "av")
     pl, pa = np.asarray(pl), np.asarray(pa)
+    labels = np.zeros((len(pl), len(replay_words)))
+    labels[np.arange(len(pl))[pl >= 0], pl[pl >= 0]] = 1
 
-    results: dict[str, list] = {}
-    for l2 in args.l2:
-        for variant in ("replay", "replay+own neutral"):
-            results[f"{variant}, l2={l2:g}"] = []
-    t_fit = 0.0
+    configs = [(meth, la, lv) for meth in args.methods for la in args.l2 for lv in args.l2]
+    if len(adapted) == 1:
+        configs = [(meth, la, la) for meth in args.methods for la in args.l2]
+    results: dict[tuple, list] = {k: [] for k in configs}
+    t_fit, n_fit = 0.0, 0
     for s in speakers:
         if len(ex_clips[s]) < args.shots and not args.pool:
             print(f"speaker {s}: only {len(ex_clips[s])} {target} clips, skipped", file=sys.stderr)
@@ -234,38 +288,34 @@ def main(argv=None) -> int:
             d = dense(c)
             ws += d
             groups += [c.path.name] * len(d)
-        pred.set_calibration(shift_of(s))
+        nw = [w for c in own_neutral[s] for w in dense(c)]
+        pred.set_calibration(shifts.get(s))
         pos = adapt.encode_batch(pred, batch_of(ws), "av", adapt.clip_weights(groups))
+        own = adapt.encode_batch(pred, batch_of(nw), "av")
+        pred.set_calibration(None)
         # replay: per seen emotion, per_emotion windows from actors other than s
         keep = pa != s
-        labels = np.zeros((len(pl), len(replay_words)))
-        labels[np.arange(len(pl))[pl >= 0], pl[pl >= 0]] = 1
         idx = adapt.replay_indices(labels[keep], None, pool_ex.mask[keep], args.per_emotion, seed=0)
         sel = np.flatnonzero(keep)[idx]
-        neg_replay = adapt.Examples({m: v[sel] for m, v in pool_ex.reps.items()}, pool_ex.mask[sel])
-        nw, ng = [], []
-        for c in own_neutral[s]:
-            d = dense(c)
-            nw += d
-            ng += [c.path.name] * len(d)
-        own = adapt.encode_batch(
-            pred, batch_of(nw), "av", adapt.clip_weights(ng) * len(neg_replay) / max(1, len(own_neutral[s]))
-        )
-        pred.set_calibration(None)
-        for l2 in args.l2:
-            for variant, neg in (
-                ("replay", neg_replay),
-                ("replay+own neutral", adapt.Examples.concat([neg_replay, own])),
-            ):
-                t1 = time.perf_counter()
-                fit = adapt.fit_adapter(pos, neg, init, pred.fusion_weights, l2=l2, modalities=args.adapt.split(","))
-                t_fit += time.perf_counter() - t1
-                pred.set_adaptation(target, fit.embeddings)
-                after = evaluate()
-                pred.clear_adaptation(target)
-                results[f"{variant}, l2={l2:g}"].append(
-                    (s, after[target], np.mean([after[e] for e in seen]), fit.positives, fit.negatives)
-                )
+        neg = adapt.Examples({m: v[sel] for m, v in pool_ex.reps.items()}, pool_ex.mask[sel])
+        pop = adapt.labelled(neg, labels[sel], replay_words, "neutral")
+        dsel = dact != s
+        dsub = adapt.Examples({m: v[dsel] for m, v in dex.reps.items()}, dex.mask[dsel])
+        dy = (dlab[dsel] == target).astype(float)
+        for meth, la, lv in configs:
+            l2 = {"acoustic": la, "visual": lv}
+            p = adapt.recentre(pos, own, pop, adapted) if "recentre" in meth and pop is not None else pos
+            t1 = time.perf_counter()
+            fit = adapt.fit_adapter(
+                p, neg, init, pred.fusion_weights, l2=l2, modalities=adapted, intercept="offset" in meth
+            )
+            t_fit += time.perf_counter() - t1
+            n_fit += 1
+            r = fit.rows()
+            d_auc = roc_auc(dy, adapt.adapted_logits(dsub, r, init, pred.fusion_weights)) if dy.any() else float("nan")
+            results[(meth, la, lv)].append(
+                (s, roc_auc(y[target], adapt.adapted_logits(vex, r, init, pred.fusion_weights)), d_auc, r)
+            )
 
     if args.write_replay_checkpoint:
         train_clips = [c for c in pool if c.name in replay_words]
@@ -288,37 +338,77 @@ def main(argv=None) -> int:
         f"({len(valid)} clips, {int(y[target].sum())} positive), modalities acoustic+visual"
     )
     print(
-        f"adapted rows: {args.adapt}; checkpoint {ck.path} ({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of "
-        f"{', '.join(replay_words)}"
+        f"adapted rows: {args.adapt}{' (prior: zero rows)' if args.zero_rows else ''}; checkpoint {ck.path} "
+        f"({adapt.checkpoint_fingerprint(ck)}); replay {args.per_emotion} windows of each of {', '.join(replay_words)}"
     )
     print(
-        f"zero-shot '{target}' AUC {before[target]:.3f}; seen mean AUC {seen_before:.4f} "
-        f"({', '.join(f'{e} {before[e]:.3f}' for e in seen)})"
+        f"development (selection only): actors {dev_actors[0]}-{dev_actors[-1]} except the teacher, "
+        f"{len(dev)} clips ({int((dlab == target).sum())} positive)"
+    )
+    print(
+        f"before: '{target}' AUC {before[target]:.3f}{' (its trained rows)' if target in ck.emotion_words else ' (zero-shot)'}; "
+        f"seen mean AUC {seen_before:.4f} ({', '.join(f'{e} {before[e]:.3f}' for e in seen)})"
     )
     if args.calibrate:
         s_un = float(np.mean([uncal[e] for e in seen]))
         print(
             f"calibration on the same {len(valid)} clips: seen mean AUC {s_un:.4f} uncalibrated -> {seen_before:.4f} "
             f"calibrated ({', '.join(f'{e} {uncal[e]:.3f}->{before[e]:.3f}' for e in seen)}); "
-            f"zero-shot '{target}' {uncal[target]:.3f} -> {before[target]:.3f}"
+            f"'{target}' {uncal[target]:.3f} -> {before[target]:.3f}"
         )
+    done = {k: rs for k, rs in results.items() if rs}
+    if not done:
+        print("no teacher had enough clips")
+        return 1
+    dev_mean = {k: float(np.nanmean([r[2] for r in rs])) for k, rs in done.items()}
+    chosen = None if all(np.isnan(v) for v in dev_mean.values()) else max(done, key=lambda k: dev_mean[k])
+
+    def label(k) -> str:
+        return f"{k[0]}, l2 a={k[1]:g} v={k[2]:g}"
+
+    order = sorted(done, key=lambda k: -dev_mean[k] if not np.isnan(dev_mean[k]) else 0.0)
+    default = ("offset", adapt.DEFAULT_L2["acoustic"], adapt.DEFAULT_L2["visual"])
+    shown = order[: args.show] + [
+        k
+        for k in (default,) + tuple((m, *k[1:]) for m in args.methods for k in order[:1])
+        if k in done and k not in order[: args.show]
+    ]
     print(
-        f"{'negatives, l2':32s} {'speakers':>8s} {'new AUC mean':>12s} {'sd':>6s} {'min':>6s} {'max':>6s} "
-        f"{'>=0.80':>6s} {'seen drop max':>13s}"
+        f"\n{len(done)} configurations; the {len(shown)} shown: the best on dev, the library default, and each method at the best l2"
     )
-    for k, rs in results.items():
-        if not rs:
-            continue
-        a = np.array([r[1] for r in rs])
-        drop = max(seen_before - r[2] for r in rs)
-        print(
-            f"{k:32s} {len(rs):8d} {a.mean():12.3f} {a.std():6.3f} {a.min():6.3f} {a.max():6.3f} "
-            f"{int((a >= 0.8).sum()):3d}/{len(rs):<2d} {drop:13.4f}"
-        )
-        print("   per speaker: " + ", ".join(f"{r[0]}:{r[1]:.2f}" for r in rs))
-    n_fits = sum(len(v) for v in results.values())
     print(
-        f"features {t_feat:.1f} s; {n_fits} fits in {t_fit:.2f} s ({1000 * t_fit / max(1, n_fits):.0f} ms each, "
+        f"\n{'method, l2':36s} {'dev AUC':>7s} {'teachers':>8s} {'AUC 17-20 mean':>14s} {'sd':>6s} {'min':>6s} "
+        f"{'max':>6s} {'>=0.80':>6s}"
+    )
+    for k in shown:
+        rs = done[k]
+        a = np.array([r[1] for r in rs])
+        mark = "  <- chosen on dev" if k == chosen else ("  (library default)" if k == default else "")
+        print(
+            f"{label(k):36s} {dev_mean[k]:7.3f} {len(rs):8d} {a.mean():14.3f} {a.std():6.3f} "
+            f"{a.min():6.3f} {a.max():6.3f} {int((a >= 0.8).sum()):3d}/{len(rs):<2d}{mark}"
+        )
+    report = [chosen] if chosen is not None else []
+    if default in done and default != chosen:
+        report.append(default)
+    for k in report:
+        rs = done[k]
+        drops = []
+        for _s, _, _, r in rs:
+            pred.set_adaptation(target, r)
+            after = evaluate()
+            pred.clear_adaptation(target)
+            drops.append(seen_before - float(np.mean([after[e] for e in seen])))
+        a = np.array([r[1] for r in rs])
+        what = "chosen on dev" if k == chosen else "library default"
+        print(
+            f"\n{what}: {label(k)}: '{target}' AUC on actors 17-20 {a.mean():.3f} +- {a.std():.3f} "
+            f"(min {a.min():.3f}, max {a.max():.3f}); {int((a >= 0.8).sum())}/{len(a)} teachers >= 0.80; "
+            f"seen mean AUC drop (through the Predictor) max {max(drops):.4f}"
+        )
+        print("   per teacher: " + ", ".join(f"{r[0]}:{r[1]:.2f}" for r in rs))
+    print(
+        f"features {t_feat:.1f} s; {n_fit} fits in {t_fit:.2f} s ({1000 * t_fit / max(1, n_fit):.0f} ms each, "
         f"incl. nothing else); total {time.perf_counter() - t0:.1f} s"
     )
     return 0

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import LivemerError
 
-ADAPTER_VERSION = 1
+ADAPTER_VERSION = 2  # 2: with a score offset (the fit's intercept) and one l2 per modality
 MIN_CONTEXT = 1.0  # seconds of a clip (or span) a window must cover before it counts as an example
 FEW_CLIPS = 3  # fewer usable clips than this: a warning
 WINDOW_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask")
@@ -272,7 +272,7 @@ def fit_from_windows(
     positives: WindowSet,
     *,
     extra_negatives: Sequence[tuple[str, Sequence]] = (),
-    l2: float | None = None,
+    l2: float | dict[str, float] | None = None,
     registry=None,
 ) -> TeachResult:
     """Fit the adapter of ``name`` on ``positives`` against every negative source at hand."""
@@ -325,11 +325,12 @@ def fit_from_windows(
         "method": adapt.METHOD,
         "checkpoint": adapt.checkpoint_fingerprint(engine.checkpoint),
         "embeddings": {m: [round(float(x), 6) for x in v] for m, v in fit.embeddings.items()},
+        "offset": round(float(fit.offset), 6),
         "examples": int(positives.clips),
         "windows": int(fit.positives),
         "negatives": int(fit.negatives),
         "negative_sources": sources,
-        "l2": float(fit.l2),
+        "l2": dict(fit.l2),
         "train_auc": None if math.isnan(fit.train_auc) else round(float(fit.train_auc), 4),
         "calibrated": bool(pred.calibration),
         "fitted": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -362,7 +363,7 @@ def forget(registry, name: str) -> None:
 
 def usable_adaptations(checkpoint, entries) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """(name -> modality -> row) of the entries whose adapter fits ``checkpoint``, and one note per other."""
-    from model.adapt import checkpoint_fingerprint
+    from model.adapt import OFFSET_KEY, checkpoint_fingerprint
 
     fp = None
     out, notes = {}, []
@@ -379,6 +380,8 @@ def usable_adaptations(checkpoint, entries) -> tuple[dict[str, dict[str, np.ndar
             continue
         try:
             out[e.name] = {m: np.asarray(v, np.float32) for m, v in dict(a["embeddings"]).items()}
+            if a.get("offset"):
+                out[e.name][OFFSET_KEY] = np.asarray([float(a["offset"])], np.float32)
         except (KeyError, TypeError, ValueError):
             notes.append(f"'{e.name}': unreadable adapter; scored zero-shot")
     return out, notes

@@ -274,7 +274,7 @@ class LiveControls:
             return res
 
         def done(res) -> None:
-            self.engine.adopt(name, vec, res.fit.embeddings)
+            self.engine.adopt(name, vec, res.fit.rows())
             self.show(f"taught '+{name}' ({res.adaptation['windows']} windows; saved)", 4.0)
 
         def fail(msg: str) -> None:

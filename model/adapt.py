@@ -20,7 +20,19 @@ handful of clips *say* is not what the word means.
 With the encoders frozen the fused logit of a window is linear in the adapted
 rows, ``sum_m w_eff,m r_m . e_m``, so fitting is an L2-regularised logistic
 regression (pulled toward the zero-shot rows) on the windows' representations:
-milliseconds, numpy and scipy, no torch.
+milliseconds, numpy and scipy, no torch. The regression has an intercept, which
+the trained emotions do not need but a row fitted from a handful of clips does:
+it is stored as a score offset ``o`` (:data:`OFFSET_KEY`) that the Predictor adds
+to the emotion's score in every present modality, so the fused logit gains
+``o * sum_m w_eff,m = o * sum(w)``, the same constant whatever modalities are
+present, and the per-modality contributions still sum to the logit.
+
+One speaker's clips teach their voice as much as the emotion: the default l2 is
+one per modality, strong on the acoustic row (it stays near the zero-shot row)
+and weak on the visual one, as chosen on development actors
+(``benchmarks/fewshot_eval.py``). :func:`recentre` (the positives moved by the
+population's minus the teacher's neutral representation) is one of the methods
+that benchmark measures; it did not help there, so teaching does not use it.
 
 Everything here is pure: arrays in, arrays out.
 """
@@ -40,9 +52,12 @@ from .config import MODALITIES
 from .metrics import roc_auc
 from .runtime import effective_weights
 
-METHOD = "frozen-net embedding adapter (acoustic, visual), logistic, L2 to zero-shot"
+METHOD = "frozen-net embedding adapter (acoustic, visual), logistic with offset, L2 to zero-shot"
 ADAPTED_MODALITIES = ("acoustic", "visual")
-DEFAULT_L2 = 0.001  # chosen by the l2 sweep of benchmarks/fewshot_eval.py (README: selection caveat)
+# Chosen on development actors (training actors other than the teacher), never on the reported
+# held-out actors: benchmarks/fewshot_eval.py --calibrate (README, few-shot section).
+DEFAULT_L2 = {"acoustic": 0.1, "visual": 0.003}
+OFFSET_KEY = "offset"  # the adapter's score offset: the regression's intercept / the sum of the fusion weights
 MIN_POSITIVE_WINDOWS = 3
 REPLAY_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask", "labels")
 
@@ -102,7 +117,15 @@ class AdapterFit:
     train_auc: float  # on the fitting windows (optimistic; a sanity check only)
     positives: int
     negatives: int
-    l2: float
+    l2: dict[str, float]  # per adapted modality
+    offset: float = 0.0  # added to the emotion's score in every present modality (intercept / sum of fusion weights)
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """What :meth:`model.inference.Predictor.set_adaptation` takes: the rows and, when fitted, the offset."""
+        out = dict(self.embeddings)
+        if self.offset:
+            out[OFFSET_KEY] = np.asarray([self.offset], np.float32)
+        return out
 
     def shift(self) -> dict[str, float]:
         """Cosine similarity of each learned row to its zero-shot row."""
@@ -133,6 +156,20 @@ def design(
     return np.concatenate(cols, axis=1), c
 
 
+def adapted_logits(
+    ex: Examples, rows: Mapping[str, np.ndarray], init: Mapping[str, np.ndarray], fusion_weights: np.ndarray
+) -> np.ndarray:
+    """(N,) fused logits of one emotion scored with ``rows`` (adapted rows, maybe an offset) on ``ex``;
+    modalities ``rows`` lacks use ``init`` (the zero-shot rows). As the Predictor scores it."""
+    mods = [m for m in MODALITIES if m in rows]
+    full = {**{m: np.asarray(v) for m, v in init.items()}, **{m: np.asarray(rows[m]) for m in mods}}
+    X, c = design(ex, full, fusion_weights, mods)
+    theta = np.concatenate([np.asarray(rows[m], np.float64).reshape(-1) for m in mods])
+    offset = float(np.asarray(rows.get(OFFSET_KEY, 0.0)).reshape(-1)[0]) if OFFSET_KEY in rows else 0.0
+    present = np.asarray(ex.mask, bool).any(axis=1)
+    return X @ theta + c + offset * float(np.sum(fusion_weights)) * present
+
+
 def fit_adapter(
     positives: Examples,
     negatives: Examples,
@@ -140,15 +177,19 @@ def fit_adapter(
     fusion_weights: np.ndarray,
     *,
     modalities: Sequence[str] = ADAPTED_MODALITIES,
-    l2: float = DEFAULT_L2,
-    max_iter: int = 500,
+    l2: float | Mapping[str, float] = DEFAULT_L2,
+    intercept: bool = True,
+    max_iter: int = 2000,
 ) -> AdapterFit:
     """Learn the new emotion's rows for ``modalities`` from positive and negative windows.
 
     Loss: BCE with the positives and the negatives each weighing one half (their
-    sample weights normalised within each side), plus ``l2/2 * ||theta - theta_0||^2``
-    with ``theta_0`` the zero-shot rows. Raises :class:`AdaptError` when a side is
-    empty or no positive window has an adapted modality.
+    sample weights normalised within each side), plus ``l2_m/2 * ||theta_m - theta_0,m||^2``
+    per adapted modality ``m`` with ``theta_0`` the zero-shot rows (``l2`` one number for
+    all, or one per modality); with ``intercept`` a free bias ``b``
+    (unpenalised), returned as the score offset ``b / sum(fusion_weights)``.
+    Raises :class:`AdaptError` when a side is empty or no positive window has an
+    adapted modality.
     """
     from scipy.optimize import minimize
 
@@ -166,25 +207,31 @@ def fit_adapter(
     wp, wn = positives.sample_weights(), negatives.sample_weights()
     w = np.concatenate([0.5 * wp / wp.sum(), 0.5 * wn / wn.sum()])
     theta0 = np.concatenate([np.asarray(init[m], np.float64).reshape(-1) for m in mods])
+    k_theta = theta0.size
+    l2s = l2_per_modality(l2, mods)
+    lam = np.concatenate([np.full(np.asarray(init[m]).size, l2s[m], np.float64) for m in mods])
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = X @ theta + c
+    def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
+        theta, b = t[:k_theta], (t[k_theta] if intercept else 0.0)
+        z = X @ theta + c + b
         # BCE with logits, stable: log(1 + e^z) - y z
         loss = np.logaddexp(0.0, z) - y * z
         p = 0.5 * np.tanh(0.5 * z) + 0.5
         d = theta - theta0
-        f = float(w @ loss) + 0.5 * l2 * float(d @ d)
-        g = X.T @ (w * (p - y)) + l2 * d
-        return f, g
+        f = float(w @ loss) + 0.5 * float(d @ (lam * d))
+        r = w * (p - y)
+        g = X.T @ r + lam * d
+        return f, (np.append(g, r.sum()) if intercept else g)
 
-    res = minimize(objective, theta0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": int(max_iter)})
-    theta = res.x
+    start = np.append(theta0, 0.0) if intercept else theta0.copy()
+    res = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": int(max_iter)})
+    theta, bias = res.x[:k_theta], (float(res.x[k_theta]) if intercept else 0.0)
     out, k = {}, 0
     for m in mods:
         n = int(np.asarray(init[m]).size)
         out[m] = theta[k : k + n].astype(np.float32)
         k += n
-    z = X @ theta + c
+    z = X @ theta + c + bias
     return AdapterFit(
         embeddings=out,
         init={m: np.asarray(init[m], np.float32) for m in mods},
@@ -192,8 +239,60 @@ def fit_adapter(
         train_auc=roc_auc(y, z),
         positives=len(Xp),
         negatives=len(Xn),
-        l2=float(l2),
+        l2=l2s,
+        offset=bias / float(np.sum(fusion_weights)),
     )
+
+
+def l2_per_modality(l2: float | Mapping[str, float], modalities: Sequence[str]) -> dict[str, float]:
+    """``l2`` (one number, or modality -> number) as one non-negative number per modality."""
+    if isinstance(l2, Mapping):
+        missing = [m for m in modalities if m not in l2]
+        if missing:
+            raise AdaptError(f"no l2 for {', '.join(missing)}")
+        out = {m: float(l2[m]) for m in modalities}
+    else:
+        out = {m: float(l2) for m in modalities}
+    if not all(np.isfinite(v) and v >= 0 for v in out.values()):
+        raise AdaptError(f"l2 must be finite and >= 0, got {out}")
+    return out
+
+
+def recentre(
+    positives: Examples,
+    own_neutral: Examples,
+    population_neutral: Examples,
+    modalities: Sequence[str] = ADAPTED_MODALITIES,
+) -> Examples:
+    """The positives moved by (population neutral - teacher's neutral) mean representation, per modality.
+
+    Means are over the windows where the modality is present (weighted by the
+    sample weights); a modality either side lacks is left as it is. Only present
+    steps move: an absent modality's representation is never scored.
+    """
+    reps = {m: np.asarray(v, np.float32).copy() for m, v in positives.reps.items()}
+    for m in modalities:
+        j = MODALITIES.index(m)
+        means = []
+        for ex in (population_neutral, own_neutral):
+            sel = np.asarray(ex.mask, bool)[:, j]
+            wts = ex.sample_weights()[sel]
+            means.append(None if not sel.any() or wts.sum() <= 0 else (wts @ np.asarray(ex.reps[m])[sel]) / wts.sum())
+        if means[0] is None or means[1] is None:
+            continue
+        here = np.asarray(positives.mask, bool)[:, j]
+        reps[m][here] += (means[0] - means[1]).astype(np.float32)
+    return Examples(reps, positives.mask, positives.weights)
+
+
+def labelled(ex: Examples, labels: np.ndarray, words: Sequence[str], word: str) -> Examples | None:
+    """The windows of ``ex`` labelled ``word`` (``labels`` (N, K) over ``words``), or None when there are none."""
+    if word not in words:
+        return None
+    sel = np.asarray(labels)[:, list(words).index(word)] > 0.5
+    if not sel.any():
+        return None
+    return Examples({m: np.asarray(v)[sel] for m, v in ex.reps.items()}, np.asarray(ex.mask)[sel])
 
 
 def clip_weights(groups: Sequence[str]) -> np.ndarray:

@@ -124,6 +124,7 @@ class Predictor:
             self._torch_net()
         self.extra_vectors: dict[str, np.ndarray] = {}
         self.adapted: dict[str, dict[str, np.ndarray]] = {}  # name -> modality -> learned embedding (model.adapt)
+        self.offsets: dict[str, float] = {}  # name -> score offset of its adapter (model.adapt.OFFSET_KEY)
         self._cache_key: tuple | None = None
         self._cache_E: np.ndarray | None = None
         self._cache_embs: dict[str, np.ndarray] | None = None
@@ -162,12 +163,21 @@ class Predictor:
     def set_adaptation(self, name: str, embeddings: dict[str, np.ndarray]) -> None:
         """Score ``name`` with learned per-modality embeddings (a few-shot adapter) where given.
 
-        Modalities not in ``embeddings`` keep the word vector's mapping. Raises
+        Modalities not in ``embeddings`` keep the word vector's mapping. An
+        ``"offset"`` entry (one number, :data:`model.adapt.OFFSET_KEY`) is added to
+        the emotion's score in every present modality, so its fused logit moves by
+        ``offset * sum(fusion weights)`` whatever modalities are present. Raises
         ValueError when a vector does not fit the modality's space.
         """
         hidden = self.checkpoint.config.hidden
-        rows = {}
+        rows, offset = {}, 0.0
         for m, v in embeddings.items():
+            if m == "offset":
+                o = np.asarray(v, np.float64).reshape(-1)
+                if o.size != 1 or not np.isfinite(o[0]):
+                    raise ValueError(f"emotion '{name}': the adapter's offset must be one finite number")
+                offset = float(o[0])
+                continue
             if m not in MODALITIES:
                 raise ValueError(f"emotion '{name}': unknown modality '{m}' in its adaptation")
             v = np.asarray(v, np.float32).reshape(-1)
@@ -177,6 +187,10 @@ class Predictor:
                 )
             rows[m] = v
         self.adapted[name] = rows
+        if offset:
+            self.offsets[name] = offset
+        else:
+            self.offsets.pop(name, None)
         self._cache_key = None
 
     def set_calibration(self, shift: dict[str, np.ndarray] | None) -> None:
@@ -194,6 +208,7 @@ class Predictor:
 
     def clear_adaptation(self, name: str) -> None:
         self.adapted.pop(name, None)
+        self.offsets.pop(name, None)
         self._cache_key = None
 
     def emotion_embeddings(self, emotions: Sequence[str]) -> dict[str, np.ndarray]:
@@ -276,6 +291,11 @@ class Predictor:
         else:
             logits, scores, contrib = self._forward_torch(xs, embs, mask)
         weff = runtime.effective_weights(self.fusion_weights, mask)
+        if any(e in self.offsets for e in emotions):
+            off = np.asarray([self.offsets.get(e, 0.0) for e in emotions], np.float32)
+            scores = scores + off[None, None, :]
+            contrib = contrib + weff[:, :, None] * off[None, None, :]
+            logits = contrib.sum(axis=1)
         preds = []
         for i in range(logits.shape[0]):
             used = tuple(m for j, m in enumerate(MODALITIES) if mask[i, j])

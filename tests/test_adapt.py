@@ -66,6 +66,72 @@ def test_the_design_is_the_fused_logit():
     assert np.allclose(X @ theta + c, logits[:, 0], atol=1e-4)
 
 
+def test_the_offset_is_the_intercept_and_scores_as_the_fit_did():
+    rng = np.random.default_rng(5)
+    # the classes differ along acoustic dim 0 around a level far from 0: without an intercept the
+    # row has to spend its norm on the level; with one, the fit finds it
+    pos = _examples(60, rng, {"acoustic": np.r_[4.0, np.zeros(5)]})
+    neg = _examples(60, rng, {"acoustic": np.r_[2.0, np.zeros(5)]})
+    w = np.array([0.5, 1.0, 2.0])
+    with_b = adapt.fit_adapter(pos, neg, _init(), w, l2=1.0)
+    without = adapt.fit_adapter(pos, neg, _init(), w, l2=1.0, intercept=False)
+    assert without.offset == 0.0 and adapt.OFFSET_KEY not in without.rows()
+    assert with_b.offset < 0 and with_b.loss < without.loss
+    rows = with_b.rows()
+    assert set(rows) == {"acoustic", "visual", adapt.OFFSET_KEY}
+    # adapted_logits is the fitted logit: design + offset * sum(w); a window with nothing present scores 0
+    both = adapt.Examples.concat([pos, neg])
+    both.mask[0] = False
+    z = adapt.adapted_logits(both, rows, _init(), w)
+    X, c = adapt.design(both, _init(), w, ("acoustic", "visual"))
+    theta = np.concatenate([rows["acoustic"], rows["visual"]])
+    expect = X @ theta + c + with_b.offset * w.sum()
+    assert z[0] == 0.0 and np.allclose(z[1:], expect[1:])
+
+
+def test_l2_per_modality():
+    rng = np.random.default_rng(6)
+    init = {m: rng.normal(size=d).astype(np.float32) for m, d in D.items()}
+    pos = _examples(30, rng, {"acoustic": 2.0, "visual": 2.0})
+    fit = adapt.fit_adapter(pos, _examples(30, rng), init, W, l2={"acoustic": 1e6, "visual": 1e-3})
+    assert np.allclose(fit.embeddings["acoustic"], init["acoustic"], atol=1e-3)  # held at the zero-shot row
+    assert not np.allclose(fit.embeddings["visual"], init["visual"], atol=0.1)
+    assert fit.l2 == {"acoustic": 1e6, "visual": 1e-3}
+    assert adapt.fit_adapter(pos, _examples(30, rng), init, W, l2=0.5).l2 == {"acoustic": 0.5, "visual": 0.5}
+    with pytest.raises(adapt.AdaptError, match="no l2 for visual"):
+        adapt.fit_adapter(pos, _examples(5, rng), init, W, l2={"acoustic": 1.0})
+    with pytest.raises(adapt.AdaptError, match="finite and >= 0"):
+        adapt.fit_adapter(pos, _examples(5, rng), init, W, l2=-1.0)
+
+
+def test_recentre_moves_present_positives_by_the_neutral_difference():
+    rng = np.random.default_rng(7)
+    pos = _examples(5, rng)
+    pos.mask[0, 2] = False  # no face in the first positive: its visual representation stays
+    own = _examples(8, rng, {"acoustic": 1.0, "visual": 1.0})
+    pop = _examples(8, rng, {"acoustic": -1.0})
+    pop.mask[:, 2] = False  # the population has no visual neutral: visual is left alone
+    out = adapt.recentre(pos, own, pop)
+    d = pop.reps["acoustic"].mean(0) - own.reps["acoustic"].mean(0)
+    assert np.allclose(out.reps["acoustic"], pos.reps["acoustic"] + d, atol=1e-5)
+    assert np.array_equal(out.reps["visual"], pos.reps["visual"])
+    pop.mask[:, 2] = True
+    out = adapt.recentre(pos, own, pop)
+    dv = pop.reps["visual"].mean(0) - own.reps["visual"].mean(0)
+    assert np.array_equal(out.reps["visual"][0], pos.reps["visual"][0])
+    assert np.allclose(out.reps["visual"][1:], pos.reps["visual"][1:] + dv, atol=1e-5)
+
+
+def test_labelled_picks_one_emotion():
+    rng = np.random.default_rng(8)
+    ex = _examples(4, rng)
+    labels = np.array([[1, 0], [0, 1], [1, 0], [0, 0]], float)
+    got = adapt.labelled(ex, labels, ["neutral", "sad"], "neutral")
+    assert len(got) == 2 and np.array_equal(got.reps["visual"], ex.reps["visual"][[0, 2]])
+    assert adapt.labelled(ex, labels, ["neutral", "sad"], "fear") is None
+    assert adapt.labelled(ex, labels * 0, ["neutral", "sad"], "neutral") is None
+
+
 def test_bad_inputs_are_adapt_errors():
     rng = np.random.default_rng(3)
     with pytest.raises(adapt.AdaptError, match="positive and negative"):

@@ -358,6 +358,33 @@ def test_adapted_rows_replace_only_that_emotion(checkpoint):
     assert np.array_equal(pred.predict_windows(wins, emos)[0].logits, before[0].logits)
 
 
+def test_an_adapter_offset_moves_only_its_emotion(checkpoint):
+    pred = Predictor(checkpoint)
+    wins = [_window(i) for i in range(3)]
+    before = pred.predict_windows(wins, SIX)
+    rows = {
+        "acoustic": np.ones(checkpoint.config.hidden["acoustic"]) * 0.1,
+        "visual": np.ones(checkpoint.config.hidden["visual"]) * 0.1,
+    }
+    pred.set_adaptation("sad", rows)
+    plain = pred.predict_windows(wins, SIX)
+    pred.set_adaptation("sad", {**rows, "offset": np.array([0.5])})
+    after = pred.predict_windows(wins, SIX)
+    k = SIX.index("sad")
+    wsum = float(np.sum(pred.fusion_weights))
+    for b, p, a in zip(before, plain, after):
+        assert np.isclose(a.logits[k], p.logits[k] + 0.5 * wsum, atol=1e-4)
+        assert np.array_equal(np.delete(a.logits, k), np.delete(b.logits, k))
+        assert np.allclose(sum(a.contributions.values()), a.logits, atol=1e-4)  # they still sum to the logits
+        for m, v in a.modality_scores.items():
+            assert np.isclose(v[k], p.modality_scores[m][k] + 0.5, atol=1e-5)
+    pred.clear_adaptation("sad")
+    assert "sad" not in pred.offsets
+    assert np.array_equal(pred.predict_windows(wins, SIX)[0].logits, before[0].logits)
+    with pytest.raises(ValueError, match="one finite number"):
+        pred.set_adaptation("sad", {"offset": [1.0, 2.0]})
+
+
 def test_adaptation_and_calibration_are_checked(checkpoint):
     pred = Predictor(checkpoint)
     with pytest.raises(ValueError, match="acoustic embedding is 3-d"):

@@ -133,7 +133,8 @@ def test_fit_needs_negatives_then_learns_and_stores(engine, monkeypatch):
     assert res2.negative_sources == {"taught 'calm'": 24}
     # loading: the adapter fits this checkpoint, not another
     rows, notes = teach.usable_adaptations(engine.checkpoint, [entry])
-    assert set(rows["calm"]) == {"acoustic", "visual"} and notes == []
+    assert set(rows["calm"]) == {"acoustic", "visual", "offset"} and notes == []
+    assert np.isclose(rows["calm"]["offset"][0], a["offset"]) and set(a["l2"]) == {"acoustic", "visual"}
     other = Checkpoint.load(engine.checkpoint.path)
     other.state_dict["fusion_raw"] = np.asarray(other.state_dict["fusion_raw"]) + 1
     rows, notes = teach.usable_adaptations(other, [entry])
