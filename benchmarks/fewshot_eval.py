@@ -182,7 +182,9 @@ def main(argv=None) -> int:
         if c.emotion == "neutral" and c.statement == 1:
             calib[c.actor].append(c)
     own_neutral = {s: list(calib[s]) for s in speakers}  # what a teacher's calibration records
+    teachers = {s: [s] for s in speakers}  # their clips never count as development data
     if args.pool:
+        teachers = {0: list(speakers)}
         ex_clips = {0: [c for s in speakers for c in ex_clips[s]]}
         own_neutral = {0: [c for s in speakers for c in own_neutral[s]]}
         speakers = [0]
@@ -293,13 +295,13 @@ def main(argv=None) -> int:
         pos = adapt.encode_batch(pred, batch_of(ws), "av", adapt.clip_weights(groups))
         own = adapt.encode_batch(pred, batch_of(nw), "av")
         pred.set_calibration(None)
-        # replay: per seen emotion, per_emotion windows from actors other than s
-        keep = pa != s
+        # replay: per seen emotion, per_emotion windows from actors other than the teacher(s)
+        keep = ~np.isin(pa, teachers[s])
         idx = adapt.replay_indices(labels[keep], None, pool_ex.mask[keep], args.per_emotion, seed=0)
         sel = np.flatnonzero(keep)[idx]
         neg = adapt.Examples({m: v[sel] for m, v in pool_ex.reps.items()}, pool_ex.mask[sel])
         pop = adapt.labelled(neg, labels[sel], replay_words, "neutral")
-        dsel = dact != s
+        dsel = ~np.isin(dact, teachers[s])
         dsub = adapt.Examples({m: v[dsel] for m, v in dex.reps.items()}, dex.mask[dsel])
         dy = (dlab[dsel] == target).astype(float)
         for meth, la, lv in configs:
