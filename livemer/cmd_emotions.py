@@ -291,6 +291,12 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     a = res.adaptation
     negs = ", ".join(f"{k} {v}" for k, v in res.negative_sources.items())
     calib = "; relative to your stored neutral baseline" if a["calibrated"] else ""
+    if not a["calibrated"]:
+        print(
+            "livemer: note: no stored neutral baseline, so the examples are not calibrated; few-shot emotions "
+            "carry over to other sessions much better with one (livemer run --calibrate 10, then teach again)",
+            file=sys.stderr,
+        )
     print(
         f"adapted '{name}' from {a['examples']} clip(s) ({a['windows']} windows) against {a['negatives']} "
         f"negative windows ({negs}) in {time.perf_counter() - t0:.1f} s; the trained emotions are unchanged{calib}"

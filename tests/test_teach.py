@@ -214,8 +214,10 @@ def test_add_emotion_from_real_clips_end_to_end(shared_dir, tiny_checkpoint, tmp
             *map(str, angry),
         ]
     )
-    out = capsys.readouterr().out
+    cap = capsys.readouterr()
+    out = cap.out
     assert code == 0 and "adapted 'calm' from 3 clip(s)" in out and "calm - text:" in out
+    assert "no stored neutral baseline" in cap.err  # this fresh user never calibrated
     entry = Registry(tmp_path / "cfg" / "emotions.json").get("calm")
     assert entry.adaptation["examples"] == 3 and entry.adaptation["negative_sources"]["--negatives"] > 0
     assert main(["emotions", "--checkpoint", str(tiny_checkpoint)]) == 0
