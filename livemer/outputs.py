@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -153,7 +154,13 @@ def _jsonable(obj: Any) -> Any:
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of livemer, Python and the libraries the results depend on (no heavy imports)."""
+    """Versions of livemer, Python and the libraries the results depend on (no heavy imports; read once per
+    process: the package metadata cost 35 ms an input)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
     from . import __version__
