@@ -17,6 +17,9 @@ Every figure is a fresh ``livemer file`` process (start-up included), as a user 
 * the 60 s talking clip (``livemer.demo_media``) with all outputs (CSV, JSON, timeline PNG, annotated MP4):
   x real time from process start to exit, and from the input's own ``timings_s.wall`` (models loaded).
 
+``--asr-loops`` only: each clip's speech recognition with the file preset with and without its token cap (in
+this process, CPU seconds a clip, the worst clip, and the transcripts that differ).
+
 The load average before and after each run is printed: the machine may be shared.
 """
 
@@ -195,9 +198,47 @@ def main() -> int:
         action="store_true",
         help="only: the clips in this process, one warm driver; CPU seconds and RSS per quarter",
     )
+    ap.add_argument(
+        "--asr-loops",
+        action="store_true",
+        help="only: speech recognition per clip, the file preset with and without its token cap",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="livemer-bench-batch-") as d:
+        if args.asr_loops:
+            return asr_loops(args, Path(d))
         return flatness(args, Path(d)) if args.flatness else bench(args, Path(d))
+
+
+def asr_loops(args, tmp: Path) -> int:
+    """CPU seconds of the file preset's recognition per clip, with the token cap and without it."""
+    import numpy as np
+    import soundfile as sf
+
+    from livemer.batch import BatchOptions, warm_driver
+
+    clips = sorted(clip_folder(args, tmp).iterdir())
+    drv = warm_driver(BatchOptions(out_dir=str(tmp / "out"), checkpoint=args.checkpoint, modalities="t"))
+    drv.session.load(wait=("speech",))
+    capped = drv.session.speech.recogniser
+    uncapped = capped.with_options(max_tokens_per_s=None)
+    print(f"{load_line()}; {len(clips)} clips; recogniser options {drv.session.options.speech.decode_changes()}")
+    cpu: dict[str, list[float]] = {"capped": [], "uncapped": []}
+    differ = []
+    for p in clips:
+        x = sf.read(str(p), dtype="float32")[0]
+        text = {}
+        for name, rec in (("capped", capped), ("uncapped", uncapped)):
+            c0 = time.process_time()
+            text[name] = " ".join(w.word.strip() for w in rec.transcribe_file_audio(x))
+            cpu[name].append(time.process_time() - c0)
+        if text["capped"] != text["uncapped"]:
+            differ.append(f"{p.name}: capped {text['capped']!r} / uncapped {text['uncapped']!r}")
+    for name, v in cpu.items():
+        a = np.array(v)
+        print(f"{name}: {a.mean():.3f} CPU-s a clip (median {np.median(a):.3f}, worst {a.max():.2f}); {load_line()}")
+    print(f"{len(differ)} of {len(clips)} transcripts differ" + "".join(f"\n  {d}" for d in differ))
+    return 0
 
 
 def flatness(args, tmp: Path) -> int:

@@ -183,8 +183,11 @@ class SpeechOptions:
 
     @classmethod
     def file(cls, **kw) -> SpeechOptions:
-        """One pass over the whole audio with the recogniser's own beam and fallbacks."""
-        return cls(**kw)
+        """One pass over the whole audio with the recogniser's own beam and fallbacks, and live's token cap:
+        a decoder loop on a short clip otherwise ran the whole fallback ladder (beam 5 at six temperatures),
+        13-16 CPU-s on a 1.7 s clip instead of 0.2-0.5 (``benchmarks/bench_batch.py --asr-loops``). The cap
+        (16 + 12 tokens a second of audio, at most 200) is far above speech (3-4 tokens a second)."""
+        return cls(**{"max_tokens_per_s": 12.0, **kw})
 
     def decode_changes(self) -> dict[str, Any]:
         """The ``with_options`` changes these options make to a loaded recogniser."""

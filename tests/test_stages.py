@@ -118,7 +118,7 @@ def test_speech_options_presets_and_decode_changes():
         "max_tokens_per_s": 12.0,
         "beam_size": 2,
     }
-    assert SpeechOptions.file().decode_changes() == {"fit_window": True}
+    assert SpeechOptions.file().decode_changes() == {"fit_window": True, "max_tokens_per_s": 12.0}
 
 
 def test_speech_stage_decodes_when_due_and_commits_at_an_utterance_end():
