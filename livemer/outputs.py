@@ -435,7 +435,7 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
     axw.set_xlabel("time (s)")
     fig.subplots_adjust(left=0.06, right=0.86, top=0.93, bottom=0.11)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 
