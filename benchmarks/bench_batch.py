@@ -1,19 +1,24 @@
 """Batch speed: many short clips and one 60 s talking video, the old `livemer file` path against the new, in one run.
 
-Usage: python benchmarks/bench_batch.py [--clips 200] [--old-rev 0ef82b9] [--checkpoint CKPT] [--skip-old]
-                                        [--skip-video] [--clip-dir DIR]
+Usage: python benchmarks/bench_batch.py [--clips 200] [--clip-seconds 1.7] [--old-rev 0ef82b9] [--checkpoint CKPT]
+                                        [--skip-old] [--skip-video] [--clip-dir DIR] [--only new2,old,...]
 
 Every figure is a fresh ``livemer file`` process (start-up included), as a user runs it:
 
-* short clips: ``--clips`` RAVDESS speech clips (../shared, 16 kHz, about 3.7 s each) with ``--no-video``:
-  the old path (``--old-rev``, extracted with ``git archive``: one process, a timeline PNG per clip), and the
-  new one with 1 and 2 workers, with ``--no-plots`` and with plots. Printed: clips/s, x real time (media
-  seconds / wall seconds), the clips/s of the first and of the second half of the batch (from the times the
+* short clips: ``--clips`` RAVDESS speech clips (../shared, 16 kHz, 3.7 s each), cut to their middle
+  ``--clip-seconds`` (default 1.7 s, the length of the clips the issue measured; 0 keeps them whole), the same
+  clips for every run, with ``--no-video``: the old path (``--old-rev``, extracted with ``git archive``: one
+  process, a timeline PNG per clip, as the issue's "today" figure was measured), and the new one with 1 and 2
+  workers, with ``--no-plots`` and with plots. Printed: clips/s, x real time (media seconds / wall seconds),
+  the clips/s of the first and of the last half of the clips (100 and 100 for 200 clips; from the times the
   per-input JSON files were written), and the peak memory of the process tree (RSS summed over processes).
 * CPU seconds of the whole process tree, and what they would give with both cores to itself
   (2 x media seconds / CPU seconds): on a shared, loaded machine the wall figures mostly measure the others.
 * the 60 s talking clip (``livemer.demo_media``) with all outputs (CSV, JSON, timeline PNG, annotated MP4):
   x real time from process start to exit, and from the input's own ``timings_s.wall`` (models loaded).
+
+``--asr-loops`` only: each clip's speech recognition with the file preset with and without its token cap (in
+this process, CPU seconds a clip, the worst clip, and the transcripts that differ).
 
 The load average before and after each run is printed: the machine may be shared.
 """
@@ -33,7 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-#: The last main commit before batch mode (the old path).
+#: The old path: the main commit the batch work (branch i12: 41098a4, 91cf682, ...) started from; it analyses
+#: one input after the other in one process and draws a timeline PNG for each (no --workers, no --no-plots).
 OLD_REV = "0ef82b9"
 RUNNER = "import sys; from livemer.cli import entry; sys.argv[0] = 'livemer'; raise SystemExit(entry())"
 
@@ -128,7 +134,7 @@ def batch_figures(out: Path, run: dict) -> str:
     if half >= 2:
         first = (half - 1) / max(stamps[half - 1] - stamps[0], 1e-6)
         second = (len(stamps) - half) / max(stamps[-1] - stamps[half - 1], 1e-6)
-        rates = f"; first half {first:.2f} clips/s, second half {second:.2f} clips/s"
+        rates = f"; first {half} clips {first:.2f} clips/s, last {len(stamps) - half} clips {second:.2f} clips/s"
     return (
         f"{n} clips ({media:.0f} s of audio) in {run['wall']:.1f} s: {n / run['wall']:.2f} clips/s, "
         f"{media / run['wall']:.1f}x real time{rates}; {run['cpu']:.0f} CPU-s ({run['cpu'] / max(n, 1):.2f} per "
@@ -154,14 +160,34 @@ def clip_folder(args, tmp: Path) -> Path:
     d = tmp / "clips"
     d.mkdir()
     for f in files:
-        (d / f.name).symlink_to(f)
+        if args.clip_seconds > 0:
+            cut_middle(f, d / f.name, args.clip_seconds)
+        else:
+            (d / f.name).symlink_to(f)
     return d
+
+
+def cut_middle(src: Path, dest: Path, seconds: float) -> None:
+    """The middle ``seconds`` of an audio file (RAVDESS: the sentence; its silences are at both ends)."""
+    import soundfile as sf
+
+    x, sr = sf.read(str(src), dtype="float32")
+    n = min(len(x), int(round(seconds * sr)))
+    a = (len(x) - n) // 2
+    sf.write(str(dest), x[a : a + n], sr)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=200)
     ap.add_argument("--clip-dir", help="a folder of short clips instead of RAVDESS")
+    ap.add_argument(
+        "--clip-seconds", type=float, default=1.7, help="cut each RAVDESS clip to its middle (default 1.7; 0: whole)"
+    )
+    ap.add_argument(
+        "--only",
+        help="comma-separated runs: new2, old, video-new, video-old, new1, new2p (default: all, in that order)",
+    )
     ap.add_argument("--old-rev", default=OLD_REV, help=f"git revision of the old path (default {OLD_REV})")
     ap.add_argument("--checkpoint", help="default: the embedded one")
     ap.add_argument("--skip-old", action="store_true")
@@ -172,9 +198,47 @@ def main() -> int:
         action="store_true",
         help="only: the clips in this process, one warm driver; CPU seconds and RSS per quarter",
     )
+    ap.add_argument(
+        "--asr-loops",
+        action="store_true",
+        help="only: speech recognition per clip, the file preset with and without its token cap",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="livemer-bench-batch-") as d:
+        if args.asr_loops:
+            return asr_loops(args, Path(d))
         return flatness(args, Path(d)) if args.flatness else bench(args, Path(d))
+
+
+def asr_loops(args, tmp: Path) -> int:
+    """CPU seconds of the file preset's recognition per clip, with the token cap and without it."""
+    import numpy as np
+    import soundfile as sf
+
+    from livemer.batch import BatchOptions, warm_driver
+
+    clips = sorted(clip_folder(args, tmp).iterdir())
+    drv = warm_driver(BatchOptions(out_dir=str(tmp / "out"), checkpoint=args.checkpoint, modalities="t"))
+    drv.session.load(wait=("speech",))
+    capped = drv.session.speech.recogniser
+    uncapped = capped.with_options(max_tokens_per_s=None)
+    print(f"{load_line()}; {len(clips)} clips; recogniser options {drv.session.options.speech.decode_changes()}")
+    cpu: dict[str, list[float]] = {"capped": [], "uncapped": []}
+    differ = []
+    for p in clips:
+        x = sf.read(str(p), dtype="float32")[0]
+        text = {}
+        for name, rec in (("capped", capped), ("uncapped", uncapped)):
+            c0 = time.process_time()
+            text[name] = " ".join(w.word.strip() for w in rec.transcribe_file_audio(x))
+            cpu[name].append(time.process_time() - c0)
+        if text["capped"] != text["uncapped"]:
+            differ.append(f"{p.name}: capped {text['capped']!r} / uncapped {text['uncapped']!r}")
+    for name, v in cpu.items():
+        a = np.array(v)
+        print(f"{name}: {a.mean():.3f} CPU-s a clip (median {np.median(a):.3f}, worst {a.max():.2f}); {load_line()}")
+    print(f"{len(differ)} of {len(clips)} transcripts differ" + "".join(f"\n  {d}" for d in differ))
+    return 0
 
 
 def flatness(args, tmp: Path) -> int:
@@ -216,7 +280,14 @@ def bench(args, tmp: Path) -> int:
     ck = ["--checkpoint", args.checkpoint] if args.checkpoint else []
     clips = clip_folder(args, tmp)
     old = None if args.skip_old else extract(args.old_rev, tmp / "old")
-    print(f"{os.cpu_count()} CPUs; {load_line()}; clips: {clips}; old path: {args.old_rev}", flush=True)
+    import soundfile as sf
+
+    lengths = [sf.info(str(p)).duration for p in sorted(clips.iterdir())]
+    print(
+        f"{os.cpu_count()} CPUs; {load_line()}; {len(lengths)} clips of {sum(lengths) / max(len(lengths), 1):.2f} s "
+        f"on average ({clips}); old path: {args.old_rev}",
+        flush=True,
+    )
 
     clip_runs = {
         "new2": ("new, 2 workers, --no-plots", REPO, ["--no-video", "--no-plots", "--workers", "2"]),
@@ -226,6 +297,12 @@ def bench(args, tmp: Path) -> int:
     }
     # the goal figures first: on a shared machine a long run may be cut short
     order = ["new2", "old", "video-new", "video-old", "new1", "new2p"]
+    if args.only:
+        wanted = [j.strip() for j in args.only.split(",") if j.strip()]
+        unknown = sorted(set(wanted) - set(order))
+        if unknown:
+            raise SystemExit(f"--only: unknown run(s) {', '.join(unknown)}; choose from {', '.join(order)}")
+        order = [j for j in order if j in wanted]
     clip = None
     for k, job in enumerate(order):  # noqa: B007
         if job.startswith("video"):

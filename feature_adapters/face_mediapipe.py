@@ -222,6 +222,7 @@ class MediaPipeFaceBackend(FaceBackend):
         min_tracking_confidence: float = 0.5,
         num_faces: int = 1,
         still: bool = False,
+        tiles: int = 2,
     ) -> None:
         super().__init__()
         try:
@@ -232,6 +233,10 @@ class MediaPipeFaceBackend(FaceBackend):
             raise FaceBackendUnavailable(f"mediapipe face backend: cannot import mediapipe ({exc})") from exc
         self._mp = mp
         self.still = bool(still)
+        self.num_faces = max(1, int(num_faces))
+        # still photos with several faces: a second pass on tiles x tiles overlapping tiles finds faces too small
+        # for the detector on the whole photo (it sees a 128-px copy: faces under ~1/5 of the width get lost)
+        self.tiles = int(tiles) if self.still and self.num_faces > 1 else 0
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path())),
             running_mode=vision.RunningMode.IMAGE if self.still else vision.RunningMode.VIDEO,
@@ -244,24 +249,45 @@ class MediaPipeFaceBackend(FaceBackend):
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
 
-    def _process_rgb(self, rgb: np.ndarray, timestamp_ms: int) -> FaceResult:
+    def _detect(self, rgb: np.ndarray, timestamp_ms: int, offset: tuple[int, int] = (0, 0)) -> list[FaceResult]:
         mp = self._mp
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         out = self._landmarker.detect(image) if self.still else self._landmarker.detect_for_video(image, timestamp_ms)
-        if not out.face_landmarks:
+        return [self._face(rgb.shape, out, k, offset) for k in range(len(out.face_landmarks or ()))]
+
+    def _needs_tiles(self, faces: list[FaceResult], width: int) -> bool:
+        """Room for more faces than found, and any there are small (a portrait is never tiled)."""
+        if not self.tiles or len(faces) >= self.num_faces or width < 320:
+            return False
+        return not faces or max(f.box[2] - f.box[0] for f in faces) < width / 4
+
+    def _process_rgb(self, rgb: np.ndarray, timestamp_ms: int) -> FaceResult:
+        from .face_tracker import merge_detections, tile_grid
+
+        faces = self._detect(rgb, timestamp_ms)
+        if self._needs_tiles(faces, rgb.shape[1]):
+            for x0, y0, x1, y1 in tile_grid(rgb.shape[0], rgb.shape[1], self.tiles):
+                faces += self._detect(rgb[y0:y1, x0:x1], timestamp_ms, (x0, y0))
+            faces = [faces[i] for i in merge_detections([f.box for f in faces])]
+        if not faces:
             return FaceResult(face_found=False, n_faces=0)
-        n = len(out.face_landmarks)
-        faces = [self._face(rgb.shape, out, k, n) for k in range(n)]
         faces.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        for f in faces:
+            f.n_faces = len(faces)
+        faces = faces[: self.num_faces]
         faces[0].others = faces[1:]
         return faces[0]
 
     @staticmethod
-    def _face(shape: tuple[int, ...], out, k: int, n: int) -> FaceResult:
+    def _face(shape: tuple[int, ...], out, k: int, offset: tuple[int, int] = (0, 0)) -> FaceResult:
+        """Face ``k`` of a detection on an image of ``shape`` placed at ``offset`` (x, y) in the frame."""
         h, w = shape[:2]
+        ox, oy = offset
         pts = np.array([(p.x * w, p.y * h, p.z * w) for p in out.face_landmarks[k]], dtype=np.float32)
-        x0, y0 = np.clip(pts[:, 0].min(), 0, w - 1), np.clip(pts[:, 1].min(), 0, h - 1)
-        x1, y1 = np.clip(pts[:, 0].max(), 0, w - 1), np.clip(pts[:, 1].max(), 0, h - 1)
+        x0, y0 = np.clip(pts[:, 0].min(), 0, w - 1) + ox, np.clip(pts[:, 1].min(), 0, h - 1) + oy
+        x1, y1 = np.clip(pts[:, 0].max(), 0, w - 1) + ox, np.clip(pts[:, 1].max(), 0, h - 1) + oy
+        pts[:, 0] += ox
+        pts[:, 1] += oy
         shapes: dict[str, float] = {}
         if out.face_blendshapes and k < len(out.face_blendshapes):
             shapes = {c.category_name: float(c.score) for c in out.face_blendshapes[k]}
@@ -275,7 +301,7 @@ class MediaPipeFaceBackend(FaceBackend):
             head_pose=pose,
             aus=blendshapes_to_aus(shapes),
             blendshapes=shapes,
-            n_faces=n,
+            n_faces=len(out.face_landmarks),
         )
 
     def _close(self) -> None:

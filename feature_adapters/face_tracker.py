@@ -13,7 +13,9 @@ same while the face stays in view:
 * a track not seen for ``max_gap`` seconds is dropped.
 
 :func:`order_by_size` puts the largest face first: the overlay draws the bars
-for it and single-face consumers take it.
+for it and single-face consumers take it. :func:`tile_grid` and
+:func:`merge_detections` serve a detector run on overlapping tiles of a photo
+(small faces), where one face can be found in two tiles.
 """
 
 from __future__ import annotations
@@ -49,6 +51,36 @@ def centre_shift(a: Box, b: Box) -> float:
 def order_by_size(boxes: Sequence[Box]) -> list[int]:
     """Indices of ``boxes``, largest area first (ties: in the given order)."""
     return sorted(range(len(boxes)), key=lambda i: -area(boxes[i]))
+
+
+def overlap_of_smaller(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area: near 1 when one box (a face cut by a tile edge) lies
+    inside the other (0 when either is empty)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min(area(a), area(b))
+    return ix * iy / small if small > 0 else 0.0
+
+
+def tile_grid(height: int, width: int, n: int = 2, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """``n x n`` overlapping tiles ``(x0, y0, x1, y1)`` covering a ``height x width`` image; neighbours share
+    ``overlap`` of a tile, so a face on a seam lies whole in one tile when it is smaller than that share."""
+    n = max(1, int(n))
+    th = int(math.ceil(height / (n - (n - 1) * overlap)))
+    tw = int(math.ceil(width / (n - (n - 1) * overlap)))
+    ys = [round(k * (height - th) / (n - 1)) if n > 1 else 0 for k in range(n)]
+    xs = [round(k * (width - tw) / (n - 1)) if n > 1 else 0 for k in range(n)]
+    return [(x, y, min(width, x + tw), min(height, y + th)) for y in ys for x in xs]
+
+
+def merge_detections(boxes: Sequence[Box], same: float = 0.4) -> list[int]:
+    """Indices of ``boxes`` to keep when the same face may be found more than once (in overlapping tiles):
+    largest first, a box is dropped when ``overlap_of_smaller`` with a kept one reaches ``same``."""
+    kept: list[int] = []
+    for i in order_by_size(boxes):
+        if all(overlap_of_smaller(boxes[i], boxes[j]) < same for j in kept):
+            kept.append(i)
+    return kept
 
 
 @dataclass
@@ -104,4 +136,14 @@ class FaceTracker:
         return [int(x) for x in ids]  # type: ignore[arg-type]
 
 
-__all__ = ["Box", "FaceTracker", "area", "iou", "centre_shift", "order_by_size"]
+__all__ = [
+    "Box",
+    "FaceTracker",
+    "area",
+    "iou",
+    "centre_shift",
+    "order_by_size",
+    "overlap_of_smaller",
+    "tile_grid",
+    "merge_detections",
+]

@@ -5,7 +5,7 @@ Whole files::
     import livemer
     a = livemer.analyze("talk.mp4")                 # video, audio or a still image
     a.summary["happy"]["mean"], a.transcript
-    df = a.to_pandas()                              # one row per window (per face for a photo)
+    df = a.to_pandas()                              # one row per window (and face, with max_faces > 1)
 
 A stream that user code feeds (the same :class:`~livemer.session.Session` the
 live driver runs)::
@@ -71,7 +71,8 @@ class Analysis:
 
     def to_pandas(self):
         """A pandas DataFrame: one row per window (``start``, ``end``, words, presence, ``p_<emotion>``,
-        per-modality scores), or one row per face for a photo (``face_id``, box, scores)."""
+        per-modality scores), one row per window and face when several faces were tracked (``face_id``
+        first; text and voice columns are the scene's and repeat), or one row per face for a photo."""
         if self.kind == "image":
             from .images import result_table as image_table
 
@@ -107,7 +108,8 @@ def analyze(
     ``emotions``: a list or ``"happy,sad"`` (default: the model's set plus your
     added ones; any word with a vector is scored zero-shot). ``modalities``:
     letters ``t``, ``a``, ``v``. ``max_faces``: faces per photo (default 5), or per video frame (default 1;
-    the model scores the largest). The other options are those of ``livemer file``.
+    above 1 each face is tracked with its own id, scores and rows in ``to_pandas()``, ``face_id``).
+    The other options are those of ``livemer file``.
     Raises :class:`livemer.errors.LivemerError` (one line) for an unusable input.
     """
     from . import images

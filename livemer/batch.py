@@ -60,7 +60,7 @@ class BatchOptions:
     smoothing: float = 1.0
     video: bool = True  # the annotated video
     plots: bool = True  # the timeline PNG
-    max_faces: int | None = None  # faces per still image (None: 5) / per video frame, boxed (None: 1)
+    max_faces: int | None = None  # faces per still image (None: 5) / per video frame, each tracked (None: 1)
 
     @classmethod
     def from_args(cls, args) -> BatchOptions:

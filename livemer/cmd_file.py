@@ -105,8 +105,9 @@ def add_parser(sub) -> None:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="faces per still image, each with its own scores and rows (default and most: 5); in a "
-        "video, faces boxed in the annotated video (default 1; the scores are the largest face's)",
+        help="faces per still image or video frame, 1 to 5, each with its own id, scores and rows "
+        "(face_id); default 5 for images, 1 for video (a video's faces are tracked across frames; text "
+        "and voice belong to the scene and repeat on every face's row)",
     )
     g = p.add_argument_group("batches")
     g.add_argument(

@@ -204,9 +204,54 @@ def _looks_like_text(path: Path) -> bool:
     return bool(text) and all(ch.isprintable() or ch in "\r\n\t\f" for ch in text)
 
 
+#: libsndfile's subtypes -> ffprobe's codec names (WAV is little-endian); others keep libsndfile's name.
+_PCM_CODECS = {
+    "pcm_16": "pcm_s16le",
+    "pcm_24": "pcm_s24le",
+    "pcm_32": "pcm_s32le",
+    "pcm_u8": "pcm_u8",
+    "float": "pcm_f32le",
+    "double": "pcm_f64le",
+}
+
+
+def probe_soundfile(path: Path) -> MediaInfo | None:
+    """An audio file libsndfile reads (wav, flac, ogg/opus...) from its header, with no ffprobe process
+    (about 8 % of the work on a clip of a few seconds); None when libsndfile cannot read it (ffprobe then)."""
+    from feature_adapters.audio_io import SOUNDFILE_SUFFIXES
+
+    if path.suffix.lower() not in SOUNDFILE_SUFFIXES:
+        return None
+    try:
+        import soundfile as sf
+
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - not for libsndfile: ffprobe decides
+        return None
+    if not info.frames or not info.samplerate:
+        return None
+    duration = info.frames / float(info.samplerate)
+    fmt, sub = str(info.format or "").lower(), str(info.subtype or "").lower()
+    codec = fmt if fmt == "flac" else _PCM_CODECS.get(sub, sub or fmt)  # as ffprobe names them
+    return MediaInfo(
+        path=path,
+        has_video=False,
+        has_audio=True,
+        duration=duration,
+        audio_duration=duration,
+        audio_codec=codec,
+        sample_rate=int(info.samplerate),
+        format_name=fmt,
+    )
+
+
 def probe(path: str | os.PathLike) -> MediaInfo:
-    """What ``path`` holds, via ffprobe. Raises :class:`MediaError` (one line) when unusable."""
+    """What ``path`` holds, via ffprobe (an audio file libsndfile reads: its header). Raises
+    :class:`MediaError` (one line) when unusable."""
     p = check_file(path)
+    quick = probe_soundfile(p)
+    if quick is not None:
+        return quick
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None:
         raise MediaError("ffprobe is not installed (install ffmpeg: apt-get install ffmpeg)")

@@ -36,6 +36,7 @@ import numpy as np
 
 from .engine import modality_letters
 from .errors import LivemerError
+from .faces import FaceRows, TrackedFaces, score_faces
 from .media import MediaError, MediaInfo, VideoReader, load_audio_track, probe
 from .session import STAGE_WHAT, STAGES, Session, SessionOptions
 from .stages import AcousticRows, FaceOptions, SpeechOptions, VoiceOptions, face_presence, voice_presence
@@ -61,7 +62,9 @@ class OfflineSettings:
     hop: float = DEFAULT_HOP
     face_fps: float = DEFAULT_FACE_FPS
     batch_size: int = 256
-    max_faces: int = 1  # faces found per frame and boxed in the annotated video; the model scores the largest
+    # faces found per frame; above 1 each is tracked (stable ids) and gets its own visual and fused scores and
+    # rows (livemer.faces); the scene's series (probabilities, the timeline) follow the largest face of each frame
+    max_faces: int = 1
     # NumPy BLAS threads while a file is analysed. The same number in every process (the CLI's, a pool worker, a
     # Dask worker), whatever the process's own default: BLAS sums in a thread-count dependent order, and the
     # mel spectrograms of speech recognition and the acoustic features change with it (words, timings, scores).
@@ -95,6 +98,7 @@ class FaceTrack:
     results: list  # FaceResult per sample (for boxes and AUs in the overlay)
     backend: str = ""
     frames_decoded: int = 0
+    tracked: TrackedFaces | None = None  # every face of every sample with its id (max_faces > 1)
 
     def index_at(self, t: float) -> int | None:
         """The latest sample at or before ``t`` (None before the first)."""
@@ -147,6 +151,13 @@ class FileResult:
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     windows: list | None = None  # the model's input windows, kept only when asked (few-shot examples)
+    #: With several faces tracked (max_faces > 1): each face's own rows and scores (livemer.faces).
+    face_rows: list[FaceRows] = field(default_factory=list)
+
+    @property
+    def tracks_faces(self) -> bool:
+        """Several faces were tracked: the per-window outputs have a row per face (``face_id``)."""
+        return self.face is not None and self.face.tracked is not None
 
     @property
     def n(self) -> int:
@@ -289,6 +300,7 @@ class FileDriver:
         opts = face.options
         fps = float(info.fps or 25.0)
         obs = []
+        tracked = TrackedFaces() if face.tracker is not None else None
         reported = 0.0
         with VideoReader(info) as reader:
             # the face stage's slot rule on frame indexes: unsampled frames are not even decoded
@@ -299,6 +311,8 @@ class FileDriver:
                 for f in (o.result, *getattr(o.result, "others", ())):
                     f.landmarks = None  # the overlay needs the boxes and AUs only; keeps memory flat
                 obs.append(o)
+                if tracked is not None:
+                    tracked.add(o)
                 if progress is not None and t - reported >= 0.5:
                     progress(t - reported)
                     reported = t
@@ -316,6 +330,7 @@ class FileDriver:
             results=[o.result for o in obs],
             backend=getattr(face.backend, "name", ""),
             frames_decoded=decoded,
+            tracked=tracked,
         )
 
     def analyse_audio(
@@ -476,6 +491,15 @@ class FileDriver:
                 if m in contrib:
                     contrib[m][i] = np.asarray(v, dtype=np.float64)
             used.append(modality_letters(p.modalities_used))
+        face_rows: list[FaceRows] = []
+        if face is not None and face.tracked is not None and n and "visual" not in masked:
+            t0 = time.perf_counter()
+            scene = {m: scores[m] for m in ("text", "acoustic") if m in scores}
+            hold = session.options.face.hold()
+            face_rows = score_faces(
+                session, engine, face.times, face.tracked, times, tokens, scene, emotions, hold, settings.batch_size
+            )
+            timings["faces"] = time.perf_counter() - t0
         smoothed = (
             np.stack([session.smoother.update(emotions, probs[i], float(times[i])) for i in range(n)])
             if n
@@ -506,6 +530,7 @@ class FileDriver:
         settings_d = {
             "hop": settings.hop,
             "face_fps": settings.face_fps,
+            "max_faces": settings.max_faces,
             "tolerance": settings.tolerance(),
             "window_steps": engine.config.window_steps,
             "pseudo_step": engine.config.pseudo_step,
@@ -537,6 +562,7 @@ class FileDriver:
             timings=timings,
             settings=settings_d,
             windows=list(windows) if keep_windows else None,
+            face_rows=face_rows,
         )
 
     def _no_voice_reason(self, start: float | None = None, end: float | None = None) -> str:

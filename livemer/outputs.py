@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -32,6 +33,13 @@ INDEX_NAME = "index.csv"
 #: Frame rate of the annotated video of an audio-only input (a canvas with the overlay).
 AUDIO_ONLY_FPS = 10
 AUDIO_ONLY_SIZE = (640, 360)
+
+
+#: Text and voice are the scene's (one camera, one microphone), not any one face's.
+SCENE_NOTE = (
+    "text and voice belong to the scene, not to a face: words, voice and the text_* and acoustic_* scores "
+    "are the same on every face's rows; face_id, face_present, visual_* and the fused p_* are the face's own"
+)
 
 
 class OutputError(LivemerError):
@@ -146,7 +154,13 @@ def _jsonable(obj: Any) -> Any:
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of livemer, Python and the libraries the results depend on (no heavy imports)."""
+    """Versions of livemer, Python and the libraries the results depend on (no heavy imports; read once per
+    process: the package metadata cost 35 ms an input)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
     from . import __version__
@@ -193,6 +207,15 @@ def result_table(result):
     ``modalities_used``: letters such as ``tav``; ``p_<emotion>``: the model's
     probability (empty when no modality was observed); ``<modality>_<emotion>``:
     that modality's raw score (empty when the modality was not used).
+
+    With several faces tracked (``--max-faces`` above 1), a ``face_id`` column
+    comes first and each window has one row per face present (ids in order
+    of first appearance), sorted by ``end`` then ``face_id``; a window with
+    no face has one row with an empty ``face_id``. ``face_present``,
+    ``modalities_used``, ``visual_*`` and ``p_*`` are the face's own (its
+    visual scores fused with the scene's); ``words``, ``new_words``,
+    ``voice_present``, ``voice``, ``text_*`` and ``acoustic_*`` belong to the
+    scene and repeat on every face's row (:data:`livemer.table.SCENE_COLUMNS`).
     """
     import pandas as pd
 
@@ -213,7 +236,35 @@ def result_table(result):
         arr = result.modality_scores.get(m)
         for k, e in enumerate(result.emotions):
             data[f"{m}_{e}"] = arr[:, k] if arr is not None else np.full(n, np.nan)
-    return pd.DataFrame(data, columns=result_columns(result.emotions))
+    scene = pd.DataFrame(data, columns=result_columns(result.emotions))
+    if not getattr(result, "tracks_faces", False):
+        return scene
+    return _face_rows_table(result, scene)
+
+
+def _face_rows_table(result, scene):
+    """The scene's rows -> one row per window and face present (see :func:`result_table`)."""
+    import pandas as pd
+
+    parts = []
+    covered = np.zeros(result.n, dtype=bool)
+    for fr in result.face_rows:
+        df = scene.iloc[fr.index].copy()
+        df["face_present"] = 1
+        df["modalities_used"] = list(fr.modalities_used)
+        for k, e in enumerate(result.emotions):
+            df[f"p_{e}"] = fr.probabilities[:, k]
+            df[f"visual_{e}"] = fr.visual_scores[:, k]
+        df.insert(0, "face_id", pd.array([fr.face_id] * fr.n, dtype="Int64"))
+        covered[fr.index] = True
+        parts.append(df)
+    rest = scene[~covered].copy()
+    rest.insert(0, "face_id", pd.array([None] * len(rest), dtype="Int64"))
+    parts.append(rest)
+    out = pd.concat(parts) if parts else rest
+    out["_row"] = out.index
+    out = out.sort_values(["_row", "face_id"], kind="stable", na_position="last")
+    return out.drop(columns="_row").reset_index(drop=True)
 
 
 def write_csv(result, path: str | os.PathLike) -> Path:
@@ -246,6 +297,8 @@ def result_summary(
             "emotion_words": list(c.emotion_words),
             "provenance": prov,
         }
+    from .faces import face_summaries
+
     top = result.top_emotion()
     face = result.face
     return _jsonable(
@@ -268,6 +321,10 @@ def result_summary(
                 "masked": dict(result.masked),
             },
             "notices": list(result.notices),
+            "scene": {
+                "note": SCENE_NOTE,
+                "scene_columns": ["words", "new_words", "voice_present", "voice", "text_*", "acoustic_*"],
+            },
             "emotions": list(result.emotions),
             "user_added": list(result.user_added),
             "windows": result.n,
@@ -286,7 +343,9 @@ def result_summary(
                 "frames_analysed": int(len(face.times)),
                 "frames_decoded": face.frames_decoded,
                 "face_fraction": face.face_fraction,
+                "tracked": face.tracked is not None,
             },
+            "faces": face_summaries(result),
             "settings": settings,
             "checkpoint": ck,
             "versions": versions(),
@@ -376,7 +435,7 @@ def write_timeline(result, path: str | os.PathLike) -> Path:
     axw.set_xlabel("time (s)")
     fig.subplots_adjust(left=0.06, right=0.86, top=0.93, bottom=0.11)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 
@@ -410,6 +469,15 @@ class _OverlayTimeline:
         self.word_ends = np.array([float(w.end) for w in result.transcript], dtype=np.float64)
         self.face = result.face
         self.face_hold = 1.0
+        # tracked faces: window index -> {face id: top emotion}, smoothed as the bars are, for the box labels
+        self.face_tops: dict[int, dict[int, tuple[str, float]]] = {}
+        for fr in getattr(result, "face_rows", ()):
+            sm = smoothed_series(fr.probabilities, result.times[fr.index], 1.0 if tau is None else tau, result.emotions)
+            for r, i in enumerate(fr.index):
+                p = sm[r]
+                if np.isfinite(p).any():
+                    k = int(np.nanargmax(p))
+                    self.face_tops.setdefault(int(i), {})[fr.face_id] = (result.emotions[k], float(p[k]))
 
     def state(self, t: float, camera_on: bool = True):
         from .overlay import OverlayState
@@ -442,11 +510,42 @@ class _OverlayTimeline:
                 if fr.face_found:
                     st.face_box = self._box_at(j, t)
                     st.other_boxes = [o.box for o in getattr(fr, "others", ()) if o.box is not None]
+                    if self.face.tracked is not None:
+                        self._track_boxes(st, i, j, t)
                     st.aus = dict(fr.aus)
                     st.face_present = True
                 else:
                     st.face_present = False
         return st
+
+    def _track_boxes(self, st, i: int, j: int, t: float) -> None:
+        """Sample ``j``'s tracked faces: every box moved towards the same id's next box, and its label
+        (``#id`` and, where the face has a row at window ``i``, its top emotion)."""
+        tr = self.face.tracked
+        ids = tr.ids[j]
+        if not ids:
+            return
+        boxes, labels = [], []
+        tops = self.face_tops.get(i, {})
+        for fid in ids:
+            box = tr.box(j, fid)
+            if j + 1 < len(tr.ids):
+                box = self._towards(box, tr.box(j + 1, fid), j, t)
+            boxes.append(box)
+            top = tops.get(fid)
+            labels.append(f"#{fid} {top[0]} {top[1]:.2f}" if top else f"#{fid}")
+        st.face_box, st.other_boxes, st.face_labels = boxes[0], boxes[1:], labels
+
+    def _towards(self, box, nxt, j: int, t: float):
+        """``box`` (sample ``j``'s) moved linearly towards ``nxt`` (sample ``j + 1``'s) at time ``t``."""
+        f = self.face
+        if box is None or nxt is None:
+            return box
+        t0, t1 = float(f.times[j]), float(f.times[j + 1])
+        if t1 - t0 > self.face_hold or t1 <= t0:
+            return box
+        a = min(max((t - t0) / (t1 - t0), 0.0), 1.0)
+        return tuple(float(b0 + a * (b1 - b0)) for b0, b1 in zip(box, nxt))
 
     def _box_at(self, j: int, t: float):
         """The face box at ``t``: sample ``j``'s, moved linearly towards the next sample's when both have a face.
@@ -456,13 +555,9 @@ class _OverlayTimeline:
         """
         f = self.face
         box = f.results[j].box
-        if box is None or j + 1 >= len(f.times) or not f.results[j + 1].face_found or f.results[j + 1].box is None:
+        if box is None or j + 1 >= len(f.times) or not f.results[j + 1].face_found:
             return box
-        t0, t1 = float(f.times[j]), float(f.times[j + 1])
-        if t1 - t0 > self.face_hold or t1 <= t0:
-            return box
-        a = min(max((t - t0) / (t1 - t0), 0.0), 1.0)
-        return tuple(float(b0 + a * (b1 - b0)) for b0, b1 in zip(box, f.results[j + 1].box))
+        return self._towards(box, f.results[j + 1].box, j, t)
 
 
 def _ffmpeg() -> str:

@@ -57,6 +57,7 @@ class OverlayState:
     modalities_used: Sequence[str] = ()
     face_box: tuple[float, float, float, float] | None = None  # (x0, y0, x1, y1) in frame pixels
     other_boxes: Sequence[tuple[float, float, float, float]] = ()  # the other faces (boxes only; bars: face_box's)
+    face_labels: Sequence[str] = ()  # one label per box (face_box first, then other_boxes), e.g. "#1 happy 0.62"
     aus: Mapping[str, float] = field(default_factory=dict)
     face_present: bool | None = None  # None: unknown (no camera)
     voice_present: bool | None = None  # None: unknown (no mic)
@@ -182,7 +183,8 @@ def _draw_face(img: np.ndarray, st: OverlayState, s: float) -> None:
     if st.face_box is None or not st.face_present:
         return
     h, w = img.shape[:2]
-    for box in st.other_boxes:  # every other face gets a box; the bars and AUs are the largest face's
+    labels = list(st.face_labels)
+    for k, box in enumerate(st.other_boxes):  # every other face gets a box; the bars and AUs are the largest face's
         bx0, by0, bx1, by1 = (int(round(v)) for v in box)
         cv2.rectangle(
             img,
@@ -192,12 +194,16 @@ def _draw_face(img: np.ndarray, st: OverlayState, s: float) -> None:
             max(1, int(round(1.5 * s))),
             cv2.LINE_8,
         )
+        if k + 1 < len(labels) and labels[k + 1]:
+            _text(img, labels[k + 1], (max(0, bx0), max(int(12 * s), by0 - int(4 * s))), 0.42 * s, (230, 190, 90))
     x0, y0, x1, y1 = (int(round(v)) for v in st.face_box)
     x0, x1 = max(0, min(w - 1, x0)), max(0, min(w - 1, x1))
     y0, y1 = max(0, min(h - 1, y0)), max(0, min(h - 1, y1))
     if x1 <= x0 or y1 <= y0:
         return
     cv2.rectangle(img, (x0, y0), (x1, y1), (120, 230, 120), max(1, int(round(2 * s))), cv2.LINE_8)
+    if labels and labels[0]:
+        _text(img, labels[0], (x0, max(int(12 * s), y0 - int(4 * s))), 0.42 * s, (120, 230, 120))
     if not st.aus:
         return
     row = int(round(14 * s))

@@ -183,8 +183,11 @@ class SpeechOptions:
 
     @classmethod
     def file(cls, **kw) -> SpeechOptions:
-        """One pass over the whole audio with the recogniser's own beam and fallbacks."""
-        return cls(**kw)
+        """One pass over the whole audio with the recogniser's own beam and fallbacks, and live's token cap:
+        a decoder loop on a short clip otherwise ran the whole fallback ladder (beam 5 at six temperatures),
+        13-16 CPU-s on a 1.7 s clip instead of 0.2-0.5 (``benchmarks/bench_batch.py --asr-loops``). The cap
+        (16 + 12 tokens a second of audio, at most 200) is far above speech (3-4 tokens a second)."""
+        return cls(**{"max_tokens_per_s": 12.0, **kw})
 
     def decode_changes(self) -> dict[str, Any]:
         """The ``with_options`` changes these options make to a loaded recogniser."""
@@ -210,6 +213,9 @@ class FaceObservation:
     valid: bool  # a usable row (face found, finite)
     found: bool
     result: Any  # FaceResult, its box in the pushed frame's pixels
+    #: With ``max_faces > 1``: every face found, largest first (``result.faces()``), as
+    #: ``(face_id, row, valid)``; the ids come from the stage's tracker (stable while a face stays in view).
+    faces: tuple = ()
 
 
 class FaceStage:
@@ -226,6 +232,11 @@ class FaceStage:
         self._ts_base = 0.0  # ms added to frame times so a reused tracker always sees time move on
         self._ts_last = 0.0
         self._seen = False  # the tracker has seen a stream (MediaPipe's results depend on the timestamps)
+        self.tracker = None  # a FaceTracker when several faces are analysed (stable ids)
+        if int(self.options.max_faces) > 1:
+            from feature_adapters.face_tracker import FaceTracker
+
+            self.tracker = FaceTracker()
 
     def load(self, backend=None) -> FaceStage:
         """Build the backend (or adopt ``backend``) and its Facet adapter; raises the backend's error."""
@@ -283,7 +294,12 @@ class FaceStage:
                 replace(o, box=tuple(v / scale for v in o.box)) for o in getattr(res, "others", ()) if o.box is not None
             ]
             res = replace(res, box=tuple(v / scale for v in res.box), others=others)
-        return FaceObservation(float(t), row, ok, bool(res.face_found), res)
+        faces: tuple = ()
+        if self.tracker is not None:
+            found = res.faces()[: int(self.options.max_faces)]
+            ids = self.tracker.update(t, [f.box for f in found])
+            faces = tuple((i, *(self.row(f) if k else (row, ok))) for k, (i, f) in enumerate(zip(ids, found)))
+        return FaceObservation(float(t), row, ok, bool(res.face_found), res, faces)
 
     def flush(self) -> None:
         return None
@@ -298,6 +314,8 @@ class FaceStage:
         self._last_t = -math.inf
         if self._seen:
             self._ts_base = self._ts_last + 1000.0
+        if self.tracker is not None:
+            self.tracker.reset()
 
     def close(self) -> None:
         """Close the backend explicitly (a MediaPipe landmarker closed by the garbage collector can deadlock)."""

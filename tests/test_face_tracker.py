@@ -57,3 +57,25 @@ def test_no_faces_and_reset():
     tr.update(0.1, [box(0, 0)])
     tr.reset()
     assert tr.update(0.2, [box(0, 0)]) == [0] and tr.active_ids == [0]
+
+
+def test_tiles_cover_the_image_with_overlap():
+    from feature_adapters.face_tracker import tile_grid
+
+    tiles = tile_grid(667, 1000, 2, 0.25)
+    assert len(tiles) == 4
+    assert min(t[0] for t in tiles) == 0 and max(t[2] for t in tiles) == 1000
+    assert min(t[1] for t in tiles) == 0 and max(t[3] for t in tiles) == 667
+    (ax0, _, ax1, _), (bx0, *_) = tiles[0], tiles[1]
+    assert ax1 - bx0 == pytest.approx(0.25 * (ax1 - ax0), abs=2)  # neighbours share a quarter of a tile
+    assert tile_grid(100, 200, 1) == [(0, 0, 200, 100)]
+
+
+def test_merge_drops_a_face_found_again_in_another_tile():
+    from feature_adapters.face_tracker import merge_detections, overlap_of_smaller
+
+    whole, cut, other = (100, 100, 200, 220), (100, 100, 200, 160), (400, 100, 480, 190)
+    assert overlap_of_smaller(whole, cut) == pytest.approx(1.0)
+    assert merge_detections([cut, other, whole]) == [2, 1]  # the whole face kept, its cut copy dropped
+    assert merge_detections([box(0, 0), box(150, 0)]) == [0, 1]
+    assert merge_detections([]) == []

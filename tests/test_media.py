@@ -232,3 +232,23 @@ def test_expand_inputs_folders_and_duplicates(media, tmp_path):
     empty.mkdir()
     with pytest.raises(MediaError, match="no video or audio files"):
         expand_inputs([empty])
+
+
+def test_an_audio_file_libsndfile_reads_is_probed_without_ffprobe(media, tmp_path, monkeypatch):
+    import livemer.media as m
+
+    quick = m.probe_soundfile(media["wav"])
+    assert quick is not None and quick.has_audio and not quick.has_video
+    monkeypatch.setattr(m, "probe_soundfile", lambda p: None)
+    full = m.probe(media["wav"])  # ffprobe's answer
+    assert quick.duration == pytest.approx(full.duration, abs=1e-3)
+    assert quick.audio_duration == pytest.approx(full.audio_duration, abs=1e-3)
+    assert (quick.sample_rate, quick.audio_codec, quick.format_name) == (full.sample_rate, full.audio_codec, "wav")
+    monkeypatch.undo()
+    # not audio libsndfile reads: ffprobe decides, with its one-line errors
+    fake = tmp_path / "fake.wav"
+    fake.write_text("just some text, not audio\n" * 20)
+    assert m.probe_soundfile(fake) is None
+    with pytest.raises(MediaError, match="not a media file"):
+        m.probe(fake)
+    assert m.probe_soundfile(media["silent"]) is None  # a video: never libsndfile's

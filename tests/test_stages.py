@@ -110,6 +110,40 @@ def test_face_stage_rate_limits_and_maps_boxes_back():
     assert all(b > a for a, b in zip(st.backend.ts, st.backend.ts[1:]))
 
 
+def test_face_stage_tracks_several_faces_with_stable_ids():
+    from feature_adapters.face import FaceResult
+
+    class TwoFaces:
+        """A big face drifting right and a small one drifting left (largest first, as MediaPipe reports)."""
+
+        name = "mediapipe"
+
+        def __init__(self):
+            self.k = 0
+
+        def process(self, frame, ts):
+            self.k += 1
+            x = 4.0 * self.k
+            big = FaceResult(True, box=(x, 0.0, x + 100.0, 100.0), aus={"AU12": 0.9}, head_pose=(0.0, 0.0, 0.0))
+            small = FaceResult(
+                True, box=(400.0 - x, 0.0, 460.0 - x, 60.0), aus={"AU04": 0.9}, head_pose=(0.0, 0.0, 0.0)
+            )
+            big.others = [small]
+            return big
+
+    one = FaceStage(FaceOptions(rate_hz=0.0)).load(TwoFaces())
+    img = np.zeros((120, 640, 3), np.uint8)
+    assert one.tracker is None and one.push(0.0, img).faces == ()  # one face: no tracker, as before
+    st = FaceStage(FaceOptions(rate_hz=0.0, max_faces=3)).load(TwoFaces())
+    obs = [st.push(k / 5, img) for k in range(10)]
+    assert all([f[0] for f in o.faces] == [0, 1] for o in obs)  # largest first, the same ids in every frame
+    assert all(o.faces[0][2] and o.faces[1][2] for o in obs)  # each its own valid Facet row
+    assert not np.allclose(obs[0].faces[0][1], obs[0].faces[1][1])
+    assert np.array_equal(obs[0].faces[0][1], obs[0].row)  # the largest face's row is the stage's row
+    st.reset()  # a new stream: ids start again
+    assert [f[0] for f in st.push(0.0, img).faces] == [0, 1]
+
+
 def test_speech_options_presets_and_decode_changes():
     live = SpeechOptions.live(beam_size=2)
     assert live.decode_changes() == {
@@ -118,7 +152,7 @@ def test_speech_options_presets_and_decode_changes():
         "max_tokens_per_s": 12.0,
         "beam_size": 2,
     }
-    assert SpeechOptions.file().decode_changes() == {"fit_window": True}
+    assert SpeechOptions.file().decode_changes() == {"fit_window": True, "max_tokens_per_s": 12.0}
 
 
 def test_speech_stage_decodes_when_due_and_commits_at_an_utterance_end():

@@ -76,3 +76,12 @@ def test_empty_batch_has_headers_only(tmp_path):
     df = pd.read_parquet(pq)
     assert len(df) == 0 and list(df.columns) == table.table_columns(EMOS)
     assert csv.read_text().strip().split(",") == table.table_columns(EMOS)
+
+
+def test_tracked_faces_csv_with_faceless_windows_reads_back(tmp_path):
+    """A video's per-face CSV: windows without any face have an empty face_id (a nullable integer)."""
+    per_input_csv(tmp_path / "f.csv", 5, face_id=pd.array([0, 1, None, 2, None], dtype="Int64"))
+    df = table.read_input_csv(tmp_path / "f.csv", "f.mp4", EMOS)
+    assert [None if pd.isna(x) else int(x) for x in df["face_id"].tolist()] == [0, 1, None, 2, None]
+    pq, _ = table.write_batch_table([("f.mp4", tmp_path / "f.csv")], EMOS, tmp_path)
+    assert pd.read_parquet(pq)["face_id"].isna().tolist() == [False, False, True, False, True]
