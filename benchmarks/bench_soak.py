@@ -35,10 +35,11 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("LIVEMER_SHARED", REPO.parent / "shared"))
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """The process's resident memory (``RssAnon``: heap and stacks; ``RssFile``: mapped files, e.g. code)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
 
@@ -183,7 +184,8 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
     live.load(EngineConfig(checkpoint=ckpt, threads=1), Engine)
     live.prepare(wait_all=True)  # every stage loaded and warmed up (its warm-up runs in load)
     rss_loaded = rss_mb()
-    samples: list[tuple[float, float, float, float]] = []  # (stream s, RSS MB, malloc in use MB, malloc free MB)
+    start = (0.0, rss_loaded, *malloc_mb(), rss_mb("RssAnon"), rss_mb("RssFile"))
+    samples: list[tuple] = []  # (stream s, RSS MB, malloc in use MB, malloc free MB, RssAnon MB, RssFile MB)
     done = threading.Event()
     snaps: dict[str, object] = {}
     if trace:
@@ -199,7 +201,7 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
 
     def sample() -> None:  # every 2 s over the first half minute (where a warm-up would show), then every 10 s
         while not done.wait(2.0 if live.clock.now() < 30.0 else 10.0):
-            samples.append((live.clock.now(), rss_mb(), *malloc_mb()))
+            samples.append((live.clock.now(), rss_mb(), *malloc_mb(), rss_mb("RssAnon"), rss_mb("RssFile")))
             if trace and "1min" not in snaps and samples[-1][0] >= 60.0:
                 snapshot("1min")
 
@@ -229,10 +231,10 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
     print(f"  RSS at the end {rss_end:.0f} MB; after one malloc_trim there {rss_trimmed:.0f} MB (free heap pages)")
     if not samples:
         return
-    print(f"  {'stream s':>8}  {'RSS MB':>7}  {'malloc used':>11}  {'malloc free':>11}")
-    for t, r, used, free in samples:
+    print(f"  {'stream s':>8}  {'RSS MB':>7}  {'malloc used':>11}  {'malloc free':>11}  {'anon':>6}  {'files':>6}")
+    for t, r, used, free, anon, files in [start, *samples]:
         if t < 30.0 or int(t) % 60 < 10 or (t, r) == samples[-1][:2]:
-            print(f"  {t:8.0f}  {r:7.0f}  {used:11.0f}  {free:11.0f}")
+            print(f"  {t:8.0f}  {r:7.0f}  {used:11.0f}  {free:11.0f}  {anon:6.0f}  {files:6.0f}")
     times = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples])
     end = rss[-1]

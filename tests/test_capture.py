@@ -219,4 +219,3 @@ def test_mic_file_loops_with_contiguous_stream_times(short_wav):
         assert b.t_start == pytest.approx(a.t_end)  # time runs on across the loop, no gap, no overlap
     per_pass = int(np.ceil(0.5 * SR / BLOCK))
     assert np.array_equal(blocks[0].samples, blocks[per_pass].samples)  # the file started again
-
