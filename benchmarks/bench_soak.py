@@ -1,9 +1,9 @@
 """Soak: memory and rate stay flat over many inputs (file mode) and over a long live run.
 
 File mode: ``livemer file`` (the real ``process_inputs``: CSV, JSON, timeline PNG; ``--video`` adds the
-annotated MP4) over ``--clips`` short inputs (GRID clips from ../shared, or synthetic talking clips,
-copied over and over). After each input it records the wall time of that input and the process RSS,
-and prints both at the start and the end of the run and their change, per block of inputs.
+annotated MP4) over ``--clips`` short inputs (distinct RAVDESS speech clips from ../shared, or GRID video
+clips copied over and over: ``--source``). After each input it records the wall time of that input, the
+process RSS and the load average, and prints the rate and RSS per block (100 inputs for 500).
 
 Live: ``LiveDriver`` with a video file looped as the camera and a long speech track as the microphone
 (headless, the overlay rendered off screen, JSON lines to a file) for ``--minutes``. Every stage is loaded
@@ -45,6 +45,7 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 
 def clip_sources(tmp: Path) -> list[Path]:
+    """Video clips with a face and speech: the GRID clips of ../shared, else the demo clip."""
     grid = sorted((SHARED / "media" / "grid").glob("*.mpg"))
     if grid:
         return grid
@@ -53,16 +54,28 @@ def clip_sources(tmp: Path) -> list[Path]:
     return [build_talking_clip(tmp / "demo.mp4", duration=4.0)]
 
 
-def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> None:
+def file_inputs(n: int, source: str, tmp: Path) -> tuple[list[Path], str]:
+    """``n`` short inputs: distinct RAVDESS speech clips (``ravdess``, audio only, 3.5 s), or the video clips
+    of :func:`clip_sources` copied over and over (``grid``)."""
+    if source == "ravdess":
+        flacs = sorted((SHARED / "data" / "ravdess" / "audio16k").glob("Actor_*/*.flac"))
+        if len(flacs) < n:
+            sys.exit(f"bench_soak: {n} RAVDESS clips wanted, {len(flacs)} found under {SHARED}")
+        return flacs[:n], f"{n} distinct RAVDESS speech clips (audio, about 3.5 s)"
+    srcs = clip_sources(tmp)
+    what = "GRID 3 s video clips" if srcs[0].suffix == ".mpg" else "the demo clip"
+    return [srcs[i % len(srcs)] for i in range(n)], f"{what}, {len(srcs)} distinct, copied"
+
+
+def file_soak(n: int, source: str, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> None:
     import livemer.outputs as out
     from livemer.cmd_file import add_arguments, process_inputs
 
-    srcs = clip_sources(tmp)
+    srcs, src = file_inputs(n, source, tmp)
     folder = tmp / "inputs"
     folder.mkdir()
-    for i in range(n):
-        src = srcs[i % len(srcs)]
-        shutil.copyfile(src, folder / f"{i:04d}-{src.name}")  # copies: a folder's duplicates are dropped
+    for i, path in enumerate(srcs):
+        shutil.copyfile(path, folder / f"{i:04d}-{path.name}")  # copies: a folder's duplicates are dropped
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="+")
     add_arguments(ap)
@@ -70,13 +83,13 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
     if ckpt:
         argv += ["--checkpoint", ckpt]
     args = ap.parse_args(argv)
-    marks: list[tuple[float, float]] = []  # (perf_counter, RSS MB) after each input
+    marks: list[tuple[float, float, float]] = []  # (perf_counter, RSS MB, load average) after each input
     original = out.write_index
     snaps = []
 
     def recording(rows, emotions, path):
         res = original(rows, emotions, path)
-        marks.append((time.perf_counter(), rss_mb()))
+        marks.append((time.perf_counter(), rss_mb(), os.getloadavg()[0]))
         if trace and len(marks) in (10, n):
             import tracemalloc
 
@@ -97,16 +110,20 @@ def file_soak(n: int, video: bool, trace: bool, tmp: Path, ckpt: str | None) -> 
     n = len(marks)
     times = np.diff([t0] + [m[0] for m in marks])
     rss = np.array([m[1] for m in marks])
-    src = "GRID 3 s clips" if (SHARED / "media" / "grid").is_dir() else "demo clip"
+    load = np.array([m[2] for m in marks])
     print(
         f"file mode: {n} inputs ({src}, {'with' if video else 'no'} annotated video), {ok} ok, "
         f"{time.perf_counter() - t0:.0f} s in all; load average {os.getloadavg()[0]:.1f}"
     )
-    block = max(1, min(50, n // 5))
-    print(f"  {'inputs':>11}  {'s/input (median)':>16}  {'RSS MB at end':>13}")
+    block = max(1, min(100, n // 5))
+    print(f"  {'inputs':>11}  {'s/input (median)':>16}  {'inputs/min':>10}  {'RSS MB at end':>13}  {'load avg':>8}")
     for a in range(0, n, block):
         b = min(n, a + block)
-        print(f"  {a + 1:>5}-{b:<5}  {np.median(times[a:b]):16.2f}  {rss[b - 1]:13.0f}")
+        rate = 60.0 * (b - a) / times[a:b].sum()
+        print(
+            f"  {a + 1:>5}-{b:<5}  {np.median(times[a:b]):16.2f}  {rate:10.1f}  {rss[b - 1]:13.0f}  "
+            f"{load[a:b].mean():8.1f}"
+        )
     k = min(block, max(1, n // 2))
     first, last = np.median(times[:k]), np.median(times[-k:])
     print(
@@ -262,6 +279,12 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=500, help="file mode: number of inputs (0 skips)")
+    ap.add_argument(
+        "--source",
+        choices=("ravdess", "grid"),
+        default="ravdess" if (SHARED / "data" / "ravdess" / "audio16k").is_dir() else "grid",
+        help="file mode: distinct RAVDESS speech clips (default where ../shared has them) or GRID videos copied",
+    )
     ap.add_argument("--video", action="store_true", help="file mode: also write the annotated videos")
     ap.add_argument("--minutes", type=float, default=0.0, help="live: minutes of looped video (0 skips; issue: 30)")
     ap.add_argument(
@@ -280,7 +303,7 @@ def main() -> None:
         tmp = Path(d)
         print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
         if args.clips > 0:
-            file_soak(args.clips, args.video, args.tracemalloc, tmp, args.checkpoint)
+            file_soak(args.clips, args.source, args.video, args.tracemalloc, tmp, args.checkpoint)
         if args.minutes > 0:
             live_soak(args.minutes, tmp, args.checkpoint, args.tracemalloc, args.heap)
 
