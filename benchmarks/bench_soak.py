@@ -107,6 +107,7 @@ def file_soak(n: int, source: str, video: bool, trace: bool, tmp: Path, ckpt: st
     finally:
         out.write_index = original
     ok = sum(o.ok for o in report.outcomes)
+    marks = marks[: len(srcs)]  # the index is written once more at the end of the run
     n = len(marks)
     times = np.diff([t0] + [m[0] for m in marks])
     rss = np.array([m[1] for m in marks])
