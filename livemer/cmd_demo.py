@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def add_parser(sub) -> None:
@@ -38,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    t0 = time.perf_counter()
     clip = demo_clip(refresh=bool(getattr(args, "rebuild", False)))
-    print(f"livemer: demo clip: {clip}", file=sys.stderr)
+    print(f"livemer: demo clip: {clip} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     print(f'livemer: it says: "{demo_transcript()}"', file=sys.stderr, flush=True)
     report = process_inputs(args, [clip], engine=engine)
     print_report(report)
