@@ -307,6 +307,8 @@ def main() -> None:
             file_soak(args.clips, args.source, args.video, args.tracemalloc, tmp, args.checkpoint)
         if args.minutes > 0:
             live_soak(args.minutes, tmp, args.checkpoint, args.tracemalloc, args.heap)
+    sys.stdout.flush()
+    os._exit(0)  # as `livemer` exits: native threads (MediaPipe, CTranslate2) abort in interpreter teardown
 
 
 if __name__ == "__main__":
