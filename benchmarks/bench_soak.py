@@ -225,6 +225,7 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
+    snapshot("start")
     t0 = time.monotonic()
     live.run()
     done.set()
@@ -267,14 +268,19 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
         slope = np.polyfit(times[tail] / 3600.0, rss[tail], 1)[0]
         print(f"  linear slope of RSS after the first minute: {slope:+.1f} MB/hour; peak {rss.max():.0f} MB")
     if trace and "1min" in snaps:
-        (a, ca), (b, cb) = snaps["1min"], snaps["end"]
-        print("  Python allocations that grew most from minute 1 to the end (tracemalloc):")
-        for stat in b.compare_to(a, "lineno")[:10]:
-            print(
-                f"    {stat.size_diff / 1024:+9.0f} KiB  {stat.count_diff:+7d} blocks  {stat.traceback.format()[-1].strip()}"
-            )
-        grown = sorted(((cb[k] - ca.get(k, 0), k) for k in cb), reverse=True)[:8]
-        print("  live objects that grew most: " + ", ".join(f"{k} {d:+d}" for d, k in grown))
+        for first, second, what in (
+            ("start", "1min", "from the stream start to minute 1"),
+            ("1min", "end", "from minute 1 to the end"),
+        ):
+            (a, ca), (b, cb) = snaps[first], snaps[second]
+            print(f"  Python allocations that grew most {what} (tracemalloc):")
+            for stat in b.compare_to(a, "lineno")[:8]:
+                print(
+                    f"    {stat.size_diff / 1024:+9.0f} KiB  {stat.count_diff:+7d} blocks  "
+                    f"{stat.traceback.format()[-1].strip()}"
+                )
+            grown = sorted(((cb[k] - ca.get(k, 0), k) for k in cb), reverse=True)[:8]
+            print("    live objects that grew most: " + ", ".join(f"{k} {d:+d}" for d, k in grown))
 
 
 def main() -> None:
