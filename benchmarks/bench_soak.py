@@ -5,15 +5,17 @@ annotated MP4) over ``--clips`` short inputs (distinct RAVDESS speech clips from
 clips copied over and over: ``--source``). After each input it records the wall time of that input, the
 process RSS and the load average, and prints the rate and RSS per block (100 inputs for 500).
 
-Live: ``LiveDriver`` with a video file looped as the camera and a long speech track as the microphone
+Live: ``LiveDriver`` with a video file looped as the camera and its own audio looped as the microphone
 (headless, the overlay rendered off screen, JSON lines to a file) for ``--minutes``. Every stage is loaded
-and warmed up before the stream starts; RSS (and glibc's heap in use / free) every 10 s, printed each minute;
-the growth over the whole run from that warmed-up start (the figure the < 5 % goal is measured on), after the
-first minute, and the linear slope in MB/hour.
+and warmed up before the stream starts; RSS (and glibc's heap in use / free, anonymous / file-backed RSS)
+every 10 s, printed each minute; the growth over the whole run from that warmed-up start (the figure the
+< 5 % goal is measured on), after the first minute, the linear slope in MB/hour, and RSS once the stream
+has stopped (before and after one ``malloc_trim``).
 
-    python benchmarks/bench_soak.py --clips 500            # file mode only
-    python benchmarks/bench_soak.py --clips 0 --minutes 30 # live only
-    python benchmarks/bench_soak.py --tracemalloc          # + where Python memory grew (file mode)
+    python benchmarks/bench_soak.py --clips 500                          # file mode only
+    python benchmarks/bench_soak.py --clips 0 --minutes 30               # live only
+    python benchmarks/bench_soak.py --clips 0 --minutes 4 --heap default # live, glibc's default heap
+    python benchmarks/bench_soak.py --tracemalloc ...                    # + where Python memory grew
 """
 
 from __future__ import annotations
