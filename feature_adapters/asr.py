@@ -523,6 +523,7 @@ class StreamingTranscriber:
     time_tolerance_s: float = 0.6
     prompt_chars: int = 200
     max_gap_s: float = 2.0
+    keep_words: int = 5000  # committed words (and their commit times) kept; a long live run drops the oldest
     commit_times: list[float] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -552,7 +553,7 @@ class StreamingTranscriber:
     # -- read-only views ----------------------------------------------------------------------
     @property
     def committed_words(self) -> list[TimedWord]:
-        """All words committed so far (a copy)."""
+        """The words committed so far, up to the last ``keep_words`` (a copy)."""
         return list(self._snapshot[0])
 
     @property
@@ -600,7 +601,8 @@ class StreamingTranscriber:
 
     def _prompt(self) -> str:
         start = self._buffer_start or 0.0
-        text = " ".join(w.word for w in self._committed if w.end <= start + 1e-6)
+        tail = self._committed[-max(1, self.prompt_chars) :]  # a word has at least one character
+        text = " ".join(w.word for w in tail if w.end <= start + 1e-6)
         return text[-self.prompt_chars :].lstrip() if text else ""
 
     def _drop_repeats(self, words: list[TimedWord]) -> list[TimedWord]:
@@ -633,6 +635,10 @@ class StreamingTranscriber:
         words = monotonic_words(words, lo)
         self._committed.extend(words)
         self.commit_times.extend([at] * len(words))
+        extra = len(self._committed) - max(1, int(self.keep_words))
+        if extra > 0:  # bounded: the prompt, repeat checks and the caption read only the tail
+            del self._committed[:extra]
+            del self.commit_times[:extra]
         return words
 
     def _finish_hypothesis(self) -> list[TimedWord]:

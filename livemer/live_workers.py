@@ -70,8 +70,7 @@ class LiveWorkers:
     def voice(self) -> None:
         if not self.ready("voice", self.d._blocks_voice):
             return
-        voice = self.d.session.voice
-        voice.warmup()
+        voice = self.d.session.voice  # warmed up as it loaded (SessionOptions.warmup)
         for blk in self.items(self.d._blocks_voice):
             try:
                 if blk is EOS:
@@ -87,12 +86,7 @@ class LiveWorkers:
     def speech(self) -> None:
         if not self.ready("speech", self.d._blocks_speech):
             return
-        s = self.d.session
-        self.d.asr_busy = True
-        try:
-            s.speech.warmup()  # while the first audio arrives: the first decode would otherwise stall
-        finally:
-            self.d.asr_busy = False
+        s = self.d.session  # the recogniser warmed up as it loaded (SessionOptions.warmup)
         ended = False
         while not self.d.stop_event.is_set() and not ended:
             try:

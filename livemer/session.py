@@ -69,6 +69,7 @@ class SessionOptions:
     speech: SpeechOptions = field(default_factory=SpeechOptions.live)
     stages: tuple[str, ...] = STAGES  # e.g. ("voice", "speech") without a camera
     transcript_chars: int = 2000  # committed transcript kept for display (the aligner holds the words)
+    warmup: bool = False  # each stage runs representative input once as it loads (live: before the stream)
 
 
 class Rate:
@@ -157,10 +158,26 @@ class Session:
                 st.load(self._given.get("asr"))
             else:
                 st.load()
+            if self.options.warmup:
+                self._warm(name)
         except Exception as exc:  # noqa: BLE001 - reported as a notice, the modality is masked
             self._errors[name] = exc
             what, mod = STAGE_WHAT[name]
             self.notice(f"{what} unavailable ({first_line(exc)}); the {mod} modality is absent")
+
+    def _warm(self, name: str) -> None:
+        """Run representative input through stage ``name`` once (first-use costs and buffers settle before the
+        stream starts); :meth:`start` then resets the stage."""
+        st = self.stage(name)
+        if name == "voice":
+            st.warmup()
+            sr = st.options.sr
+            t = np.arange(int(1.5 * sr)) / sr  # a voiced, vowel-like tone: 140 Hz with harmonics, rising and falling
+            wave = sum(np.sin(2 * np.pi * 140.0 * k * t) / k for k in range(1, 6)) * np.sin(np.pi * t / t[-1])
+            st.push(0.0, (0.1 * wave).astype(np.float32))
+            st.flush()
+        else:  # the face stage builds its graphs on load: frames pushed now would carry MediaPipe's tracking
+            st.warmup()  # state into the stream (file mode's tracker starts fresh; the parity test compares them)
 
     def preload(self) -> None:
         """Start loading the stages in background threads (none of them needs the model)."""

@@ -363,6 +363,16 @@ def test_policy_commits_each_word_once_with_bounded_buffer():
     assert max(lat[:-1]) <= 0.3 + 1.0 + 1e-6
 
 
+def test_policy_keeps_a_bounded_committed_history():
+    script = _script(8, pause=0.8)
+    eng = ScriptEngine(script)
+    end = script[-1][2] + 1.0
+    st, emitted = _stream(eng, _ramp(0.0, end), 0.5, trim_s=6.0, max_buffer_s=10.0, keep_words=10)
+    assert [w.word for w in emitted] == [w for w, _, _ in script]  # every word is still emitted once
+    assert st.committed_words == emitted[-10:] and len(st.commit_times) == 10  # only the last 10 are kept
+    assert any(p and "w6x1 w6x2" in p for p in eng.prompts)  # the prompt still comes from the kept tail
+
+
 def test_policy_trims_at_segments_in_continuous_speech():
     script = _script(6, pause=0.0)  # no pauses: trimming relies on segment ends
     eng = ScriptEngine(script)

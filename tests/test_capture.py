@@ -200,3 +200,22 @@ def test_stop_ends_playback_quickly(small_video):
     src.stop()
     src.join(1.0)
     assert not src.is_alive() and src.finished.is_set()
+
+
+def test_mic_file_loops_with_contiguous_stream_times(short_wav):
+    clock = Clock()
+    src = open_mic(str(short_wav), clock, paced=False, loop=True)
+    q = src.subscribe(4, lossless=True)
+    src.start()
+    src.wait_open()
+    clock.reset()
+    src.begin()
+    blocks = [q.get(timeout=10) for _ in range(60)]  # 60 x 32 ms: over three passes of the 0.5 s file
+    src.stop()
+    src.join(2.0)
+    assert EOS not in blocks and not src.is_alive()
+    assert blocks[-1].t_end > 1.5
+    for a, b in zip(blocks, blocks[1:]):
+        assert b.t_start == pytest.approx(a.t_end)  # time runs on across the loop, no gap, no overlap
+    per_pass = int(np.ceil(0.5 * SR / BLOCK))
+    assert np.array_equal(blocks[0].samples, blocks[per_pass].samples)  # the file started again

@@ -65,6 +65,43 @@ def test_session_pushes_frames_and_audio_into_one_result(engine):
     s.close()
 
 
+class StubRecogniser:
+    def with_options(self, **changes):
+        return self
+
+
+def test_warmup_runs_each_stage_as_it_loads_and_the_stream_starts_fresh(engine, monkeypatch):
+    """SessionOptions(warmup=True) (the live driver's): the voice stage analyses a voiced tone and the recogniser
+    decodes once while they load, before the stream; start() then resets them, so the stream gives what a cold
+    session gives."""
+    import livemer.stages as stages
+
+    decoded = []
+    monkeypatch.setattr(stages.SpeechStage, "warmup", lambda self: decoded.append(self))
+    pushed = []
+    real_push = stages.VoiceStage.push
+    monkeypatch.setattr(stages.VoiceStage, "push", lambda self, t0, x: pushed.append(x.size) or real_push(self, t0, x))
+
+    def run(warm: bool):
+        opts = SessionOptions(voice=VoiceOptions(gate=None), stages=("voice", "speech"), warmup=warm)
+        s = Session(opts, engine, components={"asr": StubRecogniser()})
+        s.load(wait=("voice", "speech"))
+        assert s.notices == []
+        n_warm = len(pushed)
+        s.start()
+        audio = _tone(2.0)
+        rows = [s.push_audio((k + 512) / 16000, audio[k : k + 512]) for k in range(0, audio.size, 512)]
+        s.close()
+        return n_warm, np.concatenate([r.features for r in rows if len(r)])
+
+    cold_pushes, cold = run(False)
+    assert cold_pushes == 0 and decoded == []
+    pushed.clear()
+    warm_pushes, warm = run(True)
+    assert warm_pushes == 1 and pushed[0] == 24000 and len(decoded) == 1  # 1.5 s of tone, one decode
+    np.testing.assert_array_equal(warm, cold)
+
+
 def test_a_stage_that_cannot_load_masks_its_modality_with_one_notice(engine, monkeypatch):
     import livemer.stages as stages
 
