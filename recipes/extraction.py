@@ -196,3 +196,36 @@ def write_report(path: str | os.PathLike, reports: Sequence[ExtractionReport]) -
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def cached_table(cache, paths: Sequence, extractor, compute: Callable[[], tuple[dict, ExtractionReport]],
+                 name: str) -> tuple[dict, ExtractionReport]:
+    """Arrays built from many files, cached under the digest of all their contents, and the extraction report.
+
+    ``compute()`` runs the per-file extraction and returns (arrays, report); the
+    arrays get ``status`` and ``message`` per file from the report. On a hit the
+    report is rebuilt from them (every item ``cached``). A missing file (no
+    digest) means no table entry: ``compute()`` runs and reports it.
+    """
+    import numpy as np
+
+    from model.feature_cache import FeatureCacheError, files_digest
+
+    done: list[ExtractionReport] = []
+
+    def build() -> dict:
+        arrays, rep = compute()
+        done.append(rep)
+        n = len(rep.items)
+        return {**arrays, "status": np.asarray([i.status for i in rep.items], dtype=str).reshape(n),
+                "message": np.asarray([i.message for i in rep.items], dtype=str).reshape(n)}
+
+    try:
+        digest = files_digest(paths)
+    except FeatureCacheError:
+        digest = None
+    table = build() if digest is None else cache.get_or_compute_digest(digest, extractor, build, name)
+    rep = done[0] if done else ExtractionReport(name, [
+        ItemStatus(str(p), str(st), cached=True, message=str(m))
+        for p, st, m in zip(paths, table["status"].tolist(), table["message"].tolist())])
+    return table, rep

@@ -38,7 +38,8 @@ from model.datasets import EmotionDataset
 from model.feature_cache import Extractor, FeatureCache, source_digest
 from model.recipe_data import WindowSettings, windows_to_arrays
 
-from .extraction import FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
+from .extraction import (FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, cached_table, first_per_class, one_line,
+                         run_pool)
 
 log = logging.getLogger(__name__)
 
@@ -154,21 +155,21 @@ def _backend():
 
 def extract_photo(path: str, cache_root: str | None = None) -> ItemStatus:
     """Cache one photo's face analysis; never raises (a failure is an ``ItemStatus`` with the reason)."""
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = c0 = 0.0
     try:
         cache = FeatureCache(cache_root)
         ex = face_extractor()
         got = cache.load(path, ex)
-        cached = got is not None
-        if got is None:
-            got = _photo_arrays(Path(path), _backend())
-            cache.save(path, ex, got)
+        if got is not None:
+            return ItemStatus(path, OK if bool(got["found"]) else NO_FACE, cached=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        got = _photo_arrays(Path(path), _backend())
+        cache.save(path, ex, got)
         status = OK if bool(got["found"]) else NO_FACE
-        if cached:
-            return ItemStatus(path, status, cached=True)
         return ItemStatus(path, status, time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     except Exception as exc:  # noqa: BLE001 - any failure of one photo is reported in one line and skipped
-        return ItemStatus(path, FAILED, time.perf_counter() - t0, False, one_line(exc), time.process_time() - c0)
+        t1, c1 = (time.perf_counter(), time.process_time()) if t0 else (0.0, 0.0)
+        return ItemStatus(path, FAILED, t1 - t0, False, one_line(exc), c1 - c0)
 
 
 def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
@@ -180,6 +181,43 @@ def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = N
 
 
 # ----------------------------------------------------------------------------- visual rows and windows
+
+
+def photo_table(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
+                progress: bool = False, name: str = "faces") -> tuple[dict[str, np.ndarray], ExtractionReport]:
+    """The cached face analyses of ``photos`` stacked in one table, and the extraction report.
+
+    Rows follow ``photos``: ``status`` (ok / no_face / failed), ``message``, ``scores``
+    (N, 52) raw blendshape scores in :data:`feature_adapters.blendshapes.BLENDSHAPE_NAMES`
+    order (0 where absent), ``head_pose`` (N, 3; NaN without a face), ``box``, ``size``,
+    ``n_faces``. The table itself is cached under the digest of all the photos'
+    contents, so a second load reads one file instead of one per photo.
+    """
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES
+
+    cache = cache or FeatureCache()
+
+    def compute() -> tuple[dict[str, np.ndarray], ExtractionReport]:
+        rep = extract_faces(photos, cache=cache, workers=workers, progress=progress, name=name)
+        ex = face_extractor()
+        n = len(photos)
+        t = {"scores": np.zeros((n, len(BLENDSHAPE_NAMES))), "head_pose": np.full((n, 3), np.nan),
+             "box": np.full((n, 4), np.nan), "size": np.zeros((n, 2), np.int32), "n_faces": np.zeros(n, np.int32)}
+        col = {b: j for j, b in enumerate(BLENDSHAPE_NAMES)}
+        for i, (p, st) in enumerate(zip(photos, rep.items)):
+            if st.status == FAILED:
+                continue
+            e = cache.load(p.path, ex)
+            if e is None:  # written a moment ago; unreadable now only if the disk failed
+                raise RuntimeError(f"{p.path}: face analysis missing from the cache after extraction")
+            for b, v in zip(e["blendshape_names"].tolist(), e["blendshape_scores"].tolist()):
+                if b in col:
+                    t["scores"][i, col[b]] = v
+            t["head_pose"][i], t["box"][i], t["size"][i], t["n_faces"][i] = e["head_pose"], e["box"], e["size"], e["n_faces"]
+        return t, rep
+
+    ex_t = Extractor("face-mediapipe-still-table", face_extractor().version)
+    return cached_table(cache, [p.path for p in photos], ex_t, compute, name)
 
 
 def visual_space(name: str = FACET):
@@ -201,31 +239,27 @@ def visual_space(name: str = FACET):
     raise ValueError(f"unknown visual space '{name}', expected one of {', '.join(VISUAL_SPACES)}")
 
 
-def visual_rows(entries: Sequence[dict[str, np.ndarray]], space: str = FACET) -> np.ndarray:
-    """(N, d) visual rows of cached face analyses (all with a face), in ``space``.
+def visual_rows(table: dict[str, np.ndarray], space: str = FACET) -> np.ndarray:
+    """(N, d) visual rows of stacked face analyses (:func:`photo_table` rows, all with a face), in ``space``.
 
     Facet-35 is computed exactly as live (``Engine.visual_row``): the backend's
-    blendshapes -> ``blendshapes_to_aus`` -> ``FacetAdapter("mediapipe").adapt(aus, head_pose)``.
+    blendshapes -> ``blendshapes_to_aus`` -> ``FacetAdapter("mediapipe")`` with the head pose.
     """
-    from feature_adapters.blendshapes import blendshape_row
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES, blendshape_row
     from feature_adapters.face_mediapipe import blendshapes_to_aus
     from feature_adapters.facet import FacetAdapter
 
-    dim = visual_space(space).dim
-    if not entries:
-        return np.zeros((0, dim), np.float32)
-    adapter = FacetAdapter("mediapipe")
-    rows = []
-    for e in entries:
-        shapes = dict(zip(e["blendshape_names"].tolist(), e["blendshape_scores"].tolist()))
-        parts = []
-        if space in (FACET, BOTH):
-            pose = np.asarray(e["head_pose"], np.float64)
-            parts.append(adapter.adapt(blendshapes_to_aus(shapes), tuple(pose) if np.isfinite(pose).all() else None))
-        if space in (BLENDSHAPES, BOTH):
-            parts.append(blendshape_row(shapes))
-        rows.append(np.concatenate(parts).astype(np.float32))
-    return np.stack(rows)
+    scores = np.asarray(table["scores"], np.float64).reshape(-1, len(BLENDSHAPE_NAMES))
+    shapes = [dict(zip(BLENDSHAPE_NAMES, r)) for r in scores.tolist()]
+    parts = []
+    if space in (FACET, BOTH):
+        poses = [tuple(p) if np.isfinite(p).all() else None for p in np.asarray(table["head_pose"], np.float64)]
+        parts.append(FacetAdapter("mediapipe").adapt_batch([blendshapes_to_aus(b) for b in shapes], poses))
+    if space in (BLENDSHAPES, BOTH):
+        parts.append(np.stack([blendshape_row(b) for b in shapes]) if shapes else np.zeros((0, 52), np.float32))
+    if not parts:
+        visual_space(space)  # raises for an unknown name
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), duration: float | None = None):
@@ -246,17 +280,17 @@ def photo_window(row: np.ndarray, settings: WindowSettings = WindowSettings(), d
                       tolerance=settings.tolerance, text_dim=DIMS[0], acoustic_dim=DIMS[1], visual_dim=row.size)[0]
 
 
-def build_faces(photos: Sequence[FacePhoto], entries: Sequence[dict[str, np.ndarray]], *, space: str = FACET,
+def build_faces(photos: Sequence[FacePhoto], table: dict[str, np.ndarray], *, space: str = FACET,
                 settings: WindowSettings = WindowSettings(), duration: float | None = None,
                 source_labels: dict[str, Sequence[str]] | None = None, name: str = "faces") -> EmotionDataset:
-    """One window per photo (all with a face). Labels: each source annotates only its own emotions
-    (``source_labels``, default :func:`source_emotions` of ``photos``).
+    """One window per photo (all with a face; ``table``: their :func:`photo_table` rows). Labels: each
+    source annotates only its own emotions (``source_labels``, default :func:`source_emotions` of ``photos``).
 
     Groups: ``source``, ``labeller`` (muxspace's student; '' for emilmrk), ``photo`` (its key).
     """
-    if len(photos) != len(entries):
-        raise ValueError(f"{len(photos)} photos but {len(entries)} face analyses")
-    rows = visual_rows(entries, space)
+    if len(photos) != len(table["scores"]):
+        raise ValueError(f"{len(photos)} photos but {len(table['scores'])} face analyses")
+    rows = visual_rows(table, space)
     d_v = visual_space(space).dim
     per_source = {k: list(v) for k, v in (source_labels or source_emotions(photos)).items()}
     names = [e for e in EMOTIONS if any(e in v for v in per_source.values())]
@@ -301,21 +335,17 @@ def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: s
     labels = source_emotions(photos)
     if limit:
         photos = first_per_class(photos, limit, lambda p: (p.source, p.emotion))
-    rep = extract_faces(photos, cache=cache, workers=workers, name=name)
+    table, rep = photo_table(photos, cache=cache, workers=workers, name=name)
     if report is not None:
         report.append(rep)
-    status = {i.key: i.status for i in rep.items}
-    keep = [p for p in photos if status[str(p.path)] == OK]
     c = rep.counts()
     if c[NO_FACE] or c[FAILED]:
         log.warning("%s: %d of %d photos excluded (%d with no face found, %d unreadable)", name,
                     c[NO_FACE] + c[FAILED], len(photos), c[NO_FACE], c[FAILED])
-    ex = face_extractor()
-    entries = [cache.load(p.path, ex) for p in keep]
-    lost = [p for p, e in zip(keep, entries) if e is None]
-    if lost:  # written by the pool a moment ago; unreadable now only if the disk failed
-        raise RuntimeError(f"{lost[0].path}: face analysis missing from the cache after extraction")
-    return build_faces(keep, entries, space=space, settings=settings, duration=duration, source_labels=labels,
+    ok = np.flatnonzero(table["status"] == OK)
+    keep = [photos[i] for i in ok]
+    table = {k: v[ok] for k, v in table.items()}
+    return build_faces(keep, table, space=space, settings=settings, duration=duration, source_labels=labels,
                        name=name)
 
 
@@ -347,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         write_report(args.report, reports)
     print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    if set(args.sources.split(",")) == set(SOURCES):  # build the one-file table the default loader reads
+        t0 = time.perf_counter()
+        ds = load_faces(args.shared)
+        print(f"{ds.summary()}\nload_faces (table built): {time.perf_counter() - t0:.1f} s")
     return 0
 
 

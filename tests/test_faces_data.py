@@ -59,7 +59,8 @@ def test_photos_no_face_and_corrupt_files(tmp_path, pyfeat_photos, caplog):
     # the second load is answered from the cache
     rep2: list = []
     again = faces.load_faces(shared, sources=["muxspace"], cache=cache, report=rep2)
-    assert len(rep2[0].computed()) == 1 and np.array_equal(again.visual, ds.visual)  # only the unreadable one
+    assert len(rep2[0].computed()) == 0 and np.array_equal(again.visual, ds.visual)  # one table entry for all
+    assert rep2[0].counts() == r.counts() and rep2[0].to_dict()["failed_files"] == r.to_dict()["failed_files"]
 
 
 def test_rows_are_the_live_path_and_windows_the_live_aligner(tmp_path, pyfeat_photos):

@@ -1,0 +1,21 @@
+"""The visual linear probe's pieces on synthetic data (the study itself runs on ../shared)."""
+from __future__ import annotations
+
+import numpy as np
+
+from recipes.visual_study import dead_columns, fit_predict, ovr_auc
+
+
+def test_separable_classes_score_high_and_untrained_ones_are_not_scored():
+    rng = np.random.default_rng(0)
+    centers = {"happy": [3, 0, 0], "sad": [0, 3, 0], "fear": [0, 0, 3]}
+    y = np.array([e for e in centers for _ in range(60)])
+    x = np.array([centers[e] for e in y], float) + rng.normal(size=(len(y), 3))
+    x = np.concatenate([x, np.ones((len(y), 1))], axis=1)  # a dead column
+    tr = np.arange(len(y)) % 3 != 0
+    classes, proba = fit_predict(x[tr], y[tr], x[~tr])
+    auc = ovr_auc(classes, proba, y[~tr], ["happy", "sad", "fear", "disgust"])
+    assert min(auc["happy"], auc["sad"], auc["fear"]) > 0.95 and np.isnan(auc["disgust"])
+    shuffled = ovr_auc(classes, proba, rng.permutation(y[~tr]), ["happy"])
+    assert 0.25 < shuffled["happy"] < 0.75  # labels unrelated to the features: near chance
+    assert dead_columns(x, ["a", "b", "c", "const"]) == ["const"]
