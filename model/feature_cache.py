@@ -129,15 +129,7 @@ class FeatureCache:
         self, file: str | os.PathLike, extractor: Extractor, compute: Callable[[Path], Mapping[str, Any]]
     ) -> dict[str, np.ndarray]:
         """Cached arrays for ``file``, computing and storing them with ``compute(path)`` on a miss."""
-        path = self.path_for(file, extractor)
-        got = self._read(path)
-        if got is not None:
-            self.hits += 1
-            return got
-        self.misses += 1
-        arrays = {k: np.asarray(v) for k, v in compute(Path(file)).items()}
-        self._write(path, arrays, file)
-        return arrays
+        return self.get_or_compute_digest(file_digest(file), extractor, lambda: compute(Path(file)), str(file))
 
     # -- internals ----------------------------------------------------------------
     @staticmethod

@@ -96,6 +96,30 @@ class ExtractionReport:
         }
 
 
+def read_labels(labels: str | os.PathLike, emotions: Sequence[str], error: type[Exception]) -> list[dict[str, str]]:
+    """The rows of a corpus's ``labels.csv``; ``error`` (one line naming the file) if unreadable or a label is unknown."""
+    import csv
+
+    try:
+        with open(labels, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise error(f"{labels}: cannot read the labels file ({exc.strerror})") from None
+    for row in rows:
+        row["emotion"] = (row.get("emotion") or "").strip()
+        if row["emotion"] not in emotions:
+            raise error(f"{labels}: unknown emotion {row['emotion']!r} for {row.get('file')}")
+    return rows
+
+
+def label_sets(items: Sequence, group: str, emotions: Sequence[str]) -> dict[str, list[str]]:
+    """``getattr(item, group)`` -> the emotions its items are labelled with, in ``emotions`` order."""
+    got: dict[str, set[str]] = {}
+    for it in items:
+        got.setdefault(getattr(it, group), set()).add(it.emotion)
+    return {k: [e for e in emotions if e in v] for k, v in got.items()}
+
+
 def first_per_class(items: Sequence, limit: int, key: Callable) -> list:
     """The first ``limit`` items of each ``key(item)`` class, in input order (quick runs and tests)."""
     seen: Counter = Counter()
@@ -229,3 +253,21 @@ def cached_table(cache, paths: Sequence, extractor, compute: Callable[[], tuple[
         ItemStatus(str(p), str(st), cached=True, message=str(m))
         for p, st, m in zip(paths, table["status"].tolist(), table["message"].tolist())])
     return table, rep
+
+
+def extract_by_group(items: Sequence, group: str, extract: Callable[..., ExtractionReport], prefix: str, *,
+                     workers: int, report_path: str | os.PathLike | None = None) -> list[ExtractionReport]:
+    """The extraction CLI's body: ``extract(sub, workers=, progress=, name=)`` per ``group`` value of ``items``;
+    prints each summary and a JSON line of the figures, and writes the full reports to ``report_path``."""
+    import json
+
+    reports = []
+    for g in dict.fromkeys(getattr(it, group) for it in items):
+        rep = extract([it for it in items if getattr(it, group) == g], workers=workers, progress=True,
+                      name=f"{prefix}/{g}")
+        print(rep.summary(), flush=True)
+        reports.append(rep)
+    if report_path:
+        write_report(report_path, reports)
+    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    return reports

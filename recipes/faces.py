@@ -24,7 +24,6 @@ processes) and prints the report.
 """
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import time
@@ -38,8 +37,8 @@ from model.datasets import EmotionDataset
 from model.feature_cache import Extractor, FeatureCache, source_digest
 from model.recipe_data import WindowSettings, windows_to_arrays
 
-from .extraction import (FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, cached_table, first_per_class, one_line,
-                         run_pool)
+from .extraction import (FAILED, NO_FACE, OK, ExtractionReport, ItemStatus, cached_table, first_per_class, label_sets,
+                         one_line, read_labels, run_pool)
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +70,13 @@ class FacePhoto:
 def read_photos(faces_root: str | Path, sources: Sequence[str] = SOURCES) -> list[FacePhoto]:
     """Every labelled photo of ``sources`` under ``faces_root`` (``shared/data/faces``), in labels.csv order."""
     root = Path(faces_root)
-    out: list[FacePhoto] = []
-    for src in sources:
-        labels = root / src / "labels.csv"
-        try:
-            with open(labels, encoding="utf-8", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            raise FaceDataError(f"{labels}: cannot read the labels file ({exc.strerror})") from None
-        for row in rows:
-            emo = (row.get("emotion") or "").strip()
-            if emo not in EMOTIONS:
-                raise FaceDataError(f"{labels}: unknown emotion {emo!r} for {row.get('file')}")
-            out.append(FacePhoto(root / src / row["file"], emo, src, (row.get("group") or "").strip(), row["file"]))
-    return out
+    return [FacePhoto(root / src / row["file"], row["emotion"], src, (row.get("group") or "").strip(), row["file"])
+            for src in sources for row in read_labels(root / src / "labels.csv", EMOTIONS, FaceDataError)]
 
 
 def source_emotions(photos: Sequence[FacePhoto]) -> dict[str, list[str]]:
     """source -> the emotions it labels (only these are annotated for its photos)."""
-    got: dict[str, set[str]] = {}
-    for p in photos:
-        got.setdefault(p.source, set()).add(p.emotion)
-    return {s: [e for e in EMOTIONS if e in v] for s, v in got.items()}
+    return label_sets(photos, "source", EMOTIONS)
 
 
 # ----------------------------------------------------------------------------- the live face path, cached
@@ -352,9 +336,9 @@ def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: s
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recipes.faces``: run every photo through the live face path into the feature cache."""
     import argparse
-    import json
+    import sys
 
-    from .extraction import write_report
+    from .extraction import extract_by_group
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -366,17 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         photos = read_photos(args.shared / "data" / "faces", [s for s in args.sources.split(",") if s])
     except FaceDataError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    reports = []
-    for src in dict.fromkeys(p.source for p in photos):
-        sub = [p for p in photos if p.source == src]
-        rep = extract_faces(sub, workers=args.workers, progress=True, name=f"faces/{src}")
-        print(rep.summary(), flush=True)
-        reports.append(rep)
-    if args.report:
-        write_report(args.report, reports)
-    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    extract_by_group(photos, "source", extract_faces, "faces", workers=args.workers, report_path=args.report)
     if set(args.sources.split(",")) == set(SOURCES):  # build the one-file table the default loader reads
         t0 = time.perf_counter()
         ds = load_faces(args.shared)

@@ -19,7 +19,6 @@ processes) and prints the report.
 """
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import time
@@ -34,7 +33,8 @@ from model.feature_cache import FeatureCache
 from model.recipe_data import WindowSettings, clip_windows, windows_to_arrays
 from model.recipe_extract import ClipAudioFeatures, acoustic_extractor, extract_clip
 
-from .extraction import FAILED, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
+from .extraction import (FAILED, OK, ExtractionReport, ItemStatus, first_per_class, label_sets, one_line, read_labels,
+                         run_pool)
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +68,14 @@ class SpeechClip:
 def read_clips(speech_root: str | Path, corpora: Sequence[str] = CORPORA) -> list[SpeechClip]:
     """Every labelled clip of ``corpora`` under ``speech_root`` (``shared/data/speech``), in labels.csv order."""
     root = Path(speech_root)
-    out: list[SpeechClip] = []
-    for corpus in corpora:
-        labels = root / corpus / "labels.csv"
-        try:
-            with open(labels, encoding="utf-8", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            raise SpeechDataError(f"{labels}: cannot read the labels file ({exc.strerror})") from None
-        for row in rows:
-            emo = (row.get("emotion") or "").strip()
-            if emo not in EMOTIONS:
-                raise SpeechDataError(f"{labels}: unknown emotion {emo!r} for {row.get('file')}")
-            out.append(SpeechClip(root / corpus / row["file"], emo, row["speaker"].strip(),
-                                  (row.get("language") or "").strip(), corpus, row["file"]))
-    return out
+    return [SpeechClip(root / corpus / row["file"], row["emotion"], row["speaker"].strip(),
+                       (row.get("language") or "").strip(), corpus, row["file"])
+            for corpus in corpora for row in read_labels(root / corpus / "labels.csv", EMOTIONS, SpeechDataError)]
 
 
 def corpus_emotions(clips: Sequence[SpeechClip]) -> dict[str, list[str]]:
     """corpus -> the emotions it labels (only these are annotated for its clips)."""
-    got: dict[str, set[str]] = {}
-    for c in clips:
-        got.setdefault(c.corpus, set()).add(c.emotion)
-    return {k: [e for e in EMOTIONS if e in v] for k, v in got.items()}
+    return label_sets(clips, "corpus", EMOTIONS)
 
 
 # ----------------------------------------------------------------------------- extraction (the recipe's own)
@@ -241,9 +226,9 @@ def load_speech(shared: str | Path, *, corpora: Sequence[str] = CORPORA, ends: S
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recipes.speech``: run every clip through the live acoustic extractor into the feature cache."""
     import argparse
-    import json
+    import sys
 
-    from .extraction import write_report
+    from .extraction import extract_by_group
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -258,17 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         clips = read_clips(args.shared / "data" / "speech", [c for c in args.corpora.split(",") if c])
     except SpeechDataError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    reports = []
-    for corpus in dict.fromkeys(c.corpus for c in clips):
-        sub = [c for c in clips if c.corpus == corpus]
-        rep = extract_speech(sub, workers=args.workers, progress=True, name=f"speech/{corpus}")
-        print(rep.summary(), flush=True)
-        reports.append(rep)
-    if args.report:
-        write_report(args.report, reports)
-    print(json.dumps({r.name: {k: v for k, v in r.to_dict().items() if not k.endswith("_files")} for r in reports}))
+    extract_by_group(clips, "corpus", extract_speech, "speech", workers=args.workers, report_path=args.report)
     if set(args.corpora.split(",")) == set(CORPORA):  # build the one-file tables the default loader reads
         for ends in args.ends or ["1.0", "0.6,0.8,1.0"]:
             t0 = time.perf_counter()

@@ -15,7 +15,8 @@ emotion:
 * **leave-one-source-out**: train on one photo source, test on the other
   (an emotion the training source lacks, emilmrk's disgust, is not scored).
 
-It also lists the columns that never vary over all photos (dead columns).
+It also lists the columns that never vary over all photos (dead columns), and, as a
+diagnostic, probes the 23 raw AUs before the Facet calibration (what the calibration loses).
 """
 from __future__ import annotations
 
@@ -29,6 +30,17 @@ import numpy as np
 
 FACET_SLICE, BLEND_SLICE = slice(0, 35), slice(35, 87)
 SPACES = {"facet-35": FACET_SLICE, "blendshapes-52": BLEND_SLICE, "both-87": slice(0, 87)}
+#: Diagnostic: the 23 AUs the backend derives (``blendshapes_to_aus``) before the Facet calibration and clipping.
+AUS = "aus-23 (before Facet)"
+
+
+def au_columns(blendshape_rows: np.ndarray) -> np.ndarray:
+    """(N, 23) raw AU intensities of (N, 52) blendshape rows, as the face backend derives them."""
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES
+    from feature_adapters.face_mediapipe import BLENDSHAPE_TO_AU, blendshapes_to_aus
+
+    return np.array([[a[k] for k in BLENDSHAPE_TO_AU] for a in
+                     (blendshapes_to_aus(dict(zip(BLENDSHAPE_NAMES, r))) for r in blendshape_rows.tolist())])
 
 
 def fit_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     ds = faces.load_faces(args.shared, space=faces.BOTH)
     x = ds.visual[:, -1, :].astype(np.float64)  # a photo's row fills its window: the last step is the row
+    x = np.concatenate([x, au_columns(x[:, BLEND_SLICE])], axis=1)
+    spaces = {**SPACES, AUS: slice(87, 87 + 23)}
     y = sample_labels(ds)
     src = ds.group("source")
     emotions = list(faces.EMOTIONS)
@@ -91,14 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(ds)} photos with a face ({', '.join(f'{s} {int((src == s).sum())}' for s in faces.SOURCES)}); "
           f"loaded in {time.perf_counter() - t0:.1f} s")
     print("photos per emotion:", ", ".join(f"{e} {int((y == e).sum())}" for e in emotions))
-    print("dead columns (no variance over all photos):", ", ".join(dead_columns(x, cols)) or "none")
+    print("dead columns (no variance over all photos):", ", ".join(dead_columns(x[:, :87], cols)) or "none")
     head = "| space | " + " | ".join(emotions) + " | mean | lowest |"
     sep = "|---" * (len(emotions) + 3) + "|"
     print(f"\n### Held-out photos ({int(args.fraction * 100)} % of each source x emotion; mean over seeds "
           f"{','.join(map(str, seeds))}; ± = sd of the mean AUC over seeds)\n")
     print(head)
     print(sep)
-    for name, sl in SPACES.items():
+    for name, sl in spaces.items():
         per_seed = []
         for seed in seeds:
             tr, te = holdout(ds, "photo", args.fraction, seed=seed, within="source", by_label=True)
@@ -112,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(sep)
     for train_src, test_src in (("muxspace", "emilmrk"), ("emilmrk", "muxspace")):
         tr, te = np.flatnonzero(src == train_src), np.flatnonzero(src == test_src)
-        for name, sl in SPACES.items():
+        for name, sl in spaces.items():
             classes, proba = fit_predict(x[tr][:, sl], y[tr], x[te][:, sl])
             print(_row(f"{train_src} → {test_src}, {name}", ovr_auc(classes, proba, y[te], emotions), emotions))
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")

@@ -19,3 +19,15 @@ def test_separable_classes_score_high_and_untrained_ones_are_not_scored():
     shuffled = ovr_auc(classes, proba, rng.permutation(y[~tr]), ["happy"])
     assert 0.25 < shuffled["happy"] < 0.75  # labels unrelated to the features: near chance
     assert dead_columns(x, ["a", "b", "c", "const"]) == ["const"]
+
+
+def test_au_columns_are_the_backend_aus():
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES
+    from feature_adapters.face_mediapipe import BLENDSHAPE_TO_AU, blendshapes_to_aus
+    from recipes.visual_study import au_columns
+
+    rows = np.random.default_rng(1).random((3, len(BLENDSHAPE_NAMES)))
+    got = au_columns(rows)
+    assert got.shape == (3, len(BLENDSHAPE_TO_AU))
+    want = blendshapes_to_aus(dict(zip(BLENDSHAPE_NAMES, rows[2])))
+    np.testing.assert_allclose(got[2], [want[k] for k in BLENDSHAPE_TO_AU])
