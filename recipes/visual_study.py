@@ -43,14 +43,23 @@ def au_columns(blendshape_rows: np.ndarray) -> np.ndarray:
                      (blendshapes_to_aus(dict(zip(BLENDSHAPE_NAMES, r))) for r in blendshape_rows.tolist())])
 
 
-def fit_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, (n_test, n_classes) probabilities) of a standardised, class-balanced logistic regression."""
+def fit_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int = 0,
+                model: str = "logreg") -> tuple[np.ndarray, np.ndarray]:
+    """(classes, (n_test, n_classes) probabilities) of a standardised classifier: ``logreg`` (class-balanced
+    logistic regression) or ``mlp`` (one hidden layer of 128, early stopping; a nonlinear reference)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced", C=1.0,
-                                                             random_state=seed))
+    if model == "mlp":
+        est = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, early_stopping=True, max_iter=300,
+                            random_state=seed)
+    elif model == "logreg":
+        est = LogisticRegression(max_iter=3000, class_weight="balanced", C=1.0, random_state=seed)
+    else:
+        raise ValueError(f"unknown probe model '{model}' (logreg or mlp)")
+    clf = make_pipeline(StandardScaler(), est)
     clf.fit(x_tr, y_tr)
     return clf.classes_, clf.predict_proba(x_te)
 
@@ -90,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--fraction", type=float, default=0.2)
+    ap.add_argument("--model", choices=("logreg", "mlp"), default="logreg",
+                    help="the probe: logistic regression (default) or a one-hidden-layer MLP as a nonlinear reference")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -108,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("dead columns (no variance over all photos):", ", ".join(dead_columns(x[:, :87], cols)) or "none")
     head = "| space | " + " | ".join(emotions) + " | mean | lowest |"
     sep = "|---" * (len(emotions) + 3) + "|"
+    print(f"\nprobe: {args.model}")
     print(f"\n### Held-out photos ({int(args.fraction * 100)} % of each source x emotion; mean over seeds "
           f"{','.join(map(str, seeds))}; ± = sd of the mean AUC over seeds)\n")
     print(head)
@@ -116,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_seed = []
         for seed in seeds:
             tr, te = holdout(ds, "photo", args.fraction, seed=seed, within="source", by_label=True)
-            classes, proba = fit_predict(x[tr][:, sl], y[tr], x[te][:, sl], seed)
+            classes, proba = fit_predict(x[tr][:, sl], y[tr], x[te][:, sl], seed, args.model)
             per_seed.append(ovr_auc(classes, proba, y[te], emotions))
         mean = {e: float(np.nanmean([a[e] for a in per_seed])) for e in emotions}
         spread = float(np.std([np.nanmean(list(a.values())) for a in per_seed]))
@@ -127,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for train_src, test_src in (("muxspace", "emilmrk"), ("emilmrk", "muxspace")):
         tr, te = np.flatnonzero(src == train_src), np.flatnonzero(src == test_src)
         for name, sl in spaces.items():
-            classes, proba = fit_predict(x[tr][:, sl], y[tr], x[te][:, sl])
+            classes, proba = fit_predict(x[tr][:, sl], y[tr], x[te][:, sl], 0, args.model)
             print(_row(f"{train_src} → {test_src}, {name}", ovr_auc(classes, proba, y[te], emotions), emotions))
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
     return 0

@@ -31,3 +31,15 @@ def test_au_columns_are_the_backend_aus():
     assert got.shape == (3, len(BLENDSHAPE_TO_AU))
     want = blendshapes_to_aus(dict(zip(BLENDSHAPE_NAMES, rows[2])))
     np.testing.assert_allclose(got[2], [want[k] for k in BLENDSHAPE_TO_AU])
+
+
+def test_mlp_reference_probe_and_unknown_model():
+    import pytest
+
+    rng = np.random.default_rng(2)
+    y = np.array(["a", "b"] * 80)
+    x = np.where(y[:, None] == "a", 1.5, -1.5) * np.ones((160, 2)) + rng.normal(size=(160, 2))
+    classes, proba = fit_predict(x[:120], y[:120], x[120:], model="mlp")
+    assert ovr_auc(classes, proba, y[120:], ["a"])["a"] > 0.9
+    with pytest.raises(ValueError, match="unknown probe model"):
+        fit_predict(x, y, x, model="svm")
