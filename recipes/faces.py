@@ -124,6 +124,42 @@ def face_extractor() -> Extractor:
     return Extractor("face-mediapipe-still", version)
 
 
+class PaddingBackend:
+    """A face backend that first puts a grey border of ``border`` x the photo's size on every side.
+
+    Tight face crops (emilmrk's, some of muxspace's) leave the face detector no
+    margin, as a live camera frame always has; the border gives it one. The
+    reported box is moved back into the photo's own coordinates.
+    """
+
+    def __init__(self, backend, border: float, value: int = 128) -> None:
+        if not 0.0 < float(border) <= 2.0:
+            raise ValueError(f"photo border must be in (0, 2] of the photo's size, got {border}")
+        self.backend, self.border, self.value = backend, float(border), int(value)
+
+    def process(self, frame, timestamp_ms: float):
+        import cv2
+
+        h, w = frame.shape[:2]
+        dy, dx = int(round(h * self.border)), int(round(w * self.border))
+        padded = cv2.copyMakeBorder(frame, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=(self.value,) * 3)
+        r = self.backend.process(padded, timestamp_ms)
+        if r.box is not None:
+            x0, y0, x1, y1 = r.box
+            r.box = (x0 - dx, y0 - dy, x1 - dx, y1 - dy)
+        if r.landmarks is not None:
+            r.landmarks = r.landmarks - np.array([dx, dy, 0.0][: r.landmarks.shape[1]], np.float32)
+        return r
+
+
+def photo_extractor(border: float = 0.0) -> Extractor:
+    """:func:`face_extractor`, or with a border (:class:`PaddingBackend`) its own entries."""
+    if not border:
+        return face_extractor()
+    return Extractor(f"face-mediapipe-still-border{round(float(border) * 100):d}",
+                     source_digest(face_extractor().version, PaddingBackend, float(border)))
+
+
 _BACKEND = None
 
 
@@ -137,17 +173,17 @@ def _backend():
     return _BACKEND
 
 
-def extract_photo(path: str, cache_root: str | None = None) -> ItemStatus:
+def extract_photo(path: str, cache_root: str | None = None, border: float = 0.0) -> ItemStatus:
     """Cache one photo's face analysis; never raises (a failure is an ``ItemStatus`` with the reason)."""
     t0 = c0 = 0.0
     try:
         cache = FeatureCache(cache_root)
-        ex = face_extractor()
+        ex = photo_extractor(border)
         got = cache.load(path, ex)
         if got is not None:
             return ItemStatus(path, OK if bool(got["found"]) else NO_FACE, cached=True)
         t0, c0 = time.perf_counter(), time.process_time()
-        got = _photo_arrays(Path(path), _backend())
+        got = _photo_arrays(Path(path), PaddingBackend(_backend(), border) if border else _backend())
         cache.save(path, ex, got)
         status = OK if bool(got["found"]) else NO_FACE
         return ItemStatus(path, status, time.perf_counter() - t0, cpu_s=time.process_time() - c0)
@@ -157,18 +193,21 @@ def extract_photo(path: str, cache_root: str | None = None) -> ItemStatus:
 
 
 def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
-                  progress: bool = False, name: str = "faces") -> ExtractionReport:
-    """Fill the cache for ``photos`` (``workers`` processes); the report names no-face and failed photos."""
+                  progress: bool = False, border: float = 0.0, name: str = "faces") -> ExtractionReport:
+    """Fill the cache for ``photos`` (``workers`` processes); the report names no-face and failed photos.
+
+    ``border`` > 0 analyses each photo inside a grey border of that fraction of its size (:class:`PaddingBackend`).
+    """
     root = str((cache or FeatureCache()).root)
-    return run_pool(functools.partial(extract_photo, cache_root=root), [str(p.path) for p in photos],
-                    name=name, workers=workers, progress=progress)
+    task = functools.partial(extract_photo, cache_root=root, border=float(border))
+    return run_pool(task, [str(p.path) for p in photos], name=name, workers=workers, progress=progress)
 
 
 # ----------------------------------------------------------------------------- visual rows and windows
 
 
 def photo_table(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
-                progress: bool = False, name: str = "faces") -> tuple[dict[str, np.ndarray], ExtractionReport]:
+                progress: bool = False, border: float = 0.0, name: str = "faces") -> tuple[dict[str, np.ndarray], ExtractionReport]:
     """The cached face analyses of ``photos`` stacked in one table, and the extraction report.
 
     Rows follow ``photos``: ``status`` (ok / no_face / failed), ``message``, ``scores``
@@ -182,8 +221,8 @@ def photo_table(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = Non
     cache = cache or FeatureCache()
 
     def compute() -> tuple[dict[str, np.ndarray], ExtractionReport]:
-        rep = extract_faces(photos, cache=cache, workers=workers, progress=progress, name=name)
-        ex = face_extractor()
+        rep = extract_faces(photos, cache=cache, workers=workers, progress=progress, border=border, name=name)
+        ex = photo_extractor(border)
         n = len(photos)
         t = {"scores": np.zeros((n, len(BLENDSHAPE_NAMES))), "head_pose": np.full((n, 3), np.nan),
              "box": np.full((n, 4), np.nan), "size": np.zeros((n, 2), np.int32), "n_faces": np.zeros(n, np.int32)}
@@ -200,7 +239,8 @@ def photo_table(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = Non
             t["head_pose"][i], t["box"][i], t["size"][i], t["n_faces"][i] = e["head_pose"], e["box"], e["size"], e["n_faces"]
         return t, rep
 
-    ex_t = Extractor("face-mediapipe-still-table", face_extractor().version)
+    ex_p = photo_extractor(border)
+    ex_t = Extractor(f"{ex_p.name}-table", ex_p.version)
     return cached_table(cache, [p.path for p in photos], ex_t, compute, name)
 
 
@@ -307,19 +347,21 @@ def build_faces(photos: Sequence[FacePhoto], table: dict[str, np.ndarray], *, sp
 def load_faces(shared: str | Path, *, sources: Sequence[str] = SOURCES, space: str = FACET,
                settings: WindowSettings = WindowSettings(), duration: float | None = None,
                cache: FeatureCache | None = None, workers: int = 1, limit: int | None = None,
-               report: list | None = None, name: str = "faces") -> EmotionDataset:
+               border: float = 0.0, report: list | None = None, name: str = "faces") -> EmotionDataset:
     """Face-photo windows of ``sources`` from ``shared`` (``../shared``); features from the cache, extracted on a miss.
 
     Photos with no face or that cannot be read are excluded (one warning line with
     the counts; ``report``, when given, receives the :class:`ExtractionReport`).
-    ``limit`` keeps the first N photos of each (source, emotion) (quick runs).
+    ``limit`` keeps the first N photos of each (source, emotion) (quick runs). ``border`` > 0
+    analyses each photo inside a grey border of that fraction of its size (:class:`PaddingBackend`;
+    its own cache entries).
     """
     cache = cache or FeatureCache()
     photos = read_photos(Path(shared) / "data" / "faces", sources)
     labels = source_emotions(photos)
     if limit:
         photos = first_per_class(photos, limit, lambda p: (p.source, p.emotion))
-    table, rep = photo_table(photos, cache=cache, workers=workers, name=name)
+    table, rep = photo_table(photos, cache=cache, workers=workers, border=border, name=name)
     if report is not None:
         report.append(rep)
     c = rep.counts()
@@ -344,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sources", default=",".join(SOURCES))
+    ap.add_argument("--border", type=float, default=0.0, help="analyse each photo inside a grey border of this "
+                    "fraction of its size (default 0: the photo as it is)")
     ap.add_argument("--report", type=Path, default=None, help="write the report as JSON here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -352,10 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FaceDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    extract_by_group(photos, "source", extract_faces, "faces", workers=args.workers, report_path=args.report)
+    extract = functools.partial(extract_faces, border=args.border)
+    extract_by_group(photos, "source", extract, "faces", workers=args.workers, report_path=args.report)
     if set(args.sources.split(",")) == set(SOURCES):  # build the one-file table the default loader reads
         t0 = time.perf_counter()
-        ds = load_faces(args.shared)
+        ds = load_faces(args.shared, border=args.border)
         print(f"{ds.summary()}\nload_faces (table built): {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -93,6 +93,27 @@ def test_rows_are_the_live_path_and_windows_the_live_aligner(tmp_path, pyfeat_ph
     assert short.step_masks["visual"][0].tolist() == [False] * 16 + [True] * 4
 
 
+def test_a_border_around_the_photo_has_its_own_entries(tmp_path, pyfeat_photos):
+    shared = _tiny_shared(tmp_path, pyfeat_photos)
+    cache = FeatureCache(tmp_path / "cache")
+    plain = faces.load_faces(shared, sources=["muxspace"], cache=cache)
+    rep: list = []
+    framed = faces.load_faces(shared, sources=["muxspace"], cache=cache, border=0.25, report=rep)
+    assert rep[0].counts() == {"ok": 2, "no_face": 1, "failed": 1} and len(rep[0].computed()) == 4  # not plain's
+    assert framed.ids == plain.ids and not np.array_equal(framed.visual, plain.visual)
+    assert faces.photo_extractor(0.25).name == "face-mediapipe-still-border25"
+    assert faces.photo_extractor(0.0) == faces.face_extractor()
+    from feature_adapters.face import make_face_backend
+
+    img = cv2.imread(str(pyfeat_photos["happy"]))
+    with make_face_backend("mediapipe", still=True) as b:
+        r0 = b.process(img, 0)
+        r1 = faces.PaddingBackend(b, 0.25).process(img, 0)
+    assert r1.face_found and np.allclose(r1.box, r0.box, atol=0.05 * img.shape[1])  # back in the photo's pixels
+    with pytest.raises(ValueError, match="border"):
+        faces.PaddingBackend(b, -1.0)
+
+
 def test_real_sources_read_split_and_load(shared_dir, tmp_path):
     photos = faces.read_photos(shared_dir / "data" / "faces")
     assert len(photos) == 8517
