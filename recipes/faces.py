@@ -206,6 +206,17 @@ def extract_faces(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = N
 # ----------------------------------------------------------------------------- visual rows and windows
 
 
+def no_face_by_class(photos: Sequence[FacePhoto], report: ExtractionReport) -> dict[tuple[str, str], tuple[int, int]]:
+    """(source, emotion) -> (photos excluded: no face or unreadable, photos) of one extraction report."""
+    bad = {i.key for i in report.items if i.status != OK}
+    out: dict[tuple[str, str], list[int]] = {}
+    for p in photos:
+        c = out.setdefault((p.source, p.emotion), [0, 0])
+        c[0] += str(p.path) in bad
+        c[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
 def photo_table(photos: Sequence[FacePhoto], *, cache: FeatureCache | None = None, workers: int = 1,
                 progress: bool = False, border: float = 0.0, name: str = "faces") -> tuple[dict[str, np.ndarray], ExtractionReport]:
     """The cached face analyses of ``photos`` stacked in one table, and the extraction report.
@@ -397,7 +408,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     extract = functools.partial(extract_faces, border=args.border)
-    extract_by_group(photos, "source", extract, "faces", workers=args.workers, report_path=args.report)
+    reports = extract_by_group(photos, "source", extract, "faces", workers=args.workers, report_path=args.report)
+    for rep in reports:
+        counts = no_face_by_class(photos, rep)
+        print(f"{rep.name} excluded per emotion:",
+              ", ".join(f"{e} {n}/{t}" for (s, e), (n, t) in counts.items() if f"faces/{s}" == rep.name and t))
     if set(args.sources.split(",")) == set(SOURCES):  # build the one-file table the default loader reads
         t0 = time.perf_counter()
         ds = load_faces(args.shared, border=args.border)

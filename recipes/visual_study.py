@@ -99,13 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--fraction", type=float, default=0.2)
+    ap.add_argument("--border", type=float, default=0.0,
+                    help="photos analysed inside a grey border of this fraction of their size (recipes.faces)")
     ap.add_argument("--model", choices=("logreg", "mlp"), default="logreg",
                     help="the probe: logistic regression (default) or a one-hidden-layer MLP as a nonlinear reference")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     t0 = time.perf_counter()
-    ds = faces.load_faces(args.shared, space=faces.BOTH)
+    ds = faces.load_faces(args.shared, space=faces.BOTH, border=args.border)
     x = ds.visual[:, -1, :].astype(np.float64)  # a photo's row fills its window: the last step is the row
     x = np.concatenate([x, au_columns(x[:, BLEND_SLICE])], axis=1)
     spaces = {**SPACES, AUS: slice(87, 87 + 23)}
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("dead columns (no variance over all photos):", ", ".join(dead_columns(x[:, :87], cols)) or "none")
     head = "| space | " + " | ".join(emotions) + " | mean | lowest |"
     sep = "|---" * (len(emotions) + 3) + "|"
-    print(f"\nprobe: {args.model}")
+    print(f"\nprobe: {args.model}; photo border: {args.border:g}")
     print(f"\n### Held-out photos ({int(args.fraction * 100)} % of each source x emotion; mean over seeds "
           f"{','.join(map(str, seeds))}; ± = sd of the mean AUC over seeds)\n")
     print(head)

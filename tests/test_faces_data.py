@@ -47,6 +47,9 @@ def test_photos_no_face_and_corrupt_files(tmp_path, pyfeat_photos, caplog):
     r = rep[0]
     assert r.counts() == {"ok": 2, "no_face": 1, "failed": 1}
     assert r.keys("no_face")[0].endswith("blank.jpg")
+    photos = faces.read_photos(shared / "data" / "faces", ["muxspace"])
+    assert faces.no_face_by_class(photos, r) == {("muxspace", "happy"): (0, 1), ("muxspace", "surprise"): (0, 1),
+                                                 ("muxspace", "sad"): (1, 1), ("muxspace", "anger"): (1, 1)}
     assert "not a readable image" in r.to_dict()["failed_files"][str(shared / "data/faces/muxspace/images/bad.jpg")]
     assert any("2 of 4 photos excluded (1 with no face found, 1 unreadable)" in m for m in caplog.messages)
     assert ds.ids == ["muxspace/images/h.jpg", "muxspace/images/s.jpg"]
