@@ -96,6 +96,8 @@ class RecipeSettings:
     faces_limit: int | None = None  # first N photos per (source, emotion) (quick runs)
     hidden_acoustic: int = 96
     hidden_visual: int = 48
+    visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
+    face_borders: tuple[float, ...] = (0.0,)  # training views of every photo (grey border fractions, recipes.faces)
     num_layers: int = 2
     dropout: float = 0.15
     epochs: int = 6
@@ -303,13 +305,26 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     )
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
-    faces = load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, report=reports)
+    # every training view of the photos (s.face_borders); the first view is the one validated on
+    views = [
+        load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, border=b, report=reports)
+        for b in s.face_borders
+    ]
+    faces = views[0]
+    held = sorted(heldout_photos(shared, s))
     sp_va = np.isin(speech.group("speaker"), sorted(heldout_speakers(shared, s)))
-    fa_va = np.isin(faces.group("photo"), sorted(heldout_photos(shared, s)))
+    fa_va = np.isin(faces.group("photo"), held)
     sp_tr, sp_va = np.flatnonzero(~sp_va), np.flatnonzero(sp_va)
     fa_tr, fa_va = np.flatnonzero(~fa_va), np.flatnonzero(fa_va)
     assert_disjoint(speech, "speaker", sp_tr, sp_va)
     assert_disjoint(faces, "photo", fa_tr, fa_va)
+    faces_train = faces.subset(fa_tr, "faces-train")
+    if len(views) > 1:
+        from model.datasets import concat
+
+        faces_train = concat(
+            [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
+        )
     return RecipeData(
         ravdess_train=base.ravdess_train,
         ravdess_valid=base.ravdess_valid,
@@ -317,7 +332,7 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         speech_train=speech.subset(sp_tr, "speech-train"),
         speech_valid=speech.subset(sp_va, "speech-valid"),
         faces=faces,
-        faces_train=faces.subset(fa_tr, "faces-train"),
+        faces_train=faces_train,
         faces_valid=faces.subset(fa_va, "faces-valid"),
         goemotions_train=base.goemotions_train,
         goemotions_dev=base.goemotions_dev,
@@ -524,11 +539,12 @@ def train_embedding_model(
     anchors = modality_anchors(sources, names)
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
+        input_dims={"text": provider.dim, "acoustic": 74, "visual": _visual_dim(sets)},
         hidden={"text": provider.dim, "acoustic": settings.hidden_acoustic, "visual": settings.hidden_visual},
         emb_dim=provider.dim,
         num_layers=settings.num_layers,
         dropout=settings.dropout,
+        input_layers={"visual": settings.visual_input_layer} if settings.visual_input_layer else {},
         zero_shot={
             "method": "compose",
             "beta": float(settings.zsl_beta),
@@ -560,6 +576,14 @@ def train_embedding_model(
     if cfg.anchor_counts():
         net.set_zero_shot({m: vectors[[idx[n] for n in a]] for m, a in anchors.items() if a}, metric)
     return RunResult(net, normalization, names, vectors, words, anchors, hist, hist.seconds)
+
+
+def _visual_dim(sets: Mapping[str, Any]) -> int:
+    """The visual feature dimension of the training sets (Facet-35 unless a richer space was loaded)."""
+    dims = {int(np.shape(ds.visual)[2]) for ds in sets.values() if ds.modality_mask[:, 2].any()}
+    if len(dims) > 1:
+        raise ValueError(f"training sets disagree on the visual dimension: {sorted(dims)}")
+    return dims.pop() if dims else 35
 
 
 def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
