@@ -315,8 +315,26 @@ def _cost(results: dict[str, Any], size: int | None) -> str:
     if results.get("baseline", {}).get("stage_seconds"):
         lines.append(f"- EF-LSTM baseline: {results['baseline']['stage_seconds'] / 60:.1f} min.")
     if size is not None:
-        lines.append(f"- Checkpoint size: **{size / 1e6:.2f} MB** ({results.get('parameters')} parameters, fp16).")
+        line = f"- Checkpoint size: **{size / 1e6:.2f} MB** ({results.get('parameters')} parameters, fp16)"
+        rep = results.get("replay")
+        if rep and results.get("weights_bytes"):
+            line = (
+                f"- Checkpoint size: **{results['weights_bytes'] / 1e6:.2f} MB** of weights ({results.get('parameters')} "
+                f"parameters, fp16); **{size / 1e6:.2f} MB** as shipped, with a replay set of {rep['windows']} "
+                f"{rep['source']} windows ({rep['per_emotion']} per trained emotion) attached by the recipe "
+                "(`model.adapt.attach_replay`) for `livemer add-emotion --examples`"
+            )
+        lines.append(line + ".")
     return "\n".join(lines)
+
+
+def _size_words(results: dict[str, Any], size: int | None) -> str:
+    if not size:
+        return "? MB, fp16 weights"
+    w, rep = results.get("weights_bytes"), results.get("replay")
+    if w and rep:
+        return f"{w / 1e6:.2f} MB of fp16 weights, {size / 1e6:.2f} MB with the few-shot replay set"
+    return f"{size / 1e6:.2f} MB, fp16 weights"
 
 
 def _extraction(results: dict[str, Any]) -> str:
@@ -346,7 +364,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
     valid = ",".join(f"{a:02d}" for a in s["valid_actors"])
     train = ",".join(f"{a:02d}" for a in (s["train_actors"] or [x for x in range(1, 21) if x not in s["valid_actors"]]))
     values = {
-        "size_mb": f"{size / 1e6:.2f}" if size else "?",
+        "size_mb": _size_words(results, size),
         "parameters": results.get("parameters", "?"),
         "date": prov.get("date", "?"),
         "git_commit": prov.get("git_commit", "?"),

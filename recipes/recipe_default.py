@@ -114,6 +114,8 @@ class RecipeSettings:
     faces_per_epoch: int = 5000
     goemotions_per_epoch: int = 6000
     meld_per_epoch: int = 2000
+    text_batch_size: int | None = None  # batch size of the text-only corpora (None: batch_size)
+    replay_per_emotion: int = 16  # few-shot replay windows per trained emotion attached to the checkpoint (0: none)
     zsl_beta: float = 5.0  # composition temperature (model.zeroshot); fixed, not tuned on the held-out words
     metric_samples: int = 4000  # GoEmotions training sentences for the text metric
     ef_hidden: int = 96
@@ -454,8 +456,8 @@ def _per_epoch(name: str, s: RecipeSettings) -> dict[str, Any]:
         "ravdess": {"repeat": s.ravdess_repeat},
         "speech": {"per_epoch": s.speech_per_epoch},
         "faces": {"per_epoch": s.faces_per_epoch},
-        "goemotions": {"per_epoch": s.goemotions_per_epoch},
-        "meld": {"per_epoch": s.meld_per_epoch},
+        "goemotions": {"per_epoch": s.goemotions_per_epoch, "batch_size": s.text_batch_size},
+        "meld": {"per_epoch": s.meld_per_epoch, "batch_size": s.text_batch_size},
     }.get(name, {"repeat": 1})
 
 
@@ -1106,6 +1108,14 @@ def run_recipe(
     out = Path(out)
     results["main"] = rec.main_run(out)
     ck = Checkpoint.load(out)
+    results["weights_bytes"] = out.stat().st_size
+    if settings.replay_per_emotion:  # the few-shot replay set (model.adapt) travels in the shipped checkpoint
+        from model.adapt import attach_replay
+
+        data = rec.load()
+        attach_replay(ck, data.ravdess_train.select_emotions(list(SEEN)), settings.replay_per_emotion, settings.seed)
+        ck.save(out)
+        results["replay"] = ck.provenance["replay"]
     results["provenance"] = ck.provenance
     results["parameters"] = int(
         sum(int(np.prod(v.shape)) for k, v in ck.state_dict.items() if hasattr(v, "shape") and not k.startswith("zsl_"))
