@@ -328,6 +328,12 @@ def _cost(results: dict[str, Any], size: int | None) -> str:
     return "\n".join(lines)
 
 
+def _face_views(borders: Sequence[float]) -> str:
+    """The training views of each photo in words (recipes.faces border fractions)."""
+    words = ["as it is" if not b else f"inside a grey border of {100 * b:g} % of its size" for b in borders]
+    return "each photo " + " and ".join(words)
+
+
 def _size_words(results: dict[str, Any], size: int | None) -> str:
     if not size:
         return "? MB, fp16 weights"
@@ -378,6 +384,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "n_ravdess_valid": sizes.get("ravdess_valid", "?"),
         "n_faces_train": sizes.get("faces_train", "?"),
         "n_faces_valid": sizes.get("faces_valid", "?"),
+        "face_views": _face_views(s.get("face_borders") or [0.0]),
         "n_speech_train": sizes.get("speech_train", "?"),
         "n_speech_valid": sizes.get("speech_valid", "?"),
         "n_goemotions_train": sizes.get("goemotions_train", "?"),

@@ -97,7 +97,11 @@ class RecipeSettings:
     hidden_acoustic: int = 96
     hidden_visual: int = 48
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
-    face_borders: tuple[float, ...] = (0.0,)  # training views of every photo (grey border fractions, recipes.faces)
+    acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
+    face_borders: tuple[float, ...] = (
+        0.0,
+        0.25,
+    )  # training views of every photo (grey border fractions, recipes.faces)
     num_layers: int = 2
     dropout: float = 0.15
     epochs: int = 6
@@ -112,8 +116,8 @@ class RecipeSettings:
     ravdess_repeat: int = 1
     speech_per_epoch: int = 5000
     faces_per_epoch: int = 5000
-    goemotions_per_epoch: int = 6000
-    meld_per_epoch: int = 2000
+    goemotions_per_epoch: int = 20000
+    meld_per_epoch: int = 4000
     text_batch_size: int | None = None  # batch size of the text-only corpora (None: batch_size)
     replay_per_emotion: int = 16  # few-shot replay windows per trained emotion attached to the checkpoint (0: none)
     zsl_beta: float = 5.0  # composition temperature (model.zeroshot); fixed, not tuned on the held-out words
@@ -546,7 +550,9 @@ def train_embedding_model(
         emb_dim=provider.dim,
         num_layers=settings.num_layers,
         dropout=settings.dropout,
-        input_layers={"visual": settings.visual_input_layer} if settings.visual_input_layer else {},
+        input_layers={
+            m: w for m, w in (("acoustic", settings.acoustic_input_layer), ("visual", settings.visual_input_layer)) if w
+        },
         zero_shot={
             "method": "compose",
             "beta": float(settings.zsl_beta),
