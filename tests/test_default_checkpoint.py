@@ -54,6 +54,15 @@ def test_shipped_checkpoint_fits_the_running_extractors(shipped):
     assert all(np.isfinite(p.detach().numpy()).all() for p in net.parameters())
 
 
+def test_shipped_checkpoint_carries_the_few_shot_replay_set(shipped):
+    from model.adapt import replay_of
+
+    batch = replay_of(shipped)
+    rep = shipped.provenance["replay"]
+    assert batch is not None and len(batch.modality_mask) == rep["windows"] > 0
+    assert set(rep["emotions"]) <= set(SEVEN)
+
+
 def test_shipped_checkpoint_composes_an_added_word_from_its_trained_emotions(shipped):
     from feature_adapters.embeddings import get_provider
 
