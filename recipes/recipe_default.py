@@ -11,7 +11,9 @@ produce (features cached by :mod:`recipes.feature_cache`):
   acoustic extractor, Facet-35 from the clip's OpenFace AUs (an extra visual
   source). *Calm* is never trained: it is a zero-shot check.
 * Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35, visual only;
-  20 % of the photos of every (source, emotion) held out.
+  20 % of the photos of every (source, emotion) held out. Each training photo is
+  seen as it is and inside a 25 % grey border (``face_borders``: tight crops
+  leave the detector no margin); held-out photos are scored as they are.
 * Acted speech in Polish, Amharic, Urdu, Spanish (:mod:`recipes.speech`):
   COVAREP-74, acoustic only (text masked); 20 % of the speakers of every corpus
   held out.
