@@ -346,6 +346,12 @@ def _size_words(results: dict[str, Any], size: int | None) -> str:
 def _extraction(results: dict[str, Any]) -> str:
     reps = results["main"].get("extraction") or []
     lines = [f"- {r.get('summary', '').splitlines()[0]}" for r in reps if r.get("summary")]
+    borders = list(results["settings"].get("face_borders") or [0.0])
+    faces = [i for i, ln in enumerate(lines) if ln.startswith("- faces: ")]
+    if len(faces) == len(borders) > 1:  # one report per photo view, all named "faces" (runs before v2.1's names)
+        for i, b in zip(faces, borders):
+            if b:
+                lines[i] = lines[i].replace("- faces: ", f"- faces (border {100 * b:g} %): ", 1)
     return (
         ("Extraction (photos without a detected face and undecodable clips are left out):\n\n" + "\n".join(lines))
         if lines

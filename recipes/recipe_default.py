@@ -315,7 +315,15 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     # every training view of the photos (s.face_borders); the first view is the one validated on
     views = [
-        load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, border=b, report=reports)
+        load_faces(
+            shared,
+            settings=s.window,
+            limit=s.faces_limit,
+            workers=workers,
+            border=b,
+            report=reports,
+            name=f"faces (border {100 * b:g} %)" if b else "faces",
+        )
         for b in s.face_borders
     ]
     faces = views[0]
