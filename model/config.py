@@ -26,6 +26,9 @@ class ModelConfig:
     #: "anchors": {"acoustic": 7, "visual": 7}}``: the network then holds the anchors' word vectors and the
     #: similarity metric as buffers. None: the paper's plain maps (SDK checkpoints).
     zero_shot: dict[str, Any] | None = None
+    #: Per modality, the width of a nonlinear input layer (Linear + ReLU on every step) in front of its bi-LSTM,
+    #: e.g. ``{"visual": 64}``; a modality not named has none (the paper's encoder; SDK checkpoints).
+    input_layers: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for m in MODALITIES:
@@ -38,6 +41,11 @@ class ModelConfig:
                 f"ModelConfig: text hidden size ({self.hidden['text']}) must equal the emotion-embedding "
                 f"dimension ({self.emb_dim}), since text scores are E_t r_t"
             )
+        bad = set(self.input_layers) - set(MODALITIES)
+        if bad:
+            raise ValueError(f"ModelConfig: input layer for unknown modality '{sorted(bad)[0]}'")
+        if any(int(v) <= 0 for v in self.input_layers.values()):
+            raise ValueError("ModelConfig: input layer widths must be positive")
         if self.zero_shot is not None:
             z = self.zero_shot
             if z.get("method") != "compose":
@@ -73,7 +81,12 @@ class ModelConfig:
             num_layers=int(d.get("num_layers", 2)),
             dropout=float(d.get("dropout", 0.15)),
             zero_shot=_zero_shot_from(d.get("zero_shot")),
+            input_layers={str(k): int(v) for k, v in dict(d.get("input_layers") or {}).items()},
         )
+
+    def input_layer(self, m: str) -> int:
+        """Width of modality ``m``'s input layer (0: none)."""
+        return int(self.input_layers.get(m, 0))
 
 
 def _zero_shot_from(z: Any) -> dict[str, Any] | None:

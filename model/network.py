@@ -18,13 +18,18 @@ from .zeroshot import compose_vectors
 
 
 class SequenceEncoder(nn.Module):
-    """A bi-LSTM whose two directions are summed; the last step is the representation."""
+    """A bi-LSTM whose two directions are summed; the last step is the representation.
 
-    def __init__(self, input_dim: int, hidden: int, num_layers: int, dropout: float):
+    ``input_layer`` > 0 puts a per-step Linear + ReLU of that width in front of the LSTM (a nonlinear
+    reading of the frame's features); 0 is the paper's encoder.
+    """
+
+    def __init__(self, input_dim: int, hidden: int, num_layers: int, dropout: float, input_layer: int = 0):
         super().__init__()
         self.hidden = hidden
+        self.input = nn.Linear(input_dim, input_layer) if input_layer > 0 else None
         self.lstm = nn.LSTM(
-            input_dim,
+            input_layer if input_layer > 0 else input_dim,
             hidden,
             num_layers=num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
@@ -33,6 +38,8 @@ class SequenceEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input is not None:
+            x = F.relu(self.input(x))
         out, _ = self.lstm(x)  # (B, T, 2H)
         out = out[..., : self.hidden] + out[..., self.hidden :]
         return out[:, -1]  # padding is in front, so the last step is real
@@ -51,7 +58,10 @@ class EmotionEmbeddingNet(nn.Module):
         self.config = config
         c = config
         self.encoders = nn.ModuleDict(
-            {m: SequenceEncoder(c.input_dims[m], c.hidden[m], c.num_layers, c.dropout) for m in MODALITIES}
+            {
+                m: SequenceEncoder(c.input_dims[m], c.hidden[m], c.num_layers, c.dropout, c.input_layer(m))
+                for m in MODALITIES
+            }
         )
         self.map_t2a = nn.Linear(c.emb_dim, c.hidden["acoustic"])  # f_{t->a}
         self.map_t2v = nn.Linear(c.emb_dim, c.hidden["visual"])  # f_{t->v}

@@ -95,14 +95,25 @@ def _run(d: _Direction, x: np.ndarray, reverse: bool) -> np.ndarray:
 
 
 class NumpyEncoder:
-    """Stacked bi-LSTM, directions summed, last step: ``SequenceEncoder`` in eval mode."""
+    """Stacked bi-LSTM, directions summed, last step: ``SequenceEncoder`` in eval mode.
 
-    def __init__(self, layers: list[tuple[_Direction, _Direction]]):
+    ``input_layer``: (W^T (D, W), b (W,)) of the optional per-step Linear + ReLU in front of the LSTM.
+    """
+
+    def __init__(
+        self,
+        layers: list[tuple[_Direction, _Direction]],
+        input_layer: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         self.layers = layers
         self.hidden = layers[0][0].w_hh_t.shape[0]
+        self.input_layer = input_layer
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, _F32)
+        if self.input_layer is not None:
+            wt, b = self.input_layer
+            x = np.maximum(x @ wt + b, _F32(0))
         B, T, _ = x.shape
         H = self.hidden
         if T == 0:
@@ -130,8 +141,12 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for m in MODALITIES:
         H = int(c.hidden[m])
+        W = c.input_layer(m)
+        if W:
+            shapes[f"encoders.{m}.input.weight"] = (W, int(c.input_dims[m]))
+            shapes[f"encoders.{m}.input.bias"] = (W,)
         for k in range(int(c.num_layers)):
-            D = int(c.input_dims[m]) if k == 0 else 2 * H
+            D = (W or int(c.input_dims[m])) if k == 0 else 2 * H
             for sfx in ("", "_reverse"):
                 p = f"encoders.{m}.lstm."
                 shapes[f"{p}weight_ih_l{k}{sfx}"] = (4 * H, D)
@@ -196,8 +211,16 @@ class NumpyEmotionNet:
                 bias=sd[f"{p}bias_ih_l{k}{sfx}"] + sd[f"{p}bias_hh_l{k}{sfx}"],
             )
 
+        def input_layer(m: str) -> tuple[np.ndarray, np.ndarray] | None:
+            if not config.input_layer(m):
+                return None
+            return np.ascontiguousarray(sd[f"encoders.{m}.input.weight"].T), sd[f"encoders.{m}.input.bias"]
+
         encoders = {
-            m: NumpyEncoder([(direction(m, k, ""), direction(m, k, "_reverse")) for k in range(int(config.num_layers))])
+            m: NumpyEncoder(
+                [(direction(m, k, ""), direction(m, k, "_reverse")) for k in range(int(config.num_layers))],
+                input_layer(m),
+            )
             for m in MODALITIES
         }
         maps = {

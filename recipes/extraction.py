@@ -112,6 +112,30 @@ class ExtractionReport:
         }
 
 
+def read_labels(labels: str | os.PathLike, emotions: Sequence[str], error: type[Exception]) -> list[dict[str, str]]:
+    """The rows of a corpus's ``labels.csv``; ``error`` (one line naming the file) if unreadable or a label is unknown."""
+    import csv
+
+    try:
+        with open(labels, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise error(f"{labels}: cannot read the labels file ({exc.strerror})") from None
+    for row in rows:
+        row["emotion"] = (row.get("emotion") or "").strip()
+        if row["emotion"] not in emotions:
+            raise error(f"{labels}: unknown emotion {row['emotion']!r} for {row.get('file')}")
+    return rows
+
+
+def label_sets(items: Sequence, group: str, emotions: Sequence[str]) -> dict[str, list[str]]:
+    """``getattr(item, group)`` -> the emotions its items are labelled with, in ``emotions`` order."""
+    got: dict[str, set[str]] = {}
+    for it in items:
+        got.setdefault(getattr(it, group), set()).add(it.emotion)
+    return {k: [e for e in emotions if e in v] for k, v in got.items()}
+
+
 def first_per_class(items: Sequence, limit: int, key: Callable) -> list:
     """The first ``limit`` items of each ``key(item)`` class, in input order (quick runs and tests)."""
     seen: Counter = Counter()
@@ -248,3 +272,48 @@ def write_report(path: str | os.PathLike, reports: Sequence[ExtractionReport]) -
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def cached_table(
+    cache, paths: Sequence, extractor, compute: Callable[[], tuple[dict, ExtractionReport]], name: str
+) -> tuple[dict, ExtractionReport]:
+    """Arrays built from many files, cached under the digest of all their contents, and the extraction report.
+
+    ``compute()`` runs the per-file extraction and returns (arrays, report); the
+    arrays get ``status`` and ``message`` per file from the report. On a hit the
+    report is rebuilt from them (every item ``cached``). A missing file (no
+    digest) means no table entry: ``compute()`` runs and reports it.
+    """
+    import numpy as np
+
+    from recipes.feature_cache import FeatureCacheError, files_digest
+
+    done: list[ExtractionReport] = []
+
+    def build() -> dict:
+        arrays, rep = compute()
+        done.append(rep)
+        n = len(rep.items)
+        return {
+            **arrays,
+            "status": np.asarray([i.status for i in rep.items], dtype=str).reshape(n),
+            "message": np.asarray([i.message for i in rep.items], dtype=str).reshape(n),
+        }
+
+    try:
+        digest = files_digest(paths)
+    except FeatureCacheError:
+        digest = None
+    table = build() if digest is None else cache.get_or_compute_digest(digest, extractor, build, name)
+    rep = (
+        done[0]
+        if done
+        else ExtractionReport(
+            name,
+            [
+                ItemStatus(str(p), str(st), cached=True, message=str(m))
+                for p, st, m in zip(paths, table["status"].tolist(), table["message"].tolist())
+            ],
+        )
+    )
+    return table, rep

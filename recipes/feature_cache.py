@@ -85,6 +85,14 @@ def default_root() -> Path:
     return cache_dir() / "features"
 
 
+def files_digest(paths) -> str:
+    """SHA-1 (hex) over the ordered content digests of ``paths``: the key of an entry built from many files."""
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(file_digest(p).encode("ascii"))
+    return h.hexdigest()
+
+
 class FeatureCache:
     """Arrays per (file, extractor) in ``root`` (default :func:`default_root`)."""
 
@@ -106,19 +114,25 @@ class FeatureCache:
     def save(self, file: str | os.PathLike, extractor: Extractor, arrays: Mapping[str, Any]) -> Path:
         return self._write(self.path_for(file, extractor), arrays, file)
 
-    def get_or_compute(
-        self, file: str | os.PathLike, extractor: Extractor, compute: Callable[[Path], Mapping[str, Any]]
+    def get_or_compute_digest(
+        self, digest: str, extractor: Extractor, compute: Callable[[], Mapping[str, Any]], source: str = ""
     ) -> dict[str, np.ndarray]:
-        """Cached arrays for ``file``, computing and storing them with ``compute(path)`` on a miss."""
-        path = self.path_for(file, extractor)
+        """Like :meth:`get_or_compute` for an entry keyed by a given content ``digest`` (e.g. of many files)."""
+        path = self.entry(digest, extractor)
         got = self._read(path)
         if got is not None:
             self.hits += 1
             return got
         self.misses += 1
-        arrays = {k: np.asarray(v) for k, v in compute(Path(file)).items()}
-        self._write(path, arrays, file)
+        arrays = {k: np.asarray(v) for k, v in compute().items()}
+        self._write(path, arrays, source or digest)
         return arrays
+
+    def get_or_compute(
+        self, file: str | os.PathLike, extractor: Extractor, compute: Callable[[Path], Mapping[str, Any]]
+    ) -> dict[str, np.ndarray]:
+        """Cached arrays for ``file``, computing and storing them with ``compute(path)`` on a miss."""
+        return self.get_or_compute_digest(file_digest(file), extractor, lambda: compute(Path(file)), str(file))
 
     # -- internals ----------------------------------------------------------------
     @staticmethod

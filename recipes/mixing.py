@@ -8,7 +8,9 @@ corpus's own labels). An epoch is a seeded shuffle of *single-corpus* batches:
   multimodal corpus is not drowned by 50k text samples), and/or
 * ``per_epoch`` samples of a large corpus, taken in turn from a seeded
   permutation (the next epoch continues where this one stopped, so the whole
-  corpus is seen over the run).
+  corpus is seen over the run);
+* a corpus may have its own ``batch_size`` (the cost of a batch is mostly its
+  20 LSTM steps, so larger text-only batches see more sentences for the time).
 
 Batches hold one corpus only, so the loss (masked BCE over the corpus's own
 labels, :func:`model.training.masked_bce`, optionally with balanced positive weights) never scores a sample against
@@ -65,6 +67,7 @@ class MixSource:
     per_epoch: int | None = None  # samples per epoch, cycling through a seeded permutation
     loss_weight: float = 1.0
     pos_weight: np.ndarray | None = None  # (K,) weight of positive labels in the BCE (see balanced_pos_weight)
+    batch_size: int | None = None  # this corpus's batch size (None: the schedule's)
 
     def __post_init__(self) -> None:
         if len(self.data) == 0:
@@ -73,6 +76,8 @@ class MixSource:
             raise MixingError(f"mixture source '{self.name}': repeat must be >= 1")
         if self.per_epoch is not None and self.per_epoch < 1:
             raise MixingError(f"mixture source '{self.name}': per_epoch must be >= 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise MixingError(f"mixture source '{self.name}': batch_size must be >= 1")
 
         if self.pos_weight is not None:
             self.pos_weight = np.asarray(self.pos_weight, np.float32).reshape(-1)
@@ -149,8 +154,9 @@ def epoch_plan(
             idx = cursors[si].take(int(s.per_epoch))
         else:
             idx = np.concatenate([rng.permutation(len(s.data)) for _ in range(s.repeat)])
-        for b in range(0, len(idx), batch_size):
-            plan.append((si, idx[b : b + batch_size]))
+        bs = int(s.batch_size or batch_size)
+        for b in range(0, len(idx), bs):
+            plan.append((si, idx[b : b + bs]))
     order = rng.permutation(len(plan))
     return [plan[i] for i in order]
 
@@ -211,7 +217,7 @@ def train_mixture(
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
     cursors = {i: _Cursor(len(s.data), hp.seed, i) for i, s in enumerate(sources) if s.per_epoch is not None}
-    per_epoch_batches = sum(math.ceil(s.samples_per_epoch() / hp.batch_size) for s in sources)
+    per_epoch_batches = sum(math.ceil(s.samples_per_epoch() / (s.batch_size or hp.batch_size)) for s in sources)
     total_steps = max(1, hp.epochs * per_epoch_batches)
     history = MixHistory(samples_seen={s.name: 0 for s in sources})
     gen = torch.Generator().manual_seed(hp.seed)

@@ -315,13 +315,43 @@ def _cost(results: dict[str, Any], size: int | None) -> str:
     if results.get("baseline", {}).get("stage_seconds"):
         lines.append(f"- EF-LSTM baseline: {results['baseline']['stage_seconds'] / 60:.1f} min.")
     if size is not None:
-        lines.append(f"- Checkpoint size: **{size / 1e6:.2f} MB** ({results.get('parameters')} parameters, fp16).")
+        line = f"- Checkpoint size: **{size / 1e6:.2f} MB** ({results.get('parameters')} parameters, fp16)"
+        rep = results.get("replay")
+        if rep and results.get("weights_bytes"):
+            line = (
+                f"- Checkpoint size: **{results['weights_bytes'] / 1e6:.2f} MB** of weights ({results.get('parameters')} "
+                f"parameters, fp16); **{size / 1e6:.2f} MB** as shipped, with a replay set of {rep['windows']} "
+                f"{rep['source']} windows ({rep['per_emotion']} per trained emotion) attached by the recipe "
+                "(`model.adapt.attach_replay`) for `livemer add-emotion --examples`"
+            )
+        lines.append(line + ".")
     return "\n".join(lines)
+
+
+def _face_views(borders: Sequence[float]) -> str:
+    """The training views of each photo in words (recipes.faces border fractions)."""
+    words = ["as it is" if not b else f"inside a grey border of {100 * b:g} % of its size" for b in borders]
+    return "each photo " + " and ".join(words)
+
+
+def _size_words(results: dict[str, Any], size: int | None) -> str:
+    if not size:
+        return "? MB, fp16 weights"
+    w, rep = results.get("weights_bytes"), results.get("replay")
+    if w and rep:
+        return f"{w / 1e6:.2f} MB of fp16 weights, {size / 1e6:.2f} MB with the few-shot replay set"
+    return f"{size / 1e6:.2f} MB, fp16 weights"
 
 
 def _extraction(results: dict[str, Any]) -> str:
     reps = results["main"].get("extraction") or []
     lines = [f"- {r.get('summary', '').splitlines()[0]}" for r in reps if r.get("summary")]
+    borders = list(results["settings"].get("face_borders") or [0.0])
+    faces = [i for i, ln in enumerate(lines) if ln.startswith("- faces: ")]
+    if len(faces) == len(borders) > 1:  # one report per photo view, all named "faces" (runs before v2.1's names)
+        for i, b in zip(faces, borders):
+            if b:
+                lines[i] = lines[i].replace("- faces: ", f"- faces (border {100 * b:g} %): ", 1)
     return (
         ("Extraction (photos without a detected face and undecodable clips are left out):\n\n" + "\n".join(lines))
         if lines
@@ -346,7 +376,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
     valid = ",".join(f"{a:02d}" for a in s["valid_actors"])
     train = ",".join(f"{a:02d}" for a in (s["train_actors"] or [x for x in range(1, 21) if x not in s["valid_actors"]]))
     values = {
-        "size_mb": f"{size / 1e6:.2f}" if size else "?",
+        "size_mb": _size_words(results, size),
         "parameters": results.get("parameters", "?"),
         "date": prov.get("date", "?"),
         "git_commit": prov.get("git_commit", "?"),
@@ -360,6 +390,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "n_ravdess_valid": sizes.get("ravdess_valid", "?"),
         "n_faces_train": sizes.get("faces_train", "?"),
         "n_faces_valid": sizes.get("faces_valid", "?"),
+        "face_views": _face_views(s.get("face_borders") or [0.0]),
         "n_speech_train": sizes.get("speech_train", "?"),
         "n_speech_valid": sizes.get("speech_valid", "?"),
         "n_goemotions_train": sizes.get("goemotions_train", "?"),

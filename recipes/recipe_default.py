@@ -11,7 +11,9 @@ produce (features cached by :mod:`recipes.feature_cache`):
   acoustic extractor, Facet-35 from the clip's OpenFace AUs (an extra visual
   source). *Calm* is never trained: it is a zero-shot check.
 * Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35, visual only;
-  20 % of the photos of every (source, emotion) held out.
+  20 % of the photos of every (source, emotion) held out. Each training photo is
+  seen as it is and inside a 25 % grey border (``face_borders``: tight crops
+  leave the detector no margin); held-out photos are scored as they are.
 * Acted speech in Polish, Amharic, Urdu, Spanish (:mod:`recipes.speech`):
   COVAREP-74, acoustic only (text masked); 20 % of the speakers of every corpus
   held out.
@@ -96,6 +98,12 @@ class RecipeSettings:
     faces_limit: int | None = None  # first N photos per (source, emotion) (quick runs)
     hidden_acoustic: int = 96
     hidden_visual: int = 48
+    visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
+    acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
+    face_borders: tuple[float, ...] = (
+        0.0,
+        0.25,
+    )  # training views of every photo (grey border fractions, recipes.faces)
     num_layers: int = 2
     dropout: float = 0.15
     epochs: int = 6
@@ -110,8 +118,10 @@ class RecipeSettings:
     ravdess_repeat: int = 1
     speech_per_epoch: int = 5000
     faces_per_epoch: int = 5000
-    goemotions_per_epoch: int = 6000
-    meld_per_epoch: int = 2000
+    goemotions_per_epoch: int = 20000
+    meld_per_epoch: int = 4000
+    text_batch_size: int | None = None  # batch size of the text-only corpora (None: batch_size)
+    replay_per_emotion: int = 16  # few-shot replay windows per trained emotion attached to the checkpoint (0: none)
     zsl_beta: float = 5.0  # composition temperature (model.zeroshot); fixed, not tuned on the held-out words
     metric_samples: int = 4000  # GoEmotions training sentences for the text metric
     ef_hidden: int = 96
@@ -303,13 +313,34 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
     )
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
-    faces = load_faces(shared, settings=s.window, limit=s.faces_limit, workers=workers, report=reports)
+    # every training view of the photos (s.face_borders); the first view is the one validated on
+    views = [
+        load_faces(
+            shared,
+            settings=s.window,
+            limit=s.faces_limit,
+            workers=workers,
+            border=b,
+            report=reports,
+            name=f"faces (border {100 * b:g} %)" if b else "faces",
+        )
+        for b in s.face_borders
+    ]
+    faces = views[0]
+    held = sorted(heldout_photos(shared, s))
     sp_va = np.isin(speech.group("speaker"), sorted(heldout_speakers(shared, s)))
-    fa_va = np.isin(faces.group("photo"), sorted(heldout_photos(shared, s)))
+    fa_va = np.isin(faces.group("photo"), held)
     sp_tr, sp_va = np.flatnonzero(~sp_va), np.flatnonzero(sp_va)
     fa_tr, fa_va = np.flatnonzero(~fa_va), np.flatnonzero(fa_va)
     assert_disjoint(speech, "speaker", sp_tr, sp_va)
     assert_disjoint(faces, "photo", fa_tr, fa_va)
+    faces_train = faces.subset(fa_tr, "faces-train")
+    if len(views) > 1:
+        from model.datasets import concat
+
+        faces_train = concat(
+            [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
+        )
     return RecipeData(
         ravdess_train=base.ravdess_train,
         ravdess_valid=base.ravdess_valid,
@@ -317,7 +348,7 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         speech_train=speech.subset(sp_tr, "speech-train"),
         speech_valid=speech.subset(sp_va, "speech-valid"),
         faces=faces,
-        faces_train=faces.subset(fa_tr, "faces-train"),
+        faces_train=faces_train,
         faces_valid=faces.subset(fa_va, "faces-valid"),
         goemotions_train=base.goemotions_train,
         goemotions_dev=base.goemotions_dev,
@@ -439,8 +470,8 @@ def _per_epoch(name: str, s: RecipeSettings) -> dict[str, Any]:
         "ravdess": {"repeat": s.ravdess_repeat},
         "speech": {"per_epoch": s.speech_per_epoch},
         "faces": {"per_epoch": s.faces_per_epoch},
-        "goemotions": {"per_epoch": s.goemotions_per_epoch},
-        "meld": {"per_epoch": s.meld_per_epoch},
+        "goemotions": {"per_epoch": s.goemotions_per_epoch, "batch_size": s.text_batch_size},
+        "meld": {"per_epoch": s.meld_per_epoch, "batch_size": s.text_batch_size},
     }.get(name, {"repeat": 1})
 
 
@@ -524,11 +555,14 @@ def train_embedding_model(
     anchors = modality_anchors(sources, names)
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
+        input_dims={"text": provider.dim, "acoustic": 74, "visual": _visual_dim(sets)},
         hidden={"text": provider.dim, "acoustic": settings.hidden_acoustic, "visual": settings.hidden_visual},
         emb_dim=provider.dim,
         num_layers=settings.num_layers,
         dropout=settings.dropout,
+        input_layers={
+            m: w for m, w in (("acoustic", settings.acoustic_input_layer), ("visual", settings.visual_input_layer)) if w
+        },
         zero_shot={
             "method": "compose",
             "beta": float(settings.zsl_beta),
@@ -560,6 +594,14 @@ def train_embedding_model(
     if cfg.anchor_counts():
         net.set_zero_shot({m: vectors[[idx[n] for n in a]] for m, a in anchors.items() if a}, metric)
     return RunResult(net, normalization, names, vectors, words, anchors, hist, hist.seconds)
+
+
+def _visual_dim(sets: Mapping[str, Any]) -> int:
+    """The visual feature dimension of the training sets (Facet-35 unless a richer space was loaded)."""
+    dims = {int(np.shape(ds.visual)[2]) for ds in sets.values() if ds.modality_mask[:, 2].any()}
+    if len(dims) > 1:
+        raise ValueError(f"training sets disagree on the visual dimension: {sorted(dims)}")
+    return dims.pop() if dims else 35
 
 
 def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
@@ -1082,6 +1124,14 @@ def run_recipe(
     out = Path(out)
     results["main"] = rec.main_run(out)
     ck = Checkpoint.load(out)
+    results["weights_bytes"] = out.stat().st_size
+    if settings.replay_per_emotion:  # the few-shot replay set (model.adapt) travels in the shipped checkpoint
+        from model.adapt import attach_replay
+
+        data = rec.load()
+        attach_replay(ck, data.ravdess_train.select_emotions(list(SEEN)), settings.replay_per_emotion, settings.seed)
+        ck.save(out)
+        results["replay"] = ck.provenance["replay"]
     results["provenance"] = ck.provenance
     results["parameters"] = int(
         sum(int(np.prod(v.shape)) for k, v in ck.state_dict.items() if hasattr(v, "shape") and not k.startswith("zsl_"))

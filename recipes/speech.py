@@ -20,7 +20,6 @@ processes) and prints the report.
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import time
@@ -35,7 +34,17 @@ from recipes.feature_cache import FeatureCache
 from recipes.recipe_data import WindowSettings, clip_windows, windows_to_arrays
 from recipes.recipe_extract import ClipAudioFeatures, acoustic_extractor, extract_clip
 
-from .extraction import FAILED, OK, ExtractionReport, ItemStatus, first_per_class, one_line, run_pool
+from .extraction import (
+    FAILED,
+    OK,
+    ExtractionReport,
+    ItemStatus,
+    first_per_class,
+    label_sets,
+    one_line,
+    read_labels,
+    run_pool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,37 +78,23 @@ class SpeechClip:
 def read_clips(speech_root: str | Path, corpora: Sequence[str] = CORPORA) -> list[SpeechClip]:
     """Every labelled clip of ``corpora`` under ``speech_root`` (``shared/data/speech``), in labels.csv order."""
     root = Path(speech_root)
-    out: list[SpeechClip] = []
-    for corpus in corpora:
-        labels = root / corpus / "labels.csv"
-        try:
-            with open(labels, encoding="utf-8", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            raise SpeechDataError(f"{labels}: cannot read the labels file ({exc.strerror})") from None
-        for row in rows:
-            emo = (row.get("emotion") or "").strip()
-            if emo not in EMOTIONS:
-                raise SpeechDataError(f"{labels}: unknown emotion {emo!r} for {row.get('file')}")
-            out.append(
-                SpeechClip(
-                    root / corpus / row["file"],
-                    emo,
-                    row["speaker"].strip(),
-                    (row.get("language") or "").strip(),
-                    corpus,
-                    row["file"],
-                )
-            )
-    return out
+    return [
+        SpeechClip(
+            root / corpus / row["file"],
+            row["emotion"],
+            row["speaker"].strip(),
+            (row.get("language") or "").strip(),
+            corpus,
+            row["file"],
+        )
+        for corpus in corpora
+        for row in read_labels(root / corpus / "labels.csv", EMOTIONS, SpeechDataError)
+    ]
 
 
 def corpus_emotions(clips: Sequence[SpeechClip]) -> dict[str, list[str]]:
     """corpus -> the emotions it labels (only these are annotated for its clips)."""
-    got: dict[str, set[str]] = {}
-    for c in clips:
-        got.setdefault(c.corpus, set()).add(c.emotion)
-    return {k: [e for e in EMOTIONS if e in v] for k, v in got.items()}
+    return label_sets(clips, "corpus", EMOTIONS)
 
 
 # ----------------------------------------------------------------------------- extraction (the recipe's own)
@@ -144,62 +139,84 @@ def extract_speech(
 # ----------------------------------------------------------------------------- windows
 
 
-def build_speech(
+def speech_windows(
     clips: Sequence[SpeechClip],
     audio: Sequence[ClipAudioFeatures],
     ends: Sequence[float] = (1.0,),
-    *,
     settings: WindowSettings = WindowSettings(),  # noqa: B008
-    corpus_labels: dict[str, Sequence[str]] | None = None,
     name: str = "speech",
-) -> EmotionDataset:
-    """One window per (clip, end) (``ends``: fractions of the clip, 1.0 = its end), acoustic only.
+) -> dict[str, np.ndarray]:
+    """The windows of each (clip, end) as arrays (``rows``: clip index, ``end``: index into ``ends``).
 
-    A window with no voiced frame (nothing observed) is dropped. Labels: each
-    corpus annotates only its own emotions (``corpus_labels``, default
-    :func:`corpus_emotions` of ``clips``).
+    Built by :func:`recipes.recipe_data.clip_windows` (no words, no face); a window
+    with no voiced frame (nothing observed) is dropped, with one warning line.
     """
     if len(clips) != len(audio):
         raise ValueError(f"{len(clips)} clips but {len(audio)} audio analyses")
-    per_corpus = {k: list(v) for k, v in (corpus_labels or corpus_emotions(clips)).items()}
-    names = [e for e in EMOTIONS if any(e in v for v in per_corpus.values())] or list(EMOTIONS)
-    wins, rows, ids = [], [], []
-    silent = 0
-    for i, (c, a) in enumerate(zip(clips, audio)):
-        for f, w in zip(ends, clip_windows(a, None, ends, None, settings)):
-            if not w.modality_mask.any():
-                silent += 1
-                continue
-            wins.append(w)
-            rows.append(i)
-            ids.append(f"{c.key}@{f:g}")
-    if silent:
-        log.warning("%s: %d of %d windows dropped (no voiced frame)", name, silent, len(clips) * len(ends))
-    n = len(wins)
-    y = np.zeros((n, len(names)), np.float32)
-    lm = np.zeros((n, len(names)), bool)
-    for r, i in enumerate(rows):
-        y[r, names.index(clips[i].emotion)] = 1.0
-        lm[r] = [e in per_corpus[clips[i].corpus] for e in names]
-    if n:
+    wins, rows, end_idx = [], [], []
+    for i, a in enumerate(audio):
+        for j, w in enumerate(clip_windows(a, None, ends, None, settings)):
+            if w.modality_mask.any():
+                wins.append(w)
+                rows.append(i)
+                end_idx.append(j)
+    dropped = len(clips) * len(ends) - len(wins)
+    if dropped:
+        log.warning("%s: %d of %d windows dropped (no voiced frame)", name, dropped, len(clips) * len(ends))
+    from recipes.recipe_data import DIMS
+
+    t = settings.n_steps
+    if wins:
         arr = windows_to_arrays(wins)
     else:
-        from recipes.recipe_data import DIMS
-
-        t = settings.n_steps
         arr = {m: np.zeros((0, t, d), np.float32) for m, d in zip(("text", "acoustic", "visual"), DIMS)}
         arr.update({f"{m}_mask": np.zeros((0, t), bool) for m in ("text", "acoustic", "visual")})
         arr["modality_mask"] = np.zeros((0, 3), bool)
+    if arr["text"].any() or arr["visual"].any():  # pragma: no cover - clip_windows got words or a face
+        raise AssertionError(f"{name}: speech windows with text or visual features")
+    keep = ("acoustic", "text_mask", "acoustic_mask", "visual_mask", "modality_mask")
+    return {**{k: arr[k] for k in keep}, "rows": np.asarray(rows, np.int64), "end": np.asarray(end_idx, np.int64)}
+
+
+def build_speech(
+    clips: Sequence[SpeechClip],
+    windows: dict[str, np.ndarray],
+    ends: Sequence[float] = (1.0,),
+    *,
+    corpus_labels: dict[str, Sequence[str]] | None = None,
+    name: str = "speech",
+) -> EmotionDataset:
+    """The dataset of :func:`speech_windows` arrays of ``clips``: acoustic only, text and visual absent.
+
+    Labels: each corpus annotates only its own emotions (``corpus_labels``,
+    default :func:`corpus_emotions` of ``clips``).
+    """
+    from recipes.recipe_data import DIMS
+
+    per_corpus = {k: list(v) for k, v in (corpus_labels or corpus_emotions(clips)).items()}
+    names = [e for e in EMOTIONS if any(e in v for v in per_corpus.values())] or list(EMOTIONS)
+    rows = np.asarray(windows["rows"], np.int64)
     sel = [clips[i] for i in rows]
+    n, t = windows["acoustic"].shape[:2]
+    y = np.zeros((n, len(names)), np.float32)
+    lm = np.zeros((n, len(names)), bool)
+    for r, c in enumerate(sel):
+        y[r, names.index(c.emotion)] = 1.0
+        lm[r] = [e in per_corpus[c.corpus] for e in names]
+    zeros = lambda d: np.broadcast_to(np.zeros((1, 1, 1), np.float32), (n, t, d))  # noqa: E731 - absent: no memory
     return EmotionDataset(
-        text=arr["text"],
-        acoustic=arr["acoustic"],
-        visual=arr["visual"],
+        text=zeros(DIMS[0]),
+        acoustic=windows["acoustic"],
+        visual=zeros(DIMS[2]),
         labels=y,
         emotions=names,
-        ids=ids,
-        step_masks={"text": arr["text_mask"], "acoustic": arr["acoustic_mask"], "visual": arr["visual_mask"]},
-        modality_mask=arr["modality_mask"],
+        ids=[f"{c.key}@{float(ends[j]):g}" for c, j in zip(sel, windows["end"].tolist())],
+        step_masks={
+            "text": windows["text_mask"],
+            "acoustic": windows["acoustic_mask"],
+            "visual": windows["visual_mask"],
+        },
+        modality_mask=windows["modality_mask"],
         label_mask=lm,
         name=name,
         groups={
@@ -208,6 +225,27 @@ def build_speech(
             "language": [c.language for c in sel],
             "clip": [c.key for c in sel],
         },
+    )
+
+
+def windows_extractor(ends: Sequence[float], settings: WindowSettings):
+    """Cache identity of a corpus's windows: the acoustic extractor's version and the adapter/aligner code."""
+    from feature_adapters import align, covarep
+    from recipes import recipe_data
+    from recipes.feature_cache import Extractor, source_digest
+
+    return Extractor(
+        "speech-windows",
+        source_digest(
+            _acoustic_x().version,
+            covarep,
+            align,
+            recipe_data.clip_windows,
+            recipe_data.windows_to_arrays,
+            speech_windows,
+            settings,
+            tuple(float(e) for e in ends),
+        ),
     )
 
 
@@ -227,28 +265,40 @@ def load_speech(
 
     Undecodable clips are excluded (one warning line each, and a count; ``report``,
     when given, receives the :class:`ExtractionReport`). ``limit`` keeps the first
-    N clips of each (corpus, speaker, emotion) (quick runs).
+    N clips of each (corpus, speaker, emotion) (quick runs). The windows of the
+    whole selection are cached as one entry (keyed by every clip's content, the
+    window code and settings), so a repeated load reads one file.
     """
+    from .extraction import cached_table
+
     cache = cache or FeatureCache()
     clips = read_clips(Path(shared) / "data" / "speech", corpora)
     labels = corpus_emotions(clips)
     if limit:
         clips = first_per_class(clips, limit, lambda c: (c.corpus, c.speaker, c.emotion))
-    rep = extract_speech(clips, cache=cache, workers=workers, name=name)
+
+    def compute():
+        rep = extract_speech(clips, cache=cache, workers=workers, name=name)
+        ok = [i for i, st in enumerate(rep.items) if st.status == OK]
+        aco = _acoustic_x()
+        audio = [extract_clip(clips[i].path, cache, aco) for i in ok]  # cache hits now
+        w = speech_windows([clips[i] for i in ok], audio, ends, settings, name)
+        w["rows"] = np.asarray(ok, np.int64)[w["rows"]] if len(ok) else w["rows"]
+        return w, rep
+
+    table, rep = cached_table(cache, [c.path for c in clips], windows_extractor(ends, settings), compute, name)
     if report is not None:
         report.append(rep)
-    status = {i.key: i.status for i in rep.items}
-    keep = [c for c in clips if status[str(c.path)] == OK]
-    if len(keep) < len(clips):
-        log.warning("%s: %d of %d clips excluded (cannot be decoded)", name, len(clips) - len(keep), len(clips))
-    aco = _acoustic_x()
-    audio = [extract_clip(c.path, cache, aco) for c in keep]  # cache hits now
-    return build_speech(keep, audio, ends, settings=settings, corpus_labels=labels, name=name)
+    failed = rep.counts()[FAILED]
+    if failed:
+        log.warning("%s: %d of %d clips excluded (cannot be decoded)", name, failed, len(clips))
+    return build_speech(clips, table, ends, corpus_labels=labels, name=name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recipes.speech``: run every clip through the live acoustic extractor into the feature cache."""
     import argparse
+    import sys
 
     from .extraction import extract_by_group
 
@@ -257,14 +307,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--corpora", default=",".join(CORPORA))
     ap.add_argument("--report", type=Path, default=None, help="write the report as JSON here")
+    ap.add_argument(
+        "--ends",
+        action="append",
+        default=None,
+        help="window ends (comma-separated fractions) to prebuild the windows table for; repeatable "
+        "(default: 1.0 and 0.6,0.8,1.0)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         clips = read_clips(args.shared / "data" / "speech", [c for c in args.corpora.split(",") if c])
     except SpeechDataError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     extract_by_group(clips, lambda c: c.corpus, extract_speech, "speech", workers=args.workers, report=args.report)
+    if set(args.corpora.split(",")) == set(CORPORA):  # build the one-file tables the default loader reads
+        for ends in args.ends or ["1.0", "0.6,0.8,1.0"]:
+            t0 = time.perf_counter()
+            ds = load_speech(args.shared, ends=tuple(float(e) for e in ends.split(",")))
+            print(f"{ds.summary()}\nload_speech(ends={ends}) (table built): {time.perf_counter() - t0:.1f} s")
     return 0
 
 

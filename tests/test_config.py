@@ -64,3 +64,16 @@ def test_every_modality_needs_sizes(missing):
 def test_sizes_must_be_positive(bad):
     with pytest.raises(ValueError, match="acoustic.*positive"):
         ModelConfig(input_dims={"text": 50, "acoustic": bad, "visual": 35})
+
+
+def test_input_layers_round_trip_default_to_none_and_are_checked():
+    c = ModelConfig(input_layers={"visual": 64})
+    assert ModelConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    assert (c.input_layer("visual"), c.input_layer("acoustic")) == (64, 0)
+    old = ModelConfig().to_dict()
+    old.pop("input_layers")  # a checkpoint written before input layers existed (SDK, v1, v2)
+    assert ModelConfig.from_dict(old).input_layers == {}
+    with pytest.raises(ValueError, match="unknown modality"):
+        ModelConfig(input_layers={"face": 8})
+    with pytest.raises(ValueError, match="positive"):
+        ModelConfig(input_layers={"visual": 0})

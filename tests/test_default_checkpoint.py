@@ -18,7 +18,8 @@ from recipes import corpora
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "default.ckpt"
 #: Floors for the mean AUC on those samples (chance is 0.5). The figures measured on the whole held-out
 #: splits when the checkpoint was built are in assets/MODEL_CARD.md; the floors sit below them, since
-#: the samples are small (measured on the whole splits: faces 81.6, voices 72.8, RAVDESS T+A+V 89.4, A+V 89.5).
+#: the samples are small (measured on the whole splits, v2.1: faces 82.2, voices 72.8, RAVDESS T+A+V 89.8,
+#: A+V 90.0; GoEmotions dev 83.2).
 FLOOR_RAVDESS = {"tav": 0.75, "av": 0.75}
 FLOOR_FACES = 0.75
 FLOOR_VOICES = 0.65
@@ -54,6 +55,15 @@ def test_shipped_checkpoint_fits_the_running_extractors(shipped):
     assert all(np.isfinite(p.detach().numpy()).all() for p in net.parameters())
 
 
+def test_shipped_checkpoint_carries_the_few_shot_replay_set(shipped):
+    from model.adapt import replay_of
+
+    batch = replay_of(shipped)
+    rep = shipped.provenance["replay"]
+    assert batch is not None and len(batch.modality_mask) == rep["windows"] > 0
+    assert set(rep["emotions"]) <= set(SEVEN)
+
+
 def test_shipped_checkpoint_composes_an_added_word_from_its_trained_emotions(shipped):
     from feature_adapters.embeddings import get_provider
 
@@ -74,7 +84,7 @@ def test_shipped_checkpoint_composes_an_added_word_from_its_trained_emotions(shi
 
 
 def _held_out_faces(shared, per_class: int):
-    from recipes.faces import OK, build_faces, extract_faces, face_extractor, read_photos, source_emotions
+    from recipes.faces import OK, build_faces, photo_table, read_photos, source_emotions
     from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_photos
 
@@ -87,18 +97,16 @@ def _held_out_faces(shared, per_class: int):
         if p.key in held and count.get(k, 0) < per_class:
             pick.append(p)
             count[k] = count.get(k, 0) + 1
-    cache = FeatureCache()
-    rep = extract_faces(pick, cache=cache)
-    ok = {i.key for i in rep.items if i.status == OK}
-    keep = [p for p in pick if str(p.path) in ok]
-    return build_faces(keep, [cache.load(p.path, face_extractor()) for p in keep], source_labels=labels)
+    table, _ = photo_table(pick, cache=FeatureCache())
+    ok = np.flatnonzero(table["status"] == OK)
+    return build_faces([pick[i] for i in ok], {k: v[ok] for k, v in table.items()}, source_labels=labels)
 
 
 def _held_out_voices(shared):
     from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_speakers
     from recipes.recipe_extract import acoustic_extractor, extract_clip
-    from recipes.speech import build_speech, corpus_emotions, read_clips
+    from recipes.speech import build_speech, corpus_emotions, read_clips, speech_windows
 
     held = heldout_speakers(shared, RecipeSettings())
     clips = read_clips(Path(shared) / "data" / "speech")
@@ -109,7 +117,8 @@ def _held_out_voices(shared):
             seen.add((c.speaker_id, c.emotion))
             pick.append(c)
     cache, ax = FeatureCache(), acoustic_extractor()
-    return build_speech(pick, [extract_clip(c.path, cache, ax) for c in pick], corpus_labels=labels)
+    windows = speech_windows(pick, [extract_clip(c.path, cache, ax) for c in pick])
+    return build_speech(pick, windows, corpus_labels=labels)
 
 
 @pytest.mark.slow

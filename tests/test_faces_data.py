@@ -50,6 +50,13 @@ def test_photos_no_face_and_corrupt_files(tmp_path, pyfeat_photos, caplog):
     r = rep[0]
     assert r.counts() == {"ok": 2, "no_face": 1, "failed": 1}
     assert r.keys("no_face")[0].endswith("blank.jpg")
+    photos = faces.read_photos(shared / "data" / "faces", ["muxspace"])
+    assert faces.no_face_by_class(photos, r) == {
+        ("muxspace", "happy"): (0, 1),
+        ("muxspace", "surprise"): (0, 1),
+        ("muxspace", "sad"): (1, 1),
+        ("muxspace", "anger"): (1, 1),
+    }
     assert "not a readable image" in r.to_dict()["failed_files"][str(shared / "data/faces/muxspace/images/bad.jpg")]
     assert any("2 of 4 photos excluded (1 with no face found, 1 unreadable)" in m for m in caplog.messages)
     assert ds.ids == ["muxspace/images/h.jpg", "muxspace/images/s.jpg"]
@@ -62,7 +69,8 @@ def test_photos_no_face_and_corrupt_files(tmp_path, pyfeat_photos, caplog):
     # the second load is answered from the cache
     rep2: list = []
     again = faces.load_faces(shared, sources=["muxspace"], cache=cache, report=rep2)
-    assert len(rep2[0].computed()) == 1 and np.array_equal(again.visual, ds.visual)  # only the unreadable one
+    assert len(rep2[0].computed()) == 0 and np.array_equal(again.visual, ds.visual)  # one table entry for all
+    assert rep2[0].counts() == r.counts() and rep2[0].to_dict()["failed_files"] == r.to_dict()["failed_files"]
 
 
 def test_rows_are_the_live_path_and_windows_the_live_aligner(tmp_path, pyfeat_photos):
@@ -93,6 +101,27 @@ def test_rows_are_the_live_path_and_windows_the_live_aligner(tmp_path, pyfeat_ph
     # a shorter shown duration gives fewer steps, padded in front as live
     short = faces.load_faces(shared, sources=["muxspace"], cache=cache, duration=2.0)
     assert short.step_masks["visual"][0].tolist() == [False] * 16 + [True] * 4
+
+
+def test_a_border_around_the_photo_has_its_own_entries(tmp_path, pyfeat_photos):
+    shared = _tiny_shared(tmp_path, pyfeat_photos)
+    cache = FeatureCache(tmp_path / "cache")
+    plain = faces.load_faces(shared, sources=["muxspace"], cache=cache)
+    rep: list = []
+    framed = faces.load_faces(shared, sources=["muxspace"], cache=cache, border=0.25, report=rep)
+    assert rep[0].counts() == {"ok": 2, "no_face": 1, "failed": 1} and len(rep[0].computed()) == 4  # not plain's
+    assert framed.ids == plain.ids and not np.array_equal(framed.visual, plain.visual)
+    assert faces.photo_extractor(0.25).name == "face-mediapipe-still-border25"
+    assert faces.photo_extractor(0.0) == faces.face_extractor()
+    from feature_adapters.face import make_face_backend
+
+    img = cv2.imread(str(pyfeat_photos["happy"]))
+    with make_face_backend("mediapipe", still=True) as b:
+        r0 = b.process(img, 0)
+        r1 = faces.PaddingBackend(b, 0.25).process(img, 0)
+    assert r1.face_found and np.allclose(r1.box, r0.box, atol=0.05 * img.shape[1])  # back in the photo's pixels
+    with pytest.raises(ValueError, match="border"):
+        faces.PaddingBackend(b, -1.0)
 
 
 def test_real_sources_read_split_and_load(shared_dir, tmp_path):

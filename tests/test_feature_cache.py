@@ -84,3 +84,23 @@ def test_source_digest_follows_code_and_values():
 def test_default_root_follows_livemer_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LIVEMER_CACHE_DIR", str(tmp_path / "cc"))
     assert FeatureCache().root == tmp_path / "cc" / "features"
+
+
+def test_entry_keyed_by_the_contents_of_many_files(tmp_path):
+    from recipes.feature_cache import files_digest
+
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    cache = FeatureCache(tmp_path / "c")
+    ex = Extractor("table", "v1")
+    calls = []
+    compute = lambda: calls.append(1) or {"rows": np.arange(2)}  # noqa: E731
+    d = files_digest([a, b])
+    assert files_digest([b, a]) != d  # order matters: rows follow the files
+    cache.get_or_compute_digest(d, ex, compute)
+    got = cache.get_or_compute_digest(files_digest([a, b]), ex, compute)
+    assert len(calls) == 1 and got["rows"].tolist() == [0, 1]
+    b.write_bytes(b"changed")
+    cache.get_or_compute_digest(files_digest([a, b]), ex, compute)
+    assert len(calls) == 2  # one file's content changed: a new entry

@@ -147,3 +147,13 @@ def test_balanced_pos_weight_and_weighted_loss():
     # column a: (2 * 4 + 8) * ln2, column b: 10 * ln2, over 20 annotated entries
     assert float(plain) == pytest.approx(np.log(2))
     assert float(weighted) == pytest.approx((16 + 10) / 20 * np.log(2), rel=1e-5)
+
+
+def test_a_source_batch_size_overrides_the_schedules():
+    a = MixSource("a", _ds(40, ["x", "y"], name="a"))
+    b = MixSource("b", _ds(40, ["x", "y"], name="b"), batch_size=16)
+    plan = epoch_plan([a, b], 8, seed=0, epoch=1, cursors={})
+    sizes = {si: [len(i) for s, i in plan if s == si] for si in (0, 1)}
+    assert sorted(sizes[0]) == [8] * 5 and sorted(sizes[1]) == [8, 16, 16]
+    with pytest.raises(MixingError, match="batch_size"):
+        MixSource("c", a.data, batch_size=0)

@@ -149,3 +149,18 @@ def test_write_card_is_atomic(tmp_path):
     out = write_card(tmp_path / "d" / "CARD.md", _results(), tmp_path / "missing.ckpt", "cmd")
     assert out.read_text().startswith("# livemer default model")
     assert [x.name for x in out.parent.iterdir()] == ["CARD.md"]
+
+
+def test_photo_views_replay_and_sizes_are_filled_from_the_results(tmp_path):
+    r = _results()
+    r["settings"]["face_borders"] = [0.0, 0.25]
+    r["main"]["extraction"] = [{"summary": "faces: 10 files, 9 ok"}, {"summary": "faces: 10 files, 10 ok"}]
+    r["weights_bytes"] = 1_000_000
+    r["replay"] = {"windows": 112, "source": "ravdess-train", "per_emotion": 16}
+    ck = tmp_path / "x.ckpt"
+    ck.write_bytes(b"0" * 1_500_000)
+    text = write_card(tmp_path / "CARD.md", r, ck, "cmd").read_text()
+    assert "- faces: 10 files, 9 ok" in text and "- faces (border 25 %): 10 files, 10 ok" in text
+    assert "each photo as it is and inside a grey border of 25 % of its size" in text
+    assert "1.00 MB of fp16 weights, 1.50 MB with the few-shot replay set" in text
+    assert "replay set of 112 ravdess-train windows (16 per trained emotion)" in text

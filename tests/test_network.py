@@ -160,3 +160,20 @@ def test_single_layer_config_builds_without_dropout_warning():
         warnings.simplefilter("error")
         net = _net(num_layers=1, dropout=0.3)
     assert net(*_inputs(), _E()).logits.shape == (B, K)
+
+
+def test_input_layer_is_only_where_the_config_names_it():
+    plain = _net()
+    assert all(plain.encoders[m].input is None for m in ("text", "acoustic", "visual"))
+    assert not any(".input." in k for k in plain.state_dict())
+    cfg = ModelConfig(
+        input_dims=plain.config.input_dims,
+        hidden=plain.config.hidden,
+        emb_dim=plain.config.emb_dim,
+        input_layers={"visual": 20},
+    )
+    net = EmotionEmbeddingNet(cfg).train()
+    assert net.encoders["visual"].input.weight.shape == (20, cfg.input_dims["visual"])
+    assert net.encoders["acoustic"].input is None
+    net(*_inputs(), _E()).logits.sum().backward()
+    assert net.encoders["visual"].input.weight.grad.abs().sum() > 0

@@ -194,3 +194,27 @@ def test_numpy_runtime_matches_torch_with_zero_shot_composition():
     got = rt(*x, E).logits
     assert np.allclose(got, want, atol=1e-5)
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_numpy_runtime_matches_torch_with_a_visual_input_layer():
+    torch.manual_seed(7)
+    cfg = ModelConfig(
+        input_dims={"text": 8, "acoustic": 6, "visual": 87},
+        hidden={"text": 8, "acoustic": 5, "visual": 4},
+        emb_dim=8,
+        input_layers={"visual": 16},
+    )
+    net = EmotionEmbeddingNet(cfg).eval()
+    with torch.no_grad():
+        net.encoders["visual"].input.bias.add_(0.5)  # some units on, some off: the ReLU matters
+    assert set(expected_shapes(cfg)) == set(net.state_dict())
+    assert expected_shapes(cfg)["encoders.visual.input.weight"] == (16, 87)
+    rt = _numpy_of(net)
+    g = torch.Generator().manual_seed(8)
+    xs = [torch.randn(3, 5, d, generator=g) for d in (8, 6, 87)]
+    E = torch.randn(4, 8, generator=g)
+    with torch.no_grad():
+        want = net(*xs, E).logits.numpy()
+        pre = net.encoders["visual"].input(xs[2])
+    assert (pre > 0).any() and (pre < 0).any()
+    np.testing.assert_allclose(rt.forward(*(x.numpy() for x in xs), E.numpy()).logits, want, atol=1e-5, rtol=0)

@@ -83,6 +83,13 @@ def test_clips_windows_masks_groups_and_bad_files(tmp_path, caplog):
     np.testing.assert_allclose(ds.acoustic[:2], w["acoustic"], atol=1e-6)
     assert np.array_equal(ds.step_masks["acoustic"][:2], w["acoustic_mask"])
     assert ds.step_masks["acoustic"][1].sum() >= 3  # 2.2 s of clip: several 0.5 s steps are voiced
+    # a second load reads the one cached table of windows
+    rep2: list = []
+    again = speech.load_speech(shared, corpora=["nemo", "urdu"], cache=cache, report=rep2, ends=(0.6, 1.0))
+    assert not rep2[0].computed() and rep2[0].counts() == r.counts() and again.ids == ds.ids
+    assert (
+        np.array_equal(again.acoustic, ds.acoustic) and again.group("speaker").tolist() == ds.group("speaker").tolist()
+    )
     # held-out speakers within each corpus; leave-one-corpus-out
     tr, te = holdout(ds, "speaker", 0.5, seed=0, within="corpus")
     assert_disjoint(ds, "speaker", tr, te)
@@ -112,6 +119,7 @@ def test_real_corpora_read_and_a_handful_load(shared_dir, tmp_path):
     assert rep.counts()["ok"] == len(few)
     from recipes.recipe_extract import extract_clip
 
-    ds = speech.build_speech(few, [extract_clip(c.path, cache) for c in few], corpus_labels=labels)
+    w = speech.speech_windows(few, [extract_clip(c.path, cache) for c in few])
+    ds = speech.build_speech(few, w, corpus_labels=labels)
     assert len(ds) == len(few) and ds.modality_mask[:, 1].all()
     assert (ds.step_masks["acoustic"].sum(axis=1) >= 2).all()

@@ -1,0 +1,169 @@
+"""Quick sub-model probes of the default recipe's choices (the figures behind its v2.1 settings).
+
+Usage:
+    python benchmarks/recipe_probes.py visual [--borders 0,0.25] [--space facet35|both] [--input-layer N]
+                                              [--hidden N] [--per-epoch N]
+    python benchmarks/recipe_probes.py text [--goemotions N] [--meld N] [--batch N] [--epochs N]
+
+Both load the recipe's data from the feature cache (``recipes.recipe_default.load_recipe_data``; the
+photos again in the chosen visual space and border views) and train one sub-model with the main
+run's settings (:class:`recipes.recipe_default.RecipeSettings`, seed 0) except the options given:
+
+* ``visual``: the visual sub-model (face photos, plus RAVDESS's OpenFace rows in the Facet-35 space)
+  on the training photos in every border view; prints the mean and lowest one-vs-rest AUC on the
+  held-out photos as they are (border 0) and inside a 25 % border. ``--space both`` appends the 52
+  MediaPipe blendshapes (87 columns; RAVDESS has no blendshapes, so it is left out).
+* ``text``: the text sub-model on GoEmotions + MELD; prints the GoEmotions dev macro AUC after every
+  epoch and the training time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _settings(**kw):
+    from recipes.recipe_default import RecipeSettings
+
+    return replace(RecipeSettings(), **{k: v for k, v in kw.items() if v is not None})
+
+
+def _scores(net, vectors, names, ds, modality: str) -> dict:
+    """One-vs-rest AUC table of a trained net on ``ds`` (one modality present), through the torch net."""
+    import torch
+
+    from model.metrics import evaluate_scores
+    from recipes.recipe_default import SEEN, annotates
+
+    ems = [e for e in (SEEN if modality == "visual" else ds.emotions) if e in names and annotates(ds, e)]
+    sub = ds.select_emotions(ems)
+    E = torch.from_numpy(vectors[[names.index(e) for e in ems]])
+    n = len(sub)
+    xs = {m: torch.zeros(n, 1, np.shape(getattr(sub, m))[2]) for m in ("text", "acoustic", "visual")}
+    xs[modality] = torch.from_numpy(np.ascontiguousarray(getattr(sub, modality), np.float32))
+    mask = torch.zeros(n, 3, dtype=torch.bool)
+    mask[:, ("text", "acoustic", "visual").index(modality)] = True
+    net.eval()
+    with torch.no_grad():
+        logits = net(xs["text"], xs["acoustic"], xs["visual"], E, mask).logits.numpy()
+    return evaluate_scores(sub.labels, logits, ems, 0.0, sub.label_mask).to_dict()
+
+
+def visual(args, data, provider) -> None:
+    from model.datasets import concat
+    from recipes import recipe_default as R
+    from recipes.faces import BOTH, FACET, load_faces
+    from recipes.mixing import normalise_sources
+
+    s = _settings(
+        visual_input_layer=args.input_layer, hidden_visual=args.hidden, faces_per_epoch=args.per_epoch, threads=1
+    )
+    held = sorted(R.heldout_photos(args.shared, s))
+    space = BOTH if args.space == "both" else FACET
+    borders = [float(b) for b in args.borders.split(",")]
+    views = {b: load_faces(args.shared, space=space, border=b) for b in sorted(set(borders) | {0.0, 0.25})}
+    train = concat([R.where_group(views[b], "photo", held, keep=False) for b in borders], "faces-train")
+    sets = {"faces": train}
+    if space == FACET:
+        sets["ravdess"] = R.only_modalities(data.ravdess_train, "v")
+    t0 = time.perf_counter()
+    run = R.train_embedding_model(sets, provider, s, seed=0)
+    line = []
+    for b in (0.0, 0.25):
+        va = normalise_sources([R.where_group(views[b], "photo", held)], run.normalization)[0]
+        t = _scores(run.net, run.vectors, run.names, va, "visual")
+        line.append(f"held-out photos, border {b:g}: {100 * R._avg(t):.1f} (lowest {100 * R._min_emotion(t):.1f})")
+    print(
+        f"visual {args.space}, train views {args.borders}, input layer {s.visual_input_layer}, hidden "
+        f"{s.hidden_visual}, {s.faces_per_epoch} photos/epoch: "
+        + "; ".join(line)
+        + f" ({time.perf_counter() - t0:.0f} s)"
+    )
+
+
+def text(args, data, provider) -> None:
+    import torch
+
+    from model.config import ModelConfig
+    from model.network import EmotionEmbeddingNet
+    from recipes import recipe_default as R
+    from recipes.mixing import MixSchedule, train_mixture
+
+    s = _settings(
+        goemotions_per_epoch=args.goemotions,
+        meld_per_epoch=args.meld,
+        text_batch_size=args.batch,
+        epochs=args.epochs,
+        threads=1,
+    )
+    torch.set_num_threads(1)
+    sets = {"goemotions": data.goemotions_train, "meld": data.meld_train}
+    names = R.emotion_names(sets)
+    vectors, _ = R.emotion_vectors(names, provider)
+    sources = R.mixture_sources(sets, names, s, {})
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
+        hidden={"text": provider.dim, "acoustic": 8, "visual": 8},
+        emb_dim=provider.dim,
+        num_layers=s.num_layers,
+        dropout=s.dropout,
+    )
+    net = EmotionEmbeddingNet(cfg)
+    E = torch.from_numpy(vectors)
+    sched = MixSchedule(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_final=s.lr_final, clip=s.clip, seed=0)
+
+    def on_epoch(epoch, net):
+        return {"goemotions_dev_auc": R._avg(_scores(net, vectors, names, data.goemotions_dev, "text"))}
+
+    h = train_mixture(
+        net, lambda t, a, v, m: net(t, a, v, E, m).logits, sources, sched, on_epoch=on_epoch, eval_every=1, log=print
+    )
+    print(
+        f"text: {s.goemotions_per_epoch} GoEmotions + {s.meld_per_epoch} MELD per epoch, batch "
+        f"{s.text_batch_size or s.batch_size}, {s.epochs} epochs: GoEmotions dev macro AUC "
+        f"{100 * h.epochs[-1]['valid']['goemotions_dev_auc']:.1f} ({h.seconds:.0f} s)"
+    )
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=str(REPO.parent / "shared"))
+    sub = ap.add_subparsers(dest="what", required=True)
+    v = sub.add_parser("visual")
+    v.add_argument("--borders", default="0,0.25")
+    v.add_argument("--space", choices=("facet35", "both"), default="facet35")
+    v.add_argument("--input-layer", type=int, default=None)
+    v.add_argument("--hidden", type=int, default=None)
+    v.add_argument("--per-epoch", type=int, default=None)
+    t = sub.add_parser("text")
+    t.add_argument("--goemotions", type=int, default=None)
+    t.add_argument("--meld", type=int, default=None)
+    t.add_argument("--batch", type=int, default=None)
+    t.add_argument("--epochs", type=int, default=None)
+    args = ap.parse_args(argv)
+    if not (Path(args.shared) / "data").is_dir():
+        print(f"error: {args.shared}: no shared data folder", file=sys.stderr)
+        return 2
+    from feature_adapters.embeddings import get_provider
+    from recipes.recipe_default import RecipeSettings, load_recipe_data
+
+    provider = get_provider()
+    data = load_recipe_data(args.shared, provider, replace(RecipeSettings(), face_borders=(0.0,)))
+    (visual if args.what == "visual" else text)(args, data, provider)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
