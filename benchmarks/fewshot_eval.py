@@ -404,7 +404,7 @@ def main(argv=None) -> int:
         a = np.array([r[1] for r in rs])
         what = "chosen on dev" if k == chosen else "library default"
         print(
-            f"\n{what}: {label(k)}: '{target}' AUC on actors 17-20 {a.mean():.3f} +- {a.std():.3f} "
+            f"\n{what}: {label(k)}: '{target}' AUC on actors 17-20 {a.mean():.4f} +- {a.std():.4f} "
             f"(min {a.min():.3f}, max {a.max():.3f}); {int((a >= 0.8).sum())}/{len(a)} teachers >= 0.80; "
             f"seen mean AUC drop (through the Predictor) max {max(drops):.4f}"
         )

@@ -32,7 +32,9 @@ one per modality, strong on the acoustic row (it stays near the zero-shot row)
 and weak on the visual one, as chosen on development actors
 (``benchmarks/fewshot_eval.py``). :func:`recentre` (the positives moved by the
 population's minus the teacher's neutral representation) is one of the methods
-that benchmark measures; it did not help there, so teaching does not use it.
+that benchmark measures; on the v2 checkpoint it did not help over calibration,
+on v2.1 development actors pick it (README, few-shot section), but teaching does
+not use it yet: it needs the teacher's neutral windows, not only calibration means.
 
 Everything here is pure: arrays in, arrays out.
 """
