@@ -918,6 +918,14 @@ class Recipe:
 
         return self.stage("baseline", run)
 
+    def _held_out(self, sets: dict[str, Any], test, mods: str, ps: RecipeSettings) -> dict[str, Any]:
+        """A protocol-size sub-model trained on ``sets`` and its per-emotion table on ``test`` (modalities ``mods``)."""
+        r = train_embedding_model(sets, self.provider, ps, seed=self.settings.seed, log_fn=self.log_fn)
+        ck = to_checkpoint(r, self.provider, {})
+        row = _eval(ck, test, mods, SEEN, _predictor(ck, self.provider))
+        row["train_seconds"] = r.seconds
+        return row
+
     def loco(self) -> dict[str, Any]:
         """Leave one voice corpus out: an acoustic-only sub-model trained without corpus X, tested on all of X."""
 
@@ -937,10 +945,7 @@ class Recipe:
                         "speech": where_group(data.speech, "corpus", [x], keep=False),
                     }
                     test = where_group(data.speech, "corpus", [x])
-                r = train_embedding_model(sets, self.provider, ps, seed=self.settings.seed, log_fn=self.log_fn)
-                ck = to_checkpoint(r, self.provider, {})
-                rows[x] = _eval(ck, test, "a", SEEN, _predictor(ck, self.provider))
-                rows[x]["train_seconds"] = r.seconds
+                rows[x] = self._held_out(sets, test, "a", ps)
                 self.log_fn(f"[loco] {x}: AUC {_avg(rows[x]):.3f}")
             return {"rows": rows, "settings": "protocol"}
 
@@ -960,10 +965,7 @@ class Recipe:
                     "ravdess": only_modalities(data.ravdess_train, "v"),
                     "faces": where_group(data.faces, "source", [x], keep=False),
                 }
-                r = train_embedding_model(sets, self.provider, ps, seed=self.settings.seed, log_fn=self.log_fn)
-                ck = to_checkpoint(r, self.provider, {})
-                rows[x] = _eval(ck, where_group(data.faces, "source", [x]), "v", SEEN, _predictor(ck, self.provider))
-                rows[x]["train_seconds"] = r.seconds
+                rows[x] = self._held_out(sets, where_group(data.faces, "source", [x]), "v", ps)
                 self.log_fn(f"[loso] test on {x}: AUC {_avg(rows[x]):.3f}")
             return {"rows": rows, "settings": "protocol"}
 
