@@ -52,10 +52,12 @@ def _words(text: str) -> list[str]:
     return normalize_transcript(text)
 
 
-def _periodic_rate(rows: list[dict]) -> float:
-    """Results per second while the inputs played (the last row is the final one after the workers drained)."""
+def _check_periodic(rows: list[dict]) -> None:
+    """Results came periodically while the inputs played (the last row is the final one after the workers drained):
+    several of them, in time order. No speed is asserted (that is benchmarks/bench_live.py's job)."""
     ts = [r["timestamp"] for r in rows[:-1]]
-    return (len(ts) - 1) / (ts[-1] - ts[0])
+    assert len(ts) >= 3, f"only {len(ts)} periodic results"
+    assert all(b > a for a, b in zip(ts, ts[1:])), ts
 
 
 def _check_rows(rows: list[dict], emotions: list[str]) -> None:
@@ -115,7 +117,7 @@ def test_run_headless_with_pyfeat_video_and_espeak_speech(tiny_checkpoint, feat_
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     _check_rows(rows, SIX)
-    assert _periodic_rate(rows) >= 4.0
+    _check_periodic(rows)
     assert any(r["face_present"] for r in rows)
     assert any("visual" in r["modalities_used"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
@@ -151,7 +153,7 @@ def test_run_headless_with_a_grid_clip(tiny_checkpoint, shared_dir, tmp_path):
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     _check_rows(rows, SIX)
-    assert _periodic_rate(rows) >= 4.0
+    _check_periodic(rows)
     assert any(r["face_present"] for r in rows)
     said = _words(ref[clip.name])
     heard = set(_words(rows[-1]["transcript"]))
