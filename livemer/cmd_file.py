@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_options import add_model_options, add_scoring_options
+
 DEFAULT_OUT = "livemer-out"
 #: Batches up to this many inputs list every output file in the report; longer ones list failures only.
 MAX_LISTED = 20
@@ -24,36 +26,14 @@ MAX_LISTED = 20
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by ``livemer file`` and ``livemer demo``."""
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default: ./{DEFAULT_OUT})")
-    p.add_argument(
-        "--emotions",
-        metavar="LIST",
-        help="comma-separated emotions to score (default: the model's set plus your added ones)",
-    )
-    p.add_argument(
-        "--modalities",
-        default="tav",
-        metavar="tav",
-        help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav",
-    )
+    add_scoring_options(p)
     p.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
     p.add_argument(
         "--no-plots",
         action="store_true",
         help="skip the timeline PNG (a quarter of a CPU-second per input: worth it for many short clips)",
     )
-    p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
-    p.add_argument("--glove", metavar="PATH", help="GloVe text file when the checkpoint does not use GloVe 6B 50-d")
-    p.add_argument(
-        "--face-backend",
-        default="auto",
-        choices=("auto", "mediapipe", "pyfeat"),
-        help="face analysis backend (default: auto)",
-    )
-    p.add_argument(
-        "--asr-model",
-        metavar="NAME|DIR",
-        help="Whisper model: a local CTranslate2 directory or a cached size name (default: bundled tiny.en)",
-    )
+    add_model_options(p)
     p.add_argument(
         "--hop",
         type=float,

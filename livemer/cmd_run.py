@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from .cli_options import add_model_options, add_scoring_options
+
 KEY_HELP = (
     "keys: q/Esc quit, m cycle modalities, e add an emotion by typing a word, t teach one by showing it, "
     "c calibrate (10 s neutral baseline)"
@@ -35,33 +37,11 @@ def add_parser(sub) -> None:
         help="sounddevice input (index or name), an audio file played in real time, or none "
         "(default: the camera file's own sound when --camera is a file, else the default input)",
     )
-    p.add_argument(
-        "--emotions",
-        metavar="LIST",
-        help="comma-separated emotions to score (default: the model's set plus your added ones)",
-    )
-    p.add_argument(
-        "--modalities",
-        default="tav",
-        metavar="tav",
-        help="modalities to fuse: letters t (text), a (acoustic), v (visual); default tav",
-    )
+    add_scoring_options(p)
     p.add_argument("--record", metavar="OUT.mp4", help="also write the overlaid video here (finalised on exit)")
     p.add_argument("--headless", action="store_true", help="no window: write one JSON object per result")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write results as JSON lines here (headless default: stdout)")
-    p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint file (default: the embedded one)")
-    p.add_argument("--glove", metavar="PATH", help="GloVe text file when the checkpoint does not use GloVe 6B 50-d")
-    p.add_argument(
-        "--face-backend",
-        default="auto",
-        choices=("auto", "mediapipe", "pyfeat"),
-        help="face analysis backend (default: auto)",
-    )
-    p.add_argument(
-        "--asr-model",
-        metavar="NAME|DIR",
-        help="Whisper model: a local CTranslate2 directory or a cached size name (default: the bundled tiny.en)",
-    )
+    add_model_options(p)
     p.add_argument(
         "--smoothing",
         type=float,
