@@ -24,15 +24,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.runtime import effective_weights  # noqa: E402
-from model.zeroshot import affect_axes, rule_weights  # noqa: E402
+from model.runtime import effective_weights
+from model.zeroshot import affect_axes, rule_weights
 
 MODS = ("text", "acoustic", "visual")
 SUBSETS = {"a": ("acoustic",), "v": ("visual",), "t": ("text",), "av": ("acoustic", "visual"), "tav": MODS}
@@ -56,7 +58,36 @@ def rules(dim_metric: bool = True) -> dict[str, dict]:
                 "beta": 0.0,
                 "ridge": ridge,
             }
+    for wts in ((1.0, 1.0, 0.0), (1.0, 2.0, 1.0), (2.0, 1.0, 1.0), (1.0, 2.0, 0.0)):
+        tag = "w=" + "/".join(f"{w:g}" for w in wts)
+        for ba in (10.0, 30.0, 100.0):
+            out[f"affect ba={ba:g} {tag}"] = {"method": "affect", "beta_affect": ba, "beta": 0.0, "_weights": wts}
+        out[f"interp ridge=0.03 prior ba=10 {tag}"] = {
+            "method": "affect",
+            "beta_affect": 10.0,
+            "beta": 0.0,
+            "ridge": 0.03,
+            "_weights": wts,
+        }
+    # least squares in the whole word space (axes = the identity): the affine mix of anchors nearest the word
+    for ridge in (0.01, 0.1, 1.0):
+        out[f"glove-ls ridge={ridge:g}"] = {
+            "method": "affect",
+            "beta_affect": 0.0,
+            "beta": 0.0,
+            "ridge": ridge,
+            "_axes": "identity",
+        }
     return out
+
+
+def rule_axes_for(rule: dict, axes: np.ndarray) -> np.ndarray:
+    """The axes a probe rule uses: the affect axes, weighted (``_weights``), or the identity (``_axes``)."""
+    if rule.get("_axes") == "identity":
+        return np.eye(axes.shape[1], dtype=np.float32)
+    if "_weights" in rule:
+        return (axes * np.asarray(rule["_weights"], np.float32)[:, None]).astype(np.float32)
+    return axes
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -128,7 +159,7 @@ class Scored:
             if rule is None or (m == "text" and not compose_text):
                 out[m] = self.plain[m]
             else:
-                alpha = rule_weights(self.word, self.anchor_vecs[m], rule, self.metric, axes)[0]
+                alpha = rule_weights(self.word, self.anchor_vecs[m], rule, self.metric, rule_axes_for(rule, axes))[0]
                 out[m] = self.S[m] @ alpha
         return out
 
@@ -145,51 +176,31 @@ class Scored:
         return out
 
 
-def main(argv=None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", default=None, help="the recipe's work folder (default: the recipe's)")
-    ap.add_argument("--shared", default=None)
-    ap.add_argument("--split", choices=("dev", "test", "both"), default="both")
-    ap.add_argument("--rules", default="all", help="comma-separated rule names of the grid, or 'all'")
-    ap.add_argument("--text-limit", type=int, default=10000, help="GoEmotions/MELD train sentences scored (dev)")
-    ap.add_argument("--main", default=None, help="the main checkpoint (calm); default: the work folder's main")
-    ap.add_argument("--json", default=None, help="write every figure here")
-    ap.add_argument("--quick", action="store_true", help="the recipe's quick settings (tests of this script)")
-    args = ap.parse_args(argv)
-
-    import torch
-
-    torch.set_num_threads(1)
+def _score_all(run, settings, paths, main_path, text_limit):
+    """Every (split, data set, emotion): its Scored (anchor scores of the sub-model that left it out)."""
     from model.checkpoint import Checkpoint
     from recipes import recipe_default as rd
     from recipes.recipe_data import load_ravdess
 
-    settings = rd.RecipeSettings.quick() if args.quick else rd.RecipeSettings()
-    work = Path(args.work) if args.work else rd.default_work_dir()
-    run = rd.RecipeRun(Path(args.shared or rd.DEFAULT_SHARED), settings, work, log_fn=lambda m: print(m, file=sys.stderr))
-    paths = {e: run.loo_model_path(e) for e in rd.SEEN}
-    missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing:
-        print(f"error: no kept sub-model {missing[0]} (run: python -m recipes.recipe_default --only loo)", file=sys.stderr)
-        return 2
-    main_path = Path(args.main) if args.main else work / f"main-seed{settings.seed}-{settings.digest('main', settings.seed)}.ckpt"
-    if not main_path.exists():
-        print(f"error: no main checkpoint {main_path} (give --main)", file=sys.stderr)
-        return 2
     data = run.load()
     prov = run.provider
+    while not all(p.exists() for p in paths.values()):  # --wait: the loo stage is still training them
+        time.sleep(20)
     axes = affect_axes(lambda w: prov.vector(w) if w in prov else None)
     calm_dev = load_ravdess(
-        run.shared, prov, [a for a in range(1, 25) if a not in settings.valid_actors], (1.0,), include_calm=True,
+        run.shared,
+        prov,
+        [a for a in range(1, 25) if a not in settings.valid_actors],
+        (1.0,),
+        include_calm=True,
         name="ravdess-dev-calm",
     )
     splits = {
         "dev": {
             "voices_a": (data.speech_train, ("a",), None),
             "faces_v": (data.faces_train, ("v",), None),
-            "goemotions_t": (data.goemotions_train, ("t",), args.text_limit),
-            "meld_t": (data.meld_train, ("t",), args.text_limit),
+            "goemotions_t": (data.goemotions_train, ("t",), text_limit),
+            "meld_t": (data.meld_train, ("t",), text_limit),
             "ravdess": (data.ravdess_train, ("a", "v", "av", "tav"), None),
             "calm": (calm_dev, ("a", "v", "av", "tav"), None),
         },
@@ -202,26 +213,79 @@ def main(argv=None) -> int:
             "calm": (data.ravdess_valid, ("a", "v", "av", "tav"), None),
         },
     }
-    grid = rules()
-    chosen = list(grid) if args.rules == "all" else [r.strip() for r in args.rules.split(",")]
-    variants = [("plain", None, False)] + [(n, grid[n], ct) for n in chosen for ct in (False, True)]
     main_ck = Checkpoint.load(main_path)
-    results: dict = {}
-    for split in ("dev", "test") if args.split == "both" else (args.split,):
-        table: dict = {}  # variant -> key -> emotion -> auc
-        for key, (ds, codes, limit) in splits[split].items():
-            targets = [("calm", main_ck)] if key == "calm" else [(e, Checkpoint.load(paths[e])) for e in rd.SEEN]
+    cks = {e: Checkpoint.load(paths[e]) for e in rd.SEEN}
+    out: dict = {}
+    for split, sets in splits.items():
+        out[split] = []
+        for key, (ds, codes, limit) in sets.items():
+            targets = [("calm", main_ck)] if key == "calm" else list(cks.items())
             for e, ck in targets:
                 if not rd.annotates(ds, e):
                     continue
-                text_names = [n for n in ck.emotion_words]
-                sc = Scored(ck, ds, e, prov.vector(rd.word_of(e)), text_names, limit)
-                for vname, rule, ct in variants:
-                    name = vname + (" +text" if ct else "")
-                    for code, a in sc.aucs(rule, axes, ct, codes).items():
-                        k = f"{'calm' if key == 'calm' else key.split('_')[0]}_{code}" if key in ("ravdess", "calm") else key
-                        table.setdefault(name, {}).setdefault(k, {})[e] = a
+                sc = Scored(ck, ds, e, prov.vector(rd.word_of(e)), list(ck.emotion_words), limit)
+                out[split].append((key, codes, e, sc))
                 print(f"[{split}] {key} {e} scored", file=sys.stderr, flush=True)
+    return out, axes
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", default=None, help="the recipe's work folder (default: the recipe's)")
+    ap.add_argument("--shared", default=None)
+    ap.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    ap.add_argument("--rules", default="all", help="comma-separated rule names of the grid, or 'all'")
+    ap.add_argument("--text-limit", type=int, default=10000, help="GoEmotions/MELD train sentences scored (dev)")
+    ap.add_argument("--main", default=None, help="the main checkpoint (calm); default: the work folder's main")
+    ap.add_argument("--json", default=None, help="write every figure here")
+    ap.add_argument("--wait", action="store_true", help="load the data, then wait for the loo stage's sub-models")
+    ap.add_argument("--quick", action="store_true", help="the recipe's quick settings (tests of this script)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    from recipes import recipe_default as rd
+
+    settings = rd.RecipeSettings.quick() if args.quick else rd.RecipeSettings()
+    work = Path(args.work) if args.work else rd.default_work_dir()
+    run = rd.Recipe(Path(args.shared or rd.DEFAULT_SHARED), settings, work, log_fn=lambda m: print(m, file=sys.stderr))
+    paths = {e: run.loo_model_path(e) for e in rd.SEEN}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing and not args.wait:
+        print(
+            f"error: no kept sub-model {missing[0]} (run: python -m recipes.recipe_default --only loo)", file=sys.stderr
+        )
+        return 2
+    main_path = (
+        Path(args.main)
+        if args.main
+        else work / f"main-seed{settings.seed}-{settings.digest('main', settings.seed)}.ckpt"
+    )
+    if not main_path.exists():
+        print(f"error: no main checkpoint {main_path} (give --main)", file=sys.stderr)
+        return 2
+    cache = work / f"probe-scores-{settings.training_digest('probe', args.text_limit, str(main_path))}.pkl"
+    scored, axes = pickle.loads(cache.read_bytes()) if cache.exists() else (None, None)
+    if scored is None:
+        scored, axes = _score_all(run, settings, paths, main_path, args.text_limit)
+        cache.write_bytes(pickle.dumps((scored, axes)))
+    else:
+        print(f"reusing {cache}", file=sys.stderr)
+
+    grid = rules()
+    chosen = list(grid) if args.rules == "all" else [r.strip() for r in args.rules.split(",")]
+    variants = [("plain", None, False)] + [(n, grid[n], ct) for n in chosen for ct in (False, True)]
+    results: dict = {}
+    for split in ("dev", "test") if args.split == "both" else (args.split,):
+        table: dict = {}  # variant -> key -> emotion -> auc
+        for key, codes, e, sc in scored[split]:
+            for vname, rule, ct in variants:
+                name = vname + (" +text" if ct else "")
+                for code, a in sc.aucs(rule, axes, ct, codes).items():
+                    k = f"{key}_{code}" if key in ("ravdess", "calm") else key
+                    table.setdefault(name, {}).setdefault(k, {})[e] = a
         results[split] = table
     summary = {}
     for split, table in results.items():

@@ -149,8 +149,9 @@ def affect_axes(vector_of, poles: dict[str, tuple[tuple[str, str], ...]] | None 
 
 
 def affect_coordinates(E: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    """(K, d) word vectors -> (K, A) coordinates: the cosine of each word with each axis."""
-    return _unit(E) @ _unit(axes).T
+    """(K, d) word vectors -> (K, A) coordinates: the cosine of each word with each axis, times the axis's
+    length (unit axes: plain cosines; a longer axis weighs more in distances)."""
+    return _unit(E) @ np.asarray(axes, np.float64).T
 
 
 def affect_weights(

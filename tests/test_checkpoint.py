@@ -329,8 +329,16 @@ def test_zero_shot_rules_round_trip_and_the_old_rule_loads_unchanged(tmp_path):
     anchors = rng.normal(size=(2, 50)).astype(np.float32)
     new = rng.normal(size=(1, 50)).astype(np.float32)
     old = {"method": "compose", "beta": 5.0, "anchors": {"acoustic": 2, "visual": 2}}
-    v2 = {"method": "affect", "version": 2, "beta": 0.0, "beta_affect": 30.0, "axes": 3, "ridge": 0.1,
-          "axis_names": ["valence", "arousal", "dominance"], "anchors": {"acoustic": 2, "visual": 2}}
+    v2 = {
+        "method": "affect",
+        "version": 2,
+        "beta": 0.0,
+        "beta_affect": 30.0,
+        "axes": 3,
+        "ridge": 0.1,
+        "axis_names": ["valence", "arousal", "dominance"],
+        "anchors": {"acoustic": 2, "visual": 2},
+    }
     for zs in (old, v2):
         torch.manual_seed(0)
         net = EmotionEmbeddingNet(_zs_cfg(zs)).eval()

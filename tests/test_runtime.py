@@ -228,8 +228,15 @@ def test_numpy_runtime_matches_torch_with_the_affect_rule_and_text_anchors():
     from model.runtime import NumpyEmotionNet
 
     torch.manual_seed(1)
-    zs = {"method": "affect", "version": 2, "beta": 1.0, "beta_affect": 20.0, "axes": 2, "ridge": 0.05,
-          "anchors": {"acoustic": 3, "visual": 2, "text": 4}}
+    zs = {
+        "method": "affect",
+        "version": 2,
+        "beta": 1.0,
+        "beta_affect": 20.0,
+        "axes": 2,
+        "ridge": 0.05,
+        "anchors": {"acoustic": 3, "visual": 2, "text": 4},
+    }
     cfg = ModelConfig(
         input_dims={"text": 6, "acoustic": 5, "visual": 4},
         hidden={"text": 6, "acoustic": 7, "visual": 3},

@@ -16,8 +16,23 @@ from model.zeroshot import (
     text_metric,
 )
 
-EVALUATED = {"anger", "angry", "disgust", "disgusted", "fear", "afraid", "happy", "happiness", "neutral", "sad",
-             "sadness", "surprise", "surprised", "calm", "calmness"}
+EVALUATED = {
+    "anger",
+    "angry",
+    "disgust",
+    "disgusted",
+    "fear",
+    "afraid",
+    "happy",
+    "happiness",
+    "neutral",
+    "sad",
+    "sadness",
+    "surprise",
+    "surprised",
+    "calm",
+    "calmness",
+}
 
 
 def _unit(v):
@@ -86,7 +101,9 @@ def test_text_metric_is_scaled_shrunk_covariance():
 def test_no_pole_is_an_evaluated_emotion_word():
     poles = {w for pairs in AFFECT_POLES.values() for pair in pairs for w in pair}
     assert not poles & EVALUATED
-    assert not any(w.startswith(("anger", "disgust", "fear", "happ", "neutral", "sad", "surpris", "calm")) for w in poles)
+    assert not any(
+        w.startswith(("anger", "disgust", "fear", "happ", "neutral", "sad", "surpris", "calm")) for w in poles
+    )
 
 
 def test_affect_axes_are_mean_unit_pole_differences_and_skip_missing_words():
@@ -136,13 +153,16 @@ def test_rule_weights_dispatch_and_old_rule_is_unchanged():
     anchors, e = rng.normal(size=(5, 6)), rng.normal(size=(2, 6))
     M = np.eye(6) + 0.1
     axes = _unit(rng.normal(size=(3, 6)))
-    assert np.array_equal(rule_weights(e, anchors, {"method": "compose", "beta": 5.0}, M, None),
-                          composition_weights(e, anchors, M, 5.0))
+    assert np.array_equal(
+        rule_weights(e, anchors, {"method": "compose", "beta": 5.0}, M, None), composition_weights(e, anchors, M, 5.0)
+    )
     r = {"method": "affect", "beta": 1.0, "beta_affect": 20.0}
     assert np.allclose(rule_weights(e, anchors, r, M, axes), affect_weights(e, anchors, axes, 20.0, M, 1.0))
     r2 = {**r, "ridge": 0.1}
-    assert np.allclose(rule_weights(e, anchors, r2, M, axes),
-                       interpolation_weights(e, anchors, axes, affect_weights(e, anchors, axes, 20.0, M, 1.0), 0.1))
+    assert np.allclose(
+        rule_weights(e, anchors, r2, M, axes),
+        interpolation_weights(e, anchors, axes, affect_weights(e, anchors, axes, 20.0, M, 1.0), 0.1),
+    )
     with pytest.raises(ValueError, match="needs the affect axes"):
         rule_weights(e, anchors, r, M, None)
     with pytest.raises(ValueError, match="unknown zero-shot method"):
