@@ -126,10 +126,11 @@ class RecipeSettings:
     # held-out words): "compose" (v1: softmax(zsl_beta * text-metric cosine)) or "affect" (v2: softmax(
     # zsl_beta * cosine - zsl_beta_affect * squared distance of affect coordinates), then an affine
     # least-squares fit of the coordinates when zsl_ridge is set); zsl_text also composes the text row.
-    zsl_method: str = "compose"
-    zsl_beta: float = 5.0
+    # (v2.1 shipped compose, zsl_beta 5; the probe's dev headline chose this among the affect rules)
+    zsl_method: str = "affect"
+    zsl_beta: float = 0.0
     zsl_beta_affect: float = 30.0
-    zsl_ridge: float | None = None
+    zsl_ridge: float | None = 0.03
     zsl_text: bool = False
     metric_samples: int = 4000  # GoEmotions training sentences for the text metric
     ef_hidden: int = 96

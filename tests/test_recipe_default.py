@@ -135,7 +135,7 @@ def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     assert ck.display_emotions == list(corpora.PAPER_SIX)
     assert "calm" not in ck.emotion_words and not set(ck.emotion_words) & set(corpora.CALM_SYNONYMS)
     assert set(SEEN) | {"love", "gratitude"} <= set(ck.emotion_words)
-    assert ck.config.zero_shot["method"] == "compose"
+    assert ck.config.zero_shot["method"] == "affect" and ck.config.zero_shot["version"] == 2
     assert ck.provenance["zero_shot_anchors"]["acoustic"] == list(SEEN)
     # the numpy runtime composes a new word from the anchors; a trained word keeps its own map
     rt = ck.build_runtime()
