@@ -72,6 +72,17 @@ def rules(dim_metric: bool = True) -> dict[str, dict]:
             "ridge": 0.03,
             "_weights": wts,
         }
+    # the word's own vector kept beside the composition (share ``keep``; probe only: not chosen, not in the library)
+    for keep in (0.25, 0.5):
+        out[f"interp ridge=0.03 prior ba=30 keep={keep:g}"] = {
+            "method": "affect",
+            "beta_affect": 30.0,
+            "beta": 0.0,
+            "ridge": 0.03,
+            "keep": keep,
+        }
+        out[f"affect ba=10 keep={keep:g}"] = {"method": "affect", "beta_affect": 10.0, "beta": 0.0, "keep": keep}
+        out[f"compose b=5 keep={keep:g}"] = {"method": "compose", "beta": 5.0, "keep": keep}
     # least squares in the whole word space (axes = the identity): the affine mix of anchors nearest the word
     for ridge in (0.01, 0.1, 1.0):
         out[f"glove-ls ridge={ridge:g}"] = {
@@ -163,7 +174,8 @@ class Scored:
                 out[m] = self.plain[m]
             else:
                 alpha = rule_weights(self.word, self.anchor_vecs[m], rule, self.metric, rule_axes_for(rule, axes))[0]
-                out[m] = self.S[m] @ alpha
+                keep = float(rule.get("keep", 0.0))
+                out[m] = keep * self.plain[m] + (1.0 - keep) * (self.S[m] @ alpha)
         return out
 
     def aucs(self, rule: dict | None, axes, compose_text: bool, subsets) -> dict[str, float]:
