@@ -196,7 +196,9 @@ def _zero_shot_rule(s: dict[str, Any]) -> str:
         f"alpha = softmax(-{s['zsl_beta_affect']:g} * |c(e) - c(e_k)|^2{mix}){fit}, where c(w) are valence, arousal "
         "and dominance coordinates of any word from GloVe itself: the cosine with antonym-pole axes fixed "
         "beforehand (`model.zeroshot.AFFECT_POLES`, no evaluated emotion word among the poles; rule v2, chosen on "
-        f"development data by `benchmarks/zeroshot_probe.py`, never on held-out sets).{text}"
+        f"development data by `benchmarks/zeroshot_probe.py`, never on held-out sets"
+        + ("" if s.get("zsl_beta") else "; the metric M below is kept in the checkpoint but weighs 0 in this rule")
+        + f").{text}"
     )
 
 
