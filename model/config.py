@@ -7,6 +7,10 @@ from typing import Any
 
 MODALITIES = ("text", "acoustic", "visual")
 
+#: Zero-shot rules (``ModelConfig.zero_shot["method"]``, :mod:`model.zeroshot`): "compose" (v1: softmax of a
+#: text-metric cosine over the anchors), "affect" (v2: by affect coordinates from antonym-pole axes).
+ZERO_SHOT_METHODS = ("compose", "affect")
+
 
 @dataclass
 class ModelConfig:
@@ -24,7 +28,9 @@ class ModelConfig:
     dropout: float = 0.15
     #: Zero-shot by composition (:mod:`model.zeroshot`), e.g. ``{"method": "compose", "beta": 5.0,
     #: "anchors": {"acoustic": 7, "visual": 7}}``: the network then holds the anchors' word vectors and the
-    #: similarity metric as buffers. None: the paper's plain maps (SDK checkpoints).
+    #: similarity metric as buffers. None: the paper's plain maps (SDK checkpoints). Rule v2 ``{"method":
+    #: "affect", "version": 2, "beta": 0.0, "beta_affect": 30.0, "axes": 3, "ridge": None, "anchors": ...}``
+    #: also holds the (axes, d) affect axes as a buffer; "text" anchors compose the text row too.
     zero_shot: dict[str, Any] | None = None
     #: Per modality, the width of a nonlinear input layer (Linear + ReLU on every step) in front of its bi-LSTM,
     #: e.g. ``{"visual": 64}``; a modality not named has none (the paper's encoder; SDK checkpoints).
@@ -48,12 +54,26 @@ class ModelConfig:
             raise ValueError("ModelConfig: input layer widths must be positive")
         if self.zero_shot is not None:
             z = self.zero_shot
-            if z.get("method") != "compose":
-                raise ValueError(f"ModelConfig: unknown zero-shot method {z.get('method')!r} (known: compose)")
-            if not float(z.get("beta", 0)) > 0:
+            if z.get("method") not in ZERO_SHOT_METHODS:
+                raise ValueError(
+                    f"ModelConfig: unknown zero-shot method {z.get('method')!r} (known: {', '.join(ZERO_SHOT_METHODS)})"
+                )
+            if z["method"] == "compose" and not float(z.get("beta", 0)) > 0:
                 raise ValueError("ModelConfig: zero-shot beta must be positive")
-            if set(z.get("anchors", {})) - {"acoustic", "visual"}:
-                raise ValueError("ModelConfig: zero-shot anchors are for 'acoustic' and 'visual'")
+            if z["method"] == "affect":
+                if float(z.get("beta", 0)) < 0 or float(z.get("beta_affect", -1)) < 0:
+                    raise ValueError("ModelConfig: zero-shot 'affect' needs beta >= 0 and beta_affect >= 0")
+                if not int(z.get("axes", 0)) > 0:
+                    raise ValueError("ModelConfig: zero-shot 'affect' needs axes > 0")
+                if z.get("ridge") is not None and not float(z["ridge"]) > 0:
+                    raise ValueError("ModelConfig: zero-shot ridge must be positive")
+            allowed = {"acoustic", "visual"} | ({"text"} if z["method"] == "affect" else set())
+            if set(z.get("anchors", {})) - allowed:
+                raise ValueError(f"ModelConfig: zero-shot anchors are for {sorted(allowed)}")
+
+    def affect_axes(self) -> int:
+        """Number of affect axes the zero-shot rule holds (0: none, e.g. rule v1 'compose')."""
+        return int((self.zero_shot or {}).get("axes", 0))
 
     def anchor_counts(self) -> dict[str, int]:
         """Number of zero-shot anchors per mapped modality ({} without composition)."""
@@ -92,8 +112,19 @@ class ModelConfig:
 def _zero_shot_from(z: Any) -> dict[str, Any] | None:
     if not z:
         return None
-    return {
+    out = {
         "method": str(z["method"]),
-        "beta": float(z["beta"]),
+        "beta": float(z.get("beta", 0.0)),
         "anchors": {str(m): int(k) for m, k in dict(z.get("anchors", {})).items()},
     }
+    if "version" in z:
+        out["version"] = int(z["version"])
+    if "beta_affect" in z:
+        out["beta_affect"] = float(z["beta_affect"])
+    if "axes" in z:
+        out["axes"] = int(z["axes"])
+    if z.get("ridge") is not None:
+        out["ridge"] = float(z["ridge"])
+    if "axis_names" in z:
+        out["axis_names"] = [str(a) for a in z["axis_names"]]
+    return out

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from .config import MODALITIES, ModelConfig
 from .fusion import fuse, modality_scores
-from .zeroshot import compose_vectors
+from .zeroshot import compose_by_rule
 
 
 class SequenceEncoder(nn.Module):
@@ -72,26 +72,35 @@ class EmotionEmbeddingNet(nn.Module):
             self.register_buffer(f"zsl_anchors_{m}", torch.zeros(k, c.emb_dim))
         if c.anchor_counts():
             self.register_buffer("zsl_metric", torch.eye(c.emb_dim))
+        if c.affect_axes():
+            self.register_buffer("zsl_axes", torch.zeros(c.affect_axes(), c.emb_dim))
 
-    def set_zero_shot(self, anchors: dict[str, np.ndarray], metric: np.ndarray) -> None:
-        """Fill the composition buffers: per modality the (K_m, d_t) word vectors of its trained emotions."""
+    def set_zero_shot(self, anchors: dict[str, np.ndarray], metric: np.ndarray, axes: np.ndarray | None = None) -> None:
+        """Fill the composition buffers: per modality the (K_m, d_t) word vectors of its trained emotions,
+        the metric, and (rule 'affect') the (A, d_t) affect axes."""
         counts = self.config.anchor_counts()
         if set(anchors) != set(counts):
             raise ValueError(f"zero-shot anchors for {sorted(anchors)}, the config has {sorted(counts)}")
+        if (axes is None) != (not self.config.affect_axes()):
+            raise ValueError(f"zero-shot axes given: {axes is not None}; the config holds {self.config.affect_axes()}")
         for m, A in anchors.items():
             getattr(self, f"zsl_anchors_{m}").copy_(torch.as_tensor(np.asarray(A, np.float32)))
         self.zsl_metric.copy_(torch.as_tensor(np.asarray(metric, np.float32)))
+        if axes is not None:
+            self.zsl_axes.copy_(torch.as_tensor(np.asarray(axes, np.float32)))
 
     def _mapped_input(self, E_t: torch.Tensor, m: str) -> torch.Tensor:
         """The vectors f_t->m maps: E_t, or with composition each new word composed from m's anchors."""
         A = getattr(self, f"zsl_anchors_{m}", None)
         if A is None or not bool(A.abs().sum() > 0):  # no composition, or anchors not set yet (training)
             return E_t
-        out = compose_vectors(
+        axes = getattr(self, "zsl_axes", None)
+        out = compose_by_rule(
             E_t.detach().cpu().numpy(),
             A.cpu().numpy(),
+            self.config.zero_shot,
             self.zsl_metric.cpu().numpy(),
-            float(self.config.zero_shot["beta"]),
+            None if axes is None else axes.cpu().numpy(),
         )
         return torch.from_numpy(out).to(E_t)
 
@@ -102,7 +111,7 @@ class EmotionEmbeddingNet(nn.Module):
     def emotion_embeddings(self, E_t: torch.Tensor) -> dict[str, torch.Tensor]:
         """E_t (K, d_t), frozen word vectors -> the emotion embeddings of every modality."""
         return {
-            "text": E_t,
+            "text": self._mapped_input(E_t, "text"),
             "acoustic": self.map_t2a(self._mapped_input(E_t, "acoustic")),
             "visual": self.map_t2v(self._mapped_input(E_t, "visual")),
         }

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .config import MODALITIES, ModelConfig
-from .zeroshot import compose_vectors
+from .zeroshot import compose_by_rule
 
 _F32 = np.float32
 
@@ -161,6 +161,8 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"zsl_anchors_{m}"] = (k, int(c.emb_dim))
     if c.anchor_counts():
         shapes["zsl_metric"] = (int(c.emb_dim), int(c.emb_dim))
+    if c.affect_axes():
+        shapes["zsl_axes"] = (c.affect_axes(), int(c.emb_dim))
     return shapes
 
 
@@ -174,9 +176,11 @@ class NumpyEmotionNet:
         maps: dict[str, tuple[np.ndarray, np.ndarray]],
         fusion_raw: np.ndarray,
         zero_shot: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+        zero_shot_axes: np.ndarray | None = None,
     ):
         self.config = config
         self.zero_shot = zero_shot  # (anchors per modality, metric) for composition; None: plain maps
+        self.zero_shot_axes = zero_shot_axes  # (A, d_t) affect axes of rule 'affect'; None otherwise
         self.encoders = encoders
         self.maps = maps  # modality -> (W^T (d_t, H), b (H,)) for acoustic and visual
         self.fusion_raw = np.asarray(fusion_raw, _F32)
@@ -230,12 +234,12 @@ class NumpyEmotionNet:
         zsl = None
         if config.anchor_counts():
             zsl = ({m: sd[f"zsl_anchors_{m}"] for m in config.anchor_counts()}, sd["zsl_metric"])
-        return cls(config, encoders, maps, sd["fusion_raw"], zsl)
+        return cls(config, encoders, maps, sd["fusion_raw"], zsl, sd.get("zsl_axes"))
 
     def emotion_embeddings(self, E_t: np.ndarray) -> dict[str, np.ndarray]:
         """E_t (K, d_t) word vectors -> the emotion embeddings of every modality."""
         E_t = np.asarray(E_t, _F32)
-        out = {"text": E_t}
+        out = {"text": self._mapped_input(E_t, "text")}
         for m, (wt, b) in self.maps.items():
             out[m] = self._mapped_input(E_t, m) @ wt + b
         return out
@@ -243,7 +247,7 @@ class NumpyEmotionNet:
     def _mapped_input(self, E_t: np.ndarray, m: str) -> np.ndarray:
         if self.zero_shot is None or m not in self.zero_shot[0] or not np.abs(self.zero_shot[0][m]).sum() > 0:
             return E_t
-        return compose_vectors(E_t, self.zero_shot[0][m], self.zero_shot[1], float(self.config.zero_shot["beta"]))
+        return compose_by_rule(E_t, self.zero_shot[0][m], self.config.zero_shot, self.zero_shot[1], self.zero_shot_axes)
 
     def encode(self, text: np.ndarray, acoustic: np.ndarray, visual: np.ndarray) -> dict[str, np.ndarray]:
         xs = {"text": text, "acoustic": acoustic, "visual": visual}

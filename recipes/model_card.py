@@ -172,6 +172,36 @@ def _top(weights: dict[str, float], n: int = 3) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in sorted(weights.items(), key=lambda kv: -kv[1])[:n])
 
 
+def _zero_shot_rule(s: dict[str, Any]) -> str:
+    """The composition weights of the settings' zero-shot rule, in words (model.zeroshot)."""
+    if s.get("zsl_method", "compose") == "compose":
+        return (
+            f"alpha = softmax(beta * cos_M(e, e_k)), beta = {s['zsl_beta']:g} (fixed beforehand, not tuned on the "
+            "held-out words)"
+        )
+    mix = f" + {s['zsl_beta']:g} * cos_M(e, e_k)" if s.get("zsl_beta") else ""
+    ridge = s.get("zsl_ridge")
+    fit = (
+        f", then the affine weights nearest alpha whose mix reproduces c(e) (least squares, ridge {ridge:g}; they may "
+        "be negative and extrapolate)"
+        if ridge is not None
+        else ""
+    )
+    text = (
+        " The text row of a new word is composed the same way from the text-trained emotions."
+        if s.get("zsl_text")
+        else ""
+    )
+    return (
+        f"alpha = softmax(-{s['zsl_beta_affect']:g} * |c(e) - c(e_k)|^2{mix}){fit}, where c(w) are valence, arousal "
+        "and dominance coordinates of any word from GloVe itself: the cosine with antonym-pole axes fixed "
+        "beforehand (`model.zeroshot.AFFECT_POLES`, no evaluated emotion word among the poles; rule v2, chosen on "
+        f"development data by `benchmarks/zeroshot_probe.py`, never on held-out sets"
+        + ("" if s.get("zsl_beta") else "; the metric M below is kept in the checkpoint but weighs 0 in this rule")
+        + f").{text}"
+    )
+
+
 def _loo_composition(loo: dict[str, Any] | None) -> str:
     if not loo:
         return ""
@@ -384,7 +414,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "hidden_acoustic": s["hidden_acoustic"],
         "hidden_visual": s["hidden_visual"],
         "anchors": "; ".join(f"{m}: {', '.join(a)}" for m, a in anchors.items()) or "none",
-        "beta": s["zsl_beta"],
+        "zero_shot_rule": _zero_shot_rule(s),
         "metric_samples": s["metric_samples"],
         "n_ravdess_train": sizes.get("ravdess_train", "?"),
         "n_ravdess_valid": sizes.get("ravdess_valid", "?"),

@@ -122,7 +122,16 @@ class RecipeSettings:
     meld_per_epoch: int = 4000
     text_batch_size: int | None = None  # batch size of the text-only corpora (None: batch_size)
     replay_per_emotion: int = 16  # few-shot replay windows per trained emotion attached to the checkpoint (0: none)
-    zsl_beta: float = 5.0  # composition temperature (model.zeroshot); fixed, not tuned on the held-out words
+    # zero-shot rule (model.zeroshot; chosen on development data by benchmarks/zeroshot_probe.py, never on
+    # held-out words): "compose" (v1: softmax(zsl_beta * text-metric cosine)) or "affect" (v2: softmax(
+    # zsl_beta * cosine - zsl_beta_affect * squared distance of affect coordinates), then an affine
+    # least-squares fit of the coordinates when zsl_ridge is set); zsl_text also composes the text row.
+    # (v2.1 shipped compose, zsl_beta 5; the probe's dev headline chose this among the affect rules)
+    zsl_method: str = "affect"
+    zsl_beta: float = 0.0
+    zsl_beta_affect: float = 30.0
+    zsl_ridge: float | None = 0.03
+    zsl_text: bool = False
     metric_samples: int = 4000  # GoEmotions training sentences for the text metric
     ef_hidden: int = 96
     # protocol runs (seeds use the main settings; these shrink the many short runs)
@@ -168,6 +177,14 @@ class RecipeSettings:
 
     def digest(self, *extra: Any) -> str:
         d = self.to_dict()
+        d.pop("threads", None)
+        blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    def training_digest(self, *extra: Any) -> str:
+        """As :meth:`digest`, without the zero-shot rule (``zsl_*``): it is applied after training, so a
+        trained sub-model can be re-scored under another rule without retraining."""
+        d = {k: v for k, v in self.to_dict().items() if not k.startswith("zsl_")}
         d.pop("threads", None)
         blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
@@ -553,6 +570,8 @@ def train_embedding_model(
     normalization = fit_normalization_over(sets)
     sources = mixture_sources(sets, names, settings, normalization)
     anchors = modality_anchors(sources, names)
+    if settings.zsl_text:
+        anchors["text"] = list(names)
     torch.manual_seed(seed)
     cfg = ModelConfig(
         input_dims={"text": provider.dim, "acoustic": 74, "visual": _visual_dim(sets)},
@@ -563,11 +582,7 @@ def train_embedding_model(
         input_layers={
             m: w for m, w in (("acoustic", settings.acoustic_input_layer), ("visual", settings.visual_input_layer)) if w
         },
-        zero_shot={
-            "method": "compose",
-            "beta": float(settings.zsl_beta),
-            "anchors": {m: len(a) for m, a in anchors.items()},
-        },
+        zero_shot=zero_shot_rule(settings, anchors),
     )
     net = EmotionEmbeddingNet(cfg)
     E = torch.from_numpy(vectors)
@@ -592,8 +607,60 @@ def train_embedding_model(
         metric = np.eye(provider.dim, dtype=np.float32)
     idx = {n: i for i, n in enumerate(names)}
     if cfg.anchor_counts():
-        net.set_zero_shot({m: vectors[[idx[n] for n in a]] for m, a in anchors.items() if a}, metric)
+        net.set_zero_shot(
+            {m: vectors[[idx[n] for n in a]] for m, a in anchors.items() if a},
+            metric,
+            rule_axes(provider) if cfg.affect_axes() else None,
+        )
     return RunResult(net, normalization, names, vectors, words, anchors, hist, hist.seconds)
+
+
+def zero_shot_rule(settings: RecipeSettings, anchors: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The checkpoint's config.zero_shot for the settings' rule and the anchors (names per modality)."""
+    from model.zeroshot import AFFECT_POLES
+
+    z: dict[str, Any] = {
+        "method": settings.zsl_method,
+        "beta": float(settings.zsl_beta),
+        "anchors": {m: len(a) for m, a in anchors.items()},
+    }
+    if settings.zsl_method == "affect":
+        z.update(version=2, beta_affect=float(settings.zsl_beta_affect), axes=len(AFFECT_POLES))
+        z["axis_names"] = list(AFFECT_POLES)
+        if settings.zsl_ridge is not None:
+            z["ridge"] = float(settings.zsl_ridge)
+    return z
+
+
+def rule_axes(provider) -> np.ndarray:
+    """The affect axes (model.zeroshot.AFFECT_POLES) in the provider's word space."""
+    from model.zeroshot import affect_axes
+
+    return affect_axes(lambda w: provider.vector(w) if w in provider else None)
+
+
+def apply_zero_shot_rule(ck, settings: RecipeSettings, provider):
+    """``ck`` (a recipe checkpoint with composition) under the settings' zero-shot rule, weights unchanged:
+    the rule is applied after training, so a kept sub-model is re-scored without retraining."""
+    import copy
+
+    if not ck.config.anchor_counts():
+        return ck
+    names = {m: list(a) for m, a in ck.provenance.get("zero_shot_anchors", {}).items() if m != "text"}
+    if settings.zsl_text:
+        names["text"] = list(ck.emotion_words)
+    z = zero_shot_rule(settings, names)
+    out = copy.copy(ck)
+    out.config = replace(ck.config, zero_shot=z)
+    out.config.__post_init__()
+    sd = {k: v for k, v in ck.state_dict.items() if k not in ("zsl_axes", "zsl_anchors_text")}
+    if "text" in names:
+        sd["zsl_anchors_text"] = np.stack([ck.vector_of(n) for n in names["text"]]).astype(np.float32)
+    if out.config.affect_axes():
+        sd["zsl_axes"] = rule_axes(provider)
+    out.state_dict = sd
+    out.provenance = {**ck.provenance, "zero_shot_anchors": names}
+    return out
 
 
 def _visual_dim(sets: Mapping[str, Any]) -> int:
@@ -710,7 +777,7 @@ def zero_shot_figures(ck, data: RecipeData, provider, emotion: str) -> dict[str,
 
 def composition_of(ck, provider, word: str) -> dict[str, dict[str, float]]:
     """The composition weights of ``word`` over each modality's anchors (where a new word lands)."""
-    from model.zeroshot import composition_weights
+    from model.zeroshot import rule_weights
 
     net = ck.build_runtime()
     if net.zero_shot is None:
@@ -720,7 +787,7 @@ def composition_of(ck, provider, word: str) -> dict[str, dict[str, float]]:
     v = provider.vector(word_of(word))[None].astype(np.float32)
     out = {}
     for m, A in anchors.items():
-        w = composition_weights(v, A, metric, float(ck.config.zero_shot["beta"]))[0]
+        w = rule_weights(v, A, ck.config.zero_shot, metric, net.zero_shot_axes)[0]
         out[m] = {n: round(float(x), 3) for n, x in zip(names.get(m, [str(i) for i in range(len(w))]), w)}
     return out
 
@@ -971,6 +1038,34 @@ class Recipe:
 
         return self.stage("loso", run)
 
+    def loo_model_path(self, emotion: str) -> Path:
+        """Where the leave-``emotion``-out sub-model is kept (its key ignores the zero-shot rule)."""
+        seed = self.settings.seed
+        return self.work / f"loo-{emotion}-seed{seed}-{self.settings.training_digest('loo', emotion, seed)}.ckpt"
+
+    def loo_model(self, emotion: str, ps: RecipeSettings | None = None):
+        """The protocol-size sub-model trained without ``emotion`` (loaded when kept, else trained and kept),
+        with the settings' zero-shot rule applied; returns (checkpoint, training seconds)."""
+        from model.checkpoint import Checkpoint
+
+        path = self.loo_model_path(emotion)
+        if path.exists():
+            ck = Checkpoint.load(path)
+        else:
+            data = self.load()
+            r = train_embedding_model(
+                main_train_sets(data),
+                self.provider,
+                ps or self.settings.protocol(),
+                seed=self.settings.seed,
+                exclude=(emotion,),
+                metric_text=without_emotions(data.goemotions_train, [emotion]),
+                log_fn=self.log_fn,
+            )
+            ck = to_checkpoint(r, self.provider, {"train_seconds": r.seconds, "excluded": emotion})
+            ck.save(path)
+        return apply_zero_shot_rule(ck, self.settings, self.provider), ck.provenance.get("train_seconds")
+
     def loo(self) -> dict[str, Any]:
         """Leave one emotion out, for each of the seven: train without it (every corpus), score it by its word."""
 
@@ -979,19 +1074,10 @@ class Recipe:
             ps = self.settings.protocol()
             rows = {}
             for e in SEEN:
-                r = train_embedding_model(
-                    main_train_sets(data),
-                    self.provider,
-                    ps,
-                    seed=self.settings.seed,
-                    exclude=(e,),
-                    metric_text=without_emotions(data.goemotions_train, [e]),
-                    log_fn=self.log_fn,
-                )
-                ck = to_checkpoint(r, self.provider, {})
+                ck, seconds = self.loo_model(e, ps)
                 rows[e] = zero_shot_figures(ck, data, self.provider, e)
                 rows[e]["composition"] = composition_of(ck, self.provider, e)
-                rows[e]["train_seconds"] = r.seconds
+                rows[e]["train_seconds"] = seconds
                 self.log_fn(
                     f"[loo] {e}: voices {_avg(rows[e]['voices_a']):.3f} faces {_avg(rows[e]['faces_v']):.3f} "
                     f"text {_avg(rows[e]['goemotions_t']):.3f} ravdess tav {_avg(rows[e]['ravdess_tav']):.3f}"
@@ -1023,8 +1109,7 @@ class Recipe:
             "held_out": list(corpora.HELD_OUT),
             "trained_emotions": list(run.names),
             "zero_shot": {
-                "method": "compose",
-                "beta": self.settings.zsl_beta,
+                **zero_shot_rule(self.settings, run.anchors),
                 "metric": "text-encoder covariance",
                 "anchors": run.anchors,
             },

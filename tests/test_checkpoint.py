@@ -313,3 +313,43 @@ def test_make_checkpoint_helper_honours_words(tmp_path):
     back = Checkpoint.load(tmp_path / "w.ckpt")
     assert back.emotion_words == ["happy", "calm"]
     assert np.array_equal(back.emotion_vectors, ck.emotion_vectors)
+
+
+def _zs_cfg(zero_shot) -> ModelConfig:
+    return ModelConfig(
+        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        hidden={"text": 50, "acoustic": 32, "visual": 16},
+        emb_dim=50,
+        zero_shot=zero_shot,
+    )
+
+
+def test_zero_shot_rules_round_trip_and_the_old_rule_loads_unchanged(tmp_path):
+    rng = np.random.default_rng(5)
+    anchors = rng.normal(size=(2, 50)).astype(np.float32)
+    new = rng.normal(size=(1, 50)).astype(np.float32)
+    old = {"method": "compose", "beta": 5.0, "anchors": {"acoustic": 2, "visual": 2}}
+    v2 = {
+        "method": "affect",
+        "version": 2,
+        "beta": 0.0,
+        "beta_affect": 30.0,
+        "axes": 3,
+        "ridge": 0.1,
+        "axis_names": ["valence", "arousal", "dominance"],
+        "anchors": {"acoustic": 2, "visual": 2},
+    }
+    for zs in (old, v2):
+        torch.manual_seed(0)
+        net = EmotionEmbeddingNet(_zs_cfg(zs)).eval()
+        axes = rng.normal(size=(3, 50)).astype(np.float32) if zs is v2 else None
+        net.set_zero_shot({"acoustic": anchors, "visual": anchors}, np.eye(50), axes)
+        ck = _ck(net)
+        p = ck.save(tmp_path / f"{zs['method']}.ckpt")
+        back = Checkpoint.load(p)
+        assert back.config.zero_shot == zs  # the stored rule, exactly (old files keep theirs)
+        with torch.no_grad():
+            want = net.emotion_embeddings(torch.from_numpy(new))["acoustic"].numpy()
+        got = back.build_runtime().emotion_embeddings(new)["acoustic"]
+        assert np.allclose(got, want, atol=2e-2)  # fp16 weights
+        assert ("zsl_axes" in back.state_dict) == (zs is v2)

@@ -164,3 +164,11 @@ def test_photo_views_replay_and_sizes_are_filled_from_the_results(tmp_path):
     assert "each photo as it is and inside a grey border of 25 % of its size" in text
     assert "1.00 MB of fp16 weights, 1.50 MB with the few-shot replay set" in text
     assert "replay set of 112 ravdess-train windows (16 per trained emotion)" in text
+
+
+def test_the_card_names_the_zero_shot_rule():
+    from recipes.model_card import _zero_shot_rule
+
+    assert "beta = 5" in _zero_shot_rule({"zsl_beta": 5.0})
+    v2 = _zero_shot_rule({"zsl_method": "affect", "zsl_beta": 0.0, "zsl_beta_affect": 30.0, "zsl_ridge": 0.03})
+    assert "-30 * |c(e) - c(e_k)|^2)" in v2 and "ridge 0.03" in v2 and "AFFECT_POLES" in v2 and "cos_M" not in v2

@@ -135,7 +135,7 @@ def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     assert ck.display_emotions == list(corpora.PAPER_SIX)
     assert "calm" not in ck.emotion_words and not set(ck.emotion_words) & set(corpora.CALM_SYNONYMS)
     assert set(SEEN) | {"love", "gratitude"} <= set(ck.emotion_words)
-    assert ck.config.zero_shot["method"] == "compose"
+    assert ck.config.zero_shot["method"] == "affect" and ck.config.zero_shot["version"] == 2
     assert ck.provenance["zero_shot_anchors"]["acoustic"] == list(SEEN)
     # the numpy runtime composes a new word from the anchors; a trained word keeps its own map
     rt = ck.build_runtime()
@@ -189,3 +189,72 @@ def test_quick_recipe_rerun_reuses_stages(quick_run, shared_dir):
     assert any("reusing" in m for m in logs) and not any(m.endswith("running") for m in logs)
     assert again["main"]["headline"] == res["main"]["headline"]
     assert (out / "again.ckpt").exists()
+
+
+def test_training_digest_ignores_the_zero_shot_rule():
+    a = RecipeSettings()
+    b = RecipeSettings(zsl_method="affect", zsl_beta=1.0, zsl_beta_affect=3.0, zsl_ridge=0.1, zsl_text=True)
+    assert a.training_digest("loo", "anger") == b.training_digest("loo", "anger")
+    assert a.digest("loo") != b.digest("loo")  # the stage figures do depend on it
+    assert a.training_digest("loo", "anger") != RecipeSettings(epochs=13).training_digest("loo", "anger")
+
+
+def test_zero_shot_rule_v1_and_v2():
+    from recipes.recipe_default import zero_shot_rule
+
+    anchors = {"acoustic": ["anger", "sad"], "visual": ["anger"]}
+    v1 = zero_shot_rule(RecipeSettings(zsl_method="compose", zsl_beta=5.0), anchors)
+    assert v1 == {"method": "compose", "beta": 5.0, "anchors": {"acoustic": 2, "visual": 1}}
+    v2 = zero_shot_rule(RecipeSettings(zsl_method="affect", zsl_beta=0.0, zsl_beta_affect=30.0, zsl_ridge=0.1), anchors)
+    assert v2["method"] == "affect" and v2["version"] == 2 and v2["axes"] == 3 and v2["ridge"] == 0.1
+    assert v2["axis_names"] == ["valence", "arousal", "dominance"]
+
+
+def test_apply_zero_shot_rule_rescores_a_kept_model_without_touching_its_weights(tmp_path):
+    import torch
+
+    from feature_adapters.embeddings import get_provider
+    from model.checkpoint import Checkpoint
+    from model.config import ModelConfig
+    from model.network import EmotionEmbeddingNet
+    from model.normalize import NormStats
+    from recipes.recipe_default import RunResult, apply_zero_shot_rule, composition_of, rule_axes, to_checkpoint
+
+    prov = get_provider()
+    names = list(SEEN)
+    vecs = prov.vectors(names).astype(np.float32)
+    anchors = {"acoustic": names, "visual": names[:4]}
+    cfg = ModelConfig(
+        input_dims={"text": prov.dim, "acoustic": 74, "visual": 35},
+        hidden={"text": prov.dim, "acoustic": 8, "visual": 4},
+        emb_dim=prov.dim,
+        zero_shot={"method": "compose", "beta": 5.0, "anchors": {"acoustic": 7, "visual": 4}},
+    )
+    torch.manual_seed(0)
+    net = EmotionEmbeddingNet(cfg).eval()
+    net.set_zero_shot({"acoustic": vecs, "visual": vecs[:4]}, np.eye(prov.dim))
+    norm = {m: NormStats.identity(d) for m, d in (("text", prov.dim), ("acoustic", 74), ("visual", 35))}
+    ck = to_checkpoint(RunResult(net, norm, names, vecs, {}, anchors, None, 0.0), prov, {})
+    path = ck.save(tmp_path / "kept.ckpt")
+    old = Checkpoint.load(path)
+    same = apply_zero_shot_rule(old, RecipeSettings(zsl_method="compose", zsl_beta=5.0), prov)
+    assert same.config.zero_shot == old.config.zero_shot
+    s2 = RecipeSettings(zsl_method="affect", zsl_beta=0.0, zsl_beta_affect=30.0, zsl_text=True)
+    new = apply_zero_shot_rule(old, s2, prov)
+    assert old.config.zero_shot["method"] == "compose" and "zsl_axes" not in old.state_dict  # the input is kept
+    assert new.config.zero_shot["method"] == "affect" and new.config.zero_shot["anchors"]["text"] == 7
+    assert np.allclose(new.state_dict["zsl_axes"], rule_axes(prov))
+    for k, v in old.state_dict.items():
+        assert np.array_equal(np.asarray(new.state_dict[k]), np.asarray(v))  # weights and anchors unchanged
+    back = Checkpoint.load(new.save(tmp_path / "v2.ckpt"))
+    E = np.stack([vecs[0], prov.vector("calm")])
+    rt, tn = back.build_runtime(), back.build_model()
+    with torch.no_grad():
+        want = {m: v.numpy() for m, v in tn.emotion_embeddings(torch.from_numpy(E)).items()}
+    got = rt.emotion_embeddings(E)
+    for m in ("text", "acoustic", "visual"):
+        assert np.allclose(got[m], want[m], atol=1e-4)
+    assert np.allclose(got["text"][0], vecs[0], atol=1e-3)  # a trained word keeps its own vector
+    assert not np.allclose(got["text"][1], E[1], atol=1e-2)  # calm's text row is composed from the anchors
+    comp = composition_of(back, prov, "calm")
+    assert set(comp) == {"acoustic", "visual", "text"} and abs(sum(comp["acoustic"].values()) - 1) < 1e-2

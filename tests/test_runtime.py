@@ -218,3 +218,46 @@ def test_numpy_runtime_matches_torch_with_a_visual_input_layer():
         pre = net.encoders["visual"].input(xs[2])
     assert (pre > 0).any() and (pre < 0).any()
     np.testing.assert_allclose(rt.forward(*(x.numpy() for x in xs), E.numpy()).logits, want, atol=1e-5, rtol=0)
+
+
+def test_numpy_runtime_matches_torch_with_the_affect_rule_and_text_anchors():
+    import torch
+
+    from model.config import ModelConfig
+    from model.network import EmotionEmbeddingNet
+    from model.runtime import NumpyEmotionNet
+
+    torch.manual_seed(1)
+    zs = {
+        "method": "affect",
+        "version": 2,
+        "beta": 1.0,
+        "beta_affect": 20.0,
+        "axes": 2,
+        "ridge": 0.05,
+        "anchors": {"acoustic": 3, "visual": 2, "text": 4},
+    }
+    cfg = ModelConfig(
+        input_dims={"text": 6, "acoustic": 5, "visual": 4},
+        hidden={"text": 6, "acoustic": 7, "visual": 3},
+        emb_dim=6,
+        zero_shot=zs,
+    )
+    net = EmotionEmbeddingNet(cfg).eval()
+    rng = np.random.default_rng(1)
+    E = rng.normal(size=(6, 6)).astype(np.float32)
+    axes = rng.normal(size=(2, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match="axes given"):
+        net.set_zero_shot({"acoustic": E[:3], "visual": E[[0, 4]], "text": E[:4]}, np.eye(6))
+    net.set_zero_shot({"acoustic": E[:3], "visual": E[[0, 4]], "text": E[:4]}, np.eye(6), axes)
+    embs = {m: v.detach().numpy() for m, v in net.emotion_embeddings(torch.from_numpy(E)).items()}
+    assert np.allclose(embs["text"][:4], E[:4], atol=1e-6)  # text anchors keep their own vectors
+    assert not np.allclose(embs["text"][4:], E[4:], atol=1e-3)  # a new word's text row is composed
+    sd = {k: v.numpy() for k, v in net.state_dict().items()}
+    assert sd["zsl_axes"].shape == (2, 6)
+    rt = NumpyEmotionNet.from_state_dict(cfg, sd)
+    x = [rng.normal(size=(2, 4, d)).astype(np.float32) for d in (6, 5, 4)]
+    with torch.no_grad():
+        want = net(*[torch.from_numpy(a) for a in x], torch.from_numpy(E)).logits.numpy()
+    assert np.allclose(rt(*x, E).logits, want, atol=1e-5)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
