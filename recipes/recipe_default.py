@@ -100,6 +100,7 @@ class RecipeSettings:
     hidden_visual: int = 48
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
     acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
+    acoustic_norm: str = ""  # per-window acoustic standardisation before the global stats (model.normalize)
     face_borders: tuple[float, ...] = (
         0.0,
         0.25,
@@ -446,8 +447,9 @@ def main_train_sets(data: RecipeData) -> dict[str, Any]:
     }
 
 
-def fit_normalization_over(train_sets: Mapping[str, Any]) -> dict:
-    """Per-modality mean/std over the observed steps of every training set that has the modality."""
+def fit_normalization_over(train_sets: Mapping[str, Any], per_window: Mapping[str, str] | None = None) -> dict:
+    """Per-modality mean/std over the observed steps of every training set that has the modality (after the
+    modality's ``per_window`` standardisation, if any: :func:`model.normalize.window_standardize`)."""
     from model.normalize import fit_stats
 
     out = {}
@@ -461,7 +463,7 @@ def fit_normalization_over(train_sets: Mapping[str, Any]) -> dict:
                 xs.append(np.asarray(getattr(ds, m))[idx])
                 ms.append(np.asarray(ds.step_masks[m])[idx])
         if xs:
-            out[m] = fit_stats(np.concatenate(xs), np.concatenate(ms))
+            out[m] = fit_stats(np.concatenate(xs), np.concatenate(ms), per_window=(per_window or {}).get(m, ""))
     return out
 
 
@@ -550,7 +552,7 @@ def train_embedding_model(
     sets = {k: without_emotions(v, exclude) for k, v in train_sets.items() if v is not None}
     names = [n for n in emotion_names(sets) if n not in exclude]
     vectors, words = emotion_vectors(names, provider)
-    normalization = fit_normalization_over(sets)
+    normalization = fit_normalization_over(sets, {"acoustic": settings.acoustic_norm})
     sources = mixture_sources(sets, names, settings, normalization)
     anchors = modality_anchors(sources, names)
     torch.manual_seed(seed)
@@ -743,7 +745,7 @@ def train_baseline(
 
     torch.set_num_threads(max(1, settings.threads))
     names = emotion_names(train_sets)
-    normalization = fit_normalization_over(train_sets)
+    normalization = fit_normalization_over(train_sets, {"acoustic": settings.acoustic_norm})
     sources = mixture_sources(train_sets, names, settings, normalization)
     torch.manual_seed(seed)
     net = EarlyFusionLSTM(
