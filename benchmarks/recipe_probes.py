@@ -144,7 +144,12 @@ def text(args, data, provider) -> None:
     net = EmotionEmbeddingNet(cfg)
     E = torch.from_numpy(vectors)
     sched = MixSchedule(
-        epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_final=s.lr_final, clip=s.clip, seed=0,
+        epochs=s.epochs,
+        batch_size=s.batch_size,
+        lr=s.lr,
+        lr_final=s.lr_final,
+        clip=s.clip,
+        seed=0,
         weight_decay=s.weight_decay,
     )
 
@@ -174,7 +179,9 @@ def acoustic(args, data, provider) -> None:
     norm = None if args.norm is None else ("" if args.norm == "none" else args.norm)
     ps = _settings(acoustic_norm=norm, pos_weight_power=args.pos_weight_power, threads=1).protocol()
     over = dict(
-        hidden_acoustic=args.hidden, acoustic_input_layer=args.input_layer, speech_per_epoch=args.per_epoch,
+        hidden_acoustic=args.hidden,
+        acoustic_input_layer=args.input_layer,
+        speech_per_epoch=args.per_epoch,
         epochs=args.epochs,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
@@ -201,8 +208,13 @@ def acoustic(args, data, provider) -> None:
         f"acoustic norm {ps.acoustic_norm}, hidden {ps.hidden_acoustic}, input layer {ps.acoustic_input_layer}, "
         f"{ps.speech_per_epoch}/epoch, {ps.epochs} epochs, pos_weight power {ps.pos_weight_power:g}: dev speakers "
         f"{100 * out['dev']:.1f}"
-        + (f"; LOCO (train speakers) mean {100 * np.mean(loco):.1f} (" + ", ".join(
-            f"{c} {100 * out[c]:.1f}" for c in R.VOICE_CORPORA) + ")" if loco else "")
+        + (
+            f"; LOCO (train speakers) mean {100 * np.mean(loco):.1f} ("
+            + ", ".join(f"{c} {100 * out[c]:.1f}" for c in R.VOICE_CORPORA)
+            + ")"
+            if loco
+            else ""
+        )
         + f" ({time.perf_counter() - t0:.0f} s)"
     )
 

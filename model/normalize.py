@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-
 #: Per-window standardisation modes ("" = none, the paper's global statistics only).
 PER_WINDOW = ("", "mean", "meanstd")
 
@@ -53,9 +52,7 @@ def sanitize(x: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def window_standardize(
-    x: np.ndarray, step_mask: np.ndarray | None, mode: str, min_std: float = 1e-3
-) -> np.ndarray:
+def window_standardize(x: np.ndarray, step_mask: np.ndarray | None, mode: str, min_std: float = 1e-3) -> np.ndarray:
     """(..., T, d) features with each window centred (``"mean"``) or also scaled (``"meanstd"``) over its own
     observed steps; unobserved steps become 0. A feature constant within a window (or a window of one step)
     is only centred."""
