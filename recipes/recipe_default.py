@@ -100,7 +100,9 @@ class RecipeSettings:
     hidden_visual: int = 48
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
     acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
-    acoustic_norm: str = ""  # per-window acoustic standardisation before the global stats (model.normalize)
+    # per-window acoustic standardisation before the global stats (model.normalize): "" none, MODE or
+    # MODE:COLUMNS with MODE mean / meanstd and COLUMNS one of ACOUSTIC_WINDOW_COLUMNS (default: every column)
+    acoustic_norm: str = ""
     face_borders: tuple[float, ...] = (
         0.0,
         0.25,
@@ -447,9 +449,30 @@ def main_train_sets(data: RecipeData) -> dict[str, Any]:
     }
 
 
+#: Named COVAREP-74 column groups a per-window acoustic standardisation may be limited to.
+ACOUSTIC_WINDOW_COLUMNS = {
+    "mcep": tuple(f"MCEP_{i}" for i in range(1, 25)),  # the cepstrum without its energy term (cepstral mean norm.)
+    "mcep0": tuple(f"MCEP_{i}" for i in range(25)),
+}
+
+
+def acoustic_window(spec: str) -> tuple[str, tuple[int, ...] | None]:
+    """``RecipeSettings.acoustic_norm`` -> (per-window mode, COVAREP-74 column indices or None for all)."""
+    from feature_adapters.covarep import COVAREP74
+
+    mode, _, cols = str(spec or "").partition(":")
+    if not cols:
+        return mode, None
+    if cols not in ACOUSTIC_WINDOW_COLUMNS:
+        raise ValueError(f"acoustic_norm '{spec}': unknown columns '{cols}' (known: {', '.join(ACOUSTIC_WINDOW_COLUMNS)})")
+    names = list(COVAREP74.columns)
+    return mode, tuple(names.index(c) for c in ACOUSTIC_WINDOW_COLUMNS[cols])
+
+
 def fit_normalization_over(train_sets: Mapping[str, Any], per_window: Mapping[str, str] | None = None) -> dict:
     """Per-modality mean/std over the observed steps of every training set that has the modality (after the
-    modality's ``per_window`` standardisation, if any: :func:`model.normalize.window_standardize`)."""
+    modality's ``per_window`` standardisation, if any (a ``RecipeSettings.acoustic_norm`` string):
+    :func:`model.normalize.window_standardize`)."""
     from model.normalize import fit_stats
 
     out = {}
@@ -463,7 +486,8 @@ def fit_normalization_over(train_sets: Mapping[str, Any], per_window: Mapping[st
                 xs.append(np.asarray(getattr(ds, m))[idx])
                 ms.append(np.asarray(ds.step_masks[m])[idx])
         if xs:
-            out[m] = fit_stats(np.concatenate(xs), np.concatenate(ms), per_window=(per_window or {}).get(m, ""))
+            mode, cols = acoustic_window((per_window or {}).get(m, ""))
+            out[m] = fit_stats(np.concatenate(xs), np.concatenate(ms), per_window=mode, window_columns=cols)
     return out
 
 

@@ -122,3 +122,19 @@ def test_unknown_per_window_mode_is_refused():
 
     with pytest.raises(ValueError, match="per-window"):
         NormStats(np.zeros(1, np.float32), np.ones(1, np.float32), "median")
+
+
+def test_per_window_columns_leave_the_other_columns_as_they_are():
+    rng = np.random.default_rng(3)
+    x = rng.normal(4.0, 2.0, size=(5, 6, 3)).astype(np.float32)
+    mask = np.ones((5, 6), bool)
+    mask[:, :2] = False
+    st = fit_stats(x, mask, per_window="mean", window_columns=[1])
+    back = NormStats.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert back.window_columns == (1,)
+    y = apply_stats(x, back, mask)
+    assert np.allclose(y[mask][:, [0, 2]], ((x - st.mean) / st.std)[mask][:, [0, 2]], atol=1e-5)
+    moved = x.copy()
+    moved[..., 1] += 9.0  # only the windowed column forgets a constant offset
+    assert np.allclose(apply_stats(moved, back, mask), y, atol=1e-4)
+    assert np.all(y[~mask] == 0.0)
