@@ -177,7 +177,9 @@ def acoustic(args, data, provider) -> None:
     from recipes import recipe_default as R
 
     norm = None if args.norm is None else ("" if args.norm == "none" else args.norm)
-    ps = _settings(acoustic_norm=norm, pos_weight_power=args.pos_weight_power, threads=1).protocol()
+    ps = _settings(
+        acoustic_norm=norm, pos_weight_power=args.pos_weight_power, speech_balance=args.balance or None, threads=1
+    ).protocol()
     over = dict(
         hidden_acoustic=args.hidden,
         acoustic_input_layer=args.input_layer,
@@ -206,7 +208,7 @@ def acoustic(args, data, provider) -> None:
     loco = [out[c] for c in R.VOICE_CORPORA if c in out]
     print(
         f"acoustic norm {ps.acoustic_norm}, hidden {ps.hidden_acoustic}, input layer {ps.acoustic_input_layer}, "
-        f"{ps.speech_per_epoch}/epoch, {ps.epochs} epochs, pos_weight power {ps.pos_weight_power:g}: dev speakers "
+        f"{ps.speech_per_epoch}/epoch{' balanced' if ps.speech_balance else ''}, {ps.epochs} epochs, pos_weight power {ps.pos_weight_power:g}: dev speakers "
         f"{100 * out['dev']:.1f}"
         + (
             f"; LOCO (train speakers) mean {100 * np.mean(loco):.1f} ("
@@ -254,6 +256,7 @@ def main(argv=None) -> int:
     a.add_argument("--per-epoch", type=int, default=None)
     a.add_argument("--epochs", type=int, default=None)
     a.add_argument("--pos-weight-power", type=float, default=None)
+    a.add_argument("--balance", action="store_true", help="speech per epoch split evenly over the corpora")
     a.add_argument("--loco", action="store_true", help="also leave one corpus out (among the training speakers)")
     args = ap.parse_args(argv)
     if not (Path(args.shared) / "data").is_dir():

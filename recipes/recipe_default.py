@@ -120,6 +120,7 @@ class RecipeSettings:
     pos_weight_cap: float = 20.0
     ravdess_repeat: int = 1
     speech_per_epoch: int = 5000
+    speech_balance: bool = False  # speech_per_epoch split evenly over the voice corpora (small ones oversampled)
     faces_per_epoch: int = 5000
     goemotions_per_epoch: int = 20000
     meld_per_epoch: int = 4000
@@ -464,7 +465,9 @@ def acoustic_window(spec: str) -> tuple[str, tuple[int, ...] | None]:
     if not cols:
         return mode, None
     if cols not in ACOUSTIC_WINDOW_COLUMNS:
-        raise ValueError(f"acoustic_norm '{spec}': unknown columns '{cols}' (known: {', '.join(ACOUSTIC_WINDOW_COLUMNS)})")
+        raise ValueError(
+            f"acoustic_norm '{spec}': unknown columns '{cols}' (known: {', '.join(ACOUSTIC_WINDOW_COLUMNS)})"
+        )
     names = list(COVAREP74.columns)
     return mode, tuple(names.index(c) for c in ACOUSTIC_WINDOW_COLUMNS[cols])
 
@@ -506,9 +509,16 @@ def mixture_sources(train_sets: Mapping[str, Any], names: Sequence[str], setting
 
     keys = list(train_sets)
     normed = normalise_sources([train_sets[k] for k in keys], normalization)
-    out = []
+    parts = []
     for k, d in zip(keys, normed):
         d = d.select_emotions(list(names))
+        if k == "speech" and settings.speech_balance and "corpus" in d.groups:
+            cs = sorted(set(d.group("corpus").tolist()))
+            parts += [(k, f"speech:{c}", where_group(d, "corpus", [c]), len(cs)) for c in cs]
+        else:
+            parts.append((k, k, d, 1))
+    out = []
+    for k, name, d, share in parts:
         if len(d) == 0:
             continue
         pw = (
@@ -517,9 +527,11 @@ def mixture_sources(train_sets: Mapping[str, Any], names: Sequence[str], setting
             else None
         )
         how = dict(_per_epoch(k, settings))
-        if "per_epoch" in how:
+        if "per_epoch" in how and share > 1:  # one corpus of a balanced source: its share, cycled if small
+            how["per_epoch"] = max(1, int(how["per_epoch"]) // share)
+        elif "per_epoch" in how:
             how["per_epoch"] = min(int(how["per_epoch"]), len(d))
-        out.append(MixSource(k, d, pos_weight=pw, **how))
+        out.append(MixSource(name, d, pos_weight=pw, **how))
     return out
 
 
