@@ -3,7 +3,12 @@
 Usage:
     python benchmarks/recipe_probes.py visual [--borders 0,0.25] [--space facet35|both] [--input-layer N]
                                               [--hidden N] [--per-epoch N]
-    python benchmarks/recipe_probes.py text [--goemotions N] [--meld N] [--batch N] [--epochs N]
+    python benchmarks/recipe_probes.py text [--goemotions N] [--meld N] [--batch N] [--epochs N] [--lr X]
+                                            [--lr-final X] [--dropout X] [--pos-weight-power X] [--layers N]
+                                            [--dev-from-train FRACTION]
+    python benchmarks/recipe_probes.py acoustic [--norm none|mean|meanstd[:mcep|:mcep0]] [--hidden N]
+                                                [--input-layer N] [--per-epoch N] [--epochs N]
+                                                [--pos-weight-power X] [--balance] [--loco] [--heldout]
 
 Both load the recipe's data from the feature cache (``recipes.recipe_default.load_recipe_data``; the
 photos again in the chosen visual space and border views) and train one sub-model with the main
@@ -14,7 +19,12 @@ run's settings (:class:`recipes.recipe_default.RecipeSettings`, seed 0) except t
   held-out photos as they are (border 0) and inside a 25 % border. ``--space both`` appends the 52
   MediaPipe blendshapes (87 columns; RAVDESS has no blendshapes, so it is left out).
 * ``text``: the text sub-model on GoEmotions + MELD; prints the GoEmotions dev macro AUC after every
-  epoch and the training time.
+  epoch and the training time. ``--dev-from-train 0.1`` trains on 90 % of GoEmotions train and scores
+  the other 10 % instead of dev (to choose settings; dev is then scored once).
+* ``acoustic``: the acoustic sub-model at protocol size (``RecipeSettings.protocol``) on the training
+  speakers only: 20 % of them (every corpus, another seed than the recipe's split) as dev speakers;
+  ``--loco`` also leaves each voice corpus out among the training speakers (RAVDESS: its training
+  actors); ``--heldout`` scores the recipe's held-out speakers once (for the report, not to choose).
 """
 
 from __future__ import annotations
@@ -190,12 +200,14 @@ def acoustic(args, data, provider) -> None:
     rav = R.only_modalities(data.ravdess_train, "a")
     sp = data.speech_train  # the recipe's held-out speakers are never used here
     rest, dev = _carve(sp, 0.2, key="speaker", within="corpus")
-    folds = ["dev"] + ([c for c in R.VOICE_CORPORA] if args.loco else [])
+    folds = ["dev"] + (list(R.VOICE_CORPORA) if args.loco else []) + (["held-out"] if args.heldout else [])
     out = {}
     t0 = time.perf_counter()
     for f in folds:
         if f == "dev":
             sets, test = {"ravdess": rav, "speech": rest}, dev
+        elif f == "held-out":  # once, for the report: all training speakers -> the recipe's held-out speakers
+            sets, test = {"ravdess": rav, "speech": sp}, data.speech_valid
         elif f == "ravdess":
             sets, test = {"speech": sp}, rav  # RAVDESS's training actors (its validation actors stay unseen)
         else:
@@ -217,6 +229,8 @@ def acoustic(args, data, provider) -> None:
             if loco
             else ""
         )
+        + (f"; held-out speakers {100 * out['held-out']:.1f}" if "held-out" in out else "")
+        + (f"; held-out speakers {100 * out['held-out']:.1f}" if "held-out" in out else "")
         + f" ({time.perf_counter() - t0:.0f} s)"
     )
 
@@ -257,6 +271,7 @@ def main(argv=None) -> int:
     a.add_argument("--epochs", type=int, default=None)
     a.add_argument("--pos-weight-power", type=float, default=None)
     a.add_argument("--balance", action="store_true", help="speech per epoch split evenly over the corpora")
+    a.add_argument("--heldout", action="store_true", help="also score the recipe's held-out speakers (report once)")
     a.add_argument("--loco", action="store_true", help="also leave one corpus out (among the training speakers)")
     args = ap.parse_args(argv)
     if not (Path(args.shared) / "data").is_dir():
