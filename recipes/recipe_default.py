@@ -80,6 +80,9 @@ ADDED_WORDS = ("calm", "contempt", "bored", "excited", "anxious", "relief")
 
 # ----------------------------------------------------------------------------- settings
 
+#: Settings added after stage results were first cached, with the value that trains as before they existed.
+_NEUTRAL_SETTINGS: dict[str, Any] = {"acoustic_norm": "", "speech_balance": False}
+
 
 @dataclass(frozen=True)
 class RecipeSettings:
@@ -173,6 +176,9 @@ class RecipeSettings:
     def digest(self, *extra: Any) -> str:
         d = self.to_dict()
         d.pop("threads", None)
+        for k, off in _NEUTRAL_SETTINGS.items():  # added settings left off: stage results cached before stay valid
+            if d.get(k) == off:
+                d.pop(k)
         blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 

@@ -122,6 +122,8 @@ def test_acoustic_norm_names_its_columns_and_reaches_the_statistics():
 
 def test_settings_digest_and_stages():
     a, b = RecipeSettings(), RecipeSettings(epochs=13)
+    assert RecipeSettings(speech_balance=True).digest("main") != a.digest("main")
+    assert RecipeSettings(acoustic_norm="mean:mcep").digest("main") != a.digest("main")
     assert a.digest("main") != b.digest("main") and a.digest("main") == RecipeSettings().digest("main")
     assert a.protocol().epochs == a.protocol_epochs and a.protocol().hidden_acoustic == a.protocol_hidden_acoustic
 
