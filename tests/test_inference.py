@@ -412,3 +412,33 @@ def test_calibration_shifts_observed_steps_only(checkpoint):
     assert np.allclose(unshifted["visual"], plain["visual"])
     pred.set_calibration(None)
     assert np.array_equal(pred.predict(w).logits, base.logits)
+
+
+def test_per_window_acoustic_normalisation_travels_in_the_checkpoint(checkpoint, tmp_path):
+    """A checkpoint whose acoustic statistics carry a per-window mode applies it at runtime (after a save and a
+    load): a constant offset on every observed acoustic step (a louder, higher voice) leaves the acoustic score as
+    it was; without the mode it moves it."""
+    from dataclasses import replace
+
+    from model.inference import WindowBatch
+
+    w = _window(7)
+    louder = w.acoustic.copy()
+    louder[w.acoustic_mask] += np.linspace(0.5, 3.0, 74, dtype=np.float32)
+
+    def acoustic_scores(ck, x):
+        b = WindowBatch(
+            text=w.text[None],
+            acoustic=x[None],
+            visual=w.visual[None],
+            step_masks={"text": w.text_mask[None], "acoustic": w.acoustic_mask[None], "visual": w.visual_mask[None]},
+        )
+        return Predictor(ck).predict_batch(b, modalities="a")[0].logits
+
+    ck = Checkpoint.load(checkpoint.path)
+    ck.normalization["acoustic"] = replace(ck.normalization["acoustic"], per_window="mean")
+    back = Checkpoint.load(ck.save(tmp_path / "pw.ckpt"))
+    assert back.normalization["acoustic"].per_window == "mean"
+    assert back.normalization["visual"].per_window == ""
+    assert np.allclose(acoustic_scores(back, w.acoustic), acoustic_scores(back, louder), atol=1e-4)
+    assert not np.allclose(acoustic_scores(checkpoint, w.acoustic), acoustic_scores(checkpoint, louder), atol=1e-3)

@@ -77,3 +77,64 @@ def test_norm_stats_dict_round_trip():
     back = NormStats.from_dict(json.loads(json.dumps(st.to_dict())))
     assert np.array_equal(back.mean, st.mean) and np.array_equal(back.std, st.std)
     assert back.mean.dtype == np.float32
+
+
+def test_per_window_mean_centres_each_window_over_its_observed_steps():
+    from model.normalize import window_standardize
+
+    x = np.zeros((2, 4, 2), np.float32)
+    x[0, 1:] = [[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]]
+    x[0, 0] = [99.0, 99.0]  # unobserved
+    x[1, 3] = [5.0, -5.0]  # a window of one step
+    mask = np.array([[False, True, True, True], [False, False, False, True]])
+    y = window_standardize(x, mask, "mean")
+    assert np.allclose(y[0, 1:], [[-1.0, -10.0], [0.0, 0.0], [1.0, 10.0]])
+    assert np.all(y[~mask] == 0.0) and np.all(y[1] == 0.0)
+    z = window_standardize(x, mask, "meanstd")
+    assert np.allclose(z[0, 1:, 0], z[0, 1:, 1])  # both columns scaled to unit spread
+    assert np.allclose(z[0, 1:].std(axis=0), 1.0, atol=1e-5)
+    assert np.all(z[1] == 0.0)  # one step: centred, never divided by a zero spread
+
+
+def test_per_window_stats_remove_a_speaker_offset_and_round_trip():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 1.0, size=(30, 6, 3)).astype(np.float32)
+    mask = rng.random((30, 6)) > 0.2
+    mask[:, -1] = True
+    st = fit_stats(x, mask, per_window="mean")
+    assert st.per_window == "mean"
+    shifted = x + np.array([3.0, -7.0, 50.0], np.float32)  # a louder, higher voice: the same after centring
+    assert np.allclose(apply_stats(x, st, mask), apply_stats(shifted, st, mask), atol=1e-4)
+    back = NormStats.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert back.per_window == "mean" and np.array_equal(back.mean, st.mean)
+
+
+def test_stats_without_a_mode_are_the_global_ones_and_save_as_before():
+    st = NormStats(np.array([1.0], np.float32), np.array([2.0], np.float32))
+    assert st.to_dict() == {"mean": [1.0], "std": [2.0]}  # older checkpoints' dicts, unchanged
+    assert NormStats.from_dict({"mean": [1.0], "std": [2.0]}).per_window == ""
+    x = np.array([[[3.0], [5.0]]], np.float32)
+    assert np.allclose(apply_stats(x, st), [[[1.0], [2.0]]])
+
+
+def test_unknown_per_window_mode_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="per-window"):
+        NormStats(np.zeros(1, np.float32), np.ones(1, np.float32), "median")
+
+
+def test_per_window_columns_leave_the_other_columns_as_they_are():
+    rng = np.random.default_rng(3)
+    x = rng.normal(4.0, 2.0, size=(5, 6, 3)).astype(np.float32)
+    mask = np.ones((5, 6), bool)
+    mask[:, :2] = False
+    st = fit_stats(x, mask, per_window="mean", window_columns=[1])
+    back = NormStats.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert back.window_columns == (1,)
+    y = apply_stats(x, back, mask)
+    assert np.allclose(y[mask][:, [0, 2]], ((x - st.mean) / st.std)[mask][:, [0, 2]], atol=1e-5)
+    moved = x.copy()
+    moved[..., 1] += 9.0  # only the windowed column forgets a constant offset
+    assert np.allclose(apply_stats(moved, back, mask), y, atol=1e-4)
+    assert np.all(y[~mask] == 0.0)

@@ -90,8 +90,40 @@ def test_anchors_are_the_emotions_trained_in_each_modality():
     assert got == {"acoustic": ["anger", "sad"], "visual": ["anger"]}
 
 
+def test_balanced_speech_is_one_source_per_corpus_with_an_even_share():
+    from dataclasses import replace
+
+    from recipes.recipe_default import mixture_sources
+
+    corpus = ["big"] * 8 + ["small"] * 2
+    sp = _ds(
+        [[1, 0] if i % 2 else [0, 1] for i in range(10)], ["anger", "sad"], (False, True, False), {"corpus": corpus}
+    )
+    s = replace(RecipeSettings(), speech_per_epoch=6)
+    plain = mixture_sources({"speech": sp}, ["anger", "sad"], s, {})
+    assert [(m.name, m.per_epoch) for m in plain] == [("speech", 6)]
+    even = mixture_sources({"speech": sp}, ["anger", "sad"], replace(s, speech_balance=True), {})
+    assert [(m.name, m.per_epoch, len(m.data)) for m in even] == [("speech:big", 3, 8), ("speech:small", 3, 2)]
+
+
+def test_acoustic_norm_names_its_columns_and_reaches_the_statistics():
+    from feature_adapters.covarep import COVAREP74
+    from recipes.recipe_default import acoustic_window, fit_normalization_over
+
+    assert acoustic_window("") == ("", None) and acoustic_window("meanstd") == ("meanstd", None)
+    mode, cols = acoustic_window("mean:mcep")
+    assert mode == "mean" and [COVAREP74.columns[c] for c in cols] == [f"MCEP_{i}" for i in range(1, 25)]
+    with pytest.raises(ValueError, match="unknown columns"):
+        acoustic_window("mean:pitch")
+    sp = _ds([[1], [0], [1]], ["anger"], (False, True, False))
+    st = fit_normalization_over({"speech": sp}, {"acoustic": "mean"})
+    assert st["acoustic"].per_window == "mean" and fit_normalization_over({"speech": sp})["acoustic"].per_window == ""
+
+
 def test_settings_digest_and_stages():
     a, b = RecipeSettings(), RecipeSettings(epochs=13)
+    assert RecipeSettings(speech_balance=True).digest("main") != a.digest("main")
+    assert RecipeSettings(acoustic_norm="mean:mcep").digest("main") != a.digest("main")
     assert a.digest("main") != b.digest("main") and a.digest("main") == RecipeSettings().digest("main")
     assert a.protocol().epochs == a.protocol_epochs and a.protocol().hidden_acoustic == a.protocol_hidden_acoustic
 
