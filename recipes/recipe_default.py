@@ -100,6 +100,13 @@ class RecipeSettings:
     hidden_visual: int = 48
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
     acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
+    #: the visual feature space (feature_adapters.blendshapes.visual_spaces): "facet-35" (the paper's, SDK) or
+    #: "facet-35+mediapipe-blendshapes-52" (Facet-35 then the 52 raw MediaPipe blendshapes; the checkpoint names it)
+    visual_space: str = "facet-35"
+    #: RAVDESS's OpenFace rows as a visual training source: "keep" (in the 87-column space their blendshape
+    #: columns come from the AUs, feature_adapters.blendshapes.aus_to_blendshapes) or "drop" (visual masked in
+    #: RAVDESS training; its validation rows are kept for the card's RAVDESS figures)
+    ravdess_visual: str = "keep"
     face_borders: tuple[float, ...] = (
         0.0,
         0.25,
@@ -310,7 +317,10 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         text_limit=s.text_limit,
         train_clips_per_class=s.train_clips_per_class,
         valid_clips_per_class=s.valid_clips_per_class,
+        visual_space=s.visual_space,
     )
+    if s.ravdess_visual not in ("keep", "drop"):
+        raise ValueError(f"ravdess_visual must be 'keep' or 'drop', got '{s.ravdess_visual}'")
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     # every training view of the photos (s.face_borders); the first view is the one validated on
@@ -321,6 +331,7 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
             limit=s.faces_limit,
             workers=workers,
             border=b,
+            space=s.visual_space,
             report=reports,
             name=f"faces (border {100 * b:g} %)" if b else "faces",
         )
@@ -341,21 +352,34 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         faces_train = concat(
             [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
         )
+    d_v = faces.visual.shape[2]
+    rav_tr = base.ravdess_train
+    if s.ravdess_visual == "drop":
+        rav_tr = only_modalities(rav_tr, "ta")
     return RecipeData(
-        ravdess_train=base.ravdess_train,
+        ravdess_train=rav_tr,
         ravdess_valid=base.ravdess_valid,
-        speech=speech,
-        speech_train=speech.subset(sp_tr, "speech-train"),
-        speech_valid=speech.subset(sp_va, "speech-valid"),
+        speech=with_visual_dim(speech, d_v),
+        speech_train=with_visual_dim(speech.subset(sp_tr, "speech-train"), d_v),
+        speech_valid=with_visual_dim(speech.subset(sp_va, "speech-valid"), d_v),
         faces=faces,
         faces_train=faces_train,
         faces_valid=faces.subset(fa_va, "faces-valid"),
-        goemotions_train=base.goemotions_train,
-        goemotions_dev=base.goemotions_dev,
-        meld_train=base.meld_train,
-        meld_dev=base.meld_dev,
+        goemotions_train=with_visual_dim(base.goemotions_train, d_v),
+        goemotions_dev=with_visual_dim(base.goemotions_dev, d_v),
+        meld_train=with_visual_dim(base.meld_train, d_v),
+        meld_dev=with_visual_dim(base.meld_dev, d_v),
         reports=reports,
     )
+
+
+def with_visual_dim(ds, dim: int):
+    """``ds`` with zero visual features of ``dim`` columns when it has no visual modality at all (voice and
+    text corpora, built in Facet-35's 35), so every source of a richer visual space stacks; others unchanged."""
+    v = np.asarray(ds.visual)
+    if v.shape[2] == dim or ds.modality_mask[:, 2].any():
+        return ds
+    return replace(ds, visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), v.shape[:2] + (int(dim),)))
 
 
 def only_modalities(ds, mods: str):
@@ -414,11 +438,12 @@ def emotion_vectors(names: Sequence[str], provider) -> tuple[np.ndarray, dict[st
     return provider.vectors([words[n] for n in names]).astype(np.float32), words
 
 
-def feature_spaces(provider) -> dict:
+def feature_spaces(provider, visual: str = "facet-35") -> dict:
+    """The spaces a checkpoint records: the provider's text space, COVAREP-74 and the named visual space."""
+    from feature_adapters.blendshapes import visual_space
     from feature_adapters.covarep import COVAREP74
-    from feature_adapters.facet import FACET35
 
-    return {"text": provider.space(), "acoustic": COVAREP74, "visual": FACET35}
+    return {"text": provider.space(), "acoustic": COVAREP74, "visual": visual_space(visual)}
 
 
 # ----------------------------------------------------------------------------- training
@@ -434,6 +459,7 @@ class RunResult:
     anchors: dict[str, list[str]]
     history: Any
     seconds: float
+    visual_space: str = "facet-35"  # the name the checkpoint records (RecipeSettings.visual_space)
 
 
 def main_train_sets(data: RecipeData) -> dict[str, Any]:
@@ -593,7 +619,9 @@ def train_embedding_model(
     idx = {n: i for i, n in enumerate(names)}
     if cfg.anchor_counts():
         net.set_zero_shot({m: vectors[[idx[n] for n in a]] for m, a in anchors.items() if a}, metric)
-    return RunResult(net, normalization, names, vectors, words, anchors, hist, hist.seconds)
+    return RunResult(
+        net, normalization, names, vectors, words, anchors, hist, hist.seconds, _visual_space_of(settings, sets)
+    )
 
 
 def _visual_dim(sets: Mapping[str, Any]) -> int:
@@ -604,6 +632,16 @@ def _visual_dim(sets: Mapping[str, Any]) -> int:
     return dims.pop() if dims else 35
 
 
+def _visual_space_of(settings: RecipeSettings, sets: Mapping[str, Any]) -> str:
+    """The settings' visual space, checked against the dimension the training sets have."""
+    from feature_adapters.blendshapes import visual_space
+
+    d = _visual_dim(sets)
+    if visual_space(settings.visual_space).dim != d:
+        raise ValueError(f"visual space '{settings.visual_space}' is not the training sets' {d} columns")
+    return settings.visual_space
+
+
 def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
     from model.checkpoint import Checkpoint
 
@@ -611,7 +649,7 @@ def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
     prov.setdefault("zero_shot_anchors", run.anchors)
     return Checkpoint.from_model(
         run.net,
-        feature_spaces(provider),
+        feature_spaces(provider, run.visual_space),
         run.normalization,
         run.names,
         run.vectors,
