@@ -189,3 +189,49 @@ def test_quick_recipe_rerun_reuses_stages(quick_run, shared_dir):
     assert any("reusing" in m for m in logs) and not any(m.endswith("running") for m in logs)
     assert again["main"]["headline"] == res["main"]["headline"]
     assert (out / "again.ckpt").exists()
+
+
+def test_voice_and_text_sets_take_the_visual_width_of_a_richer_space():
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from recipes.recipe_default import feature_spaces, with_visual_dim
+
+    text = _ds([[1, 0], [0, 1]], ["a", "b"], mods=(True, False, False))
+    wide = with_visual_dim(text, 87)
+    assert wide.visual.shape == (2, 2, 87) and not np.asarray(wide.visual).any()
+    assert np.array_equal(wide.text, text.text) and np.array_equal(wide.modality_mask, text.modality_mask)
+    faces = _ds([[1, 0]], ["a", "b"], mods=(False, False, True))
+    assert with_visual_dim(faces, 87) is faces  # a set with visual rows keeps them (its space is its own)
+
+    class Provider:
+        def space(self):
+            from feature_adapters.spaces import FeatureSpace
+
+            return FeatureSpace("glove-test", 3)
+
+    assert feature_spaces(Provider())["visual"].name == "facet-35"
+    assert feature_spaces(Provider(), FACET35_BLENDSHAPES52_NAME)["visual"].dim == 87
+    assert RecipeSettings().visual_space in ("facet-35", FACET35_BLENDSHAPES52_NAME)
+
+
+@pytest.mark.slow
+def test_quick_recipe_in_the_blendshape_space_names_it_and_runs_live(shared_dir, tmp_path):
+    """The quick recipe's checkpoint in facet-35+mediapipe-blendshapes-52: recorded, and the engine's face stage
+    produces its 87 columns (RAVDESS's OpenFace rows filled from their AUs)."""
+    from dataclasses import replace
+
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from livemer.engine import Engine, EngineConfig
+    from livemer.session import Session, SessionOptions
+    from livemer.stages import FaceOptions
+    from model.checkpoint import Checkpoint
+
+    s = replace(RecipeSettings.quick(), visual_space=FACET35_BLENDSHAPES52_NAME, replay_per_emotion=0)
+    run_recipe(
+        shared_dir, tmp_path / "bs.ckpt", None, s, work=tmp_path / "work", stages=("main",), log_fn=lambda m: None
+    )
+    ck = Checkpoint.load(tmp_path / "bs.ckpt")
+    assert ck.feature_spaces["visual"].name == FACET35_BLENDSHAPES52_NAME and ck.config.input_dims["visual"] == 87
+    assert ck.provenance["settings"]["visual_space"] == FACET35_BLENDSHAPES52_NAME
+    eng = Engine(EngineConfig(checkpoint=tmp_path / "bs.ckpt", smoothing_tau=0.0, modalities="v"))
+    ses = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng)
+    assert ses.face.space == FACET35_BLENDSHAPES52_NAME
