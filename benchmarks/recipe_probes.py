@@ -120,35 +120,41 @@ def visual(args, data, provider) -> None:
     held = sorted(R.heldout_photos(args.shared, s))
     borders = [float(b) for b in args.borders.split(",")]
     views = {b: load_faces(args.shared, space=space, border=b) for b in sorted(set(borders) | {0.0, 0.25})}
-    if args.dev:  # a development split of the TRAINING photos: 20 % of each (source, emotion), seed 1
+    if args.loso:  # leave one photo source out: train on the other source (all its photos), test on this one
+        splits = {}
+        for x in ("muxspace", "emilmrk"):
+            keys = sorted(set(views[0.0].group("photo")[views[0.0].group("source") == x].tolist()))
+            splits[f"test on {x}"] = (keys, keys)
+    elif args.dev:  # a development split of the TRAINING photos: 20 % of each (source, emotion), seed 1
         tr0 = R.where_group(views[0.0], "photo", held, keep=False)
         _, dv = holdout(tr0, "photo", s.holdout, seed=1, within="source", by_label=True)
-        test_keys, exclude = (
-            sorted(set(tr0.group("photo")[dv].tolist())),
-            held + sorted(set(tr0.group("photo")[dv].tolist())),
-        )
+        dev_keys = sorted(set(tr0.group("photo")[dv].tolist()))
+        splits = {"dev": (dev_keys, held + dev_keys)}
     else:
-        test_keys, exclude = held, held
-    train = concat([R.where_group(views[b], "photo", exclude, keep=False) for b in borders], "faces-train")
-    if args.flip:
-        train = concat([train, _mirror(train)], "faces-train")
-    sets = {"faces": train}
-    if args.ravdess != "none":
-        sets["ravdess"] = R.only_modalities(data.ravdess_train, "v")
-    t0 = time.perf_counter()
-    run = R.train_embedding_model(sets, provider, s, seed=s.seed)
+        splits = {"held-out": (held, held)}
     line = []
-    for b in (0.0, 0.25):
-        va = R.where_group(views[b], "photo", test_keys)
-        tests = {"": va}
-        if space == BOTH and b == 0.0:
-            tests[" py-feat-style blendshapes from AUs"] = _fallback_rows(va)
-        for label, ds in tests.items():
-            t = _scores(run.net, run.vectors, run.names, normalise_sources([ds], run.normalization)[0], "visual")
-            per = " ".join(f"{e} {100 * r['auc']:.1f}" for e, r in t["per_emotion"].items())
-            line.append(f"border {b:g}{label}: {100 * R._avg(t):.1f} (lowest {100 * R._min_emotion(t):.1f}; {per})")
+    t0 = time.perf_counter()
+    for split, (test_keys, exclude) in splits.items():
+        train = concat([R.where_group(views[b], "photo", exclude, keep=False) for b in borders], "faces-train")
+        if args.flip:
+            train = concat([train, _mirror(train)], "faces-train")
+        sets = {"faces": train}
+        if args.ravdess != "none":
+            sets["ravdess"] = R.only_modalities(data.ravdess_train, "v")
+        run = R.train_embedding_model(sets, provider, s, seed=s.seed)
+        for b in (0.0,) if args.loso else (0.0, 0.25):
+            va = R.where_group(views[b], "photo", test_keys)
+            tests = {"": va}
+            if space == BOTH and b == 0.0 and not args.loso:
+                tests[" py-feat-style blendshapes from AUs"] = _fallback_rows(va)
+            for label, ds in tests.items():
+                t = _scores(run.net, run.vectors, run.names, normalise_sources([ds], run.normalization)[0], "visual")
+                per = " ".join(f"{e} {100 * r['auc']:.1f}" for e, r in t["per_emotion"].items())
+                line.append(
+                    f"{split}, border {b:g}{label}: {100 * R._avg(t):.1f} (lowest {100 * R._min_emotion(t):.1f}; {per})"
+                )
     print(
-        f"visual {args.space}, {'DEV split' if args.dev else 'HELD-OUT'} photos, ravdess {args.ravdess}, train views "
+        f"visual {args.space}, {'LOSO' if args.loso else 'DEV split' if args.dev else 'HELD-OUT'} photos, ravdess {args.ravdess}, train views "
         f"{args.borders}{' + mirror' if args.flip else ''}, input layer {s.visual_input_layer}, hidden "
         f"{s.hidden_visual}, epochs {s.epochs}, {s.faces_per_epoch} photos/epoch, pos_weight_power "
         f"{s.pos_weight_power}, seed {s.seed}:\n  " + "\n  ".join(line) + f"\n  ({time.perf_counter() - t0:.0f} s)",
@@ -218,6 +224,12 @@ def main(argv=None) -> int:
     v.add_argument("--ravdess", choices=("keep", "none"), default="keep", help="RAVDESS OpenFace rows in training")
     v.add_argument("--flip", action="store_true", help="add a mirrored view (L/R blendshapes swapped)")
     v.add_argument("--dev", action="store_true", help="score a dev split of the training photos, not held-out")
+    v.add_argument("--loso", action="store_true", help="leave one photo source out (train on the other)")
+    v.add_argument(
+        "--variants",
+        default=None,
+        help="several runs on one data load: 'hidden=64;epochs=10,flip=1' (';' between runs, ',' between options)",
+    )
     t = sub.add_parser("text")
     t.add_argument("--goemotions", type=int, default=None)
     t.add_argument("--meld", type=int, default=None)
@@ -235,6 +247,22 @@ def main(argv=None) -> int:
 
     space = BOTH if getattr(args, "space", "facet35") == "both" else FACET
     data = load_recipe_data(args.shared, provider, replace(RecipeSettings(), face_borders=(0.0,), visual_space=space))
+    if args.what == "visual" and args.variants:
+        for v in args.variants.split(";"):
+            a = argparse.Namespace(**vars(args))
+            for kv in filter(None, v.split(",")):
+                k, val = kv.split("=", 1)
+                k = k.strip().replace("-", "_")
+                old = getattr(args, k)
+                if k == "borders":
+                    val = val.replace("+", ",")
+                elif k in ("flip", "dev", "loso"):
+                    val = val not in ("0", "false", "")
+                elif old is None or isinstance(old, (int, float)) and not isinstance(old, bool):
+                    val = float(val) if k == "pos_weight_power" else int(val)
+                setattr(a, k, val)
+            visual(a, data, provider)
+        return 0
     (visual if args.what == "visual" else text)(args, data, provider)
     return 0
 
