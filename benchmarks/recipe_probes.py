@@ -140,7 +140,8 @@ def visual(args, data, provider) -> None:
             train = concat([train, _mirror(train)], "faces-train")
         sets = {"faces": train}
         if args.ravdess != "none":
-            sets["ravdess"] = R.only_modalities(data.ravdess_train, "v")
+            rav = R.only_modalities(data.ravdess_train, "v")
+            sets["ravdess"] = R.zero_blendshapes(rav) if args.ravdess == "zeros" else rav
         run = R.train_embedding_model(sets, provider, s, seed=s.seed)
         for b in (0.0,) if args.loso else (0.0, 0.25):
             va = R.where_group(views[b], "photo", test_keys)
@@ -221,7 +222,12 @@ def main(argv=None) -> int:
     v.add_argument("--epochs", type=int, default=None)
     v.add_argument("--pos-weight-power", type=float, default=None)
     v.add_argument("--seed", type=int, default=None)
-    v.add_argument("--ravdess", choices=("keep", "none"), default="keep", help="RAVDESS OpenFace rows in training")
+    v.add_argument(
+        "--ravdess",
+        choices=("keep", "zeros", "none"),
+        default="keep",
+        help="RAVDESS OpenFace rows in training (zeros: their 52 blendshape columns 0)",
+    )
     v.add_argument("--flip", action="store_true", help="add a mirrored view (L/R blendshapes swapped)")
     v.add_argument("--dev", action="store_true", help="score a dev split of the training photos, not held-out")
     v.add_argument("--loso", action="store_true", help="leave one photo source out (train on the other)")

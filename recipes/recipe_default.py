@@ -10,7 +10,8 @@ produce (features cached by :mod:`recipes.feature_cache`):
   recogniser (fitted encoder window, as ``livemer file``), COVAREP-74 from the
   acoustic extractor, Facet-35 from the clip's OpenFace AUs (an extra visual
   source). *Calm* is never trained: it is a zero-shot check.
-* Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35, visual only;
+* Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35 (with ``visual_space``
+  ``facet-35+mediapipe-blendshapes-52``, then the 52 raw blendshapes), visual only;
   20 % of the photos of every (source, emotion) held out. Each training photo is
   seen as it is and inside a 25 % grey border (``face_borders``: tight crops
   leave the detector no margin); held-out photos are scored as they are.
@@ -104,8 +105,9 @@ class RecipeSettings:
     #: "facet-35+mediapipe-blendshapes-52" (Facet-35 then the 52 raw MediaPipe blendshapes; the checkpoint names it)
     visual_space: str = "facet-35"
     #: RAVDESS's OpenFace rows as a visual training source: "keep" (in the 87-column space their blendshape
-    #: columns come from the AUs, feature_adapters.blendshapes.aus_to_blendshapes) or "drop" (visual masked in
-    #: RAVDESS training; its validation rows are kept for the card's RAVDESS figures)
+    #: columns come from the AUs, feature_adapters.blendshapes.aus_to_blendshapes), "zeros" (their 52 blendshape
+    #: columns are 0, train and validation) or "drop" (visual masked in RAVDESS training; its validation rows are
+    #: kept for the card's RAVDESS figures)
     ravdess_visual: str = "keep"
     face_borders: tuple[float, ...] = (
         0.0,
@@ -319,8 +321,8 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         valid_clips_per_class=s.valid_clips_per_class,
         visual_space=s.visual_space,
     )
-    if s.ravdess_visual not in ("keep", "drop"):
-        raise ValueError(f"ravdess_visual must be 'keep' or 'drop', got '{s.ravdess_visual}'")
+    if s.ravdess_visual not in ("keep", "zeros", "drop"):
+        raise ValueError(f"ravdess_visual must be 'keep', 'zeros' or 'drop', got '{s.ravdess_visual}'")
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     # every training view of the photos (s.face_borders); the first view is the one validated on
@@ -353,12 +355,14 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
             [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
         )
     d_v = faces.visual.shape[2]
-    rav_tr = base.ravdess_train
+    rav_tr, rav_va = base.ravdess_train, base.ravdess_valid
+    if s.ravdess_visual == "zeros":
+        rav_tr, rav_va = zero_blendshapes(rav_tr), zero_blendshapes(rav_va)
     if s.ravdess_visual == "drop":
         rav_tr = only_modalities(rav_tr, "ta")
     return RecipeData(
         ravdess_train=rav_tr,
-        ravdess_valid=base.ravdess_valid,
+        ravdess_valid=rav_va,
         speech=with_visual_dim(speech, d_v),
         speech_train=with_visual_dim(speech.subset(sp_tr, "speech-train"), d_v),
         speech_valid=with_visual_dim(speech.subset(sp_va, "speech-valid"), d_v),
@@ -380,6 +384,15 @@ def with_visual_dim(ds, dim: int):
     if v.shape[2] == dim or ds.modality_mask[:, 2].any():
         return ds
     return replace(ds, visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), v.shape[:2] + (int(dim),)))
+
+
+def zero_blendshapes(ds):
+    """``ds`` (87-column visual space) with its 52 blendshape columns 0 (RAVDESS's OpenFace rows have none)."""
+    v = np.array(ds.visual, np.float32)
+    if v.shape[2] <= 35:
+        return ds
+    v[:, :, 35:] = 0.0
+    return replace(ds, visual=v)
 
 
 def only_modalities(ds, mods: str):
@@ -784,9 +797,14 @@ def train_baseline(
     normalization = fit_normalization_over(train_sets)
     sources = mixture_sources(train_sets, names, settings, normalization)
     torch.manual_seed(seed)
+    d_t, d_a = (int(np.shape(getattr(next(iter(train_sets.values())), m))[2]) for m in ("text", "acoustic"))
     net = EarlyFusionLSTM(
         EFLSTMConfig(
-            hidden=settings.ef_hidden, num_layers=settings.num_layers, dropout=settings.dropout, num_labels=len(names)
+            input_dims=(d_t, d_a, _visual_dim(train_sets)),
+            hidden=settings.ef_hidden,
+            num_layers=settings.num_layers,
+            dropout=settings.dropout,
+            num_labels=len(names),
         )
     )
     sched = MixSchedule(

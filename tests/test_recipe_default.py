@@ -123,15 +123,17 @@ def quick_run(shared_dir, tmp_path_factory):
 
 @pytest.mark.slow
 def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
+    from feature_adapters.blendshapes import visual_space
     from feature_adapters.covarep import COVAREP74
     from feature_adapters.embeddings import get_provider
-    from feature_adapters.facet import FACET35
     from model.checkpoint import Checkpoint
 
     out, res = quick_run
     ck = Checkpoint.load(out / "quick.ckpt")
     prov = get_provider()
-    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": FACET35})
+    space = visual_space(RecipeSettings.quick().visual_space)  # the space the face stage then produces
+    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": space})
+    assert ck.config.input_dims["visual"] == space.dim
     assert ck.display_emotions == list(corpora.PAPER_SIX)
     assert "calm" not in ck.emotion_words and not set(ck.emotion_words) & set(corpora.CALM_SYNONYMS)
     assert set(SEEN) | {"love", "gratitude"} <= set(ck.emotion_words)
