@@ -148,6 +148,7 @@ def visual(args, data, provider) -> None:
             tests = {"": va}
             if space == BOTH and b == 0.0 and not args.loso:
                 tests[" py-feat-style blendshapes from AUs"] = _fallback_rows(va)
+                tests[" blendshape columns 0"] = R.zero_blendshapes(va)
             for label, ds in tests.items():
                 t = _scores(run.net, run.vectors, run.names, normalise_sources([ds], run.normalization)[0], "visual")
                 per = " ".join(f"{e} {100 * r['auc']:.1f}" for e, r in t["per_emotion"].items())

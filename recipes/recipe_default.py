@@ -98,17 +98,17 @@ class RecipeSettings:
     speech_limit: int | None = None  # first N clips per (corpus, speaker, emotion) (quick runs)
     faces_limit: int | None = None  # first N photos per (source, emotion) (quick runs)
     hidden_acoustic: int = 96
-    hidden_visual: int = 48
+    hidden_visual: int = 64  # v2.2, was 48 (dev photos, benchmarks/recipe_probes.py visual --dev)
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
     acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
     #: the visual feature space (feature_adapters.blendshapes.visual_spaces): "facet-35" (the paper's, SDK) or
     #: "facet-35+mediapipe-blendshapes-52" (Facet-35 then the 52 raw MediaPipe blendshapes; the checkpoint names it)
-    visual_space: str = "facet-35"
+    visual_space: str = "facet-35+mediapipe-blendshapes-52"  # v2.2 (was facet-35)
     #: RAVDESS's OpenFace rows as a visual training source: "keep" (in the 87-column space their blendshape
     #: columns come from the AUs, feature_adapters.blendshapes.aus_to_blendshapes), "zeros" (their 52 blendshape
     #: columns are 0, train and validation) or "drop" (visual masked in RAVDESS training; its validation rows are
     #: kept for the card's RAVDESS figures)
-    ravdess_visual: str = "keep"
+    ravdess_visual: str = "zeros"  # v2.2 ("keep" cost 0.3-0.8 on dev photos, mostly disgust)
     face_borders: tuple[float, ...] = (
         0.0,
         0.25,
@@ -126,7 +126,7 @@ class RecipeSettings:
     pos_weight_cap: float = 20.0
     ravdess_repeat: int = 1
     speech_per_epoch: int = 5000
-    faces_per_epoch: int = 5000
+    faces_per_epoch: int = 9000  # v2.2 (was 5000)
     goemotions_per_epoch: int = 20000
     meld_per_epoch: int = 4000
     text_batch_size: int | None = None  # batch size of the text-only corpora (None: batch_size)
@@ -1243,10 +1243,13 @@ def evaluate_shipped(ckpt: str | Path, shared: str | Path, settings: RecipeSetti
     from feature_adapters.embeddings import get_provider
     from model.checkpoint import Checkpoint
 
-    settings = settings or RecipeSettings()
+    ck = Checkpoint.load(ckpt)
+    settings = replace(  # the data in the visual space the checkpoint names (v2.1: Facet-35)
+        settings or RecipeSettings(), visual_space=ck.feature_spaces["visual"].name
+    )
     rec = Recipe(Path(shared), settings, default_work_dir(), log_fn=lambda m: print(m, file=sys.stderr))
     data = rec.load()
-    return evaluate_default(Checkpoint.load(ckpt), data, rec.provider or get_provider())
+    return evaluate_default(ck, data, rec.provider or get_provider())
 
 
 def format_figures_line(h: dict[str, float]) -> str:
