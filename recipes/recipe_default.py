@@ -638,8 +638,11 @@ def train_embedding_model(
 
 
 def _visual_dim(sets: Mapping[str, Any]) -> int:
-    """The visual feature dimension of the training sets (Facet-35 unless a richer space was loaded)."""
+    """The visual feature dimension of the training sets: of those with a visual modality, else of the (empty,
+    padded: :func:`with_visual_dim`) visual arrays of all of them (Facet-35's 35 when there are none)."""
     dims = {int(np.shape(ds.visual)[2]) for ds in sets.values() if ds.modality_mask[:, 2].any()}
+    if not dims:
+        dims = {int(np.shape(ds.visual)[2]) for ds in sets.values()}
     if len(dims) > 1:
         raise ValueError(f"training sets disagree on the visual dimension: {sorted(dims)}")
     return dims.pop() if dims else 35
