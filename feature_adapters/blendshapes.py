@@ -202,6 +202,14 @@ class VisualAdapter:
         self.facet = FacetAdapter(self.source) if self.space.name != BLENDSHAPES52.name else None
         self.blendshapes = self.space.name != "facet-35"
         self.notice: str | None = None
+        if self.blendshapes and self.source != "mediapipe":  # py-feat: known before the first frame
+            self._note()
+
+    def _note(self) -> None:
+        self.notice = (
+            f"face backend '{self.source}' gives no blendshapes: the 52 blendshape columns of "
+            f"'{self.space.name}' come from its AUs"
+        )
 
     @property
     def dim(self) -> int:
@@ -215,10 +223,7 @@ class VisualAdapter:
         if self.blendshapes:
             if not blendshapes:
                 if self.notice is None:
-                    self.notice = (
-                        f"face backend '{self.source}' gives no blendshapes: the 52 blendshape columns of "
-                        f"'{self.space.name}' come from its AUs"
-                    )
+                    self._note()
                 blendshapes = aus_to_blendshapes(aus)
             parts.append(blendshape_row(blendshapes))
         return np.concatenate(parts).astype(np.float32)

@@ -154,6 +154,8 @@ class Session:
             st = self.stage(name)
             if name == "face":
                 st.load(self._given.get("face"))
+                if getattr(st.adapter, "notice", None):  # e.g. py-feat's blendshape columns come from its AUs
+                    self.notice(st.adapter.notice)
             elif name == "speech":
                 st.load(self._given.get("asr"))
             else:

@@ -213,3 +213,22 @@ def test_a_checkpoint_naming_the_blendshape_space_gets_87_columns_from_the_face_
         res = s.result(2.0)
         assert res is not None and res.modalities_used == ("visual",) and np.isfinite(res.probabilities).all()
         s.close()
+
+
+def test_a_backend_without_blendshapes_under_the_87_column_space_is_noted_once(tmp_path):
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from tests.conftest import make_checkpoint
+
+    class PyFeat(BrightFace):
+        name = "pyfeat"
+
+    path = tmp_path / "bs.ckpt"
+    make_checkpoint(path, visual=FACET35_BLENDSHAPES52_NAME)
+    eng = Engine(EngineConfig(checkpoint=path, smoothing_tau=0.0, modalities="v"))
+    s = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng, components={"face": PyFeat()})
+    s.load(wait=("face",))
+    s.start()
+    obs = s.push_frame(0.0, np.full((24, 32, 3), 220, np.uint8))
+    assert obs.valid and obs.row.shape == (87,) and np.isfinite(obs.row).all()
+    assert sum("gives no blendshapes" in n for n in s.notices) == 1
+    s.close()

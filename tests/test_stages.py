@@ -303,5 +303,6 @@ def test_face_stage_gives_the_rows_of_its_visual_space():
     np.testing.assert_array_equal(obs.row[:35], FacetAdapter("pyfeat").adapt({"AU04": 0.7}, (0.0, 0.0, 0.0)))
     np.testing.assert_array_equal(obs.row[35:], blendshape_row(aus_to_blendshapes({"AU04": 0.7})))
     assert "no blendshapes" in pf.adapter.notice
+    assert st.adapter.notice is None and sdk.adapter.notice is None
     sdk.use_space(FACET35_BLENDSHAPES52_NAME)  # a session switching checkpoints: a new adapter, same backend
     assert sdk.push(0.2, img).row.shape == (87,)
