@@ -253,7 +253,12 @@ def main(argv=None) -> int:
     from recipes.faces import BOTH, FACET
 
     space = BOTH if getattr(args, "space", "facet35") == "both" else FACET
-    data = load_recipe_data(args.shared, provider, replace(RecipeSettings(), face_borders=(0.0,), visual_space=space))
+    # RAVDESS's rows as loaded (in the 87-column space: blendshapes from their AUs); --ravdess picks per run
+    data = load_recipe_data(
+        args.shared,
+        provider,
+        replace(RecipeSettings(), face_borders=(0.0,), visual_space=space, ravdess_visual="keep"),
+    )
     if args.what == "visual" and args.variants:
         for v in args.variants.split(";"):
             a = argparse.Namespace(**vars(args))
