@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     need = sorted({c.path for c in valid + pool + dev} | {c.path for a in calib for c in calib[a]})
     print(f"extracting acoustic features of {len(need)} clips (cache first) ...", file=sys.stderr, flush=True)
     audio = dict(zip(need, extract_clips(need, text=False)))
-    rows = {c.path: recipe_data.ravdess_visual_rows(face, [c.face_key])[0] for c in clips if c.path in audio}
+    space = ck.feature_spaces["visual"].name if "visual" in ck.feature_spaces else "facet-35"  # the checkpoint's
+    rows = {c.path: recipe_data.ravdess_visual_rows(face, [c.face_key], space)[0] for c in clips if c.path in audio}
     t_feat = time.perf_counter() - t0
 
     def windows(c, ends):

@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/recipe_probes.py visual [--borders 0,0.25] [--space facet35|both] [--input-layer N]
-                                              [--hidden N] [--per-epoch N]
+                                              [--hidden N] [--per-epoch N] [--epochs N] [--seed N]
+                                              [--pos-weight-power P] [--ravdess keep|none] [--flip] [--dev]
     python benchmarks/recipe_probes.py text [--goemotions N] [--meld N] [--batch N] [--epochs N] [--lr X]
                                             [--lr-final X] [--dropout X] [--pos-weight-power X] [--layers N]
                                             [--dev-from-train FRACTION]
@@ -16,8 +17,12 @@ run's settings (:class:`recipes.recipe_default.RecipeSettings`, seed 0) except t
 
 * ``visual``: the visual sub-model (face photos, plus RAVDESS's OpenFace rows in the Facet-35 space)
   on the training photos in every border view; prints the mean and lowest one-vs-rest AUC on the
-  held-out photos as they are (border 0) and inside a 25 % border. ``--space both`` appends the 52
-  MediaPipe blendshapes (87 columns; RAVDESS has no blendshapes, so it is left out).
+  held-out photos as they are (border 0, as a live frame comes) and inside a 25 % border. ``--space
+  both`` appends the 52 MediaPipe blendshapes (87 columns; RAVDESS's OpenFace rows get theirs from
+  their AUs, ``--ravdess none`` leaves them out); it also scores the photos with the blendshape
+  columns a backend without blendshapes (py-feat) gives. ``--dev`` scores a development split of the
+  training photos (20 % of each source x emotion, seed 1; trained without it) instead of the
+  held-out photos: choose on ``--dev``, then report held-out once.
 * ``text``: the text sub-model on GoEmotions + MELD; prints the GoEmotions dev macro AUC after every
   epoch and the training time. ``--dev-from-train 0.1`` trains on 90 % of GoEmotions train and scores
   the other 10 % instead of dev (to choose settings; dev is then scored once).
@@ -80,35 +85,103 @@ def _scores(net, vectors, names, ds, modality: str) -> dict:
     return evaluate_scores(sub.labels, logits, ems, 0.0, sub.label_mask).to_dict()
 
 
+def _fallback_rows(ds):
+    """``ds`` (87-column space) with the 52 blendshape columns replaced by what a backend without blendshapes
+    (py-feat) gives: the MediaPipe AUs of the photo -> ``aus_to_blendshapes`` (the Facet-35 part unchanged)."""
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES, aus_to_blendshapes, blendshape_row
+    from feature_adapters.face_mediapipe import blendshapes_to_aus
+
+    v = np.array(ds.visual, np.float32)
+    m = np.asarray(ds.step_masks["visual"], bool)
+    last = v[np.arange(len(v)), m.shape[1] - 1 - np.argmax(m[:, ::-1], axis=1)]
+    fb = np.stack(
+        [blendshape_row(aus_to_blendshapes(blendshapes_to_aus(dict(zip(BLENDSHAPE_NAMES, r[35:]))))) for r in last]
+    )
+    v[:, :, 35:] = np.where(m[:, :, None], fb[:, None, :], 0.0)
+    return replace(ds, visual=v)
+
+
+def _mirror(ds):
+    """``ds`` as the horizontally flipped photos would read, approximately: Left/Right blendshapes swapped,
+    yaw and roll negated in Facet-35 (a cheap stand-in for running the flipped photos through MediaPipe)."""
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES
+    from feature_adapters.facet import FACET35_COLUMNS
+
+    perm = list(range(ds.visual.shape[2]))
+    off = 35 if ds.visual.shape[2] == 87 else None
+    if off is not None:
+        idx = {n: off + j for j, n in enumerate(BLENDSHAPE_NAMES)}
+        for n, j in idx.items():
+            if n.endswith("Left"):
+                perm[j], perm[idx[n[:-4] + "Right"]] = idx[n[:-4] + "Right"], j
+    v = np.array(ds.visual, np.float32)[:, :, perm]
+    for c in ("Yaw", "Roll"):
+        v[:, :, FACET35_COLUMNS.index(c)] *= -1.0
+    return replace(ds, visual=v, groups={k: list(g) for k, g in ds.groups.items()})
+
+
 def visual(args, data, provider) -> None:
     from model.datasets import concat
     from recipes import recipe_default as R
     from recipes.faces import BOTH, FACET, load_faces
     from recipes.mixing import normalise_sources
+    from recipes.splits import holdout
 
+    space = BOTH if args.space == "both" else FACET
     s = _settings(
-        visual_input_layer=args.input_layer, hidden_visual=args.hidden, faces_per_epoch=args.per_epoch, threads=1
+        visual_input_layer=args.input_layer,
+        hidden_visual=args.hidden,
+        faces_per_epoch=args.per_epoch,
+        epochs=args.epochs,
+        pos_weight_power=args.pos_weight_power,
+        visual_space=space,
+        seed=args.seed,
+        threads=1,
     )
     held = sorted(R.heldout_photos(args.shared, s))
-    space = BOTH if args.space == "both" else FACET
     borders = [float(b) for b in args.borders.split(",")]
     views = {b: load_faces(args.shared, space=space, border=b) for b in sorted(set(borders) | {0.0, 0.25})}
-    train = concat([R.where_group(views[b], "photo", held, keep=False) for b in borders], "faces-train")
-    sets = {"faces": train}
-    if space == FACET:
-        sets["ravdess"] = R.only_modalities(data.ravdess_train, "v")
-    t0 = time.perf_counter()
-    run = R.train_embedding_model(sets, provider, s, seed=0)
+    if args.loso:  # leave one photo source out: train on the other source (all its photos), test on this one
+        splits = {}
+        for x in ("muxspace", "emilmrk"):
+            keys = sorted(set(views[0.0].group("photo")[views[0.0].group("source") == x].tolist()))
+            splits[f"test on {x}"] = (keys, keys)
+    elif args.dev:  # a development split of the TRAINING photos: 20 % of each (source, emotion), seed 1
+        tr0 = R.where_group(views[0.0], "photo", held, keep=False)
+        _, dv = holdout(tr0, "photo", s.holdout, seed=1, within="source", by_label=True)
+        dev_keys = sorted(set(tr0.group("photo")[dv].tolist()))
+        splits = {"dev": (dev_keys, held + dev_keys)}
+    else:
+        splits = {"held-out": (held, held)}
     line = []
-    for b in (0.0, 0.25):
-        va = normalise_sources([R.where_group(views[b], "photo", held)], run.normalization)[0]
-        t = _scores(run.net, run.vectors, run.names, va, "visual")
-        line.append(f"held-out photos, border {b:g}: {100 * R._avg(t):.1f} (lowest {100 * R._min_emotion(t):.1f})")
+    t0 = time.perf_counter()
+    for split, (test_keys, exclude) in splits.items():
+        train = concat([R.where_group(views[b], "photo", exclude, keep=False) for b in borders], "faces-train")
+        if args.flip:
+            train = concat([train, _mirror(train)], "faces-train")
+        sets = {"faces": train}
+        if args.ravdess != "none":
+            rav = R.only_modalities(data.ravdess_train, "v")
+            sets["ravdess"] = R.zero_blendshapes(rav) if args.ravdess == "zeros" else rav
+        run = R.train_embedding_model(sets, provider, s, seed=s.seed)
+        for b in (0.0,) if args.loso else (0.0, 0.25):
+            va = R.where_group(views[b], "photo", test_keys)
+            tests = {"": va}
+            if space == BOTH and b == 0.0 and not args.loso:
+                tests[" py-feat-style blendshapes from AUs"] = _fallback_rows(va)
+                tests[" blendshape columns 0"] = R.zero_blendshapes(va)
+            for label, ds in tests.items():
+                t = _scores(run.net, run.vectors, run.names, normalise_sources([ds], run.normalization)[0], "visual")
+                per = " ".join(f"{e} {100 * r['auc']:.1f}" for e, r in t["per_emotion"].items())
+                line.append(
+                    f"{split}, border {b:g}{label}: {100 * R._avg(t):.1f} (lowest {100 * R._min_emotion(t):.1f}; {per})"
+                )
     print(
-        f"visual {args.space}, train views {args.borders}, input layer {s.visual_input_layer}, hidden "
-        f"{s.hidden_visual}, {s.faces_per_epoch} photos/epoch: "
-        + "; ".join(line)
-        + f" ({time.perf_counter() - t0:.0f} s)"
+        f"visual {args.space}, {'LOSO' if args.loso else 'DEV split' if args.dev else 'HELD-OUT'} photos, ravdess {args.ravdess}, train views "
+        f"{args.borders}{' + mirror' if args.flip else ''}, input layer {s.visual_input_layer}, hidden "
+        f"{s.hidden_visual}, epochs {s.epochs}, {s.faces_per_epoch} photos/epoch, pos_weight_power "
+        f"{s.pos_weight_power}, seed {s.seed}:\n  " + "\n  ".join(line) + f"\n  ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
     )
 
 
@@ -263,6 +336,23 @@ def main(argv=None) -> int:
     v.add_argument("--input-layer", type=int, default=None)
     v.add_argument("--hidden", type=int, default=None)
     v.add_argument("--per-epoch", type=int, default=None)
+    v.add_argument("--epochs", type=int, default=None)
+    v.add_argument("--pos-weight-power", type=float, default=None)
+    v.add_argument("--seed", type=int, default=None)
+    v.add_argument(
+        "--ravdess",
+        choices=("keep", "zeros", "none"),
+        default="keep",
+        help="RAVDESS OpenFace rows in training (zeros: their 52 blendshape columns 0)",
+    )
+    v.add_argument("--flip", action="store_true", help="add a mirrored view (L/R blendshapes swapped)")
+    v.add_argument("--dev", action="store_true", help="score a dev split of the training photos, not held-out")
+    v.add_argument("--loso", action="store_true", help="leave one photo source out (train on the other)")
+    v.add_argument(
+        "--variants",
+        default=None,
+        help="several runs on one data load: 'hidden=64;epochs=10,flip=1' (';' between runs, ',' between options)",
+    )
     t = sub.add_parser("text")
     t.add_argument("--goemotions", type=int, default=None)
     t.add_argument("--meld", type=int, default=None)
@@ -292,7 +382,31 @@ def main(argv=None) -> int:
     from recipes.recipe_default import RecipeSettings, load_recipe_data
 
     provider = get_provider()
-    data = load_recipe_data(args.shared, provider, replace(RecipeSettings(), face_borders=(0.0,)))
+    from recipes.faces import BOTH, FACET
+
+    space = BOTH if getattr(args, "space", "facet35") == "both" else FACET
+    # RAVDESS's rows as loaded (in the 87-column space: blendshapes from their AUs); --ravdess picks per run
+    data = load_recipe_data(
+        args.shared,
+        provider,
+        replace(RecipeSettings(), face_borders=(0.0,), visual_space=space, ravdess_visual="keep"),
+    )
+    if args.what == "visual" and args.variants:
+        for v in args.variants.split(";"):
+            a = argparse.Namespace(**vars(args))
+            for kv in filter(None, v.split(",")):
+                k, val = kv.split("=", 1)
+                k = k.strip().replace("-", "_")
+                old = getattr(args, k)
+                if k == "borders":
+                    val = val.replace("+", ",")
+                elif k in ("flip", "dev", "loso"):
+                    val = val not in ("0", "false", "")
+                elif old is None or isinstance(old, (int, float)) and not isinstance(old, bool):
+                    val = float(val) if k == "pos_weight_power" else int(val)
+                setattr(a, k, val)
+            visual(a, data, provider)
+        return 0
     {"visual": visual, "text": text, "acoustic": acoustic}[args.what](args, data, provider)
     return 0
 

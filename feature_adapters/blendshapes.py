@@ -9,6 +9,7 @@ column by column. Columns are MediaPipe's own output order (``_neutral`` first).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -93,3 +94,140 @@ def blendshape_row(blendshapes: Mapping[str, float]) -> np.ndarray:
             v = 0.0
         out[j] = min(max(v, 0.0), 1.0) if math.isfinite(v) else 0.0
     return out
+
+
+# ----------------------------------------------------------------------------- AUs -> blendshapes (no blendshapes)
+
+#: The blendshape(s) each AU sets when a backend gives AUs but no blendshapes (py-feat; RAVDESS's OpenFace AUs):
+#: the inverse of :data:`feature_adapters.face_mediapipe.BLENDSHAPE_TO_AU` restricted to the blendshapes that
+#: MediaPipe itself measures and that one AU determines (a Left/Right pair both get the AU's value; a pair an AU
+#: took the max of, AU17 and AU28, both get it too). ``mouthClose`` is ``max(0, AU26 - AU25)`` (AU25 is
+#: ``jawOpen - mouthClose``). Every other blendshape (``_neutral``, gaze, ``jaw*`` sideways/forward,
+#: ``cheekPuff``, ``mouthLeft/Right``, and ``cheekSquint*`` / ``noseSneer*``, which MediaPipe leaves at 0 too)
+#: is 0. AU06 and AU23 set nothing of their own (AU06 is a proxy of eyeSquint x mouthSmile; AU23 shares
+#: mouthPress with AU24, which sets it).
+AU_TO_BLENDSHAPES: dict[str, tuple[str, ...]] = {
+    "AU01": ("browInnerUp",),
+    "AU02": ("browOuterUpLeft", "browOuterUpRight"),
+    "AU04": ("browDownLeft", "browDownRight"),
+    "AU05": ("eyeWideLeft", "eyeWideRight"),
+    "AU07": ("eyeSquintLeft", "eyeSquintRight"),
+    "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
+    "AU12": ("mouthSmileLeft", "mouthSmileRight"),
+    "AU14": ("mouthDimpleLeft", "mouthDimpleRight"),
+    "AU15": ("mouthFrownLeft", "mouthFrownRight"),
+    "AU16": ("mouthLowerDownLeft", "mouthLowerDownRight"),
+    "AU17": ("mouthShrugLower", "mouthShrugUpper"),
+    "AU18": ("mouthPucker",),
+    "AU20": ("mouthStretchLeft", "mouthStretchRight"),
+    "AU22": ("mouthFunnel",),
+    "AU24": ("mouthPressLeft", "mouthPressRight"),
+    "AU26": ("jawOpen",),
+    "AU28": ("mouthRollLower", "mouthRollUpper"),
+    "AU45": ("eyeBlinkLeft", "eyeBlinkRight"),
+}
+#: AUs read in place of a missing one (py-feat has AU43 but no AU45; AU23 stands for a missing AU24).
+_AU_STAND_INS = {"AU45": ("AU43",), "AU24": ("AU23",)}
+
+
+def aus_to_blendshapes(aus: Mapping[str, float], scale: float = 1.0) -> dict[str, float]:
+    """Blendshape-like scores (0..1) from AU intensities ``aus`` divided by ``scale`` (py-feat: probabilities,
+    scale 1; OpenFace ``AUxx_r``: 0..5, scale 5), per :data:`AU_TO_BLENDSHAPES`. Missing AUs count as 0."""
+
+    def g(au: str) -> float:
+        for k in (au, *_AU_STAND_INS.get(au, ())):
+            v = aus.get(k)
+            try:
+                v = float(v) if v is not None else math.nan
+            except (TypeError, ValueError):
+                v = math.nan
+            if math.isfinite(v):
+                return min(max(v / float(scale), 0.0), 1.0)
+        return 0.0
+
+    out = {name: 0.0 for name in BLENDSHAPE_NAMES}
+    for au, names in AU_TO_BLENDSHAPES.items():
+        for n in names:
+            out[n] = g(au)
+    out["mouthClose"] = max(0.0, g("AU26") - g("AU25"))
+    return out
+
+
+# ----------------------------------------------------------------------------- the named visual spaces
+
+#: The richer visual space: Facet-35 (the live adapter) then the 52 raw blendshapes.
+FACET35_BLENDSHAPES52_NAME = "facet-35+mediapipe-blendshapes-52"
+
+
+@functools.cache
+def visual_spaces() -> dict[str, FeatureSpace]:
+    """name -> :class:`FeatureSpace` of every visual space the face stage can produce."""
+    from .facet import FACET35
+
+    both = FeatureSpace(
+        name=FACET35_BLENDSHAPES52_NAME,
+        dim=FACET35.dim + BLENDSHAPES52.dim,
+        columns=FACET35.columns + BLENDSHAPES52.columns,
+        filled={
+            **FACET35.filled,
+            "blendshapes (py-feat, OpenFace)": "a backend without blendshapes fills the 52 columns from its AUs "
+            "(feature_adapters.blendshapes.aus_to_blendshapes: one AU -> its blendshape(s), others 0)",
+        },
+        description=f"Facet-35 (live adapter) then the 52 raw blendshapes. {BLENDSHAPES52.description}",
+    )
+    return {FACET35.name: FACET35, BLENDSHAPES52.name: BLENDSHAPES52, both.name: both}
+
+
+def visual_space(name: str) -> FeatureSpace:
+    """The visual :class:`FeatureSpace` called ``name``; ValueError (one line) for an unknown name."""
+    spaces = visual_spaces()
+    if name not in spaces:
+        raise ValueError(f"unknown visual space '{name}', expected one of {', '.join(spaces)}")
+    return spaces[name]
+
+
+class VisualAdapter:
+    """A face result -> the row of one named visual space (what the face stage hands the aligner).
+
+    ``source`` is the backend kind (``mediapipe``, ``pyfeat``): it picks the Facet calibration. The blendshape
+    columns come from the result's blendshapes; a backend that reports none (py-feat) gets them from its AUs
+    (:func:`aus_to_blendshapes`) and :attr:`notice` says so.
+    """
+
+    def __init__(self, space: str = "facet-35", source: str = "mediapipe") -> None:
+        from .facet import FacetAdapter
+
+        self.space = visual_space(space)
+        self.source = str(source)
+        self.facet = FacetAdapter(self.source) if self.space.name != BLENDSHAPES52.name else None
+        self.blendshapes = self.space.name != "facet-35"
+        self.notice: str | None = None
+        if self.blendshapes and self.source != "mediapipe":  # py-feat: known before the first frame
+            self._note()
+
+    def _note(self) -> None:
+        self.notice = (
+            f"face backend '{self.source}' gives no blendshapes: the 52 blendshape columns of "
+            f"'{self.space.name}' come from its AUs"
+        )
+
+    @property
+    def dim(self) -> int:
+        return self.space.dim
+
+    def adapt(self, aus: Mapping[str, float], head_pose=None, blendshapes: Mapping[str, float] | None = None):
+        """(dim,) float32 row from a face's AUs, head pose and (when the backend has them) blendshapes."""
+        parts = []
+        if self.facet is not None:
+            parts.append(np.asarray(self.facet.adapt(aus, head_pose), np.float32).reshape(-1))
+        if self.blendshapes:
+            if not blendshapes:
+                if self.notice is None:
+                    self._note()
+                blendshapes = aus_to_blendshapes(aus)
+            parts.append(blendshape_row(blendshapes))
+        return np.concatenate(parts).astype(np.float32)
+
+    def adapt_result(self, result) -> np.ndarray:
+        """:meth:`adapt` of a :class:`feature_adapters.face.FaceResult` with a face."""
+        return self.adapt(result.aus, getattr(result, "head_pose", None), getattr(result, "blendshapes", None))

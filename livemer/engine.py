@@ -267,12 +267,19 @@ class Engine:
         except ImportError:
             pass
         try:
-            from feature_adapters.facet import FACET35
+            from feature_adapters.blendshapes import visual_spaces
 
-            spaces["visual"] = FACET35
+            known = visual_spaces()
+            spaces["visual"] = known.get(self.visual_space, known["facet-35"])  # unknown: the mismatch says so
         except ImportError:
             pass
         return spaces
+
+    @property
+    def visual_space(self) -> str:
+        """The visual space the checkpoint names (the face stage produces its rows): Facet-35 when unnamed."""
+        sp = self.checkpoint.feature_spaces.get("visual")
+        return sp.name if sp is not None else "facet-35"
 
     @property
     def dims(self) -> tuple[int, int, int]:

@@ -117,7 +117,7 @@ class Session:
         if unknown:
             raise LivemerError(f"unknown session stage(s): {', '.join(sorted(unknown))}")
         self.engine = engine
-        self.face = FaceStage(opt.face)
+        self.face = FaceStage(opt.face, space=getattr(engine, "visual_space", "facet-35"))
         self.voice = VoiceStage(opt.voice)
         self.speech = SpeechStage(opt.speech)
         self._given = dict(components or {})
@@ -154,6 +154,8 @@ class Session:
             st = self.stage(name)
             if name == "face":
                 st.load(self._given.get("face"))
+                if getattr(st.adapter, "notice", None):  # e.g. py-feat's blendshape columns come from its AUs
+                    self.notice(st.adapter.notice)
             elif name == "speech":
                 st.load(self._given.get("asr"))
             else:
@@ -253,6 +255,7 @@ class Session:
             )
             self.smoother = Smoother(eng.config.smoothing_tau)
             self.face.dim = d_v
+            self.face.use_space(getattr(eng, "visual_space", "facet-35"))
             self._reset_state()
         for st in (self.face, self.voice, self.speech):
             if st.loaded:

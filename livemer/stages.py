@@ -15,7 +15,7 @@ driver (:mod:`livemer.offline`) pushes a whole file as fast as it decodes; the
 rules that decide what the model sees live here and nowhere else:
 
 * which frames the face analyses (:meth:`FaceOptions.due`), how a face result
-  becomes a Facet-35 row (:meth:`FaceStage.row`), and when a face counts as
+  becomes a visual row (:meth:`FaceStage.row`: Facet-35, or the checkpoint's richer space), and when a face counts as
   present (:func:`face_presence`);
 * which acoustic frames are voiced, the one place a speech gate plugs in
   (:meth:`VoiceStage.voiced`), and when voice counts as present
@@ -206,7 +206,7 @@ class SpeechOptions:
 
 @dataclass
 class FaceObservation:
-    """One analysed frame: the Facet-35 row for the aligner and the backend's result for the overlay."""
+    """One analysed frame: the visual row for the aligner and the backend's result for the overlay."""
 
     t: float
     row: np.ndarray  # (d_v,) float32; zeros without a face
@@ -219,13 +219,18 @@ class FaceObservation:
 
 
 class FaceStage:
-    """Face backend + Facet-35 adapter; ``push(t, frame)`` analyses the frames :meth:`FaceOptions.due` picks."""
+    """Face backend + visual adapter; ``push(t, frame)`` analyses the frames :meth:`FaceOptions.due` picks.
+
+    ``space`` names the visual space of the rows (:func:`feature_adapters.blendshapes.visual_spaces`; the
+    session sets the checkpoint's): ``facet-35`` by default, or Facet-35 then the 52 blendshapes.
+    """
 
     name, modality = "face", "visual"
 
-    def __init__(self, options: FaceOptions | None = None, dim: int = 35) -> None:
+    def __init__(self, options: FaceOptions | None = None, dim: int = 35, space: str = "facet-35") -> None:
         self.options = options or FaceOptions()
         self.dim = int(dim)
+        self.space = str(space)
         self.backend = None
         self.adapter = None
         self._last_t = -math.inf
@@ -248,11 +253,18 @@ class FaceStage:
                 n = int(self.options.max_faces)
                 backend = make_face_backend(self.options.backend, **({"num_faces": n} if n > 1 else {}))
             self.backend = backend
-        if self.adapter is None:
-            from feature_adapters.facet import FacetAdapter
+        if self.adapter is None or self.adapter.space.name != self.space:
+            from feature_adapters.blendshapes import VisualAdapter
 
-            self.adapter = FacetAdapter(getattr(self.backend, "name", None) or self.options.backend)
+            self.adapter = VisualAdapter(self.space, getattr(self.backend, "name", None) or self.options.backend)
+            self.dim = self.adapter.dim
         return self
+
+    def use_space(self, space: str) -> None:
+        """Produce rows of the visual space ``space`` from now on (a new adapter when it changes)."""
+        self.space = str(space)
+        if self.backend is not None:
+            self.load()
 
     @property
     def loaded(self) -> bool:
@@ -265,10 +277,10 @@ class FaceStage:
         return self.options.due(t, self._last_t)
 
     def row(self, result) -> tuple[np.ndarray, bool]:
-        """A face result -> (Facet-35 row, valid). No face: zeros and False (the step is masked, not faked)."""
+        """A face result -> (visual row, valid). No face: zeros and False (the step is masked, not faked)."""
         if result is None or not getattr(result, "face_found", False):
             return np.zeros(self.dim, np.float32), False
-        row = np.asarray(self.adapter.adapt(result.aus, getattr(result, "head_pose", None)), np.float32).reshape(-1)
+        row = np.asarray(self.adapter.adapt_result(result), np.float32).reshape(-1)
         return row, bool(np.all(np.isfinite(row)))
 
     def push(self, t: float, frame: np.ndarray, force: bool = False) -> FaceObservation | None:

@@ -58,7 +58,7 @@ SOURCES = ("muxspace", "emilmrk")
 EMOTIONS = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 FACET = "facet-35"
 BLENDSHAPES = "mediapipe-blendshapes-52"
-BOTH = f"{FACET}+{BLENDSHAPES}"
+BOTH = f"{FACET}+{BLENDSHAPES}"  # feature_adapters.blendshapes.FACET35_BLENDSHAPES52_NAME
 VISUAL_SPACES = (FACET, BLENDSHAPES, BOTH)
 
 
@@ -305,23 +305,9 @@ def photo_table(
 
 def visual_space(name: str = FACET):
     """The :class:`feature_adapters.spaces.FeatureSpace` of a visual space name (:data:`VISUAL_SPACES`)."""
-    from feature_adapters.blendshapes import BLENDSHAPES52
-    from feature_adapters.facet import FACET35
-    from feature_adapters.spaces import FeatureSpace
+    from feature_adapters.blendshapes import visual_space as space_of
 
-    if name == FACET:
-        return FACET35
-    if name == BLENDSHAPES:
-        return BLENDSHAPES52
-    if name == BOTH:
-        return FeatureSpace(
-            name=BOTH,
-            dim=FACET35.dim + BLENDSHAPES52.dim,
-            columns=FACET35.columns + BLENDSHAPES52.columns,
-            filled=dict(FACET35.filled),
-            description=f"Facet-35 (live MediaPipe adapter) then the 52 raw blendshapes. {BLENDSHAPES52.description}",
-        )
-    raise ValueError(f"unknown visual space '{name}', expected one of {', '.join(VISUAL_SPACES)}")
+    return space_of(name)
 
 
 def visual_rows(table: dict[str, np.ndarray], space: str = FACET) -> np.ndarray:

@@ -364,6 +364,22 @@ def _face_views(borders: Sequence[float]) -> str:
     return "each photo " + " and ".join(words)
 
 
+def _visual_space_words(space: str | None, ravdess: str | None) -> str:
+    """The visual feature space in words (RecipeSettings.visual_space, ravdess_visual)."""
+    if not space or space == "facet-35":
+        return "visual Facet-35 (AUs through livemer's adapters)"
+    rav = (
+        "RAVDESS's OpenFace rows fill them from their AU intensities the same way"
+        if (ravdess or "keep") == "keep"
+        else "RAVDESS's OpenFace rows are left out of visual training"
+    )
+    return (
+        f"visual `{space}`: Facet-35 (AUs through livemer's adapters) then MediaPipe's 52 raw blendshape scores; a "
+        "face backend without blendshapes (py-feat) fills those 52 columns from its AUs "
+        f"(`feature_adapters.blendshapes.aus_to_blendshapes`: each AU sets its own blendshapes, the others are 0); {rav}"
+    )
+
+
 def _size_words(results: dict[str, Any], size: int | None) -> str:
     if not size:
         return "? MB, fp16 weights"
@@ -421,6 +437,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "n_faces_train": sizes.get("faces_train", "?"),
         "n_faces_valid": sizes.get("faces_valid", "?"),
         "face_views": _face_views(s.get("face_borders") or [0.0]),
+        "visual_space": _visual_space_words(s.get("visual_space"), s.get("ravdess_visual")),
         "n_speech_train": sizes.get("speech_train", "?"),
         "n_speech_valid": sizes.get("speech_valid", "?"),
         "n_goemotions_train": sizes.get("goemotions_train", "?"),

@@ -64,14 +64,30 @@ class WindowSettings:
 # ----------------------------------------------------------------------------- RAVDESS
 
 
-def ravdess_visual_rows(face_aus: dict[str, np.ndarray], keys: Sequence[str]) -> np.ndarray:
-    """(N, 35) Facet-35 rows of clips ``keys`` from their OpenFace AU columns (the live OpenFace adapter)."""
-    from feature_adapters.facet import adapt_openface_rows
+def ravdess_visual_rows(face_aus: dict[str, np.ndarray], keys: Sequence[str], space: str = "facet-35") -> np.ndarray:
+    """(N, d) visual rows of clips ``keys`` from their OpenFace AU columns: Facet-35 by the live OpenFace
+    adapter; in ``facet-35+mediapipe-blendshapes-52`` the 52 blendshape columns come from the AU intensities
+    (``AUxx_r`` / 5; AU28 from its presence ``AU28_c``) by
+    :func:`feature_adapters.blendshapes.aus_to_blendshapes`, as for any backend without blendshapes."""
+    from feature_adapters.blendshapes import BLENDSHAPES52, aus_to_blendshapes, blendshape_row, visual_space
+    from feature_adapters.facet import FACET35, OPENFACE_COLUMNS, adapt_openface_rows
 
+    sp = visual_space(space)
     missing = [k for k in keys if k not in face_aus]
     if missing:
         raise KeyError(f"no face action units for clip(s) {', '.join(missing[:3])} in the RAVDESS face file")
-    return adapt_openface_rows(np.stack([face_aus[k] for k in keys]))
+    raw = np.stack([face_aus[k] for k in keys]) if keys else np.zeros((0, len(OPENFACE_COLUMNS)))
+    parts = [adapt_openface_rows(raw)] if sp.name != BLENDSHAPES52.name else []
+    if sp.name != FACET35.name:
+        col = {c: j for j, c in enumerate(OPENFACE_COLUMNS)}
+
+        def aus(r):
+            d = {c[:-2]: r[j] for c, j in col.items() if c.endswith("_r")}
+            d["AU28"] = 5.0 * r[col["AU28_c"]]
+            return d
+
+        parts.append(np.stack([blendshape_row(aus_to_blendshapes(aus(r), 5.0)) for r in raw]).reshape(len(raw), -1))
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def clip_windows(
@@ -107,6 +123,8 @@ def clip_windows(
     ]
     times = [min(dur, max(0.0, float(f) * dur)) for f in ends]
     d_t, d_a, d_v = DIMS
+    if facet_row is not None:
+        d_v = int(np.size(facet_row))
     return windows_at(
         words,
         (frames.times, a_feats, a_valid) if len(frames) else None,
@@ -150,6 +168,7 @@ def build_ravdess(
     include_calm: bool,
     settings: WindowSettings = WindowSettings(),
     name: str = "ravdess",
+    visual_space: str = "facet-35",
 ) -> EmotionDataset:
     """One window per (clip, end). Labels: the RAVDESS names, plus a ``calm`` column when ``include_calm``.
 
@@ -160,7 +179,7 @@ def build_ravdess(
         raise ValueError(f"{len(clips)} clips but {len(audio)} audio analyses")
     names = ravdess_names() + (["calm"] if include_calm else [])
     keep = [i for i, c in enumerate(clips) if include_calm or c.emotion not in corpora.HELD_OUT]
-    rows = ravdess_visual_rows(face_aus, [clips[i].face_key for i in keep])
+    rows = ravdess_visual_rows(face_aus, [clips[i].face_key for i in keep], visual_space)
     wins, labels, ids = [], [], []
     for r, i in enumerate(keep):
         c = clips[i]
@@ -394,6 +413,7 @@ def load_ravdess(
     asr_threads: int | None = None,
     progress=None,
     name: str = "ravdess",
+    visual_space: str = "facet-35",
 ) -> EmotionDataset:
     """RAVDESS windows of ``actors`` (features from the cache, extracted on a miss); see :func:`build_ravdess`."""
     from .recipe_extract import extract_clips
@@ -410,7 +430,17 @@ def load_ravdess(
         raise ValueError(f"no RAVDESS clips for actors {sorted(keep)}")
     audio = extract_clips([c.path for c in clips], cache=cache, asr_threads=asr_threads, progress=progress)
     face = corpora.ravdess_face_aus(p["ravdess_face"])
-    return build_ravdess(clips, audio, face, provider, ends, include_calm=include_calm, settings=settings, name=name)
+    return build_ravdess(
+        clips,
+        audio,
+        face,
+        provider,
+        ends,
+        include_calm=include_calm,
+        settings=settings,
+        name=name,
+        visual_space=visual_space,
+    )
 
 
 def load_data(
@@ -427,12 +457,14 @@ def load_data(
     cache=None,
     asr_threads: int | None = None,
     progress=None,
+    visual_space: str = "facet-35",
 ) -> RecipeData:
     """All six datasets of the recipe from ``shared`` (``../shared``), features from the cache.
 
     ``train_actors`` (default: every actor not in ``valid_actors``) and
     ``text_limit`` (first N samples of each text split) and ``*_clips_per_class``
-    (:func:`select_clips`) shrink the data for quick runs.
+    (:func:`select_clips`) shrink the data for quick runs. ``visual_space`` names the RAVDESS clips'
+    visual rows (:func:`ravdess_visual_rows`).
     """
     p = shared_paths(shared)
     valid_set = {int(a) for a in valid_actors}
@@ -453,6 +485,7 @@ def load_data(
         asr_threads=asr_threads,
         progress=progress,
         name="ravdess-train",
+        visual_space=visual_space,
     )
     rav_va = load_ravdess(
         shared,
@@ -466,6 +499,7 @@ def load_data(
         asr_threads=asr_threads,
         progress=progress,
         name="ravdess-valid",
+        visual_space=visual_space,
     )
 
     n = settings.n_steps

@@ -10,7 +10,8 @@ produce (features cached by :mod:`recipes.feature_cache`):
   recogniser (fitted encoder window, as ``livemer file``), COVAREP-74 from the
   acoustic extractor, Facet-35 from the clip's OpenFace AUs (an extra visual
   source). *Calm* is never trained: it is a zero-shot check.
-* Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35, visual only;
+* Face photos (:mod:`recipes.faces`): MediaPipe -> AUs -> Facet-35 (with ``visual_space``
+  ``facet-35+mediapipe-blendshapes-52``, then the 52 raw blendshapes), visual only;
   20 % of the photos of every (source, emotion) held out. Each training photo is
   seen as it is and inside a 25 % grey border (``face_borders``: tight crops
   leave the detector no margin); held-out photos are scored as they are.
@@ -100,12 +101,20 @@ class RecipeSettings:
     speech_limit: int | None = None  # first N clips per (corpus, speaker, emotion) (quick runs)
     faces_limit: int | None = None  # first N photos per (source, emotion) (quick runs)
     hidden_acoustic: int = 96
-    hidden_visual: int = 48
+    hidden_visual: int = 48  # 64 helped only the 87-column space (recipe_probes.py visual --dev)
     visual_input_layer: int = 0  # width of a Linear + ReLU in front of the visual bi-LSTM (0: the paper's encoder)
     acoustic_input_layer: int = 0  # the same for the acoustic bi-LSTM
     # per-window acoustic standardisation before the global stats (model.normalize): "" none, MODE or
     # MODE:COLUMNS with MODE mean / meanstd and COLUMNS one of ACOUSTIC_WINDOW_COLUMNS (default: every column)
     acoustic_norm: str = ""
+    #: the visual feature space (feature_adapters.blendshapes.visual_spaces): "facet-35" (the paper's, SDK) or
+    #: "facet-35+mediapipe-blendshapes-52" (Facet-35 then the 52 raw MediaPipe blendshapes; the checkpoint names it)
+    visual_space: str = "facet-35"  # the 87-column space: +2.5 on held-out photos, -1 to -2.4 across photo sources
+    #: RAVDESS's OpenFace rows as a visual training source: "keep" (in the 87-column space their blendshape
+    #: columns come from the AUs, feature_adapters.blendshapes.aus_to_blendshapes), "zeros" (their 52 blendshape
+    #: columns are 0, train and validation) or "drop" (visual masked in RAVDESS training; its validation rows are
+    #: kept for the card's RAVDESS figures)
+    ravdess_visual: str = "zeros"  # v2.2 ("keep" cost 0.3-0.8 on dev photos, mostly disgust)
     face_borders: tuple[float, ...] = (
         0.0,
         0.25,
@@ -337,7 +346,10 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         text_limit=s.text_limit,
         train_clips_per_class=s.train_clips_per_class,
         valid_clips_per_class=s.valid_clips_per_class,
+        visual_space=s.visual_space,
     )
+    if s.ravdess_visual not in ("keep", "zeros", "drop"):
+        raise ValueError(f"ravdess_visual must be 'keep', 'zeros' or 'drop', got '{s.ravdess_visual}'")
     reports: list = []
     speech = load_speech(shared, settings=s.window, limit=s.speech_limit, workers=workers, report=reports)
     # every training view of the photos (s.face_borders); the first view is the one validated on
@@ -348,6 +360,7 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
             limit=s.faces_limit,
             workers=workers,
             border=b,
+            space=s.visual_space,
             report=reports,
             name=f"faces (border {100 * b:g} %)" if b else "faces",
         )
@@ -368,21 +381,45 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         faces_train = concat(
             [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
         )
+    d_v = faces.visual.shape[2]
+    rav_tr, rav_va = base.ravdess_train, base.ravdess_valid
+    if s.ravdess_visual == "zeros":
+        rav_tr, rav_va = zero_blendshapes(rav_tr), zero_blendshapes(rav_va)
+    if s.ravdess_visual == "drop":
+        rav_tr = only_modalities(rav_tr, "ta")
     return RecipeData(
-        ravdess_train=base.ravdess_train,
-        ravdess_valid=base.ravdess_valid,
-        speech=speech,
-        speech_train=speech.subset(sp_tr, "speech-train"),
-        speech_valid=speech.subset(sp_va, "speech-valid"),
+        ravdess_train=rav_tr,
+        ravdess_valid=rav_va,
+        speech=with_visual_dim(speech, d_v),
+        speech_train=with_visual_dim(speech.subset(sp_tr, "speech-train"), d_v),
+        speech_valid=with_visual_dim(speech.subset(sp_va, "speech-valid"), d_v),
         faces=faces,
         faces_train=faces_train,
         faces_valid=faces.subset(fa_va, "faces-valid"),
-        goemotions_train=base.goemotions_train,
-        goemotions_dev=base.goemotions_dev,
-        meld_train=base.meld_train,
-        meld_dev=base.meld_dev,
+        goemotions_train=with_visual_dim(base.goemotions_train, d_v),
+        goemotions_dev=with_visual_dim(base.goemotions_dev, d_v),
+        meld_train=with_visual_dim(base.meld_train, d_v),
+        meld_dev=with_visual_dim(base.meld_dev, d_v),
         reports=reports,
     )
+
+
+def with_visual_dim(ds, dim: int):
+    """``ds`` with zero visual features of ``dim`` columns when it has no visual modality at all (voice and
+    text corpora, built in Facet-35's 35), so every source of a richer visual space stacks; others unchanged."""
+    v = np.asarray(ds.visual)
+    if v.shape[2] == dim or ds.modality_mask[:, 2].any():
+        return ds
+    return replace(ds, visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), v.shape[:2] + (int(dim),)))
+
+
+def zero_blendshapes(ds):
+    """``ds`` (87-column visual space) with its 52 blendshape columns 0 (RAVDESS's OpenFace rows have none)."""
+    v = np.array(ds.visual, np.float32)
+    if v.shape[2] <= 35:
+        return ds
+    v[:, :, 35:] = 0.0
+    return replace(ds, visual=v)
 
 
 def only_modalities(ds, mods: str):
@@ -441,11 +478,12 @@ def emotion_vectors(names: Sequence[str], provider) -> tuple[np.ndarray, dict[st
     return provider.vectors([words[n] for n in names]).astype(np.float32), words
 
 
-def feature_spaces(provider) -> dict:
+def feature_spaces(provider, visual: str = "facet-35") -> dict:
+    """The spaces a checkpoint records: the provider's text space, COVAREP-74 and the named visual space."""
+    from feature_adapters.blendshapes import visual_space
     from feature_adapters.covarep import COVAREP74
-    from feature_adapters.facet import FACET35
 
-    return {"text": provider.space(), "acoustic": COVAREP74, "visual": FACET35}
+    return {"text": provider.space(), "acoustic": COVAREP74, "visual": visual_space(visual)}
 
 
 # ----------------------------------------------------------------------------- training
@@ -461,6 +499,7 @@ class RunResult:
     anchors: dict[str, list[str]]
     history: Any
     seconds: float
+    visual_space: str = "facet-35"  # the name the checkpoint records (RecipeSettings.visual_space)
 
 
 def main_train_sets(data: RecipeData) -> dict[str, Any]:
@@ -656,7 +695,9 @@ def train_embedding_model(
             metric,
             rule_axes(provider) if cfg.affect_axes() else None,
         )
-    return RunResult(net, normalization, names, vectors, words, anchors, hist, hist.seconds)
+    return RunResult(
+        net, normalization, names, vectors, words, anchors, hist, hist.seconds, _visual_space_of(settings, sets)
+    )
 
 
 def zero_shot_rule(settings: RecipeSettings, anchors: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -708,11 +749,24 @@ def apply_zero_shot_rule(ck, settings: RecipeSettings, provider):
 
 
 def _visual_dim(sets: Mapping[str, Any]) -> int:
-    """The visual feature dimension of the training sets (Facet-35 unless a richer space was loaded)."""
+    """The visual feature dimension of the training sets: of those with a visual modality, else of the (empty,
+    padded: :func:`with_visual_dim`) visual arrays of all of them (Facet-35's 35 when there are none)."""
     dims = {int(np.shape(ds.visual)[2]) for ds in sets.values() if ds.modality_mask[:, 2].any()}
+    if not dims:
+        dims = {int(np.shape(ds.visual)[2]) for ds in sets.values()}
     if len(dims) > 1:
         raise ValueError(f"training sets disagree on the visual dimension: {sorted(dims)}")
     return dims.pop() if dims else 35
+
+
+def _visual_space_of(settings: RecipeSettings, sets: Mapping[str, Any]) -> str:
+    """The settings' visual space, checked against the dimension the training sets have."""
+    from feature_adapters.blendshapes import visual_space
+
+    d = _visual_dim(sets)
+    if visual_space(settings.visual_space).dim != d:
+        raise ValueError(f"visual space '{settings.visual_space}' is not the training sets' {d} columns")
+    return settings.visual_space
 
 
 def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
@@ -722,7 +776,7 @@ def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
     prov.setdefault("zero_shot_anchors", run.anchors)
     return Checkpoint.from_model(
         run.net,
-        feature_spaces(provider),
+        feature_spaces(provider, run.visual_space),
         run.normalization,
         run.names,
         run.vectors,
@@ -857,9 +911,14 @@ def train_baseline(
     normalization = fit_normalization_over(train_sets, {"acoustic": settings.acoustic_norm})
     sources = mixture_sources(train_sets, names, settings, normalization)
     torch.manual_seed(seed)
+    d_t, d_a = (int(np.shape(getattr(next(iter(train_sets.values())), m))[2]) for m in ("text", "acoustic"))
     net = EarlyFusionLSTM(
         EFLSTMConfig(
-            hidden=settings.ef_hidden, num_layers=settings.num_layers, dropout=settings.dropout, num_labels=len(names)
+            input_dims=(d_t, d_a, _visual_dim(train_sets)),
+            hidden=settings.ef_hidden,
+            num_layers=settings.num_layers,
+            dropout=settings.dropout,
+            num_labels=len(names),
         )
     )
     sched = MixSchedule(
@@ -1316,10 +1375,13 @@ def evaluate_shipped(ckpt: str | Path, shared: str | Path, settings: RecipeSetti
     from feature_adapters.embeddings import get_provider
     from model.checkpoint import Checkpoint
 
-    settings = settings or RecipeSettings()
+    ck = Checkpoint.load(ckpt)
+    settings = replace(  # the data in the visual space the checkpoint names (v2.1: Facet-35)
+        settings or RecipeSettings(), visual_space=ck.feature_spaces["visual"].name
+    )
     rec = Recipe(Path(shared), settings, default_work_dir(), log_fn=lambda m: print(m, file=sys.stderr))
     data = rec.load()
-    return evaluate_default(Checkpoint.load(ckpt), data, rec.provider or get_provider())
+    return evaluate_default(ck, data, rec.provider or get_provider())
 
 
 def format_figures_line(h: dict[str, float]) -> str:

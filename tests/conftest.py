@@ -56,8 +56,9 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 SIX = ["anger", "disgust", "fear", "happy", "sad", "surprise"]
 
 
-def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None):
-    """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors."""
+def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None, visual: str = "facet-35"):
+    """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors; ``visual`` names its visual
+    space (:func:`feature_adapters.blendshapes.visual_spaces`)."""
     import torch
 
     from feature_adapters.embeddings import get_provider
@@ -69,8 +70,11 @@ def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | Non
 
     torch.manual_seed(seed)
     prov = get_provider()
+    from feature_adapters.blendshapes import visual_space
+
+    vis = visual_space(visual)
     cfg = ModelConfig(
-        input_dims={"text": 50, "acoustic": 74, "visual": 35},
+        input_dims={"text": 50, "acoustic": 74, "visual": vis.dim},
         hidden={"text": 50, "acoustic": 32, "visual": 16},
         emb_dim=50,
     )
@@ -82,12 +86,7 @@ def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | Non
         spaces["acoustic"] = COVAREP74
     except Exception:
         spaces["acoustic"] = FeatureSpace("covarep-74", 74)
-    try:
-        from feature_adapters.facet import FACET35
-
-        spaces["visual"] = FACET35
-    except Exception:
-        spaces["visual"] = FeatureSpace("facet-35", 35)
+    spaces["visual"] = vis
     norm = {m: NormStats.identity(cfg.input_dims[m]) for m in cfg.input_dims}
     ck = Checkpoint.from_model(
         net,

@@ -35,13 +35,19 @@ def shipped():
     return Checkpoint.load(SHIPPED)
 
 
+def _visual(shipped) -> str:
+    """The visual space the shipped checkpoint names (Facet-35 for v2.1; the face stage produces either)."""
+    return shipped.feature_spaces["visual"].name
+
+
 def test_shipped_checkpoint_fits_the_running_extractors(shipped):
+    from feature_adapters.blendshapes import visual_space
     from feature_adapters.covarep import COVAREP74
     from feature_adapters.embeddings import get_provider
-    from feature_adapters.facet import FACET35
 
     prov = get_provider()
-    shipped.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": FACET35})
+    shipped.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": visual_space(_visual(shipped))})
+    assert shipped.config.input_dims["visual"] == visual_space(_visual(shipped)).dim
     assert shipped.embedding_space == prov.name
     assert shipped.display_emotions == list(corpora.PAPER_SIX)
     forms = shipped.provenance["emotion_word_forms"]
@@ -83,7 +89,7 @@ def test_shipped_checkpoint_composes_an_added_word_from_its_trained_emotions(shi
         assert np.allclose(learned.T @ w, embs[m][1], atol=1e-2)
 
 
-def _held_out_faces(shared, per_class: int):
+def _held_out_faces(shared, per_class: int, space: str = "facet-35"):
     from recipes.faces import OK, build_faces, photo_table, read_photos, source_emotions
     from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_photos
@@ -99,10 +105,10 @@ def _held_out_faces(shared, per_class: int):
             count[k] = count.get(k, 0) + 1
     table, _ = photo_table(pick, cache=FeatureCache())
     ok = np.flatnonzero(table["status"] == OK)
-    return build_faces([pick[i] for i in ok], {k: v[ok] for k, v in table.items()}, source_labels=labels)
+    return build_faces([pick[i] for i in ok], {k: v[ok] for k, v in table.items()}, source_labels=labels, space=space)
 
 
-def _held_out_voices(shared):
+def _held_out_voices(shared, space: str = "facet-35"):
     from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_speakers
     from recipes.recipe_extract import acoustic_extractor, extract_clip
@@ -118,7 +124,10 @@ def _held_out_voices(shared):
             pick.append(c)
     cache, ax = FeatureCache(), acoustic_extractor()
     windows = speech_windows(pick, [extract_clip(c.path, cache, ax) for c in pick])
-    return build_speech(pick, windows, corpus_labels=labels)
+    from feature_adapters.blendshapes import visual_space
+    from recipes.recipe_default import with_visual_dim
+
+    return with_visual_dim(build_speech(pick, windows, corpus_labels=labels), visual_space(space).dim)
 
 
 @pytest.mark.slow
@@ -128,7 +137,15 @@ def test_shipped_checkpoint_scores_the_validation_actors(shipped, shared_dir):
     from recipes.recipe_data import load_ravdess
 
     prov = get_provider()
-    ds = load_ravdess(shared_dir, prov, (17, 18, 19, 20), (1.0,), include_calm=True, clips_per_class=1)
+    ds = load_ravdess(
+        shared_dir,
+        prov,
+        (17, 18, 19, 20),
+        (1.0,),
+        include_calm=True,
+        clips_per_class=1,
+        visual_space=_visual(shipped),
+    )
     assert len(ds) == 32
     tables = evaluate_subsets(shipped, ds, tuple(FLOOR_RAVDESS), emotions=list(SEVEN), provider=prov)
     for subset, floor in FLOOR_RAVDESS.items():
@@ -143,7 +160,7 @@ def test_shipped_checkpoint_scores_held_out_photos_through_the_live_face_path(sh
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint
 
-    ds = _held_out_faces(shared_dir, per_class=8)
+    ds = _held_out_faces(shared_dir, per_class=8, space=_visual(shipped))
     assert len(ds) >= 60
     t = evaluate_checkpoint(shipped, ds, "v", [e for e in SEVEN if e in ds.emotions], provider=get_provider())
     assert t.average().auc >= FLOOR_FACES, f"faces: mean AUC {t.average().auc:.3f} below {FLOOR_FACES}"
@@ -154,7 +171,44 @@ def test_shipped_checkpoint_scores_held_out_speakers(shipped, shared_dir):
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint
 
-    ds = _held_out_voices(shared_dir)
+    ds = _held_out_voices(shared_dir, _visual(shipped))
     assert set(ds.group("corpus").tolist()) == {"nemo", "ased", "urdu", "spanish"}
     t = evaluate_checkpoint(shipped, ds, "a", [e for e in SEVEN if e in ds.emotions], provider=get_provider())
     assert t.average().auc >= FLOOR_VOICES, f"voices: mean AUC {t.average().auc:.3f} below {FLOOR_VOICES}"
+
+
+def test_shipped_checkpoint_gets_the_visual_columns_it_names_from_the_face_stage(shipped):
+    """v2.1 names Facet-35 (35 columns), v2.2 Facet-35 + 52 blendshapes (87): the engine's face stage follows."""
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES
+    from feature_adapters.face import FaceResult
+    from feature_adapters.face_mediapipe import blendshapes_to_aus
+    from livemer.engine import Engine, EngineConfig
+    from livemer.session import Session, SessionOptions
+    from livemer.stages import FaceOptions
+
+    shapes = {n: 0.0 for n in BLENDSHAPE_NAMES} | {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9}
+
+    class Landmarker:
+        name = "mediapipe"
+
+        def process(self, frame, ts):
+            return FaceResult(
+                True,
+                box=(0.0, 0.0, 9.0, 9.0),
+                head_pose=(0.0, 0.0, 0.0),
+                aus=blendshapes_to_aus(shapes),
+                blendshapes=dict(shapes),
+                n_faces=1,
+            )
+
+    eng = Engine(EngineConfig(checkpoint=SHIPPED, smoothing_tau=0.0, modalities="v"))
+    ses = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng, {"face": Landmarker()})
+    ses.load(wait=("face",))
+    ses.start()
+    for k in range(10):
+        obs = ses.push_frame(k / 5, np.zeros((16, 16, 3), np.uint8))
+    assert ses.face.space == _visual(shipped) and obs.row.shape == (shipped.config.input_dims["visual"],)
+    res = ses.result(2.0)
+    assert res.modalities_used == ("visual",)
+    assert res.probabilities[list(eng.emotions).index("happy")] == max(res.probabilities)  # a broad smile
+    ses.close()

@@ -137,3 +137,21 @@ def test_real_sources_read_split_and_load(shared_dir, tmp_path):
     assert ds.label_mask[~emil].all()
     tr, te = holdout(ds, "photo", 0.3, seed=0, within="source", by_label=True)
     assert_disjoint(ds, "photo", tr, te)
+
+
+def test_photo_rows_in_the_blendshape_space_equal_the_face_stage_of_a_live_frame(tmp_path, pyfeat_photos):
+    """The recipe's 87-column rows (recipes.faces, cached analyses) == the face stage's rows of the same photo."""
+    from feature_adapters.face import make_face_backend
+    from livemer.stages import FaceOptions, FaceStage
+
+    shared = _tiny_shared(tmp_path, pyfeat_photos)
+    both = faces.load_faces(shared, sources=["muxspace"], cache=FeatureCache(tmp_path / "cache"), space=faces.BOTH)
+    stage = FaceStage(FaceOptions(rate_hz=0.0), space=faces.BOTH).load(make_face_backend("mediapipe", still=True))
+    try:
+        for i, kind in enumerate(("happy", "surprise")):
+            stage.reset()
+            obs = stage.push(0.0, cv2.imread(str(pyfeat_photos[kind])), force=True)
+            assert obs.valid and obs.row.shape == (87,)
+            np.testing.assert_allclose(both.visual[i, -1], obs.row, atol=1e-5)
+    finally:
+        stage.close()

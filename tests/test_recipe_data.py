@@ -157,3 +157,26 @@ def test_build_ravdess_calm_only_in_validation():
     assert va.labels[0, :-1].sum() == 0  # a calm clip is a negative of every trained name
     with pytest.raises(KeyError, match="face action units"):
         build_ravdess(clips, audio, {}, p, (1.0,), include_calm=True)
+
+
+def test_ravdess_openface_rows_in_the_blendshape_space_fill_the_52_columns_from_their_aus():
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME, aus_to_blendshapes, blendshape_row
+    from feature_adapters.facet import OPENFACE_COLUMNS
+    from recipes.recipe_data import ravdess_visual_rows
+
+    p = FakeProvider()
+    clips = [_clip(1, "angry"), _clip(1, "happy")]
+    face = {c.face_key: np.linspace(0, 1, 35).astype(np.float32) * (k + 1) for k, c in enumerate(clips)}
+    r35 = build_ravdess(clips, [_audio(), _audio()], face, p, (1.0,), include_calm=False)
+    r87 = build_ravdess(
+        clips, [_audio(), _audio()], face, p, (1.0,), include_calm=False, visual_space=FACET35_BLENDSHAPES52_NAME
+    )
+    assert r35.visual.shape[2] == 35 and r87.visual.shape[2] == 87
+    np.testing.assert_array_equal(r87.visual[..., :35], r35.visual)
+    np.testing.assert_array_equal(r87.step_masks["visual"], r35.step_masks["visual"])
+    raw = face[clips[1].face_key]
+    aus = {c[:-2]: raw[j] for j, c in enumerate(OPENFACE_COLUMNS) if c.endswith("_r")}
+    aus["AU28"] = 5.0 * raw[OPENFACE_COLUMNS.index("AU28_c")]
+    rows = ravdess_visual_rows(face, [clips[1].face_key], FACET35_BLENDSHAPES52_NAME)
+    np.testing.assert_allclose(rows[0, 35:], blendshape_row(aus_to_blendshapes(aus, 5.0)), atol=1e-6)
+    np.testing.assert_allclose(r87.visual[1, -1, 35:], rows[0, 35:], atol=1e-6)

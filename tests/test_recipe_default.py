@@ -155,15 +155,17 @@ def quick_run(shared_dir, tmp_path_factory):
 
 @pytest.mark.slow
 def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
+    from feature_adapters.blendshapes import visual_space
     from feature_adapters.covarep import COVAREP74
     from feature_adapters.embeddings import get_provider
-    from feature_adapters.facet import FACET35
     from model.checkpoint import Checkpoint
 
     out, res = quick_run
     ck = Checkpoint.load(out / "quick.ckpt")
     prov = get_provider()
-    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": FACET35})
+    space = visual_space(RecipeSettings.quick().visual_space)  # the space the face stage then produces
+    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": space})
+    assert ck.config.input_dims["visual"] == space.dim
     assert ck.display_emotions == list(corpora.PAPER_SIX)
     assert "calm" not in ck.emotion_words and not set(ck.emotion_words) & set(corpora.CALM_SYNONYMS)
     assert set(SEEN) | {"love", "gratitude"} <= set(ck.emotion_words)
@@ -290,3 +292,49 @@ def test_apply_zero_shot_rule_rescores_a_kept_model_without_touching_its_weights
     assert not np.allclose(got["text"][1], E[1], atol=1e-2)  # calm's text row is composed from the anchors
     comp = composition_of(back, prov, "calm")
     assert set(comp) == {"acoustic", "visual", "text"} and abs(sum(comp["acoustic"].values()) - 1) < 1e-2
+
+
+def test_voice_and_text_sets_take_the_visual_width_of_a_richer_space():
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from recipes.recipe_default import feature_spaces, with_visual_dim
+
+    text = _ds([[1, 0], [0, 1]], ["a", "b"], mods=(True, False, False))
+    wide = with_visual_dim(text, 87)
+    assert wide.visual.shape == (2, 2, 87) and not np.asarray(wide.visual).any()
+    assert np.array_equal(wide.text, text.text) and np.array_equal(wide.modality_mask, text.modality_mask)
+    faces = _ds([[1, 0]], ["a", "b"], mods=(False, False, True))
+    assert with_visual_dim(faces, 87) is faces  # a set with visual rows keeps them (its space is its own)
+
+    class Provider:
+        def space(self):
+            from feature_adapters.spaces import FeatureSpace
+
+            return FeatureSpace("glove-test", 3)
+
+    assert feature_spaces(Provider())["visual"].name == "facet-35"
+    assert feature_spaces(Provider(), FACET35_BLENDSHAPES52_NAME)["visual"].dim == 87
+    assert RecipeSettings().visual_space in ("facet-35", FACET35_BLENDSHAPES52_NAME)
+
+
+@pytest.mark.slow
+def test_quick_recipe_in_the_blendshape_space_names_it_and_runs_live(shared_dir, tmp_path):
+    """The quick recipe's checkpoint in facet-35+mediapipe-blendshapes-52: recorded, and the engine's face stage
+    produces its 87 columns (RAVDESS's OpenFace rows filled from their AUs)."""
+    from dataclasses import replace
+
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from livemer.engine import Engine, EngineConfig
+    from livemer.session import Session, SessionOptions
+    from livemer.stages import FaceOptions
+    from model.checkpoint import Checkpoint
+
+    s = replace(RecipeSettings.quick(), visual_space=FACET35_BLENDSHAPES52_NAME, replay_per_emotion=0)
+    run_recipe(
+        shared_dir, tmp_path / "bs.ckpt", None, s, work=tmp_path / "work", stages=("main",), log_fn=lambda m: None
+    )
+    ck = Checkpoint.load(tmp_path / "bs.ckpt")
+    assert ck.feature_spaces["visual"].name == FACET35_BLENDSHAPES52_NAME and ck.config.input_dims["visual"] == 87
+    assert ck.provenance["settings"]["visual_space"] == FACET35_BLENDSHAPES52_NAME
+    eng = Engine(EngineConfig(checkpoint=tmp_path / "bs.ckpt", smoothing_tau=0.0, modalities="v"))
+    ses = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng)
+    assert ses.face.space == FACET35_BLENDSHAPES52_NAME

@@ -184,3 +184,51 @@ def test_live_and_file_drivers_give_the_same_windows_and_probabilities(shared_di
         assert np.allclose(p.probabilities, r.probabilities[i], atol=1e-5, equal_nan=True), f"row {i} at {t:.2f} s"
     # presence follows the same rules: at the end both see the face
     assert s.face_present() == bool(r.face_present[-1])
+
+
+def test_a_checkpoint_naming_the_blendshape_space_gets_87_columns_from_the_face_stage(tmp_path, engine):
+    from feature_adapters.blendshapes import BLENDSHAPE_NAMES, FACET35_BLENDSHAPES52_NAME
+    from tests.conftest import make_checkpoint
+
+    path = tmp_path / "bs.ckpt"
+    make_checkpoint(path, visual=FACET35_BLENDSHAPES52_NAME)
+    eng = Engine(EngineConfig(checkpoint=path, smoothing_tau=0.0, modalities="v"))
+    assert eng.visual_space == FACET35_BLENDSHAPES52_NAME and eng.dims[2] == 87
+    assert engine.visual_space == "facet-35" and engine.dims[2] == 35  # SDK-style Facet-35 checkpoints unchanged
+
+    class Smiling(BrightFace):
+        def process(self, frame, ts):
+            r = super().process(frame, ts)
+            if r.face_found:
+                r.blendshapes = {n: 0.0 for n in BLENDSHAPE_NAMES} | {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}
+            return r
+
+    for e, d in ((eng, 87), (engine, 35)):
+        s = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), e, components={"face": Smiling()})
+        s.load(wait=("face",))
+        s.start()
+        bright = np.full((24, 32, 3), 220, np.uint8)
+        obs = [s.push_frame(k / 5, bright) for k in range(10)]
+        assert s.face.space == e.visual_space and all(o.row.shape == (d,) and o.valid for o in obs)
+        res = s.result(2.0)
+        assert res is not None and res.modalities_used == ("visual",) and np.isfinite(res.probabilities).all()
+        s.close()
+
+
+def test_a_backend_without_blendshapes_under_the_87_column_space_is_noted_once(tmp_path):
+    from feature_adapters.blendshapes import FACET35_BLENDSHAPES52_NAME
+    from tests.conftest import make_checkpoint
+
+    class PyFeat(BrightFace):
+        name = "pyfeat"
+
+    path = tmp_path / "bs.ckpt"
+    make_checkpoint(path, visual=FACET35_BLENDSHAPES52_NAME)
+    eng = Engine(EngineConfig(checkpoint=path, smoothing_tau=0.0, modalities="v"))
+    s = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng, components={"face": PyFeat()})
+    s.load(wait=("face",))
+    s.start()
+    obs = s.push_frame(0.0, np.full((24, 32, 3), 220, np.uint8))
+    assert obs.valid and obs.row.shape == (87,) and np.isfinite(obs.row).all()
+    assert sum("gives no blendshapes" in n for n in s.notices) == 1
+    s.close()

@@ -253,3 +253,56 @@ def test_voice_stage_has_the_silero_speech_gate_by_default():
     assert VoiceOptions.gated(False).gate is None and VoiceOptions.gated(True).gate is not None
     off = VoiceStage(VoiceOptions.gated(False)).load()
     assert off.analyse(tone).voiced.any() and off.no_voice_reason() is None
+
+
+def test_face_stage_gives_the_rows_of_its_visual_space():
+    from feature_adapters.blendshapes import (
+        BLENDSHAPE_NAMES,
+        FACET35_BLENDSHAPES52_NAME,
+        aus_to_blendshapes,
+        blendshape_row,
+    )
+    from feature_adapters.face import FaceResult
+    from feature_adapters.face_mediapipe import blendshapes_to_aus
+    from feature_adapters.facet import FacetAdapter
+
+    shapes = {n: 0.0 for n in BLENDSHAPE_NAMES} | {"browDownLeft": 0.6, "browDownRight": 0.4, "jawOpen": 0.3}
+
+    class Landmarker:  # a stub MediaPipe result: blendshapes and the AUs derived from them
+        name = "mediapipe"
+
+        def process(self, frame, ts):
+            return FaceResult(
+                True,
+                box=(0.0, 0.0, 8.0, 8.0),
+                head_pose=(2.0, 1.0, 0.0),
+                aus=blendshapes_to_aus(shapes),
+                blendshapes=dict(shapes),
+                n_faces=1,
+            )
+
+    class PyFeat:  # py-feat: AU probabilities, no blendshapes
+        name = "pyfeat"
+
+        def process(self, frame, ts):
+            return FaceResult(True, box=(0.0, 0.0, 8.0, 8.0), head_pose=(0.0, 0.0, 0.0), aus={"AU04": 0.7}, n_faces=1)
+
+    img = np.zeros((16, 16, 3), np.uint8)
+    sdk = FaceStage(FaceOptions(rate_hz=0.0)).load(Landmarker())  # the default: Facet-35, as SDK checkpoints take
+    obs = sdk.push(0.0, img)
+    assert obs.row.shape == (35,) and obs.valid and sdk.dim == 35
+    st = FaceStage(FaceOptions(rate_hz=0.0), space=FACET35_BLENDSHAPES52_NAME).load(Landmarker())
+    obs = st.push(0.0, img)
+    assert obs.valid and obs.row.shape == (87,) and st.dim == 87
+    np.testing.assert_array_equal(obs.row[:35], sdk.push(0.1, img).row)
+    np.testing.assert_array_equal(obs.row[35:], blendshape_row(shapes))
+    assert not st.row(FaceResult(face_found=False))[0].any() and st.row(None)[0].shape == (87,)
+    pf = FaceStage(FaceOptions(rate_hz=0.0), space=FACET35_BLENDSHAPES52_NAME).load(PyFeat())
+    obs = pf.push(0.0, img)
+    assert obs.valid and obs.row.shape == (87,)
+    np.testing.assert_array_equal(obs.row[:35], FacetAdapter("pyfeat").adapt({"AU04": 0.7}, (0.0, 0.0, 0.0)))
+    np.testing.assert_array_equal(obs.row[35:], blendshape_row(aus_to_blendshapes({"AU04": 0.7})))
+    assert "no blendshapes" in pf.adapter.notice
+    assert st.adapter.notice is None and sdk.adapter.notice is None
+    sdk.use_space(FACET35_BLENDSHAPES52_NAME)  # a session switching checkpoints: a new adapter, same backend
+    assert sdk.push(0.2, img).row.shape == (87,)
