@@ -531,7 +531,9 @@ class SpeechStage:
         from feature_adapters.asr import StreamingTranscriber
 
         seconds = self.options.max_buffer_s + self.options.interval_s
-        everything = self.recogniser.with_options(vad_threshold=0.0)
+        # the VAD passes it all; 16 tokens at most (0.01 a second): the decoder's cost stays small, the
+        # encoder still runs at full length (on the CLI this warm-up may overlap the stream's first seconds)
+        everything = self.recogniser.with_options(vad_threshold=0.0, max_tokens_per_s=0.01)
         tr = StreamingTranscriber(everything, trim_s=seconds + 1.0, max_buffer_s=seconds + 1.0)
         try:
             tr.push(voiced_tone(seconds), seconds)
