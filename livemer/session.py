@@ -49,6 +49,7 @@ from .stages import (
     face_presence,
     voice_presence,
     voiced_tone,
+    warm_asr,
     word_inputs,
 )
 
@@ -173,8 +174,9 @@ class Session:
     def _warm(self, name: str) -> None:
         """Run representative input through stage ``name`` (first-use costs paid and working memory allocated
         before the stream starts): the voice stage a voiced tone, the face stage the camera's first picture
-        (:meth:`FaceStage.warmup`), the recogniser a decode at its longest buffer; :meth:`start` then resets
-        the stage, so the stream gives what a cold session gives."""
+        (:meth:`FaceStage.warmup`), the recogniser a decode at its longest buffer (only its lazy sessions when
+        it finished loading after the stream started); :meth:`start` then resets the stage, so the stream
+        gives what a cold session gives."""
         st = self.stage(name)
         if name == "voice":
             st.warmup()
@@ -183,6 +185,8 @@ class Session:
         elif name == "face":  # on the camera's first picture, then black frames: the tracker lets go
             frame = self.warm_frame() if self.warm_frame is not None else None
             self.warm_face = st.warmup(frame)
+        elif self.aligner is not None:  # loaded after the stream started (the CLI waits for the face stage
+            warm_asr(st.recogniser)  # only): the lazy sessions, not a long decode competing with the stream
         else:
             st.warmup()
 
