@@ -9,12 +9,15 @@ Live: ``LiveDriver`` with a video file looped as the camera and its own audio lo
 (headless, the overlay rendered off screen, JSON lines to a file) for ``--minutes``. Every stage is loaded
 and warmed up before the stream starts; RSS (and glibc's heap in use / free, anonymous / file-backed RSS)
 every 10 s, printed each minute; the growth over the whole run from that warmed-up start (the figure the
-< 5 % goal is measured on), after the first minute, the linear slope in MB/hour, and RSS once the stream
-has stopped (before and after one ``malloc_trim``).
+< 5 % goal is measured on), after the first minute, the median over the first minute against the last
+(samples catch the stages' working buffers in flight at both ends), the linear slope in MB/hour, and RSS
+once the stream has stopped (before and after one ``malloc_trim``). ``--no-warmup`` starts the stream
+without the session's warm-up, for comparison.
 
     python benchmarks/bench_soak.py --clips 500                          # file mode only
     python benchmarks/bench_soak.py --clips 0 --minutes 30               # live only
     python benchmarks/bench_soak.py --clips 0 --minutes 4 --heap default # live, glibc's default heap
+    python benchmarks/bench_soak.py --clips 0 --minutes 4 --no-warmup    # live, stream started cold
     python benchmarks/bench_soak.py --tracemalloc ...                    # + where Python memory grew
 """
 
@@ -176,7 +179,7 @@ def type_counts() -> dict[str, int]:
     return Counter(type(o).__name__ for o in gc.get_objects())
 
 
-def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: str) -> None:
+def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: str, warmup: bool = True) -> None:
     from livemer.engine import Engine, EngineConfig
     from livemer.live import LiveDriver, LiveOptions
     from livemer.sinks import JsonlSink
@@ -196,13 +199,16 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
         offscreen=lambda img: frames.__setitem__(0, frames[0] + 1),
         tune_heap=heap == "tuned",
         heap_trim_s=30.0 if heap == "tuned" else None,
+        warmup=warmup,
     )
     rss0 = rss_mb()
     live = LiveDriver(opts)
     live.open_inputs()
     live.jsonl = JsonlSink(tmp / "soak.jsonl")
+    t_load = time.monotonic()
     live.load(EngineConfig(checkpoint=ckpt, threads=1), Engine)
-    live.prepare(wait_all=True)  # every stage loaded and warmed up (its warm-up runs in load)
+    live.prepare(wait_all=True)  # every stage loaded and warmed up (its warm-up runs in load), the overlay drawn
+    t_load = time.monotonic() - t_load
     rss_loaded = rss_mb()
     start = (0.0, rss_loaded, *malloc_mb(), rss_mb("RssAnon"), rss_mb("RssFile"))
     samples: list[tuple] = []  # (stream s, RSS MB, malloc in use MB, malloc free MB, RssAnon MB, RssFile MB)
@@ -248,7 +254,8 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
         f"  {st.results} results ({st.results / wall:.1f}/s), {frames[0]} frames rendered "
         f"({frames[0] / wall:.1f} fps), {st.words} words, errors: {st.errors or 'none'}"
     )
-    print(f"  RSS before loading {rss0:.0f} MB; loaded and warmed up (stream start) {rss_loaded:.0f} MB")
+    warm = "loaded and warmed up" if warmup else "loaded, no warm-up"
+    print(f"  RSS before loading {rss0:.0f} MB; {warm} (stream start, {t_load:.1f} s) {rss_loaded:.0f} MB")
     print(f"  RSS at the end {rss_end:.0f} MB; after one malloc_trim there {rss_trimmed:.0f} MB (free heap pages)")
     if not samples:
         return
@@ -265,6 +272,12 @@ def live_soak(minutes: float, tmp: Path, ckpt: str | None, trace: bool, heap: st
     )
     after = rss[np.searchsorted(times, 60.0) if times[-1] >= 60.0 else 0]
     print(f"  RSS growth after the first minute: {after:.0f} -> {end:.0f} MB ({100 * (end / after - 1):+.1f} %)")
+    first, last = times <= min(60.0, times[-1] / 2), times >= times[-1] - min(60.0, times[-1] / 2)
+    print(
+        f"  median RSS over the first minute {np.median(rss[first]):.0f} MB, over the last {np.median(rss[last]):.0f} MB "
+        f"({100 * (np.median(rss[last]) / np.median(rss[first]) - 1):+.1f} %: the running stages' working memory "
+        "in flight left out of both ends)"
+    )
     tail = times >= min(60.0, times[-1] / 2)
     if tail.sum() >= 3:
         slope = np.polyfit(times[tail] / 3600.0, rss[tail], 1)[0]
@@ -302,6 +315,9 @@ def main() -> None:
         default="tuned",
         help="live: the C heap as `livemer run` sets it (tuned) or glibc's defaults",
     )
+    ap.add_argument(
+        "--no-warmup", action="store_true", help="live: start the stream without the session's warm-up (a comparison)"
+    )
     ap.add_argument("--checkpoint", help="checkpoint (default: the embedded one)")
     ap.add_argument("--tracemalloc", action="store_true", help="show where Python memory grew (both modes)")
     args = ap.parse_args()
@@ -314,7 +330,7 @@ def main() -> None:
         if args.clips > 0:
             file_soak(args.clips, args.source, args.video, args.tracemalloc, tmp, args.checkpoint)
         if args.minutes > 0:
-            live_soak(args.minutes, tmp, args.checkpoint, args.tracemalloc, args.heap)
+            live_soak(args.minutes, tmp, args.checkpoint, args.tracemalloc, args.heap, not args.no_warmup)
     sys.stdout.flush()
     os._exit(0)  # as `livemer` exits: native threads (MediaPipe, CTranslate2) abort in interpreter teardown
 

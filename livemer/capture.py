@@ -231,6 +231,9 @@ class CameraSource(Source):
         self.loop = loop
         self.fps = 0.0
         self.size: tuple[int, int] | None = None
+        # the frame read when the source opened (a device: the latest read before the stream starts); the
+        # session warms its face stage and the overlay on it before the stream (see :meth:`preview`)
+        self._preview: np.ndarray | None = None
         if is_device_index(self.spec):
             self.index: int | None = int(self.spec)
             self.path: Path | None = None
@@ -279,6 +282,7 @@ class CameraSource(Source):
                 self.error = CaptureError(f"{self.description}: no frame could be read")
                 self.opened.set()
                 return
+            self._preview = img.copy()
             self.opened.set()
             if self.is_file:
                 if self._wait_go():
@@ -289,6 +293,7 @@ class CameraSource(Source):
                     if not ok or img is None:
                         self.error = CaptureError(f"{self.description}: the camera stopped delivering frames")
                         return
+                    self._preview = img
                 if not self.stop_event.is_set():
                     self._read_device(cap, img)
         except Exception as exc:  # noqa: BLE001
@@ -296,6 +301,14 @@ class CameraSource(Source):
         finally:
             cap.release()
             self._end()
+
+    def preview(self, timeout: float = 5.0) -> np.ndarray | None:
+        """A copy of the frame the camera shows before the stream starts (a file: its first frame), waiting
+        up to ``timeout`` s for the source to open; None when it failed or has not opened."""
+        if not self.opened.wait(timeout) or self.error is not None:
+            return None
+        img = self._preview
+        return None if img is None else img.copy()
 
     def _read_device(self, cap, img) -> None:
         i = 0

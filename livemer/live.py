@@ -96,6 +96,9 @@ class LiveOptions:
     # the C heap (livemer.live_memory): pin glibc's mmap threshold, and return free pages every heap_trim_s
     tune_heap: bool = True
     heap_trim_s: float | None = 30.0
+    # before the stream: every stage runs representative input as it loads (SessionOptions.warmup) and the
+    # overlay is drawn once off screen, so their working memory exists when the stream starts
+    warmup: bool = True
 
     def session_options(self, config: EngineConfig) -> SessionOptions:
         """The stage options of a live session (the recogniser's live preset with these settings)."""
@@ -119,7 +122,7 @@ class LiveOptions:
             speech=speech,
             stages=stages,
             voice=VoiceOptions.gated(config.speech_gate),
-            warmup=True,
+            warmup=self.warmup,
         )
 
 
@@ -248,6 +251,8 @@ class LiveDriver:
             if self.camera is None and self.mic is None and (self.opt.camera or self.opt.mic):
                 raise LivemerError("live driver: open the inputs before loading")
             self.session = Session(self.opt.session_options(config), self.engine)
+            if self.camera is not None:  # the face stage warms up on the camera's first picture
+                self.session.warm_frame = self.camera.preview
         return self.session
 
     def attach(self, engine: Engine) -> None:
@@ -278,6 +283,8 @@ class LiveDriver:
         s = self._session(self.engine.config)
         s.attach(self.engine)
         s.load(wait=tuple(s.options.stages) if wait_all else ("face",), stop=self.stop_event)
+        if self.opt.warmup:
+            self.view.warmup()  # the overlay drawn once off screen (its first-use memory before the stream)
 
     def _start(self, name: str, target: Callable[[], None]) -> None:
         done = threading.Event()

@@ -36,6 +36,7 @@ class LiveView:
         self.message: str | None = None
         self._message_until = 0.0
         self.render_rate = Rate()
+        self._warmed = False
 
     def stop(self) -> None:
         self.driver.stop()
@@ -76,11 +77,32 @@ class LiveView:
             st.user_added = eng.user_added
         return st
 
+    def warmup(self) -> None:
+        """Draw the overlay once off screen before the stream (nothing is shown, recorded or handed on), with
+        every part it draws live (the warm-up's face box and AUs, all bars, a caption), so drawing's
+        first-use memory exists before the stream. Once; nothing to do when nothing is rendered."""
+        d = self.driver
+        if self._warmed or not self._needs_render() or d.session is None or d.engine is None:
+            return
+        self._warmed = True
+        cam = d.camera
+        img = cam.preview(0.0) if cam is not None else None
+        if img is None:
+            size = cam.size if cam is not None and cam.size else d.opt.canvas_size
+            img = blank_canvas(*size)
+        obs = d.session.warm_face
+        st = self.overlay_state()
+        if obs is not None:
+            st.face_box, st.aus, st.face_present = obs.result.box, dict(obs.result.aus), True
+        st.probabilities = np.linspace(0.9, 0.1, len(st.emotions))
+        st.transcript = "warming up the overlay " * 4
+        render(img, st)
+
     def _needs_render(self) -> bool:
         opt = self.driver.opt
         if opt.render is not None:
             return opt.render
-        return (not opt.headless) or self.driver.recorder is not None or opt.offscreen is not None
+        return (not opt.headless) or bool(opt.record) or self.driver.recorder is not None or opt.offscreen is not None
 
     def run(self, on_key: Callable[[int], None] | None = None) -> None:
         d, opt = self.driver, self.driver.opt

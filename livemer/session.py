@@ -28,6 +28,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,8 @@ from .stages import (
     VoiceStage,
     face_presence,
     voice_presence,
+    voiced_tone,
+    warm_asr,
     word_inputs,
 )
 
@@ -121,6 +124,9 @@ class Session:
         self.voice = VoiceStage(opt.voice)
         self.speech = SpeechStage(opt.speech)
         self._given = dict(components or {})
+        #: the face stage's warm-up picture (a driver sets it: the camera's first frame); None: a grey frame
+        self.warm_frame: Callable[[], np.ndarray | None] | None = None
+        self.warm_face: FaceObservation | None = None  # the warm-up's last face (the live view warms on it)
         self.notices: list[str] = []
         self.item_errors: dict[str, int] = {}
         self.counts = SessionCounts()
@@ -168,18 +174,23 @@ class Session:
             self.notice(f"{what} unavailable ({first_line(exc)}); the {mod} modality is absent")
 
     def _warm(self, name: str) -> None:
-        """Run representative input through stage ``name`` once (first-use costs and buffers settle before the
-        stream starts); :meth:`start` then resets the stage."""
+        """Run representative input through stage ``name`` (first-use costs paid and working memory allocated
+        before the stream starts): the voice stage a voiced tone, the face stage the camera's first picture
+        (:meth:`FaceStage.warmup`), the recogniser a decode at its longest buffer (only its lazy sessions when
+        it finished loading after the stream started); :meth:`start` then resets the stage, so the stream
+        gives what a cold session gives."""
         st = self.stage(name)
         if name == "voice":
             st.warmup()
-            sr = st.options.sr
-            t = np.arange(int(1.5 * sr)) / sr  # a voiced, vowel-like tone: 140 Hz with harmonics, rising and falling
-            wave = sum(np.sin(2 * np.pi * 140.0 * k * t) / k for k in range(1, 6)) * np.sin(np.pi * t / t[-1])
-            st.push(0.0, (0.1 * wave).astype(np.float32))
+            st.push(0.0, voiced_tone(1.5, st.options.sr))
             st.flush()
-        else:  # the face stage builds its graphs on load: frames pushed now would carry MediaPipe's tracking
-            st.warmup()  # state into the stream (file mode's tracker starts fresh; the parity test compares them)
+        elif name == "face":  # on the camera's first picture, then black frames: the tracker lets go
+            frame = self.warm_frame() if self.warm_frame is not None else None
+            self.warm_face = st.warmup(frame)
+        elif self.aligner is not None:  # loaded after the stream started (the CLI waits for the face stage
+            warm_asr(st.recogniser)  # only): the lazy sessions, not a long decode competing with the stream
+        else:
+            st.warmup()
 
     def preload(self) -> None:
         """Start loading the stages in background threads (none of them needs the model)."""

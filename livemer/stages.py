@@ -237,6 +237,7 @@ class FaceStage:
         self._ts_base = 0.0  # ms added to frame times so a reused tracker always sees time move on
         self._ts_last = 0.0
         self._seen = False  # the tracker has seen a stream (MediaPipe's results depend on the timestamps)
+        self._factory = None  # makes the backend (None: it was handed in)
         self.tracker = None  # a FaceTracker when several faces are analysed (stable ids)
         if int(self.options.max_faces) > 1:
             from feature_adapters.face_tracker import FaceTracker
@@ -251,7 +252,9 @@ class FaceStage:
                 from feature_adapters.face import make_face_backend
 
                 n = int(self.options.max_faces)
-                backend = make_face_backend(self.options.backend, **({"num_faces": n} if n > 1 else {}))
+                kw = {"num_faces": n} if n > 1 else {}
+                self._factory = lambda: make_face_backend(self.options.backend, **kw)
+                backend = self._factory()
             self.backend = backend
         if self.adapter is None or self.adapter.space.name != self.space:
             from feature_adapters.blendshapes import VisualAdapter
@@ -270,8 +273,35 @@ class FaceStage:
     def loaded(self) -> bool:
         return self.backend is not None
 
-    def warmup(self) -> None:
-        """Nothing to do: MediaPipe builds its graph on load."""
+    def warmup(self, frame: np.ndarray | None = None, frames: int = 3) -> FaceObservation | None:
+        """Analyse ``frame`` (the camera's first picture; None: a grey frame, which warms the detector only)
+        ``frames`` times on the loaded backend, so the working memory of detection, landmarks, blendshapes and
+        the Facet adapter exists before the stream, then replace that backend by a fresh one: MediaPipe's
+        VIDEO mode carries tracking and smoothing state from frame to frame (even across black frames and a
+        time gap), so only a fresh landmarker gives the stream what file mode's gives (the live/file parity
+        test runs a warmed live session). The warmed one is closed first: the fresh one reuses the memory
+        the allocator kept. A backend handed in (``load(backend)``) is not replaced, nor warmed. Returns the
+        last observation with a face (the live view draws its warm-up overlay on it)."""
+        if self._factory is None or self.backend is None:
+            return None
+        if frame is None:
+            frame = np.full((360, 640, 3), 128, np.uint8)
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        seen = None
+        for k in range(frames):
+            obs = self.push(k / 15.0, frame, force=True)
+            if obs.found:
+                seen = obs
+        warmed, self.backend = self.backend, None
+        try:
+            warmed.close()
+        except Exception as exc:  # noqa: BLE001 - closing is best effort
+            log.debug("closing the warmed face backend failed: %s", exc)
+        self.backend = self._factory()
+        self._last_t, self._ts_base, self._ts_last, self._seen = -math.inf, 0.0, 0.0, False
+        if self.tracker is not None:
+            self.tracker.reset()
+        return seen
 
     def due(self, t: float) -> bool:
         return self.options.due(t, self._last_t)
@@ -447,6 +477,13 @@ class VoiceStage:
         self.gate = None
 
 
+def voiced_tone(seconds: float, sr: int = SR) -> np.ndarray:
+    """A voiced, vowel-like warm-up sound: 140 Hz with harmonics, rising and falling (float32, level 0.1)."""
+    t = np.arange(int(round(seconds * sr))) / sr
+    wave = sum(np.sin(2 * np.pi * 140.0 * k * t) / k for k in range(1, 6)) * np.sin(np.pi * t / max(t[-1], 1e-9))
+    return (0.1 * wave).astype(np.float32)
+
+
 def warm_asr(asr) -> None:
     """Run the recogniser once on a short noise burst (VAD and decoder sessions initialise lazily,
     which would otherwise stall the first live decode for seconds)."""
@@ -497,7 +534,26 @@ class SpeechStage:
         return self.recogniser is not None
 
     def warmup(self) -> None:
+        """The recogniser's lazy sessions (:func:`warm_asr`), then one streaming decode at the longest buffer
+        the stream decodes (``max_buffer_s`` plus one interval of a voiced tone, its VAD threshold at 0 so
+        the VAD passes it all and the encoder runs at its longest input), so the working memory of the VAD,
+        the feature extractor, the encoder and the decoder for it exists before the stream; the stage's
+        transcriber is then reset (the warm-up's words are dropped)."""
         warm_asr(self.recogniser)
+        from feature_adapters.asr import StreamingTranscriber
+
+        seconds = self.options.max_buffer_s + self.options.interval_s
+        # the VAD passes it all; 16 tokens at most (0.01 a second): the decoder's cost stays small, the
+        # encoder still runs at full length (on the CLI this warm-up may overlap the stream's first seconds)
+        everything = self.recogniser.with_options(vad_threshold=0.0, max_tokens_per_s=0.01)
+        tr = StreamingTranscriber(everything, trim_s=seconds + 1.0, max_buffer_s=seconds + 1.0)
+        try:
+            tr.push(voiced_tone(seconds), seconds)
+            tr.process()
+            tr.flush()
+        except Exception as exc:  # noqa: BLE001 - warming up is best effort
+            log.debug("ASR buffer warm-up failed: %s", exc)
+        self.reset()
 
     def utterance_ended(self, last_analysed: float, last_voiced: float) -> bool:
         """The voice analysis saw voiced audio after the last committed utterance end, then at least
@@ -578,4 +634,5 @@ __all__ = [
     "voice_presence",
     "face_presence",
     "warm_asr",
+    "voiced_tone",
 ]

@@ -219,3 +219,18 @@ def test_mic_file_loops_with_contiguous_stream_times(short_wav):
         assert b.t_start == pytest.approx(a.t_end)  # time runs on across the loop, no gap, no overlap
     per_pass = int(np.ceil(0.5 * SR / BLOCK))
     assert np.array_equal(blocks[0].samples, blocks[per_pass].samples)  # the file started again
+
+
+def test_camera_preview_is_the_first_picture_before_the_stream(small_video):
+    """The session warms its face stage on ``preview()``: the file's first frame, a copy, before begin()."""
+    clock = Clock()
+    src = CameraSource(str(small_video), clock)
+    q = src.subscribe(100)
+    src.start()
+    img = src.preview()
+    assert img is not None and img.shape == (48, 64, 3)
+    img[:] = 255
+    assert src.preview().max() < 255  # a copy each time
+    assert q.empty()  # nothing delivered before begin()
+    src.stop()
+    src.join(2.0)

@@ -188,3 +188,28 @@ def test_a_failing_face_backend_skips_frames_without_ending_the_run(engine, medi
     assert sum("cannot read this frame" in n for n in live.notices) == 1  # reported once
     assert all("visual" not in r["modalities_used"] for r in rows)
     assert any("acoustic" in r["modalities_used"] for r in rows)
+
+
+def test_the_overlay_is_drawn_once_off_screen_before_the_stream(engine, media, monkeypatch):
+    """prepare() draws the overlay once on the camera's first picture (its first-use memory before the
+    stream) without showing, recording or handing it on; LiveOptions(warmup=False) leaves it and the stages'
+    warm-ups out."""
+    import livemer.live_view as live_view
+    from livemer.session import Session
+
+    drawn = []
+    monkeypatch.setattr(Session, "_load_one", lambda self, name: None)  # no models: only the overlay
+    monkeypatch.setattr(live_view, "render", lambda img, st: drawn.append((img.shape, len(st.emotions))))
+    handed = []
+    for warm in (True, False):
+        live = LiveDriver(
+            LiveOptions(camera=str(media["video"]), mic=None, headless=True, offscreen=handed.append, warmup=warm),
+            engine,
+        )
+        live.open_inputs()
+        live.prepare()
+        assert live.session.options.warmup is warm
+        live.stop()
+        live.join(1.0)
+    assert drawn == [((120, 160, 3), len(engine.emotions))] and handed == []
+    assert live.stats.rendered == 0

@@ -102,6 +102,22 @@ def test_warmup_runs_each_stage_as_it_loads_and_the_stream_starts_fresh(engine, 
     np.testing.assert_array_equal(warm, cold)
 
 
+def test_a_recogniser_loaded_after_the_stream_started_skips_the_long_decode(engine, monkeypatch):
+    """The CLI starts the stream once the face stage is ready; a recogniser that loads later only starts its
+    lazy sessions (a decode at its longest buffer would compete with the running stream for the CPU)."""
+    import livemer.session as session_mod
+    import livemer.stages as stages
+
+    long, light = [], []
+    monkeypatch.setattr(stages.SpeechStage, "warmup", lambda self: long.append(self))
+    monkeypatch.setattr(session_mod, "warm_asr", lambda asr: light.append(asr))
+    s = Session(SessionOptions(stages=("speech",), warmup=True), engine, components={"asr": StubRecogniser()})
+    s.start()  # the stream runs before the stage has loaded
+    s.load(wait=("speech",))
+    assert s.notices == [] and long == [] and len(light) == 1
+    s.close()
+
+
 def test_a_stage_that_cannot_load_masks_its_modality_with_one_notice(engine, monkeypatch):
     import livemer.stages as stages
 

@@ -306,3 +306,68 @@ def test_face_stage_gives_the_rows_of_its_visual_space():
     assert st.adapter.notice is None and sdk.adapter.notice is None
     sdk.use_space(FACET35_BLENDSHAPES52_NAME)  # a session switching checkpoints: a new adapter, same backend
     assert sdk.push(0.2, img).row.shape == (87,)
+
+
+def test_face_warmup_analyses_the_first_picture_then_the_stream_gets_a_fresh_backend(monkeypatch):
+    """The warm-up runs the camera's picture through the loaded backend (downscaled as the stream's are),
+    closes it, and the stream starts on a fresh backend at time 0 (MediaPipe's tracking state stays behind)."""
+    import feature_adapters.face as face
+    import livemer.stages as stages
+    from feature_adapters.face import FaceResult
+
+    class Backend:
+        name = "mediapipe"
+        notice = None
+
+        def __init__(self):
+            self.sizes, self.ts, self.closed = [], [], False
+
+        def process(self, frame, ts):
+            self.sizes.append(frame.shape[:2])
+            self.ts.append(ts)
+            return FaceResult(True, box=(10.0, 20.0, 110.0, 220.0), head_pose=(0.0, 0.0, 0.0), aus={"AU12": 0.5})
+
+        def close(self):
+            self.closed = True
+
+    made: list[Backend] = []
+    monkeypatch.setattr(stages, "import_heavy", lambda kind: None)
+    monkeypatch.setattr(face, "make_face_backend", lambda kind, **kw: made.append(Backend()) or made[-1])
+    st = FaceStage(FaceOptions(rate_hz=15.0, max_width=640)).load()
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    obs = st.warmup(frame, frames=3)
+    warmed, fresh = made
+    assert warmed.closed and len(warmed.ts) == 3 and warmed.sizes[0] == (360, 640)
+    assert st.backend is fresh and not fresh.closed and fresh.ts == []
+    assert obs.found and obs.result.box == (20.0, 40.0, 220.0, 440.0)  # in the picture's pixels (for the overlay)
+    st.push(0.0, frame)
+    assert fresh.ts == [0.0]  # the stream's first frame at time 0 of a fresh tracker
+    given = Backend()  # a backend handed in is neither warmed nor replaced
+    other = FaceStage().load(given)
+    assert other.warmup(frame) is None and other.backend is given and given.ts == [] and not given.closed
+
+
+def test_speech_warmup_decodes_the_longest_buffer_then_starts_fresh():
+    """The recogniser's warm-up decodes a buffer as long as the stream's longest (max_buffer_s + one
+    interval) with its VAD passing everything; the stage's transcriber is new afterwards."""
+    from feature_adapters.asr import Transcript
+
+    class Recogniser:
+        def __init__(self, options=None, log=None):
+            self.options = dict(options or {})
+            self.log = [] if log is None else log
+
+        def with_options(self, **changes):
+            return Recogniser({**self.options, **changes}, self.log)
+
+        def transcribe(self, audio, initial_prompt=None):
+            self.log.append((audio.size / 16000, self.options.get("vad_threshold")))
+            return Transcript([], audio.size / 16000)
+
+    st = SpeechStage(SpeechOptions.live(max_buffer_s=12.0, interval_s=0.6)).load(Recogniser())
+    before = st.transcriber
+    st.warmup()
+    seconds = [s for s, _ in st.recogniser.log]
+    assert seconds[0] == pytest.approx(1.0)  # the VAD's and decoder's lazy start
+    assert (pytest.approx(12.6), 0.0) in st.recogniser.log  # the longest buffer, VAD threshold 0
+    assert st.transcriber is not before and st.committed_words == [] and st.audio_end == 0.0
