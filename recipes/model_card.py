@@ -188,7 +188,7 @@ def _zero_shot_rule(s: dict[str, Any]) -> str:
         else ""
     )
     text = (
-        " The text row of a new word is composed the same way from the text-trained emotions."
+        "; the text row of a new word is composed the same way from the text-trained emotions"
         if s.get("zsl_text")
         else ""
     )
@@ -198,7 +198,7 @@ def _zero_shot_rule(s: dict[str, Any]) -> str:
         "beforehand (`model.zeroshot.AFFECT_POLES`, no evaluated emotion word among the poles; rule v2, chosen on "
         f"development data by `benchmarks/zeroshot_probe.py`, never on held-out sets"
         + ("" if s.get("zsl_beta") else "; the metric M below is kept in the checkpoint but weighs 0 in this rule")
-        + f").{text}"
+        + f"{text})"
     )
 
 
