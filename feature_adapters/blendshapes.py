@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .face_mediapipe import BLENDSHAPE_TO_AU
 from .spaces import FeatureSpace
 
 BLENDSHAPE_NAMES: tuple[str, ...] = (
@@ -104,27 +105,12 @@ def blendshape_row(blendshapes: Mapping[str, float]) -> np.ndarray:
 #: took the max of, AU17 and AU28, both get it too). ``mouthClose`` is ``max(0, AU26 - AU25)`` (AU25 is
 #: ``jawOpen - mouthClose``). Every other blendshape (``_neutral``, gaze, ``jaw*`` sideways/forward,
 #: ``cheekPuff``, ``mouthLeft/Right``, and ``cheekSquint*`` / ``noseSneer*``, which MediaPipe leaves at 0 too)
-#: is 0. AU06 and AU23 set nothing of their own (AU06 is a proxy of eyeSquint x mouthSmile; AU23 shares
-#: mouthPress with AU24, which sets it).
+#: is 0. AU06, AU09, AU23, AU25 and AU43 set nothing of their own (AU06 is a proxy of eyeSquint x mouthSmile; AU09
+#: reads noseSneer, which MediaPipe leaves at 0; AU23 shares mouthPress with AU24, which sets it; AU25 is the
+#: mouthClose rule above; AU43 is AU45's stand-in), so the table is MediaPipe's own without them.
+_NO_OWN_BLENDSHAPE = frozenset({"AU06", "AU09", "AU23", "AU25", "AU43"})
 AU_TO_BLENDSHAPES: dict[str, tuple[str, ...]] = {
-    "AU01": ("browInnerUp",),
-    "AU02": ("browOuterUpLeft", "browOuterUpRight"),
-    "AU04": ("browDownLeft", "browDownRight"),
-    "AU05": ("eyeWideLeft", "eyeWideRight"),
-    "AU07": ("eyeSquintLeft", "eyeSquintRight"),
-    "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
-    "AU12": ("mouthSmileLeft", "mouthSmileRight"),
-    "AU14": ("mouthDimpleLeft", "mouthDimpleRight"),
-    "AU15": ("mouthFrownLeft", "mouthFrownRight"),
-    "AU16": ("mouthLowerDownLeft", "mouthLowerDownRight"),
-    "AU17": ("mouthShrugLower", "mouthShrugUpper"),
-    "AU18": ("mouthPucker",),
-    "AU20": ("mouthStretchLeft", "mouthStretchRight"),
-    "AU22": ("mouthFunnel",),
-    "AU24": ("mouthPressLeft", "mouthPressRight"),
-    "AU26": ("jawOpen",),
-    "AU28": ("mouthRollLower", "mouthRollUpper"),
-    "AU45": ("eyeBlinkLeft", "eyeBlinkRight"),
+    au: names for au, names in BLENDSHAPE_TO_AU.items() if au not in _NO_OWN_BLENDSHAPE
 }
 #: AUs read in place of a missing one (py-feat has AU43 but no AU45; AU23 stands for a missing AU24).
 _AU_STAND_INS = {"AU45": ("AU43",), "AU24": ("AU23",)}
