@@ -56,6 +56,28 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 SIX = ["anger", "disgust", "fear", "happy", "sad", "surprise"]
 
 
+class MediaPipeStub:
+    """A stub MediaPipe face backend: every frame gives one face with these blendshapes and the AUs derived from them."""
+
+    name = "mediapipe"
+
+    def __init__(self, shapes: dict, box=(0.0, 0.0, 8.0, 8.0), head_pose=(0.0, 0.0, 0.0)) -> None:
+        self.shapes, self.box, self.head_pose = dict(shapes), box, head_pose
+
+    def process(self, frame, ts):
+        from feature_adapters.face import FaceResult
+        from feature_adapters.face_mediapipe import blendshapes_to_aus
+
+        return FaceResult(
+            True,
+            box=self.box,
+            head_pose=self.head_pose,
+            aus=blendshapes_to_aus(self.shapes),
+            blendshapes=dict(self.shapes),
+            n_faces=1,
+        )
+
+
 def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None, visual: str = "facet-35"):
     """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors; ``visual`` names its visual
     space (:func:`feature_adapters.blendshapes.visual_spaces`)."""

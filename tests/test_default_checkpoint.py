@@ -180,29 +180,20 @@ def test_shipped_checkpoint_scores_held_out_speakers(shipped, shared_dir):
 def test_shipped_checkpoint_gets_the_visual_columns_it_names_from_the_face_stage(shipped):
     """v2.1 names Facet-35 (35 columns), v2.2 Facet-35 + 52 blendshapes (87): the engine's face stage follows."""
     from feature_adapters.blendshapes import BLENDSHAPE_NAMES
-    from feature_adapters.face import FaceResult
-    from feature_adapters.face_mediapipe import blendshapes_to_aus
     from livemer.engine import Engine, EngineConfig
     from livemer.session import Session, SessionOptions
     from livemer.stages import FaceOptions
 
+    from conftest import MediaPipeStub
+
     shapes = {n: 0.0 for n in BLENDSHAPE_NAMES} | {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9}
 
-    class Landmarker:
-        name = "mediapipe"
-
-        def process(self, frame, ts):
-            return FaceResult(
-                True,
-                box=(0.0, 0.0, 9.0, 9.0),
-                head_pose=(0.0, 0.0, 0.0),
-                aus=blendshapes_to_aus(shapes),
-                blendshapes=dict(shapes),
-                n_faces=1,
-            )
-
     eng = Engine(EngineConfig(checkpoint=SHIPPED, smoothing_tau=0.0, modalities="v"))
-    ses = Session(SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)), eng, {"face": Landmarker()})
+    ses = Session(
+        SessionOptions(face=FaceOptions(rate_hz=0.0), stages=("face",)),
+        eng,
+        {"face": MediaPipeStub(shapes, box=(0.0, 0.0, 9.0, 9.0))},
+    )
     ses.load(wait=("face",))
     ses.start()
     for k in range(10):

@@ -263,23 +263,14 @@ def test_face_stage_gives_the_rows_of_its_visual_space():
         blendshape_row,
     )
     from feature_adapters.face import FaceResult
-    from feature_adapters.face_mediapipe import blendshapes_to_aus
     from feature_adapters.facet import FacetAdapter
+
+    from conftest import MediaPipeStub
 
     shapes = {n: 0.0 for n in BLENDSHAPE_NAMES} | {"browDownLeft": 0.6, "browDownRight": 0.4, "jawOpen": 0.3}
 
-    class Landmarker:  # a stub MediaPipe result: blendshapes and the AUs derived from them
-        name = "mediapipe"
-
-        def process(self, frame, ts):
-            return FaceResult(
-                True,
-                box=(0.0, 0.0, 8.0, 8.0),
-                head_pose=(2.0, 1.0, 0.0),
-                aus=blendshapes_to_aus(shapes),
-                blendshapes=dict(shapes),
-                n_faces=1,
-            )
+    def landmarker():  # a stub MediaPipe result: blendshapes and the AUs derived from them
+        return MediaPipeStub(shapes, head_pose=(2.0, 1.0, 0.0))
 
     class PyFeat:  # py-feat: AU probabilities, no blendshapes
         name = "pyfeat"
@@ -288,10 +279,10 @@ def test_face_stage_gives_the_rows_of_its_visual_space():
             return FaceResult(True, box=(0.0, 0.0, 8.0, 8.0), head_pose=(0.0, 0.0, 0.0), aus={"AU04": 0.7}, n_faces=1)
 
     img = np.zeros((16, 16, 3), np.uint8)
-    sdk = FaceStage(FaceOptions(rate_hz=0.0)).load(Landmarker())  # the default: Facet-35, as SDK checkpoints take
+    sdk = FaceStage(FaceOptions(rate_hz=0.0)).load(landmarker())  # the default: Facet-35, as SDK checkpoints take
     obs = sdk.push(0.0, img)
     assert obs.row.shape == (35,) and obs.valid and sdk.dim == 35
-    st = FaceStage(FaceOptions(rate_hz=0.0), space=FACET35_BLENDSHAPES52_NAME).load(Landmarker())
+    st = FaceStage(FaceOptions(rate_hz=0.0), space=FACET35_BLENDSHAPES52_NAME).load(landmarker())
     obs = st.push(0.0, img)
     assert obs.valid and obs.row.shape == (87,) and st.dim == 87
     np.testing.assert_array_equal(obs.row[:35], sdk.push(0.1, img).row)
