@@ -203,9 +203,11 @@ def main(argv=None) -> int:
     space = ck.feature_spaces["visual"].name if "visual" in ck.feature_spaces else "facet-35"  # the checkpoint's
     rows = {c.path: recipe_data.ravdess_visual_rows(face, [c.face_key], space)[0] for c in clips if c.path in audio}
     t_feat = time.perf_counter() - t0
+    aco = ck.feature_spaces["acoustic"].name if "acoustic" in ck.feature_spaces else "covarep-74"
+    win = recipe_data.WindowSettings(acoustic_space=aco)  # the checkpoint's acoustic step space
 
     def windows(c, ends):
-        return recipe_data.clip_windows(audio[c.path], rows[c.path], ends, provider)
+        return recipe_data.clip_windows(audio[c.path], rows[c.path], ends, provider, win)
 
     def dense(c):
         dur = audio[c.path].duration

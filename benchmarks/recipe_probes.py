@@ -281,6 +281,7 @@ def acoustic(args, data, provider) -> None:
         epochs=args.epochs,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
+    ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space))
     rav = R.only_modalities(data.ravdess_train, "a")
     sp = data.speech_train  # the recipe's held-out speakers are never used here
     rest, dev = _carve(sp, 0.2, key="speaker", within="corpus")
@@ -297,7 +298,7 @@ def acoustic(args, data, provider) -> None:
         else:
             sets = {"ravdess": rav, "speech": R.where_group(sp, "corpus", [f], keep=False)}
             test = R.where_group(sp, "corpus", [f])
-        r = R.train_embedding_model(sets, provider, ps, seed=0)
+        r = R.train_embedding_model(sets, provider, ps, seed=args.seed)
         va = normalise(test, r.normalization)
         out[f] = R._avg(_scores(r.net, r.vectors, r.names, va, "acoustic"))
         print(f"  {f}: {100 * out[f]:.1f}", flush=True)
@@ -365,6 +366,12 @@ def main(argv=None) -> int:
     t.add_argument("--layers", type=int, default=None)
     t.add_argument("--dev-from-train", type=float, default=0.0, help="score a split carved from GoEmotions train")
     a = sub.add_parser("acoustic")
+    a.add_argument(
+        "--acoustic-space",
+        default="covarep-74",
+        help="acoustic step space: covarep-74 (step means) or covarep-74+dynamics-28",
+    )
+    a.add_argument("--seed", type=int, default=0, help="training seed (the dev speakers stay the same)")
     a.add_argument("--norm", default=None, help="per-window acoustic normalisation: none, mean, meanstd")
     a.add_argument("--hidden", type=int, default=None)
     a.add_argument("--input-layer", type=int, default=None)
@@ -389,7 +396,13 @@ def main(argv=None) -> int:
     data = load_recipe_data(
         args.shared,
         provider,
-        replace(RecipeSettings(), face_borders=(0.0,), visual_space=space, ravdess_visual="keep"),
+        replace(
+            RecipeSettings(),
+            face_borders=(0.0,),
+            visual_space=space,
+            ravdess_visual="keep",
+            window=replace(RecipeSettings().window, acoustic_space=getattr(args, "acoustic_space", "covarep-74")),
+        ),
     )
     if args.what == "visual" and args.variants:
         for v in args.variants.split(";"):

@@ -242,10 +242,15 @@ def _check_intervals(intervals: Any, name: str = "intervals") -> np.ndarray:
     return iv
 
 
-def _series_means(s: FrameSeries, iv: np.ndarray, tol: float, before: float) -> tuple[np.ndarray, np.ndarray]:
-    """Means of valid frames of ``s`` in each ``[start, end)`` of ``iv`` (times < ``before``)."""
+def _series_means(
+    s: FrameSeries, iv: np.ndarray, tol: float, before: float, dynamics: Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Means of valid frames of ``s`` in each ``[start, end)`` of ``iv`` (times < ``before``), then, for the
+    ``dynamics`` columns, their standard deviation and mean absolute change between consecutive valid frames
+    (0 for a step of one frame or one filled from a nearby frame)."""
     k, d = iv.shape[0], s.dim
-    means = np.zeros((k, d), dtype=np.float32)
+    dyn = np.asarray(dynamics, dtype=np.intp).reshape(-1)
+    means = np.zeros((k, d + 2 * dyn.shape[0]), dtype=np.float32)
     present = np.zeros(k, dtype=bool)
     if k == 0 or len(s) == 0:
         return means, present
@@ -278,8 +283,10 @@ def _series_means(s: FrameSeries, iv: np.ndarray, tol: float, before: float) -> 
         idx[0::2] = a[full]
         idx[1::2] = b[full]
         sums = np.add.reduceat(f64, idx, axis=0)[0::2]
-        means[full] = sums / cnt[full, None]
+        means[full, :d] = sums / cnt[full, None]
         present[full] = True
+        if dyn.shape[0]:
+            means[:, d:] = _step_dynamics(f64[:, dyn], a, b, full, sums[:, dyn] / cnt[full, None])
     empty = ~full
     if empty.any():
         ae, se, ee = a[empty], starts[empty], ends[empty]
@@ -289,9 +296,30 @@ def _series_means(s: FrameSeries, iv: np.ndarray, tol: float, before: float) -> 
         pick = np.where(d_prev <= d_next, prev, nxt)
         ok = np.minimum(d_prev, d_next) <= tol + _TIME_EPS
         rows = np.flatnonzero(empty)[ok]
-        means[rows] = f[pick[ok]]
+        means[rows, :d] = f[pick[ok]]
         present[rows] = True
     return means, present
+
+
+def _step_dynamics(x: np.ndarray, a: np.ndarray, b: np.ndarray, full: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """(k, 2 c): per interval ``[a_i, b_i)`` of the rows of ``x`` ((n + 1, c) float64, a zero row last), the
+    standard deviation and the mean |x_j - x_{j-1}| inside it; 0 where ``full`` is False or one row."""
+    k, c = a.shape[0], x.shape[1]
+    out = np.zeros((k, 2 * c), dtype=np.float64)
+    n = x.shape[0] - 1
+    idx = np.empty(2 * int(full.sum()), dtype=np.intp)
+    idx[0::2], idx[1::2] = a[full], b[full]
+    sq = np.add.reduceat(x * x, idx, axis=0)[0::2]
+    cnt = (b - a)[full, None]
+    out[full, :c] = np.sqrt(np.maximum(sq / cnt - mean * mean, 0.0))
+    many = full & (b - a > 1)
+    if many.any():
+        step = np.zeros((n + 1, c), dtype=np.float64)  # step[j] = |x_j - x_{j-1}| (j >= 1), a zero row last
+        step[1:n] = np.abs(np.diff(x[:n], axis=0))
+        jdx = np.empty(2 * int(many.sum()), dtype=np.intp)
+        jdx[0::2], jdx[1::2] = a[many] + 1, b[many]
+        out[many, c:] = np.add.reduceat(step, jdx, axis=0)[0::2] / ((b - a)[many, None] - 1)
+    return out.astype(np.float32)
 
 
 def frame_means(
@@ -400,6 +428,7 @@ def _build(
     pseudo_step: float | None,
     tolerance: float,
     max_steps: int | None,
+    acoustic_dynamics: Sequence[int] = (),
 ) -> list[Step]:
     starts, ends, widx = step_intervals(words.starts, words.ends, t_start, t_end, pseudo_step)
     if max_steps is not None:
@@ -407,7 +436,7 @@ def _build(
         starts, ends, widx = starts[first:], ends[first:], widx[first:]
     m = starts.shape[0]
     iv = np.stack([starts, ends], axis=1) if m else np.zeros((0, 2))
-    a_mean, a_ok = _series_means(acoustic, iv, tolerance, t_end)
+    a_mean, a_ok = _series_means(acoustic, iv, tolerance, t_end, acoustic_dynamics)
     v_mean, v_ok = _series_means(visual, iv, tolerance, t_end)
     is_word = widx >= 0
     texts = np.zeros((m, words.text_dim), dtype=np.float32)
@@ -447,6 +476,7 @@ def build_steps(
     acoustic_dim: int | None = None,
     visual_dim: int | None = None,
     max_steps: int | None = None,
+    acoustic_dynamics: Sequence[int] = (),
 ) -> list[Step]:
     """Word-aligned steps (plus silence pseudo-steps) from ``t_start`` to ``t_end``, in time order.
 
@@ -455,13 +485,17 @@ def build_steps(
     matching ``*_dim`` is required). ``text_dim`` is inferred from the first word
     vector when omitted. ``pseudo_step=None`` disables pseudo-steps.
     ``max_steps`` builds only the last that many steps (cheap for live windows).
+    ``acoustic_dynamics``: acoustic frame columns whose within-step standard deviation and mean absolute
+    change are appended to each step's acoustic means (a step space such as
+    :data:`feature_adapters.covarep.COVAREP74_DYNAMICS`; ``acoustic_dim`` stays the frames' width).
     """
     if not (np.isfinite(t_start) and np.isfinite(t_end)):
         raise AlignmentError(f"t_start/t_end must be finite seconds, got {t_start}..{t_end}")
     table = _Words(words, text_dim)
     a = as_series(acoustic, "acoustic", acoustic_dim)
     v = as_series(visual, "visual", visual_dim)
-    return _build(table, a, v, float(t_start), float(t_end), pseudo_step, float(tolerance), max_steps)
+    dyn = _check_dynamics(acoustic_dynamics, a.dim)
+    return _build(table, a, v, float(t_start), float(t_end), pseudo_step, float(tolerance), max_steps, dyn)
 
 
 # --------------------------------------------------------------------------- windows
@@ -542,6 +576,14 @@ def _window_from(st: dict[str, Any], lo: int, hi: int, n: int) -> Window:
     )
 
 
+def _check_dynamics(dynamics: Sequence[int], dim: int) -> tuple[int, ...]:
+    dyn = tuple(int(c) for c in dynamics)
+    bad = [c for c in dyn if not 0 <= c < dim]
+    if bad:
+        raise AlignmentError(f"acoustic dynamics column {bad[0]} is outside the frames' {dim} columns")
+    return dyn
+
+
 def _check_n(n: int) -> int:
     n = int(n)
     if n < 1:
@@ -620,6 +662,7 @@ def windows_at(
     text_dim: int | None = None,
     acoustic_dim: int | None = None,
     visual_dim: int | None = None,
+    acoustic_dynamics: Sequence[int] = (),
 ) -> list[Window]:
     """For each time ``t`` in ``times``: the window live capture would give at ``t``,
     i.e. ``make_window(build_steps(..., t_start, t, max_steps=n), n)``."""
@@ -627,10 +670,11 @@ def windows_at(
     table = _Words(words, text_dim)
     a = as_series(acoustic, "acoustic", acoustic_dim)
     v = as_series(visual, "visual", visual_dim)
-    dims = (table.text_dim, a.dim, v.dim)
+    dyn = _check_dynamics(acoustic_dynamics, a.dim)
+    dims = (table.text_dim, a.dim + 2 * len(dyn), v.dim)
     out = []
     for t in np.asarray(times, dtype=np.float64).reshape(-1):
-        steps = _build(table, a, v, float(t_start), float(t), pseudo_step, float(tolerance), n)
+        steps = _build(table, a, v, float(t_start), float(t), pseudo_step, float(tolerance), n, dyn)
         out.append(_window_from(_stack(steps, dims), 0, len(steps), n))
     return out
 
@@ -716,12 +760,16 @@ class StreamingAligner:
         tolerance: float = DEFAULT_TOLERANCE,
         keep_seconds: float = DEFAULT_KEEP_SECONDS,
         t0: float | None = None,
+        acoustic_dynamics: Sequence[int] = (),
     ) -> None:
         if pseudo_step is not None and not pseudo_step > 0:
             raise AlignmentError(f"pseudo_step must be > 0 seconds (or None), got {pseudo_step}")
         if not keep_seconds > 0:
             raise AlignmentError(f"keep_seconds must be > 0, got {keep_seconds}")
-        self.dims = (int(text_dim), int(acoustic_dim), int(visual_dim))
+        self.acoustic_dynamics = _check_dynamics(acoustic_dynamics, int(acoustic_dim))
+        self.frame_dims = (int(text_dim), int(acoustic_dim), int(visual_dim))
+        # the steps' widths: the acoustic means plus, for each dynamics column, its std and mean |change|
+        self.dims = (int(text_dim), int(acoustic_dim) + 2 * len(self.acoustic_dynamics), int(visual_dim))
         self.n = _check_n(n)
         self.pseudo_step = pseudo_step
         self.tolerance = float(tolerance)
@@ -733,7 +781,7 @@ class StreamingAligner:
     def clear(self) -> None:
         """Forget all buffered data (the explicit ``t0``, if any, is kept)."""
         with getattr(self, "_lock", threading.Lock()):
-            self._acoustic = _FrameBuffer(self.dims[1], "acoustic")
+            self._acoustic = _FrameBuffer(self.frame_dims[1], "acoustic")
             self._visual = _FrameBuffer(self.dims[2], "visual")
             self._words: list[WordInput] = []
             self._word_keys: list[tuple[float, float]] = []
@@ -842,6 +890,7 @@ class StreamingAligner:
             self.pseudo_step,
             self.tolerance,
             self.n,
+            self.acoustic_dynamics,
         )
 
     def window(self, t_now: float | None = None) -> Window:

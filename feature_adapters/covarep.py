@@ -84,6 +84,48 @@ COVAREP74 = FeatureSpace(
 )
 
 
+#: The COVAREP columns whose within-step dynamics :data:`COVAREP74_DYNAMICS` adds: pitch and the low mel-cepstrum
+#: (energy and spectral envelope). Chosen on development speakers and leave-one-corpus-out among the training
+#: speakers (benchmarks/recipe_probes.py acoustic --acoustic-space): all 28 live columns (+ H1H2, peakSlope,
+#: MCEP_13-24) gained as much on dev speakers but lost 12 points on the one corpus recorded off the air (URDU).
+DYNAMICS_SOURCES: tuple[str, ...] = ("F0",) + tuple(f"MCEP_{i}" for i in range(13))
+
+#: COVAREP-74 step means followed, for each of :data:`DYNAMICS_SOURCES`, by the standard deviation and then the
+#: mean absolute frame-to-frame change of the step's observed (voiced) frames: a named step space (102 columns)
+#: that keeps COVAREP-74 as its first 74, built from the same frames by :func:`feature_adapters.align`.
+COVAREP74_DYNAMICS = FeatureSpace(
+    name=f"covarep-74+dynamics-{2 * len(DYNAMICS_SOURCES)}",
+    dim=COVAREP74.dim + 2 * len(DYNAMICS_SOURCES),
+    columns=COVAREP_COLUMNS
+    + tuple(f"{c}_std" for c in DYNAMICS_SOURCES)
+    + tuple(f"{c}_absdelta" for c in DYNAMICS_SOURCES),
+    filled=_FILLED,
+    description=(
+        "COVAREP-74 step means (as covarep-74) + per step, for F0 and MCEP_0-12: the standard deviation and the "
+        "mean |frame-to-frame change| of the voiced 10 ms frames in the step"
+    ),
+)
+
+ACOUSTIC_SPACES: dict[str, FeatureSpace] = {s.name: s for s in (COVAREP74, COVAREP74_DYNAMICS)}
+
+
+def acoustic_space(name: str) -> FeatureSpace:
+    """The acoustic step space called ``name`` (:data:`ACOUSTIC_SPACES`); one-line error for another name."""
+    try:
+        return ACOUSTIC_SPACES[name]
+    except KeyError:
+        raise CovarepAdapterError(f"unknown acoustic space '{name}' (known: {', '.join(ACOUSTIC_SPACES)})") from None
+
+
+def step_dynamics(space: FeatureSpace | str) -> tuple[int, ...]:
+    """Frame columns (COVAREP-74 indices) whose within-step dynamics the step space adds; () for covarep-74
+    and any space this module does not define (the SDK's: plain step means)."""
+    name = space if isinstance(space, str) else space.name
+    if name != COVAREP74_DYNAMICS.name:
+        return ()
+    return tuple(COVAREP_COLUMNS.index(c) for c in DYNAMICS_SOURCES)
+
+
 class CovarepAdapterError(LivemerError, ValueError):
     """Frames that cannot be mapped to COVAREP-74 (missing native features); one-line message."""
 

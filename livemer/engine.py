@@ -261,9 +261,9 @@ class Engine:
         """The feature spaces the running adapters produce (those that are installed)."""
         spaces = {"text": self.provider.space()}
         try:
-            from feature_adapters.covarep import COVAREP74
+            from feature_adapters.covarep import ACOUSTIC_SPACES, COVAREP74
 
-            spaces["acoustic"] = COVAREP74
+            spaces["acoustic"] = ACOUSTIC_SPACES.get(self.acoustic_space, COVAREP74)  # unknown: the mismatch says so
         except ImportError:
             pass
         try:
@@ -282,10 +282,32 @@ class Engine:
         return sp.name if sp is not None else "facet-35"
 
     @property
+    def acoustic_space(self) -> str:
+        """The acoustic step space the checkpoint names: COVAREP-74 (step means) when unnamed."""
+        sp = self.checkpoint.feature_spaces.get("acoustic")
+        return sp.name if sp is not None else "covarep-74"
+
+    @property
+    def acoustic_dynamics(self) -> tuple[int, ...]:
+        """Acoustic frame columns whose within-step dynamics the checkpoint's step space appends (the aligner
+        computes them; () for COVAREP-74)."""
+        try:
+            from feature_adapters.covarep import step_dynamics
+        except ImportError:
+            return ()
+        return step_dynamics(self.acoustic_space)
+
+    @property
     def dims(self) -> tuple[int, int, int]:
-        """(d_t, d_a, d_v) the model takes."""
+        """(d_t, d_a, d_v) the model takes (its steps' widths)."""
         d = self.checkpoint.config.input_dims
         return int(d["text"]), int(d["acoustic"]), int(d["visual"])
+
+    @property
+    def frame_dims(self) -> tuple[int, int, int]:
+        """(d_t, d_a, d_v) of the frames the stages produce (d_a without the dynamics the aligner appends)."""
+        d_t, d_a, d_v = self.dims
+        return d_t, d_a - 2 * len(self.acoustic_dynamics), d_v
 
     # -- emotions ----------------------------------------------------------------
     @property
@@ -400,8 +422,16 @@ class Engine:
         """A fresh :class:`feature_adapters.align.StreamingAligner` sized for this model."""
         from feature_adapters.align import StreamingAligner
 
-        d_t, d_a, d_v = self.dims
-        return StreamingAligner(d_t, d_a, d_v, n=self.config.window_steps, pseudo_step=self.config.pseudo_step, t0=t0)
+        d_t, d_a, d_v = self.frame_dims
+        return StreamingAligner(
+            d_t,
+            d_a,
+            d_v,
+            n=self.config.window_steps,
+            pseudo_step=self.config.pseudo_step,
+            t0=t0,
+            acoustic_dynamics=self.acoustic_dynamics,
+        )
 
     def embed(self, words) -> list:
         """Timed words (``TimedWord``) -> text steps with vectors (``TextToken``), OOV flagged."""

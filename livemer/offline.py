@@ -356,7 +356,7 @@ class FileDriver:
             return words, tokens
 
         asr_job = pool.submit(transcribe) if (want_text and pool is not None) else None
-        rows = AcousticRows.empty(self.engine.dims[1])
+        rows = AcousticRows.empty(self.engine.frame_dims[1])
         try:
             if want_acoustic:
                 t1 = time.perf_counter()
@@ -368,7 +368,12 @@ class FileDriver:
         if asr_job is None:
             words, tokens = transcribe() if want_text else ([], [])
         return AudioAnalysis(
-            rows.times, rows.features.reshape(-1, self.engine.dims[1]), rows.voiced, words, tokens, audio.size / SR
+            rows.times,
+            rows.features.reshape(-1, self.engine.frame_dims[1]),
+            rows.voiced,
+            words,
+            tokens,
+            audio.size / SR,
         )
 
     def analyse(

@@ -253,7 +253,7 @@ class Session:
         eng = self._engine()
         from feature_adapters.align import StreamingAligner
 
-        d_t, d_a, d_v = eng.dims
+        d_t, d_a, d_v = eng.frame_dims
         with self._lock:
             self.aligner = StreamingAligner(
                 d_t,
@@ -263,6 +263,7 @@ class Session:
                 pseudo_step=eng.config.pseudo_step,
                 tolerance=self.options.face.tolerance(),
                 t0=t0,
+                acoustic_dynamics=eng.acoustic_dynamics,
             )
             self.smoother = Smoother(eng.config.smoothing_tau)
             self.face.dim = d_v
@@ -395,7 +396,7 @@ class Session:
         from feature_adapters.align import windows_at
 
         eng = self._engine()
-        d_t, d_a, d_v = eng.dims
+        d_t, d_a, d_v = eng.frame_dims
         return windows_at(
             word_inputs(tokens),
             acoustic,
@@ -408,6 +409,7 @@ class Session:
             text_dim=d_t,
             acoustic_dim=d_a,
             visual_dim=d_v,
+            acoustic_dynamics=eng.acoustic_dynamics,
         )
 
     def result(self, t: float, voice_on: bool = True) -> InferenceResult | None:

@@ -364,6 +364,17 @@ def _face_views(borders: Sequence[float]) -> str:
     return "each photo " + " and ".join(words)
 
 
+def _acoustic_space_words(space: str | None) -> str:
+    """The acoustic step space in words (RecipeSettings.window.acoustic_space)."""
+    if not space or space == "covarep-74":
+        return "acoustic COVAREP-74 (livemer's extractor; each step the mean of its voiced 10 ms frames)"
+    return (
+        f"acoustic `{space}`: COVAREP-74 (livemer's extractor; each step the mean of its voiced 10 ms frames) then, "
+        "for F0 and MCEP_0-12, the standard deviation and the mean absolute frame-to-frame change of those frames "
+        "(pitch, energy and spectral movement inside a step, which a mean hides; the same MFCC/pitch frames)"
+    )
+
+
 def _visual_space_words(space: str | None, ravdess: str | None) -> str:
     """The visual feature space in words (RecipeSettings.visual_space, ravdess_visual)."""
     if not space or space == "facet-35":
@@ -438,6 +449,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "n_faces_valid": sizes.get("faces_valid", "?"),
         "face_views": _face_views(s.get("face_borders") or [0.0]),
         "visual_space": _visual_space_words(s.get("visual_space"), s.get("ravdess_visual")),
+        "acoustic_space": _acoustic_space_words((s.get("window") or {}).get("acoustic_space")),
         "n_speech_train": sizes.get("speech_train", "?"),
         "n_speech_valid": sizes.get("speech_valid", "?"),
         "n_goemotions_train": sizes.get("goemotions_train", "?"),

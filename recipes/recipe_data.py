@@ -52,6 +52,23 @@ class WindowSettings:
     n_steps: int = 20
     pseudo_step: float = 0.5
     face_fps: float = 10.0
+    #: the acoustic step space (feature_adapters.covarep.ACOUSTIC_SPACES): "covarep-74" (step means, the SDK's)
+    #: or "covarep-74+dynamics-28" (+ within-step std and mean |change| of F0 and MCEP_0-12)
+    acoustic_space: str = "covarep-74"
+
+    @property
+    def acoustic_dynamics(self) -> tuple[int, ...]:
+        """The COVAREP-74 frame columns whose within-step dynamics the acoustic step space appends."""
+        from feature_adapters.covarep import acoustic_space, step_dynamics
+
+        return step_dynamics(acoustic_space(self.acoustic_space))
+
+    @property
+    def acoustic_dim(self) -> int:
+        """Width of an acoustic step in the acoustic space."""
+        from feature_adapters.covarep import acoustic_space
+
+        return acoustic_space(self.acoustic_space).dim
 
     @property
     def tolerance(self) -> float:
@@ -135,8 +152,9 @@ def clip_windows(
         pseudo_step=settings.pseudo_step,
         tolerance=settings.tolerance,
         text_dim=d_t,
-        acoustic_dim=d_a,
+        acoustic_dim=d_a,  # the frames' COVAREP-74; the step space's dynamics are appended per step
         visual_dim=d_v,
+        acoustic_dynamics=settings.acoustic_dynamics,
     )
 
 

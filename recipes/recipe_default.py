@@ -92,7 +92,9 @@ class RecipeSettings:
     valid_actors: tuple[int, ...] = (17, 18, 19, 20)
     train_actors: tuple[int, ...] | None = None  # None: all the others
     train_ends: tuple[float, ...] = (0.6, 0.8, 1.0)  # RAVDESS training windows end at these fractions of a clip
-    window: WindowSettings = WindowSettings()
+    # v2.3: acoustic steps carry the within-step dynamics of F0 and MCEP_0-12 (feature_adapters.covarep): dev
+    # speakers 75.3 / 74.2 -> 79.5 / 78.9 (seeds 0 / 1), LOCO among training speakers 70.5 / 69.8 -> 71.9 / 71.1
+    window: WindowSettings = WindowSettings(acoustic_space="covarep-74+dynamics-28")
     holdout: float = 0.2  # fraction of speakers (speech) / photos (faces) held out, per corpus / source
     split_seed: int = 0
     text_limit: int | None = None  # first N samples of each text split (quick runs)
@@ -382,6 +384,8 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
             [faces_train] + [where_group(v, "photo", held, keep=False) for v in views[1:]], "faces-train"
         )
     d_v = faces.visual.shape[2]
+    d_a = s.window.acoustic_dim
+    faces, faces_train = with_acoustic_dim(faces, d_a), with_acoustic_dim(faces_train, d_a)
     rav_tr, rav_va = base.ravdess_train, base.ravdess_valid
     if s.ravdess_visual == "zeros":
         rav_tr, rav_va = zero_blendshapes(rav_tr), zero_blendshapes(rav_va)
@@ -396,21 +400,32 @@ def load_recipe_data(shared: str | Path, provider, s: RecipeSettings, workers: i
         faces=faces,
         faces_train=faces_train,
         faces_valid=faces.subset(fa_va, "faces-valid"),
-        goemotions_train=with_visual_dim(base.goemotions_train, d_v),
-        goemotions_dev=with_visual_dim(base.goemotions_dev, d_v),
-        meld_train=with_visual_dim(base.meld_train, d_v),
-        meld_dev=with_visual_dim(base.meld_dev, d_v),
+        goemotions_train=with_acoustic_dim(with_visual_dim(base.goemotions_train, d_v), d_a),
+        goemotions_dev=with_acoustic_dim(with_visual_dim(base.goemotions_dev, d_v), d_a),
+        meld_train=with_acoustic_dim(with_visual_dim(base.meld_train, d_v), d_a),
+        meld_dev=with_acoustic_dim(with_visual_dim(base.meld_dev, d_v), d_a),
         reports=reports,
     )
+
+
+def _with_absent_dim(ds, modality: str, dim: int):
+    j = ("text", "acoustic", "visual").index(modality)
+    x = np.asarray(getattr(ds, modality))
+    if x.shape[2] == dim or ds.modality_mask[:, j].any():
+        return ds
+    return replace(ds, **{modality: np.broadcast_to(np.zeros((1, 1, 1), np.float32), x.shape[:2] + (int(dim),))})
 
 
 def with_visual_dim(ds, dim: int):
     """``ds`` with zero visual features of ``dim`` columns when it has no visual modality at all (voice and
     text corpora, built in Facet-35's 35), so every source of a richer visual space stacks; others unchanged."""
-    v = np.asarray(ds.visual)
-    if v.shape[2] == dim or ds.modality_mask[:, 2].any():
-        return ds
-    return replace(ds, visual=np.broadcast_to(np.zeros((1, 1, 1), np.float32), v.shape[:2] + (int(dim),)))
+    return _with_absent_dim(ds, "visual", dim)
+
+
+def with_acoustic_dim(ds, dim: int):
+    """The same for the acoustic modality (photo and text corpora, built in COVAREP-74's 74), so they stack
+    with the voice corpora of a richer acoustic step space."""
+    return _with_absent_dim(ds, "acoustic", dim)
 
 
 def zero_blendshapes(ds):
@@ -478,12 +493,12 @@ def emotion_vectors(names: Sequence[str], provider) -> tuple[np.ndarray, dict[st
     return provider.vectors([words[n] for n in names]).astype(np.float32), words
 
 
-def feature_spaces(provider, visual: str = "facet-35") -> dict:
-    """The spaces a checkpoint records: the provider's text space, COVAREP-74 and the named visual space."""
+def feature_spaces(provider, visual: str = "facet-35", acoustic: str = "covarep-74") -> dict:
+    """The spaces a checkpoint records: the provider's text space and the named acoustic and visual spaces."""
     from feature_adapters.blendshapes import visual_space
-    from feature_adapters.covarep import COVAREP74
+    from feature_adapters.covarep import acoustic_space
 
-    return {"text": provider.space(), "acoustic": COVAREP74, "visual": visual_space(visual)}
+    return {"text": provider.space(), "acoustic": acoustic_space(acoustic), "visual": visual_space(visual)}
 
 
 # ----------------------------------------------------------------------------- training
@@ -500,6 +515,7 @@ class RunResult:
     history: Any
     seconds: float
     visual_space: str = "facet-35"  # the name the checkpoint records (RecipeSettings.visual_space)
+    acoustic_space: str = "covarep-74"  # the same for the acoustic step space (RecipeSettings.window)
 
 
 def main_train_sets(data: RecipeData) -> dict[str, Any]:
@@ -657,7 +673,7 @@ def train_embedding_model(
         anchors["text"] = list(names)
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        input_dims={"text": provider.dim, "acoustic": 74, "visual": _visual_dim(sets)},
+        input_dims={"text": provider.dim, "acoustic": settings.window.acoustic_dim, "visual": _visual_dim(sets)},
         hidden={"text": provider.dim, "acoustic": settings.hidden_acoustic, "visual": settings.hidden_visual},
         emb_dim=provider.dim,
         num_layers=settings.num_layers,
@@ -696,7 +712,16 @@ def train_embedding_model(
             rule_axes(provider) if cfg.affect_axes() else None,
         )
     return RunResult(
-        net, normalization, names, vectors, words, anchors, hist, hist.seconds, _visual_space_of(settings, sets)
+        net,
+        normalization,
+        names,
+        vectors,
+        words,
+        anchors,
+        hist,
+        hist.seconds,
+        _visual_space_of(settings, sets),
+        settings.window.acoustic_space,
     )
 
 
@@ -776,7 +801,7 @@ def to_checkpoint(run: RunResult, provider, provenance: dict[str, Any]):
     prov.setdefault("zero_shot_anchors", run.anchors)
     return Checkpoint.from_model(
         run.net,
-        feature_spaces(provider, run.visual_space),
+        feature_spaces(provider, run.visual_space, run.acoustic_space),
         run.normalization,
         run.names,
         run.vectors,
@@ -1376,8 +1401,11 @@ def evaluate_shipped(ckpt: str | Path, shared: str | Path, settings: RecipeSetti
     from model.checkpoint import Checkpoint
 
     ck = Checkpoint.load(ckpt)
-    settings = replace(  # the data in the visual space the checkpoint names (v2.1: Facet-35)
-        settings or RecipeSettings(), visual_space=ck.feature_spaces["visual"].name
+    s0 = settings or RecipeSettings()
+    settings = replace(  # the data in the spaces the checkpoint names (v2.1: Facet-35, COVAREP-74)
+        s0,
+        visual_space=ck.feature_spaces["visual"].name,
+        window=replace(s0.window, acoustic_space=ck.feature_spaces["acoustic"].name),
     )
     rec = Recipe(Path(shared), settings, default_work_dir(), log_fn=lambda m: print(m, file=sys.stderr))
     data = rec.load()

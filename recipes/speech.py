@@ -169,7 +169,8 @@ def speech_windows(
     if wins:
         arr = windows_to_arrays(wins)
     else:
-        arr = {m: np.zeros((0, t, d), np.float32) for m, d in zip(("text", "acoustic", "visual"), DIMS)}
+        dims = (DIMS[0], settings.acoustic_dim, DIMS[2])
+        arr = {m: np.zeros((0, t, d), np.float32) for m, d in zip(("text", "acoustic", "visual"), dims)}
         arr.update({f"{m}_mask": np.zeros((0, t), bool) for m in ("text", "acoustic", "visual")})
         arr["modality_mask"] = np.zeros((0, 3), bool)
     if arr["text"].any() or arr["visual"].any():  # pragma: no cover - clip_windows got words or a face

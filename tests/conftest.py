@@ -78,9 +78,17 @@ class MediaPipeStub:
         )
 
 
-def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | None = None, visual: str = "facet-35"):
-    """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors; ``visual`` names its visual
-    space (:func:`feature_adapters.blendshapes.visual_spaces`)."""
+def make_checkpoint(
+    path: Path,
+    words=SIX,
+    seed: int = 0,
+    provenance: dict | None = None,
+    visual: str = "facet-35",
+    acoustic: str = "covarep-74",
+):
+    """A small random-weight checkpoint with real GloVe 6B 50-d emotion vectors; ``visual`` and ``acoustic``
+    name its visual and acoustic spaces (:func:`feature_adapters.blendshapes.visual_spaces`,
+    :data:`feature_adapters.covarep.ACOUSTIC_SPACES`)."""
     import torch
 
     from feature_adapters.embeddings import get_provider
@@ -95,20 +103,19 @@ def make_checkpoint(path: Path, words=SIX, seed: int = 0, provenance: dict | Non
     from feature_adapters.blendshapes import visual_space
 
     vis = visual_space(visual)
+    try:
+        from feature_adapters.covarep import acoustic_space
+
+        aco = acoustic_space(acoustic)
+    except ImportError:
+        aco = FeatureSpace("covarep-74", 74)
     cfg = ModelConfig(
-        input_dims={"text": 50, "acoustic": 74, "visual": vis.dim},
+        input_dims={"text": 50, "acoustic": aco.dim, "visual": vis.dim},
         hidden={"text": 50, "acoustic": 32, "visual": 16},
         emb_dim=50,
     )
     net = EmotionEmbeddingNet(cfg)
-    spaces = {"text": prov.space()}
-    try:
-        from feature_adapters.covarep import COVAREP74
-
-        spaces["acoustic"] = COVAREP74
-    except Exception:
-        spaces["acoustic"] = FeatureSpace("covarep-74", 74)
-    spaces["visual"] = vis
+    spaces = {"text": prov.space(), "acoustic": aco, "visual": vis}
     norm = {m: NormStats.identity(cfg.input_dims[m]) for m in cfg.input_dims}
     ck = Checkpoint.from_model(
         net,

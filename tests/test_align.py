@@ -507,3 +507,57 @@ def test_streaming_is_thread_safe():
         th.join()
     assert not errors, errors
     assert_windows_equal(al.window(19.99), windows_at(words, ac, vi, [19.99], t_start=0.0, n=20)[0])
+
+
+# --------------------------------------------------------------------------- within-step dynamics
+
+
+def _dynamics_timeline(seed: int = 3):
+    rng = np.random.default_rng(seed)
+    n = 700
+    t = np.arange(n) * 0.01 + 0.005
+    f = rng.normal(size=(n, 6)).astype(np.float32) * np.array([50, 1, 2, 3, 1, 5], np.float32)
+    return t, f, rng.random(n) > 0.35
+
+
+def test_step_dynamics_are_the_std_and_mean_abs_change_of_the_valid_frames_in_each_step():
+    t, f, v = _dynamics_timeline()
+    dyn = (0, 2, 5)
+    steps = build_steps([], (t, f, v), None, 0.0, 7.0, text_dim=2, visual_dim=1, acoustic_dynamics=dyn)
+    plain = build_steps([], (t, f, v), None, 0.0, 7.0, text_dim=2, visual_dim=1)
+    assert len(steps) == 14 and all(s.acoustic.shape == (6 + 2 * len(dyn),) for s in steps)
+    for s, p in zip(steps, plain):
+        x = f[(t >= s.start) & (t < s.end) & v].astype(np.float64)[:, dyn]
+        np.testing.assert_allclose(s.acoustic[:6], p.acoustic)  # the means are the plain steps'
+        np.testing.assert_allclose(s.acoustic[6:9], x.std(axis=0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s.acoustic[9:], np.abs(np.diff(x, axis=0)).mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_step_dynamics_of_one_frame_or_a_filled_step_are_zero_and_bad_columns_are_one_line_errors():
+    t = np.array([0.105, 0.6])
+    f = np.array([[1.0, 2.0], [3.0, 5.0]], np.float32)
+    steps = build_steps([], (t, f, None), None, 0.0, 1.0, text_dim=2, visual_dim=1, acoustic_dynamics=(1,))
+    assert [list(s.acoustic) for s in steps] == [[1.0, 2.0, 0.0, 0.0], [3.0, 5.0, 0.0, 0.0]]
+    with pytest.raises(AlignmentError, match="dynamics column 2 is outside the frames' 2 columns"):
+        build_steps([], (t, f, None), None, 0.0, 1.0, text_dim=2, visual_dim=1, acoustic_dynamics=(2,))
+    with pytest.raises(AlignmentError, match="dynamics column"):
+        StreamingAligner(2, 2, 1, acoustic_dynamics=(-1,))
+
+
+def test_streaming_with_dynamics_equals_batch_whatever_the_chunks():
+    t, f, v = _dynamics_timeline(5)
+    dyn = (1, 3)
+    words = [WordInput("hi", 1.0, 1.3, np.ones(2, np.float32)), WordInput("there", 2.2, 2.5, np.ones(2, np.float32))]
+    al = StreamingAligner(2, 6, 1, n=12, t0=0.0, acoustic_dynamics=dyn)
+    assert al.dims == (2, 10, 1) and al.frame_dims == (2, 6, 1)
+    al.add_words(words)
+    for k in range(0, len(t), 37):  # chunks that cut steps anywhere
+        al.add_acoustic(t[k : k + 37], f[k : k + 37], v[k : k + 37])
+    for now in (0.7, 3.33, 6.9):
+        w = al.window(now)
+        (b,) = windows_at(
+            words, (t, f, v), None, [now], t_start=0.0, n=12, text_dim=2, visual_dim=1, acoustic_dynamics=dyn
+        )
+        assert w.acoustic.shape == (12, 10)
+        np.testing.assert_array_equal(w.acoustic, b.acoustic)
+        np.testing.assert_array_equal(w.acoustic_mask, b.acoustic_mask)

@@ -112,3 +112,25 @@ def test_empty_nan_and_wrong_frames():
     alien = AcousticFrames(np.zeros(2), np.zeros((2, 2), np.float32), ("pitch", "loudness"))
     with pytest.raises(CovarepAdapterError, match="covarep-74"):
         adapter.adapt(alien)
+
+
+def test_the_dynamics_step_space_keeps_covarep74_first_and_names_its_28_columns():
+    from feature_adapters.covarep import (
+        ACOUSTIC_SPACES,
+        COVAREP74_DYNAMICS,
+        DYNAMICS_SOURCES,
+        acoustic_space,
+        step_dynamics,
+    )
+
+    sp = COVAREP74_DYNAMICS
+    assert sp.name == "covarep-74+dynamics-28" and sp.dim == 102 and sp.columns[:74] == COVAREP74.columns
+    assert sp.columns[74] == "F0_std" and sp.columns[74 + 14] == "F0_absdelta" and sp.columns[-1] == "MCEP_12_absdelta"
+    assert set(ACOUSTIC_SPACES) == {"covarep-74", sp.name} and acoustic_space(sp.name) is sp
+    # the dynamics are of the columns with a live analogue (not VUV, not the constant glottal/HMPD columns)
+    dyn = step_dynamics(sp)
+    assert [COVAREP74.columns[i] for i in dyn] == list(DYNAMICS_SOURCES) and step_dynamics(sp.name) == dyn
+    assert not set(DYNAMICS_SOURCES) & {c for c, d in COVAREP74.filled.items() if d.startswith("constant")}
+    assert step_dynamics(COVAREP74) == () and step_dynamics("an SDK space") == ()
+    with pytest.raises(CovarepAdapterError, match="unknown acoustic space 'covarep-75'"):
+        acoustic_space("covarep-75")

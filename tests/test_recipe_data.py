@@ -144,6 +144,23 @@ def test_clip_windows_live_alignment():
     assert [w for w, r in zip(w_mid.words, w_mid.step_mask) if r] == [None, "kids", "are"]
 
 
+def test_clip_windows_in_the_dynamics_space_append_the_within_step_dynamics_to_the_same_means():
+    from feature_adapters.covarep import COVAREP74_DYNAMICS, COVAREP_COLUMNS
+
+    p, facet = FakeProvider(), np.arange(35, dtype=np.float32)
+    (plain,) = clip_windows(_audio(), facet, [1.0], p, WindowSettings())
+    (dyn,) = clip_windows(_audio(), facet, [1.0], p, WindowSettings(acoustic_space=COVAREP74_DYNAMICS.name))
+    assert plain.acoustic.shape[1] == 74 and dyn.acoustic.shape[1] == COVAREP74_DYNAMICS.dim == 102
+    np.testing.assert_array_equal(dyn.acoustic[:, :74], plain.acoustic)
+    np.testing.assert_array_equal(dyn.acoustic_mask, plain.acoustic_mask)
+    k = int(np.flatnonzero(dyn.step_mask)[1])  # "kids": constant F0 and a MCEP_3 ramp over its voiced frames
+    col = COVAREP74_DYNAMICS.columns
+    assert dyn.acoustic[k, col.index("F0_std")] == pytest.approx(0.0, abs=1e-4)
+    assert dyn.acoustic[k, col.index("MCEP_3_std")] > 0 and dyn.acoustic[k, col.index("MCEP_3_absdelta")] > 0
+    assert WindowSettings(acoustic_space=COVAREP74_DYNAMICS.name).acoustic_dim == 102
+    assert WindowSettings().acoustic_dynamics == () and COVAREP_COLUMNS[0] == "F0"
+
+
 def test_build_ravdess_calm_only_in_validation():
     p = FakeProvider()
     clips = [_clip(1, "calm"), _clip(1, "angry"), _clip(1, "neutral")]

@@ -156,7 +156,7 @@ def quick_run(shared_dir, tmp_path_factory):
 @pytest.mark.slow
 def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     from feature_adapters.blendshapes import visual_space
-    from feature_adapters.covarep import COVAREP74
+    from feature_adapters.covarep import COVAREP74_DYNAMICS
     from feature_adapters.embeddings import get_provider
     from model.checkpoint import Checkpoint
 
@@ -164,8 +164,9 @@ def test_quick_recipe_writes_a_live_compatible_checkpoint(quick_run):
     ck = Checkpoint.load(out / "quick.ckpt")
     prov = get_provider()
     space = visual_space(RecipeSettings.quick().visual_space)  # the space the face stage then produces
-    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": space})
-    assert ck.config.input_dims["visual"] == space.dim
+    assert RecipeSettings.quick().window.acoustic_space == COVAREP74_DYNAMICS.name  # the recipe's step space
+    ck.check_spaces({"text": prov.space(), "acoustic": COVAREP74_DYNAMICS, "visual": space})
+    assert ck.config.input_dims["visual"] == space.dim and ck.config.input_dims["acoustic"] == COVAREP74_DYNAMICS.dim
     assert ck.display_emotions == list(corpora.PAPER_SIX)
     assert "calm" not in ck.emotion_words and not set(ck.emotion_words) & set(corpora.CALM_SYNONYMS)
     assert set(SEEN) | {"love", "gratitude"} <= set(ck.emotion_words)

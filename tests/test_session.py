@@ -248,3 +248,37 @@ def test_a_backend_without_blendshapes_under_the_87_column_space_is_noted_once(t
     assert obs.valid and obs.row.shape == (87,) and np.isfinite(obs.row).all()
     assert sum("gives no blendshapes" in n for n in s.notices) == 1
     s.close()
+
+
+def test_a_checkpoint_naming_the_dynamics_space_gets_102_acoustic_columns_live_and_in_file_mode(tmp_path, engine):
+    from feature_adapters.covarep import COVAREP74_DYNAMICS, DYNAMICS_SOURCES
+    from tests.conftest import make_checkpoint
+
+    path = tmp_path / "dyn.ckpt"
+    make_checkpoint(path, acoustic=COVAREP74_DYNAMICS.name)
+    eng = Engine(EngineConfig(checkpoint=path, smoothing_tau=0.0, modalities="a"))
+    assert eng.acoustic_space == COVAREP74_DYNAMICS.name and eng.running_spaces()["acoustic"] is COVAREP74_DYNAMICS
+    assert eng.dims[1] == 102 and eng.frame_dims[1] == 74 and len(eng.acoustic_dynamics) == len(DYNAMICS_SOURCES)
+    assert engine.acoustic_space == "covarep-74" and engine.dims[1] == engine.frame_dims[1] == 74  # SDK layout
+    s = Session(SessionOptions(voice=VoiceOptions(gate=None), stages=("voice",)), eng)
+    s.load(wait=("voice",))
+    s.start()
+    audio = _tone(3.0)
+    rows = []
+    for k in range(0, audio.size, 512):
+        rows.append(s.push_audio((k + 512) / 16000, audio[k : k + 512]))
+    rows.append(s.voice.flush())  # the stream's end (Session.flush), its last frames kept for file mode below
+    s.add_acoustic(rows[-1])
+    w = s.window(3.0)
+    voiced = w.acoustic_mask
+    assert w.acoustic.shape == (20, 102) and voiced.sum() >= 4
+    f0_std = w.acoustic[voiced, 74]  # the tone's pitch glides: F0 moves inside every step
+    assert (f0_std > 0).all() and np.isfinite(w.acoustic).all()
+    times = np.concatenate([r.times for r in rows])
+    feats = np.concatenate([r.features for r in rows])
+    ok = np.concatenate([r.voiced for r in rows])
+    (batch,) = s.windows_at(np.array([3.0]), [], (times, feats, ok), None)  # file mode's path, same frames
+    np.testing.assert_allclose(batch.acoustic, w.acoustic, atol=1e-6)
+    res = s.result(3.0)
+    assert res is not None and res.modalities_used == ("acoustic",) and np.isfinite(res.probabilities).all()
+    s.close()
