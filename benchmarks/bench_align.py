@@ -1,7 +1,8 @@
 """Speed of word-level alignment (feature_adapters.align): file mode and live windows.
 
 Run: .venv/bin/python benchmarks/bench_align.py [--minutes 60]
-Synthetic timeline: 100 Hz x 74-d acoustic, 30 Hz x 35-d visual, ~2.5 words/s of 50-d vectors.
+Synthetic timeline: 100 Hz x 74-d acoustic, 30 Hz x 35-d visual, ~2.5 words/s of 50-d vectors. The window
+figures are printed for plain step means (covarep-74) and with the dynamics step space, in the same run.
 """
 
 from __future__ import annotations
@@ -60,12 +61,20 @@ def main() -> None:
     print(f"build_steps whole file: {s * 1e3:.1f} ms ({len(steps)} steps)")
     s = clock(lambda: windows_over(steps, 20), 1)
     print(f"windows_over one window per step: {s * 1e3:.1f} ms ({s / len(steps) * 1e6:.1f} us/window)")
+    # covarep-74 (step means) and covarep-74+dynamics-28 (+ std and mean |change| of 14 columns), in one run
+    from feature_adapters.covarep import COVAREP74_DYNAMICS, step_dynamics
+
+    for label, dyn in (("covarep-74", ()), (COVAREP74_DYNAMICS.name, step_dynamics(COVAREP74_DYNAMICS))):
+        _windows(label, dyn, words, a, v, secs)
+
+
+def _windows(label: str, dyn: tuple, words, a, v, secs: float) -> None:
     times = np.arange(1.0, min(secs, 600.0), 0.2)
-    s = clock(lambda: windows_at(words, a, v, times, t_start=0.0), 1)
-    print(f"windows_at 5 Hz over {times[-1]:.0f} s: {s * 1e3:.1f} ms ({s / len(times) * 1e3:.2f} ms/window)")
+    s = clock(lambda: windows_at(words, a, v, times, t_start=0.0, acoustic_dynamics=dyn), 1)
+    print(f"[{label}] windows_at 5 Hz over {times[-1]:.0f} s: {s * 1e3:.1f} ms ({s / len(times) * 1e3:.2f} ms/window)")
 
     # live: steady state with a 60 s buffer, chunks every 0.2 s, a window per chunk
-    al = StreamingAligner(50, 74, 35, t0=0.0)
+    al = StreamingAligner(50, 74, 35, t0=0.0, acoustic_dynamics=dyn)
     span = min(secs, 180.0)
     add_t, win_t, n = 0.0, 0.0, 0
     wi = 0
@@ -88,7 +97,7 @@ def main() -> None:
             win_t += tc - tb
             n += 1
     print(
-        f"StreamingAligner steady state ({al.buffered()}): add {add_t / n * 1e3:.3f} ms/tick, "
+        f"[{label}] StreamingAligner steady state ({al.buffered()}): add {add_t / n * 1e3:.3f} ms/tick, "
         f"window {win_t / n * 1e3:.3f} ms"
     )
 

@@ -12,8 +12,10 @@ Deterministic: no seed to pick.
 
 Selection: every (method, acoustic l2, visual l2) of the grid is fitted for every teacher; the one reported is the one with the
 best mean AUC on DEVELOPMENT actors, the training actors 1-16 other than the teacher (their clips outside the
-replay pool and outside their calibration), never on actors 17-20. The library default (method "offset",
-``model.adapt.DEFAULT_L2``) is what this selection chose for calm with ``--calibrate``.
+replay pool and outside their calibration), never on actors 17-20. The library default (method "offset", the
+checkpoint's own ``few_shot.l2``, else ``model.adapt.DEFAULT_L2``: ``model.adapt.checkpoint_l2``) is what this
+selection chose among the "offset" configurations for calm with ``--calibrate`` on that checkpoint
+(``recipes.recipe_default.FEW_SHOT``).
 
 Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
 
@@ -372,12 +374,10 @@ def main(argv=None) -> int:
         return f"{k[0]}, l2 a={k[1]:g} v={k[2]:g}"
 
     order = sorted(done, key=lambda k: -dev_mean[k] if not np.isnan(dev_mean[k]) else 0.0)
-    default = ("offset", adapt.DEFAULT_L2["acoustic"], adapt.DEFAULT_L2["visual"])
-    shown = order[: args.show] + [
-        k
-        for k in (default,) + tuple((m, *k[1:]) for m in args.methods for k in order[:1])
-        if k in done and k not in order[: args.show]
-    ]
+    lib_l2 = adapt.checkpoint_l2(ck)  # what add-emotion uses with this checkpoint
+    default = ("offset", lib_l2["acoustic"], lib_l2["visual"])
+    extra = (default,) + tuple((m, *k[1:]) for m in args.methods for k in order[:1])
+    shown = list(dict.fromkeys(order[: args.show] + [k for k in extra if k in done]))  # each row once
     print(
         f"\n{len(done)} configurations; the {len(shown)} shown: the best on dev, the library default, and each method at the best l2"
     )

@@ -229,7 +229,9 @@ def _score_all(run, settings, paths, main_path, text_limit):
         [a for a in range(1, 25) if a not in settings.valid_actors],
         (1.0,),
         include_calm=True,
+        settings=settings.window,  # the recipe's acoustic step space
         name="ravdess-dev-calm",
+        visual_space=settings.visual_space,
     )
     splits = {
         "dev": {

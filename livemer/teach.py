@@ -315,7 +315,8 @@ def fit_from_windows(
     neg = adapt.Examples.concat(negs)
     rows = adapt.zero_shot_rows(pred, vector)
     try:
-        fit = adapt.fit_adapter(pos, neg, rows, pred.fusion_weights, l2=adapt.DEFAULT_L2 if l2 is None else l2)
+        l2 = adapt.checkpoint_l2(engine.checkpoint) if l2 is None else l2  # the checkpoint's own, else the default
+        fit = adapt.fit_adapter(pos, neg, rows, pred.fusion_weights, l2=l2)
     except adapt.AdaptError as exc:
         raise LivemerError(f"cannot adapt '{name}': {exc}") from None
     if not all(np.all(np.isfinite(v)) for v in fit.embeddings.values()):

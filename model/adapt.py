@@ -59,6 +59,24 @@ ADAPTED_MODALITIES = ("acoustic", "visual")
 # Chosen on development actors (training actors other than the teacher), never on the reported
 # held-out actors: benchmarks/fewshot_eval.py --calibrate (README, few-shot section).
 DEFAULT_L2 = {"acoustic": 0.1, "visual": 0.003}
+#: A checkpoint's provenance may carry the l2 its own development actors chose (``few_shot: {"l2": {...}}``):
+#: the right pull toward the zero-shot rows depends on the encoders (v2.3's richer acoustic steps want a
+#: weaker acoustic and a stronger visual one). :func:`checkpoint_l2` reads it; others get DEFAULT_L2.
+FEW_SHOT_KEY = "few_shot"
+
+
+def checkpoint_l2(checkpoint) -> dict[str, float]:
+    """The per-modality l2 to fit an adapter of ``checkpoint`` with: its provenance's ``few_shot.l2`` when it
+    names one for every adapted modality, else :data:`DEFAULT_L2`."""
+    fs = (getattr(checkpoint, "provenance", None) or {}).get(FEW_SHOT_KEY) or {}
+    l2 = fs.get("l2") if isinstance(fs, Mapping) else None
+    if isinstance(l2, Mapping) and all(m in l2 for m in ADAPTED_MODALITIES):
+        out = {m: float(l2[m]) for m in ADAPTED_MODALITIES}
+        if all(np.isfinite(v) and v >= 0 for v in out.values()):
+            return out
+    return dict(DEFAULT_L2)
+
+
 OFFSET_KEY = "offset"  # the adapter's score offset: the regression's intercept / the sum of the fusion weights
 MIN_POSITIVE_WINDOWS = 3
 REPLAY_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask", "labels")

@@ -437,6 +437,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "parameters": results.get("parameters", "?"),
         "date": prov.get("date", "?"),
         "git_commit": prov.get("git_commit", "?"),
+        "model_version": prov.get("model_version", "v2"),
         "command": command,
         "hidden_acoustic": s["hidden_acoustic"],
         "hidden_visual": s["hidden_visual"],

@@ -60,6 +60,12 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared"
 
+#: The version of the default model this recipe trains (the checkpoint's provenance and the card's title).
+MODEL_VERSION = "v2.3"  # v2.3: acoustic steps with within-step dynamics (covarep-74+dynamics-28)
+#: The few-shot adapter's l2 the shipped checkpoint carries (model.adapt.checkpoint_l2, used by add-emotion
+#: --examples): the best "offset" configuration on development actors 1-16 of `python benchmarks/fewshot_eval.py
+#: --calibrate` on v2.3 (dev 0.835; v2.2's l2, acoustic 0.1 / visual 0.003, dev 0.797 there).
+FEW_SHOT = {"l2": {"acoustic": 0.03, "visual": 0.1}, "chosen_by": "benchmarks/fewshot_eval.py --calibrate (dev actors)"}
 #: The seven emotions of the voice and face corpora (and RAVDESS without calm), in table order.
 SEEN = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 #: The word each name is scored by (chosen on RAVDESS validation by the v1 recipe's selection stage).
@@ -1220,6 +1226,7 @@ class Recipe:
 
         return {
             "recipe": "default-v2",
+            "model_version": MODEL_VERSION,
             "command": "python -m recipes.recipe_default (livemer train --recipe default; make checkpoint)",
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
@@ -1339,14 +1346,16 @@ def run_recipe(
     out = Path(out)
     results["main"] = rec.main_run(out)
     ck = Checkpoint.load(out)
+    ck.provenance.setdefault("model_version", MODEL_VERSION)  # a main stage cached under these same settings
+    ck.provenance["few_shot"] = dict(FEW_SHOT)  # add-emotion's l2 for this checkpoint (model.adapt.checkpoint_l2)
     results["weights_bytes"] = out.stat().st_size
     if settings.replay_per_emotion:  # the few-shot replay set (model.adapt) travels in the shipped checkpoint
         from model.adapt import attach_replay
 
         data = rec.load()
         attach_replay(ck, data.ravdess_train.select_emotions(list(SEEN)), settings.replay_per_emotion, settings.seed)
-        ck.save(out)
         results["replay"] = ck.provenance["replay"]
+    ck.save(out)
     results["provenance"] = ck.provenance
     results["parameters"] = int(
         sum(int(np.prod(v.shape)) for k, v in ck.state_dict.items() if hasattr(v, "shape") and not k.startswith("zsl_"))

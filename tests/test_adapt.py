@@ -198,3 +198,16 @@ def test_zero_shot_rows_are_the_mapped_vector(tiny_checkpoint):
     E = pred.emotion_embeddings(["sad"])
     for m in MODALITIES:
         assert np.allclose(rows[m], E[m][0])
+
+
+def test_a_checkpoint_carries_its_own_few_shot_l2_else_the_default(tiny_checkpoint, tmp_path):
+    ck = Checkpoint.load(tiny_checkpoint)
+    assert adapt.checkpoint_l2(ck) == adapt.DEFAULT_L2  # none stored: the library default
+    ck.provenance[adapt.FEW_SHOT_KEY] = {"l2": {"acoustic": 0.03, "visual": 0.1}}
+    ck.save(tmp_path / "fs.ckpt")
+    again = Checkpoint.load(tmp_path / "fs.ckpt")
+    assert adapt.checkpoint_l2(again) == {"acoustic": 0.03, "visual": 0.1}
+    assert adapt.checkpoint_fingerprint(again) == adapt.checkpoint_fingerprint(Checkpoint.load(tiny_checkpoint))
+    for bad in ({"l2": {"acoustic": 0.03}}, {"l2": {"acoustic": -1.0, "visual": 0.1}}, {"l2": "strong"}, "x"):
+        ck.provenance[adapt.FEW_SHOT_KEY] = bad
+        assert adapt.checkpoint_l2(ck) == adapt.DEFAULT_L2  # incomplete or invalid: the default

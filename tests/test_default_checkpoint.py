@@ -40,14 +40,23 @@ def _visual(shipped) -> str:
     return shipped.feature_spaces["visual"].name
 
 
+def _window(shipped):
+    """Window settings in the acoustic step space the shipped checkpoint names (v2.3: covarep-74+dynamics-28)."""
+    from recipes.recipe_data import WindowSettings
+
+    return WindowSettings(acoustic_space=shipped.feature_spaces["acoustic"].name)
+
+
 def test_shipped_checkpoint_fits_the_running_extractors(shipped):
     from feature_adapters.blendshapes import visual_space
-    from feature_adapters.covarep import COVAREP74
+    from feature_adapters.covarep import COVAREP74_DYNAMICS
     from feature_adapters.embeddings import get_provider
 
     prov = get_provider()
-    shipped.check_spaces({"text": prov.space(), "acoustic": COVAREP74, "visual": visual_space(_visual(shipped))})
-    assert shipped.config.input_dims["visual"] == visual_space(_visual(shipped)).dim
+    vis = visual_space(_visual(shipped))
+    shipped.check_spaces({"text": prov.space(), "acoustic": COVAREP74_DYNAMICS, "visual": vis})  # v2.3's step space
+    assert shipped.config.input_dims["visual"] == vis.dim
+    assert shipped.config.input_dims["acoustic"] == COVAREP74_DYNAMICS.dim
     assert shipped.embedding_space == prov.name
     assert shipped.display_emotions == list(corpora.PAPER_SIX)
     forms = shipped.provenance["emotion_word_forms"]
@@ -89,7 +98,7 @@ def test_shipped_checkpoint_composes_an_added_word_from_its_trained_emotions(shi
         assert np.allclose(learned.T @ w, embs[m][1], atol=1e-2)
 
 
-def _held_out_faces(shared, per_class: int, space: str = "facet-35"):
+def _held_out_faces(shared, per_class: int, space: str = "facet-35", acoustic_dim: int = 74):
     from recipes.faces import OK, build_faces, photo_table, read_photos, source_emotions
     from recipes.feature_cache import FeatureCache
     from recipes.recipe_default import RecipeSettings, heldout_photos
@@ -105,11 +114,15 @@ def _held_out_faces(shared, per_class: int, space: str = "facet-35"):
             count[k] = count.get(k, 0) + 1
     table, _ = photo_table(pick, cache=FeatureCache())
     ok = np.flatnonzero(table["status"] == OK)
-    return build_faces([pick[i] for i in ok], {k: v[ok] for k, v in table.items()}, source_labels=labels, space=space)
+    from recipes.recipe_default import with_acoustic_dim
+
+    ds = build_faces([pick[i] for i in ok], {k: v[ok] for k, v in table.items()}, source_labels=labels, space=space)
+    return with_acoustic_dim(ds, acoustic_dim)  # the checkpoint's acoustic step width (no voice in a photo)
 
 
-def _held_out_voices(shared, space: str = "facet-35"):
+def _held_out_voices(shared, space: str = "facet-35", window=None):
     from recipes.feature_cache import FeatureCache
+    from recipes.recipe_data import WindowSettings
     from recipes.recipe_default import RecipeSettings, heldout_speakers
     from recipes.recipe_extract import acoustic_extractor, extract_clip
     from recipes.speech import build_speech, corpus_emotions, read_clips, speech_windows
@@ -123,7 +136,7 @@ def _held_out_voices(shared, space: str = "facet-35"):
             seen.add((c.speaker_id, c.emotion))
             pick.append(c)
     cache, ax = FeatureCache(), acoustic_extractor()
-    windows = speech_windows(pick, [extract_clip(c.path, cache, ax) for c in pick])
+    windows = speech_windows(pick, [extract_clip(c.path, cache, ax) for c in pick], settings=window or WindowSettings())
     from feature_adapters.blendshapes import visual_space
     from recipes.recipe_default import with_visual_dim
 
@@ -144,6 +157,7 @@ def test_shipped_checkpoint_scores_the_validation_actors(shipped, shared_dir):
         (1.0,),
         include_calm=True,
         clips_per_class=1,
+        settings=_window(shipped),
         visual_space=_visual(shipped),
     )
     assert len(ds) == 32
@@ -160,7 +174,9 @@ def test_shipped_checkpoint_scores_held_out_photos_through_the_live_face_path(sh
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint
 
-    ds = _held_out_faces(shared_dir, per_class=8, space=_visual(shipped))
+    ds = _held_out_faces(
+        shared_dir, per_class=8, space=_visual(shipped), acoustic_dim=shipped.config.input_dims["acoustic"]
+    )
     assert len(ds) >= 60
     t = evaluate_checkpoint(shipped, ds, "v", [e for e in SEVEN if e in ds.emotions], provider=get_provider())
     assert t.average().auc >= FLOOR_FACES, f"faces: mean AUC {t.average().auc:.3f} below {FLOOR_FACES}"
@@ -171,7 +187,7 @@ def test_shipped_checkpoint_scores_held_out_speakers(shipped, shared_dir):
     from feature_adapters.embeddings import get_provider
     from model.evaluation import evaluate_checkpoint
 
-    ds = _held_out_voices(shared_dir, _visual(shipped))
+    ds = _held_out_voices(shared_dir, _visual(shipped), _window(shipped))
     assert set(ds.group("corpus").tolist()) == {"nemo", "ased", "urdu", "spanish"}
     t = evaluate_checkpoint(shipped, ds, "a", [e for e in SEVEN if e in ds.emotions], provider=get_provider())
     assert t.average().auc >= FLOOR_VOICES, f"voices: mean AUC {t.average().auc:.3f} below {FLOOR_VOICES}"
