@@ -31,6 +31,9 @@ run's settings (:class:`recipes.recipe_default.RecipeSettings`, seed 0) except t
   ``--loco`` also leaves each voice corpus out among the training speakers (RAVDESS: its training
   actors); ``--heldout`` scores the recipe's held-out speakers once (for the report, not to choose).
 
+Figures behind v2.3 (the acoustic step space ``--acoustic-space covarep-74+dynamics-28``, two seeds, the size of the
+main run too): the tables in docs/live_training_data.md (section v2.3).
+
 Figures behind v2.2 (seed 0, load 7-18 on the 2-core box; AUC %):
 
 * text, GoEmotions dev carved from train (``--dev-from-train 0.1``): v2.1 (20000 + 4000, 6 epochs) 83.4;
