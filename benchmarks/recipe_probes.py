@@ -284,7 +284,7 @@ def acoustic(args, data, provider) -> None:
         epochs=args.epochs,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
-    ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space))
+    ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space or ps.window.acoustic_space))
     rav = R.only_modalities(data.ravdess_train, "a")
     sp = data.speech_train  # the recipe's held-out speakers are never used here
     rest, dev = _carve(sp, 0.2, key="speaker", within="corpus")
@@ -371,8 +371,8 @@ def main(argv=None) -> int:
     a = sub.add_parser("acoustic")
     a.add_argument(
         "--acoustic-space",
-        default="covarep-74",
-        help="acoustic step space: covarep-74 (step means) or covarep-74+dynamics-28",
+        default=None,
+        help="acoustic step space: covarep-74 (step means) or covarep-74+dynamics-28 (default: the recipe's)",
     )
     a.add_argument("--seed", type=int, default=0, help="training seed (the dev speakers stay the same)")
     a.add_argument("--norm", default=None, help="per-window acoustic normalisation: none, mean, meanstd")
@@ -404,7 +404,10 @@ def main(argv=None) -> int:
             face_borders=(0.0,),
             visual_space=space,
             ravdess_visual="keep",
-            window=replace(RecipeSettings().window, acoustic_space=getattr(args, "acoustic_space", "covarep-74")),
+            window=replace(
+                RecipeSettings().window,
+                acoustic_space=getattr(args, "acoustic_space", None) or RecipeSettings().window.acoustic_space,
+            ),
         ),
     )
     if args.what == "visual" and args.variants:
