@@ -36,9 +36,11 @@ def _test_cache_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache_dir(tmp_path_factory):
-    """The session's cache before any module-scoped fixture runs (they load word vectors too)."""
+    """The session's cache and an empty emotion registry before any module-scoped fixture runs (they load word
+    vectors and build engines, which read the registry): emotions a user added never reach the tests."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIVEMER_CACHE_DIR", _test_cache_dir(tmp_path_factory))
+        mp.setenv("LIVEMER_CONFIG_DIR", str(tmp_path_factory.mktemp("session-config")))
         yield
 
 

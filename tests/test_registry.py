@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,16 @@ def test_an_adaptation_persists_and_old_entries_have_none(tmp_path):
     again = Registry(path)
     assert again.get("bored").adaptation is None
     assert again.get("calm").adaptation == ad
+
+
+@pytest.fixture(scope="module")
+def module_config_dir():
+    """What a module-scoped fixture (an engine, say) sees as the registry's folder."""
+    return config_dir()
+
+
+def test_module_scoped_fixtures_never_read_the_real_users_registry(module_config_dir, tmp_path_factory):
+    from platformdirs import user_config_dir
+
+    assert module_config_dir != Path(user_config_dir("livemer"))  # emotions a user added stay out of the tests
+    assert Path(tmp_path_factory.getbasetemp()) in module_config_dir.parents
