@@ -91,10 +91,6 @@ class DecodeOptions:
     fit_min_s: float = 5.0
     #: Whisper's temperature fallback (each retry is another decode); live uses ``(0.0,)``.
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    #: The retries above 0 sample: CTranslate2's generator is seeded with this before every decode that may
-    #: sample, so one file gives the same words in any process and after any other file (unseeded, a Dask
-    #: worker and a local run read 'I feel sad and tired' as 'i feel sun ...' and 'i feel your son ...').
-    sampling_seed: int = 0
     #: Cap generated tokens at this many per second of audio (plus 16): a decoder loop then costs
     #: little. None: Whisper's own limit (448 tokens per window).
     max_tokens_per_s: float | None = None
@@ -258,15 +254,6 @@ class ASREngine(ABC):
         return StreamingTranscriber(self, **kwargs)
 
 
-def _seed_sampling(seed: int) -> None:
-    """Seed CTranslate2's random generator (the temperature-fallback decodes sample from it)."""
-    try:
-        import ctranslate2
-    except ImportError:  # pragma: no cover - faster-whisper brings it
-        return
-    ctranslate2.set_random_seed(int(seed))
-
-
 class FasterWhisperEngine(ASREngine):
     """faster-whisper (CTranslate2) on the CPU with int8 weights."""
 
@@ -290,8 +277,6 @@ class FasterWhisperEngine(ASREngine):
         fit = getattr(self.model, "fit", None)
         if fit is not None:
             fit.window = (o.fit_margin_s, o.fit_min_s) if o.fit_window else None
-        if any(t > 0 for t in o.temperatures):
-            _seed_sampling(o.sampling_seed)
         try:
             segments, _info = self.model.transcribe(
                 audio,

@@ -183,11 +183,14 @@ class SpeechOptions:
 
     @classmethod
     def file(cls, **kw) -> SpeechOptions:
-        """One pass over the whole audio with the recogniser's own beam and fallbacks, and live's token cap:
-        a decoder loop on a short clip otherwise ran the whole fallback ladder (beam 5 at six temperatures),
-        13-16 CPU-s on a 1.7 s clip instead of 0.2-0.5 (``benchmarks/bench_batch.py --asr-loops``). The cap
-        (16 + 12 tokens a second of audio, at most 200) is far above speech (3-4 tokens a second)."""
-        return cls(**{"max_tokens_per_s": 12.0, **kw})
+        """One pass over the whole audio with the recogniser's own beam, at temperature 0 only (as live), and
+        live's token cap. Whisper's temperature fallback samples from CTranslate2's per-thread generator, which
+        Python cannot reseed, so one file read differently from one process to the next ('i feel your son and
+        tired', 'i f e', 'i feel so tired' for one espeak clip; a Dask worker and a local run disagreed):
+        file mode is deterministic without it. The cap (16 + 12 tokens a second of audio, at most 200) is far
+        above speech (3-4 tokens a second) and keeps a decoder loop cheap: with the fallback ladder (beam 5 at
+        six temperatures) a loop cost 13-16 CPU-s on a 1.7 s clip (``benchmarks/bench_batch.py --asr-loops``)."""
+        return cls(**{"max_tokens_per_s": 12.0, "temperatures": (0.0,), **kw})
 
     def decode_changes(self) -> dict[str, Any]:
         """The ``with_options`` changes these options make to a loaded recogniser."""
