@@ -282,6 +282,7 @@ def acoustic(args, data, provider) -> None:
         acoustic_input_layer=args.input_layer,
         speech_per_epoch=args.per_epoch,
         epochs=args.epochs,
+        weight_decay=args.weight_decay,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
     ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space or ps.window.acoustic_space))
@@ -375,6 +376,7 @@ def main(argv=None) -> int:
         help="acoustic step space: covarep-74 (step means) or covarep-74+dynamics-28 (default: the recipe's)",
     )
     a.add_argument("--seed", type=int, default=0, help="training seed (the dev speakers stay the same)")
+    a.add_argument("--weight-decay", type=float, default=None, help="the optimiser's weight decay (default: 0)")
     a.add_argument("--norm", default=None, help="per-window acoustic normalisation: none, mean, meanstd")
     a.add_argument("--hidden", type=int, default=None)
     a.add_argument("--input-layer", type=int, default=None)
