@@ -286,7 +286,7 @@ def _series_means(
         means[full, :d] = sums / cnt[full, None]
         present[full] = True
         if dyn.shape[0]:
-            means[:, d:] = _step_dynamics(f64[:, dyn], a, b, full, sums[:, dyn] / cnt[full, None])
+            means[:, d:] = _step_dynamics(f64[:, dyn], idx, a, b, full, sums[:, dyn] / cnt[full, None])
     empty = ~full
     if empty.any():
         ae, se, ee = a[empty], starts[empty], ends[empty]
@@ -301,14 +301,15 @@ def _series_means(
     return means, present
 
 
-def _step_dynamics(x: np.ndarray, a: np.ndarray, b: np.ndarray, full: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def _step_dynamics(
+    x: np.ndarray, idx: np.ndarray, a: np.ndarray, b: np.ndarray, full: np.ndarray, mean: np.ndarray
+) -> np.ndarray:
     """(k, 2 c): per interval ``[a_i, b_i)`` of the rows of ``x`` ((n + 1, c) float64, a zero row last), the
-    standard deviation and the mean |x_j - x_{j-1}| inside it; 0 where ``full`` is False or one row."""
+    standard deviation and the mean |x_j - x_{j-1}| inside it; 0 where ``full`` is False or one row. ``idx``
+    is the caller's interleaved ``a[full], b[full]`` bounds (its reduceat of the means)."""
     k, c = a.shape[0], x.shape[1]
     out = np.zeros((k, 2 * c), dtype=np.float64)
     n = x.shape[0] - 1
-    idx = np.empty(2 * int(full.sum()), dtype=np.intp)
-    idx[0::2], idx[1::2] = a[full], b[full]
     sq = np.add.reduceat(x * x, idx, axis=0)[0::2]
     cnt = (b - a)[full, None]
     out[full, :c] = np.sqrt(np.maximum(sq / cnt - mean * mean, 0.0))
