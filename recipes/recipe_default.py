@@ -1226,7 +1226,6 @@ class Recipe:
 
         return {
             "recipe": "default-v2",
-            "model_version": MODEL_VERSION,
             "command": "python -m recipes.recipe_default (livemer train --recipe default; make checkpoint)",
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
@@ -1346,7 +1345,7 @@ def run_recipe(
     out = Path(out)
     results["main"] = rec.main_run(out)
     ck = Checkpoint.load(out)
-    ck.provenance.setdefault("model_version", MODEL_VERSION)  # a main stage cached under these same settings
+    ck.provenance["model_version"] = MODEL_VERSION  # the shipped checkpoint's (stage checkpoints carry none)
     ck.provenance["few_shot"] = dict(FEW_SHOT)  # add-emotion's l2 for this checkpoint (model.adapt.checkpoint_l2)
     results["weights_bytes"] = out.stat().st_size
     if settings.replay_per_emotion:  # the few-shot replay set (model.adapt) travels in the shipped checkpoint
