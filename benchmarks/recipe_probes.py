@@ -207,7 +207,7 @@ def text(args, data, provider) -> None:
     from model.config import ModelConfig
     from model.network import EmotionEmbeddingNet
     from recipes import recipe_default as R
-    from recipes.mixing import MixSchedule, train_mixture
+    from recipes.mixing import train_mixture
 
     s = _settings(
         goemotions_per_epoch=args.goemotions,
@@ -240,15 +240,7 @@ def text(args, data, provider) -> None:
     )
     net = EmotionEmbeddingNet(cfg)
     E = torch.from_numpy(vectors)
-    sched = MixSchedule(
-        epochs=s.epochs,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        lr_final=s.lr_final,
-        clip=s.clip,
-        seed=0,
-        weight_decay=s.weight_decay,
-    )
+    sched = R.mix_schedule(s, seed=0, modality_dropout=0.0)  # text only: no modality to drop
 
     def on_epoch(epoch, net):
         return {

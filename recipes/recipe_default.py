@@ -666,7 +666,7 @@ def train_embedding_model(
     from model.network import EmotionEmbeddingNet
     from model.zeroshot import text_metric
 
-    from .mixing import MixSchedule, train_mixture
+    from .mixing import train_mixture
 
     torch.set_num_threads(max(1, settings.threads))
     sets = {k: without_emotions(v, exclude) for k, v in train_sets.items() if v is not None}
@@ -695,17 +695,7 @@ def train_embedding_model(
     def forward(t, a, v, m):
         return net(t, a, v, E, m).logits
 
-    sched = MixSchedule(
-        epochs=int(epochs or settings.epochs),
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        lr_final=settings.lr_final,
-        weight_decay=settings.weight_decay,
-        clip=settings.clip,
-        modality_dropout=settings.modality_dropout,
-        seed=seed,
-    )
-    hist = train_mixture(net, forward, sources, sched, log=log_fn)
+    hist = train_mixture(net, forward, sources, mix_schedule(settings, epochs, seed), log=log_fn)
     if metric_text is not None and len(metric_text):
         metric = text_metric(text_representations(net, metric_text, settings.metric_samples, seed))
     else:
@@ -924,6 +914,25 @@ def composition_of(ck, provider, word: str) -> dict[str, dict[str, float]]:
 # ----------------------------------------------------------------------------- EF-LSTM baseline
 
 
+def mix_schedule(
+    settings: RecipeSettings, epochs: int | None = None, seed: int = 0, modality_dropout: float | None = None
+):
+    """The :class:`recipes.mixing.MixSchedule` of ``settings`` (``epochs`` None: the settings' own;
+    ``modality_dropout`` None: the settings' own)."""
+    from .mixing import MixSchedule
+
+    return MixSchedule(
+        epochs=int(epochs or settings.epochs),
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        lr_final=settings.lr_final,
+        weight_decay=settings.weight_decay,
+        clip=settings.clip,
+        modality_dropout=settings.modality_dropout if modality_dropout is None else modality_dropout,
+        seed=seed,
+    )
+
+
 def train_baseline(
     train_sets: Mapping[str, Any],
     settings: RecipeSettings,
@@ -935,7 +944,7 @@ def train_baseline(
     import torch
 
     from .baselines import EarlyFusionLSTM, EFLSTMConfig
-    from .mixing import MixSchedule, train_mixture
+    from .mixing import train_mixture
 
     torch.set_num_threads(max(1, settings.threads))
     names = emotion_names(train_sets)
@@ -952,17 +961,7 @@ def train_baseline(
             num_labels=len(names),
         )
     )
-    sched = MixSchedule(
-        epochs=epochs,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        lr_final=settings.lr_final,
-        weight_decay=settings.weight_decay,
-        clip=settings.clip,
-        modality_dropout=settings.modality_dropout,
-        seed=seed,
-    )
-    hist = train_mixture(net, net, sources, sched, log=log_fn)
+    hist = train_mixture(net, net, sources, mix_schedule(settings, epochs, seed), log=log_fn)
     return net, normalization, names, hist
 
 
