@@ -121,7 +121,7 @@ class Scored:
     def __init__(self, ck, ds, emotion: str, word_vec: np.ndarray, text_anchor_names, limit: int | None = None):
         import torch
 
-        from model.inference import Predictor, WindowBatch
+        from model.inference import Predictor, dataset_batch
 
         if limit and len(ds) > limit:
             ds = ds.subset(np.arange(limit))
@@ -139,13 +139,7 @@ class Scored:
         with torch.inference_mode():
             for i in range(0, len(ds), 1024):
                 sl = slice(i, i + 1024)
-                b = WindowBatch(
-                    text=ds.text[sl],
-                    acoustic=ds.acoustic[sl],
-                    visual=ds.visual[sl],
-                    step_masks={m: ds.step_masks[m][sl] for m in MODS},
-                    modality_mask=ds.modality_mask[sl],
-                )
+                b = dataset_batch(ds, sl)
                 xs, mask = pred.prepare(b, MODS)
                 r = net.encode(*(torch.from_numpy(xs[m]) for m in MODS))
                 for m in MODS:

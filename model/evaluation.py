@@ -20,7 +20,7 @@ import numpy as np
 from .checkpoint import Checkpoint
 from .config import MODALITIES
 from .datasets import EmotionDataset
-from .inference import Predictor, WindowBatch, parse_modalities
+from .inference import Predictor, dataset_batch, parse_modalities
 from .metrics import EmotionMetrics, MetricsTable, evaluate_scores
 
 # Table 6 rows, in the paper's order
@@ -62,13 +62,7 @@ def predict_dataset(
     with torch.inference_mode():
         for i in starts:
             sl = slice(i, i + batch_size)
-            batch = WindowBatch(
-                text=ds.text[sl],
-                acoustic=ds.acoustic[sl],
-                visual=ds.visual[sl],
-                step_masks={m: ds.step_masks[m][sl] for m in MODALITIES},
-                modality_mask=ds.modality_mask[sl],
-            )
+            batch = dataset_batch(ds, sl)
             xs, mask = pred.prepare(batch, mods)
             o = pred.net(
                 torch.from_numpy(xs["text"]),

@@ -87,6 +87,17 @@ def batch_windows(windows: Sequence) -> WindowBatch:
     )
 
 
+def dataset_batch(ds, index: slice | np.ndarray) -> WindowBatch:
+    """The samples ``index`` of a :class:`model.datasets.EmotionDataset` (duck-typed) as a batch."""
+    return WindowBatch(
+        text=ds.text[index],
+        acoustic=ds.acoustic[index],
+        visual=ds.visual[index],
+        step_masks={m: ds.step_masks[m][index] for m in MODALITIES},
+        modality_mask=ds.modality_mask[index],
+    )
+
+
 BACKENDS = ("numpy", "torch")
 
 
