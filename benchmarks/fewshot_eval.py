@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPO))
 
 from model import adapt, calibration  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
-from model.inference import Predictor, WindowBatch  # noqa: E402
+from model.inference import Predictor, batch_windows  # noqa: E402
 from model.metrics import roc_auc  # noqa: E402
 
 try:  # the recipe modules move to recipes/ (branch i10m)
@@ -84,17 +84,6 @@ def parse_range(s: str) -> list[int]:
 
 def label_of(c) -> str:
     return c.emotion if c.emotion in corpora.HELD_OUT else c.name
-
-
-def batch_of(windows) -> WindowBatch:
-    arr = recipe_data.windows_to_arrays(windows)
-    return WindowBatch(
-        arr["text"],
-        arr["acoustic"],
-        arr["visual"],
-        {m: arr[f"{m}_mask"] for m in ("text", "acoustic", "visual")},
-        arr["modality_mask"],
-    )
 
 
 METHODS = ("plain", "offset", "recentre", "offset+recentre")
@@ -217,13 +206,13 @@ def main(argv=None) -> int:
         return windows(c, list(ts / dur) or [1.0])
 
     # calibration: the reference is the training actors' neutral windows
-    ref_b = batch_of([w for c in pool if c.emotion == "neutral" for w in windows(c, (0.6, 0.8, 1.0))])
+    ref_b = batch_windows([w for c in pool if c.emotion == "neutral" for w in windows(c, (0.6, 0.8, 1.0))])
     ref = {m: calibration.observed_mean(getattr(ref_b, m), ref_b.step_masks[m]) for m in calibration.CALIBRATED}
 
     def shift_of(actor):
         if not args.calibrate or actor not in calib:
             return None
-        b = batch_of([w for c in calib[actor] for w in dense(c)])
+        b = batch_windows([w for c in calib[actor] for w in dense(c)])
         return calibration.baseline_shift({m: getattr(b, m) for m in calibration.CALIBRATED}, b.step_masks, ref)
 
     shifts = {a: shift_of(a) for a in sorted(calib)}
@@ -234,7 +223,7 @@ def main(argv=None) -> int:
         reps, labs, acts = [], [], []
         for a in sorted({c.actor for c in cs}):
             mine = [c for c in cs if c.actor == a]
-            b = batch_of([windows(c, [1.0])[0] for c in mine])
+            b = batch_windows([windows(c, [1.0])[0] for c in mine])
             pred.set_calibration(shifts.get(a))
             reps.append((b, adapt.encode_batch(pred, b, "av")))
             labs += [label_of(c) for c in mine]
@@ -276,7 +265,7 @@ def main(argv=None) -> int:
             pw.append(w)
             pl.append(replay_words.index(c.name) if c.name in replay_words else -1)
             pa.append(c.actor)
-    pool_ex = adapt.encode_batch(pred, batch_of(pw), "av")
+    pool_ex = adapt.encode_batch(pred, batch_windows(pw), "av")
     pl, pa = np.asarray(pl), np.asarray(pa)
     labels = np.zeros((len(pl), len(replay_words)))
     labels[np.arange(len(pl))[pl >= 0], pl[pl >= 0]] = 1
@@ -297,8 +286,8 @@ def main(argv=None) -> int:
             groups += [c.path.name] * len(d)
         nw = [w for c in own_neutral[s] for w in dense(c)]
         pred.set_calibration(shifts.get(s))
-        pos = adapt.encode_batch(pred, batch_of(ws), "av", adapt.clip_weights(groups))
-        own = adapt.encode_batch(pred, batch_of(nw), "av")
+        pos = adapt.encode_batch(pred, batch_windows(ws), "av", adapt.clip_weights(groups))
+        own = adapt.encode_batch(pred, batch_windows(nw), "av")
         pred.set_calibration(None)
         # replay: per seen emotion, per_emotion windows from actors other than the teacher(s)
         keep = ~np.isin(pa, teachers[s])
