@@ -139,11 +139,15 @@ def visual(args, data, provider) -> None:
         pos_weight_power=args.pos_weight_power,
         visual_space=space,
         seed=args.seed,
+        pooling=args.pooling,
         threads=1,
     )
     held = sorted(R.heldout_photos(args.shared, s))
     borders = [float(b) for b in args.borders.split(",")]
-    views = {b: load_faces(args.shared, space=space, border=b) for b in sorted(set(borders) | {0.0, 0.25})}
+    views = {  # a photo has no voice: its acoustic steps are zeros of the recipe's acoustic width
+        b: R.with_acoustic_dim(load_faces(args.shared, space=space, border=b), s.window.acoustic_dim)
+        for b in sorted(set(borders) | {0.0, 0.25})
+    }
     if args.loso:  # leave one photo source out: train on the other source (all its photos), test on this one
         splits = {}
         for x in ("muxspace", "emilmrk"):
@@ -219,6 +223,7 @@ def text(args, data, provider) -> None:
         dropout=args.dropout,
         pos_weight_power=args.pos_weight_power,
         num_layers=args.layers,
+        pooling=args.pooling,
         threads=1,
     )
     torch.set_num_threads(1)
@@ -232,11 +237,16 @@ def text(args, data, provider) -> None:
     sources = R.mixture_sources(sets, names, s, {})
     torch.manual_seed(0)
     cfg = ModelConfig(
-        input_dims={"text": provider.dim, "acoustic": 74, "visual": 35},
+        input_dims={
+            "text": provider.dim,
+            "acoustic": np.shape(g_train.acoustic)[2],
+            "visual": np.shape(g_train.visual)[2],
+        },
         hidden={"text": provider.dim, "acoustic": 8, "visual": 8},
         emb_dim=provider.dim,
         num_layers=s.num_layers,
         dropout=s.dropout,
+        pooling=s.pooling,
     )
     net = EmotionEmbeddingNet(cfg)
     E = torch.from_numpy(vectors)
@@ -267,7 +277,11 @@ def acoustic(args, data, provider) -> None:
 
     norm = None if args.norm is None else ("" if args.norm == "none" else args.norm)
     ps = _settings(
-        acoustic_norm=norm, pos_weight_power=args.pos_weight_power, speech_balance=args.balance or None, threads=1
+        acoustic_norm=norm,
+        pos_weight_power=args.pos_weight_power,
+        speech_balance=args.balance or None,
+        pooling=args.pooling,
+        threads=1,
     ).protocol()
     over = dict(
         hidden_acoustic=args.hidden,
@@ -275,6 +289,7 @@ def acoustic(args, data, provider) -> None:
         speech_per_epoch=args.per_epoch,
         epochs=args.epochs,
         weight_decay=args.weight_decay,
+        acoustic_l2=args.acoustic_l2,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
     ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space or ps.window.acoustic_space))
@@ -311,7 +326,6 @@ def acoustic(args, data, provider) -> None:
             else ""
         )
         + (f"; held-out speakers {100 * out['held-out']:.1f}" if "held-out" in out else "")
-        + (f"; held-out speakers {100 * out['held-out']:.1f}" if "held-out" in out else "")
         + f" ({time.perf_counter() - t0:.0f} s)"
     )
 
@@ -326,6 +340,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
+    ap.add_argument(
+        "--pooling", default=None, help="every encoder's pooling (model.config.POOLINGS; default: the recipe's)"
+    )
     sub = ap.add_subparsers(dest="what", required=True)
     v = sub.add_parser("visual")
     v.add_argument("--borders", default="0,0.25")
@@ -369,6 +386,7 @@ def main(argv=None) -> int:
     )
     a.add_argument("--seed", type=int, default=0, help="training seed (the dev speakers stay the same)")
     a.add_argument("--weight-decay", type=float, default=None, help="the optimiser's weight decay (default: 0)")
+    a.add_argument("--acoustic-l2", type=float, default=None, help="L2 on the acoustic encoder (voice batches)")
     a.add_argument("--norm", default=None, help="per-window acoustic normalisation: none, mean, meanstd")
     a.add_argument("--hidden", type=int, default=None)
     a.add_argument("--input-layer", type=int, default=None)

@@ -11,6 +11,13 @@ MODALITIES = ("text", "acoustic", "visual")
 #: text-metric cosine over the anchors), "affect" (v2: by affect coordinates from antonym-pole axes).
 ZERO_SHOT_METHODS = ("compose", "affect")
 
+#: How an encoder's bi-LSTM outputs become the sequence representation r_m (``ModelConfig.pooling``, the paper
+#: leaves it open: "process the sequence and get a vector representation"): "last" (both directions' outputs at
+#: the last step, summed: the backward direction has then read the last step only; SDK and v2.3 checkpoints),
+#: "ends" (the forward output at the last step + the backward output at the first observed step: each direction
+#: has read the whole sequence), "mean" (the summed outputs averaged over the observed steps).
+POOLINGS = ("last", "ends", "mean")
+
 
 @dataclass
 class ModelConfig:
@@ -35,6 +42,8 @@ class ModelConfig:
     #: Per modality, the width of a nonlinear input layer (Linear + ReLU on every step) in front of its bi-LSTM,
     #: e.g. ``{"visual": 64}``; a modality not named has none (the paper's encoder; SDK checkpoints).
     input_layers: dict[str, int] = field(default_factory=dict)
+    #: Sequence pooling of every encoder (:data:`POOLINGS`); checkpoints without the field are "last".
+    pooling: str = "last"
 
     def __post_init__(self) -> None:
         for m in MODALITIES:
@@ -47,6 +56,8 @@ class ModelConfig:
                 f"ModelConfig: text hidden size ({self.hidden['text']}) must equal the emotion-embedding "
                 f"dimension ({self.emb_dim}), since text scores are E_t r_t"
             )
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"ModelConfig: unknown pooling {self.pooling!r} (known: {', '.join(POOLINGS)})")
         bad = set(self.input_layers) - set(MODALITIES)
         if bad:
             raise ValueError(f"ModelConfig: input layer for unknown modality '{sorted(bad)[0]}'")
@@ -102,6 +113,7 @@ class ModelConfig:
             dropout=float(d.get("dropout", 0.15)),
             zero_shot=_zero_shot_from(d.get("zero_shot")),
             input_layers={str(k): int(v) for k, v in dict(d.get("input_layers") or {}).items()},
+            pooling=str(d.get("pooling", "last")),
         )
 
     def input_layer(self, m: str) -> int:

@@ -17,16 +17,38 @@ from .fusion import fuse, modality_scores
 from .zeroshot import compose_by_rule
 
 
-class SequenceEncoder(nn.Module):
-    """A bi-LSTM whose two directions are summed; the last step is the representation.
+def pool_outputs(out: torch.Tensor, observed: torch.Tensor, hidden: int, pooling: str) -> torch.Tensor:
+    """(B, T, 2H) bi-LSTM outputs and (B, T) observed steps -> (B, H) representation (config.POOLINGS).
 
-    ``input_layer`` > 0 puts a per-step Linear + ReLU of that width in front of the LSTM (a nonlinear
-    reading of the frame's features); 0 is the paper's encoder.
+    A sequence with no observed step pools as if every step were observed ("ends": the first step).
+    """
+    fwd, bwd = out[..., :hidden], out[..., hidden:]
+    if pooling == "last":
+        return fwd[:, -1] + bwd[:, -1]
+    if pooling == "ends":
+        first = observed.to(torch.int64).argmax(dim=1)  # the first observed step (0 when none)
+        return fwd[:, -1] + bwd[torch.arange(out.shape[0], device=out.device), first]
+    if pooling == "mean":
+        w = observed.to(out.dtype)
+        w = torch.where(w.sum(dim=1, keepdim=True) > 0, w, torch.ones_like(w))
+        return ((fwd + bwd) * w[..., None]).sum(dim=1) / w.sum(dim=1, keepdim=True)
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
+class SequenceEncoder(nn.Module):
+    """A bi-LSTM whose two directions are summed, pooled over the steps by ``pooling`` (config.POOLINGS).
+
+    Padding steps (in front) are exactly zero after normalisation, so a step is observed when any of its
+    features is non-zero. ``input_layer`` > 0 puts a per-step Linear + ReLU of that width in front of the
+    LSTM (a nonlinear reading of the frame's features); 0 is the paper's encoder.
     """
 
-    def __init__(self, input_dim: int, hidden: int, num_layers: int, dropout: float, input_layer: int = 0):
+    def __init__(
+        self, input_dim: int, hidden: int, num_layers: int, dropout: float, input_layer: int = 0, pooling: str = "last"
+    ):
         super().__init__()
         self.hidden = hidden
+        self.pooling = pooling
         self.input = nn.Linear(input_dim, input_layer) if input_layer > 0 else None
         self.lstm = nn.LSTM(
             input_layer if input_layer > 0 else input_dim,
@@ -38,11 +60,11 @@ class SequenceEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        observed = x.abs().amax(dim=-1) > 0
         if self.input is not None:
             x = F.relu(self.input(x))
         out, _ = self.lstm(x)  # (B, T, 2H)
-        out = out[..., : self.hidden] + out[..., self.hidden :]
-        return out[:, -1]  # padding is in front, so the last step is real
+        return pool_outputs(out, observed, self.hidden, self.pooling)
 
 
 @dataclass
@@ -59,7 +81,7 @@ class EmotionEmbeddingNet(nn.Module):
         c = config
         self.encoders = nn.ModuleDict(
             {
-                m: SequenceEncoder(c.input_dims[m], c.hidden[m], c.num_layers, c.dropout, c.input_layer(m))
+                m: SequenceEncoder(c.input_dims[m], c.hidden[m], c.num_layers, c.dropout, c.input_layer(m), c.pooling)
                 for m in MODALITIES
             }
         )

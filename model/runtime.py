@@ -2,7 +2,7 @@
 
 Same maths as :class:`model.network.EmotionEmbeddingNet` in eval mode: per
 modality a stacked bidirectional LSTM (PyTorch gate order i, f, g, o; batch
-first; the two directions summed; the last step kept), the f_{t->a} and
+first; the two directions summed; pooled as the config says), the f_{t->a} and
 f_{t->v} linear maps of the emotion vectors, dot-product scores and the
 mask-aware fusion of :mod:`model.fusion`. Importing this module does not
 import torch; it reads a state dict of numpy arrays (or anything
@@ -94,8 +94,25 @@ def _run(d: _Direction, x: np.ndarray, reverse: bool) -> np.ndarray:
     return out
 
 
+def pool_outputs(
+    fwd: np.ndarray, bwd: np.ndarray | None, observed: np.ndarray, pooling: str, bwd_last: np.ndarray | None = None
+) -> np.ndarray:
+    """Numpy twin of :func:`model.network.pool_outputs` on the two directions' (B, T, H) outputs; "last"
+    may pass only the backward output at the last step (``bwd_last``, (B, H)) instead of ``bwd``."""
+    if pooling == "last":
+        return fwd[:, -1] + (bwd[:, -1] if bwd_last is None else bwd_last)
+    if pooling == "ends":
+        first = np.asarray(observed, bool).argmax(axis=1)
+        return fwd[:, -1] + bwd[np.arange(len(fwd)), first]
+    if pooling == "mean":
+        w = np.asarray(observed, _F32)
+        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, _F32(1))
+        return ((fwd + bwd) * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
 class NumpyEncoder:
-    """Stacked bi-LSTM, directions summed, last step: ``SequenceEncoder`` in eval mode.
+    """Stacked bi-LSTM, directions summed, pooled by ``pooling``: ``SequenceEncoder`` in eval mode.
 
     ``input_layer``: (W^T (D, W), b (W,)) of the optional per-step Linear + ReLU in front of the LSTM.
     """
@@ -104,13 +121,16 @@ class NumpyEncoder:
         self,
         layers: list[tuple[_Direction, _Direction]],
         input_layer: tuple[np.ndarray, np.ndarray] | None = None,
+        pooling: str = "last",
     ):
         self.layers = layers
         self.hidden = layers[0][0].w_hh_t.shape[0]
         self.input_layer = input_layer
+        self.pooling = pooling
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, _F32)
+        observed = np.abs(x).max(axis=-1) > 0 if x.shape[1] else np.zeros(x.shape[:2], bool)
         if self.input_layer is not None:
             wt, b = self.input_layer
             x = np.maximum(x @ wt + b, _F32(0))
@@ -121,10 +141,12 @@ class NumpyEncoder:
         for fwd, bwd in self.layers[:-1]:
             x = np.concatenate([_run(fwd, x, False), _run(bwd, x, True)], axis=-1)
         fwd, bwd = self.layers[-1]
-        h_fwd = _run(fwd, x, False)[:, -1]
-        # the backward direction's output at the last step is its first step: one cell from zero state
-        h_bwd, _ = _cell(x[:, -1] @ bwd.w_ih_t + bwd.bias, np.zeros((B, H), _F32), H)
-        return h_fwd + h_bwd
+        out_fwd = _run(fwd, x, False)
+        if self.pooling == "last":
+            # the backward direction's output at the last step is its first step: one cell from zero state
+            h_bwd, _ = _cell(x[:, -1] @ bwd.w_ih_t + bwd.bias, np.zeros((B, H), _F32), H)
+            return pool_outputs(out_fwd, None, observed, "last", bwd_last=h_bwd)
+        return pool_outputs(out_fwd, _run(bwd, x, True), observed, self.pooling)
 
 
 # -- network ----------------------------------------------------------------------------------------
@@ -224,6 +246,7 @@ class NumpyEmotionNet:
             m: NumpyEncoder(
                 [(direction(m, k, ""), direction(m, k, "_reverse")) for k in range(int(config.num_layers))],
                 input_layer(m),
+                config.pooling,
             )
             for m in MODALITIES
         }

@@ -19,6 +19,7 @@ from torch import nn
 
 from model.config import MODALITIES
 from model.datasets import EmotionDataset
+from model.network import pool_outputs
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,14 @@ class EFLSTMConfig:
     num_layers: int = 2
     dropout: float = 0.15
     num_labels: int = 6
+    pooling: str = "last"  # as the main model's (model.config.POOLINGS)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class EarlyFusionLSTM(nn.Module):
-    """Concatenate (text, acoustic, visual) per step -> bi-LSTM (directions summed) -> last step -> K logits."""
+    """Concatenate (text, acoustic, visual) per step -> bi-LSTM (directions summed) -> pooled -> K logits."""
 
     def __init__(self, config: EFLSTMConfig):
         super().__init__()
@@ -70,10 +72,10 @@ class EarlyFusionLSTM(nn.Module):
             if modality_mask is not None:
                 x = x * modality_mask[:, j].to(x.dtype)[:, None, None]
             xs.append(x)
-        out, _ = self.lstm(torch.cat(xs, dim=-1))
-        h = self.config.hidden
-        last = out[:, -1, :h] + out[:, -1, h:]
-        return self.out(self.drop(last))
+        x = torch.cat(xs, dim=-1)
+        out, _ = self.lstm(x)
+        r = pool_outputs(out, x.abs().amax(dim=-1) > 0, self.config.hidden, self.config.pooling)
+        return self.out(self.drop(r))
 
 
 @torch.no_grad()

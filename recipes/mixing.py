@@ -103,6 +103,11 @@ class MixSchedule:
     lr: float = 1e-3
     lr_final: float = 0.05  # final lr = lr * lr_final (cosine)
     weight_decay: float = 0.0
+    #: (modality, l2) pairs: an L2 penalty l2/2 * |theta|^2 on the parameters of that modality's encoder
+    #: (``encoders.<modality>.``), added to the loss of the batches where the modality is present. A weight decay
+    #: on those parameters would also shrink them on every other corpus's batch, where they get no data gradient
+    #: (in a mixture most batches: Adam then takes full-size steps towards 0).
+    l2_by_modality: tuple[tuple[str, float], ...] = ()
     clip: float = 1.0
     modality_dropout: float = 0.0
     seed: int = 0
@@ -141,6 +146,12 @@ class _Cursor:
             self.pos += step
             k -= step
         return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def modality_parameters(net, modalities: Sequence[str]) -> dict[str, list]:
+    """Per modality, the trainable parameters of its encoder (names starting ``encoders.<modality>.``)."""
+    named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    return {m: [p for n, p in named if n.startswith(f"encoders.{m}.")] for m in modalities}
 
 
 def epoch_plan(
@@ -216,6 +227,7 @@ def train_mixture(
     tensors = [source_tensors(s) for s in sources]
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+    penalised = modality_parameters(net, [m for m, _ in hp.l2_by_modality])
     cursors = {i: _Cursor(len(s.data), hp.seed, i) for i, s in enumerate(sources) if s.per_epoch is not None}
     per_epoch_batches = sum(math.ceil(s.samples_per_epoch() / (s.batch_size or hp.batch_size)) for s in sources)
     total_steps = max(1, hp.epochs * per_epoch_batches)
@@ -240,13 +252,17 @@ def train_mixture(
             logits = forward(t["text"][ii], t["acoustic"][ii], t["visual"][ii], mask)
             loss = masked_bce(logits, t["labels"][ii], t["label_mask"][ii], sources[si].pos_weight)
             loss = loss * sources[si].loss_weight
+            data_loss = float(loss.detach())  # what the epoch log reports (the penalty left out)
+            for m, l2 in hp.l2_by_modality:
+                if l2 and penalised[m] and bool(mask[:, MODALITIES.index(m)].any()):
+                    loss = loss + 0.5 * float(l2) * sum((p * p).sum() for p in penalised[m])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if hp.clip and hp.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, hp.clip)
             opt.step()
             step += 1
-            losses[sources[si].name].append(float(loss.detach()))
+            losses[sources[si].name].append(data_loss)
             history.samples_seen[sources[si].name] += len(idx)
         rec: dict[str, Any] = {
             "epoch": epoch,

@@ -375,6 +375,22 @@ def _acoustic_space_words(space: str | None) -> str:
     )
 
 
+def _encoder_words(s: dict) -> str:
+    """How each bi-LSTM's outputs become r_m and how the acoustic encoder is regularised, in words."""
+    pooling = s.get("pooling", "last")
+    words = {
+        "last": "r_m is both directions' outputs at the last step, summed (the backward direction has read the last "
+        "step only)",
+        "ends": "r_m is the forward output at the last step plus the backward output at the first observed step "
+        "(each direction has read the whole sequence; padding is in front)",
+        "mean": "r_m is the summed outputs averaged over the observed steps",
+    }.get(pooling, f"pooling {pooling}")
+    l2 = s.get("acoustic_l2")
+    if l2:
+        words += f"; an L2 penalty of {l2:g} on the acoustic encoder, on the batches with a voice (it fits its training speakers fast)"
+    return words
+
+
 def _visual_space_words(space: str | None, ravdess: str | None) -> str:
     """The visual feature space in words (RecipeSettings.visual_space, ravdess_visual)."""
     if not space or space == "facet-35":
@@ -441,6 +457,7 @@ def render(results: dict[str, Any], ckpt_path: str | Path, command: str) -> str:
         "command": command,
         "hidden_acoustic": s["hidden_acoustic"],
         "hidden_visual": s["hidden_visual"],
+        "encoder": _encoder_words(s),
         "anchors": "; ".join(f"{m}: {', '.join(a)}" for m, a in anchors.items()) or "none",
         "zero_shot_rule": _zero_shot_rule(s),
         "metric_samples": s["metric_samples"],

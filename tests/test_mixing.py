@@ -157,3 +157,51 @@ def test_a_source_batch_size_overrides_the_schedules():
     assert sorted(sizes[0]) == [8] * 5 and sorted(sizes[1]) == [8, 16, 16]
     with pytest.raises(MixingError, match="batch_size"):
         MixSource("c", a.data, batch_size=0)
+
+
+def test_modality_parameters_are_the_encoders_by_name():
+    from recipes.mixing import modality_parameters
+
+    net = torch.nn.ModuleDict(
+        {"encoders": torch.nn.ModuleDict({"acoustic": torch.nn.Linear(3, 2), "visual": torch.nn.Linear(2, 2)})}
+    )
+    net["encoders"]["acoustic"].bias.requires_grad_(False)
+    got = modality_parameters(net, ["acoustic", "text"])
+    assert [id(p) for p in got["acoustic"]] == [id(net["encoders"]["acoustic"].weight)]  # frozen ones left out
+    assert got["text"] == []
+
+
+def _two_encoder_net(acoustic_dim=5):
+    torch.manual_seed(0)
+    return torch.nn.ModuleDict(
+        {"encoders": torch.nn.ModuleDict({"acoustic": torch.nn.Linear(acoustic_dim, 2), "text": torch.nn.Linear(5, 2)})}
+    )
+
+
+def _train_two(net, sources, l2):
+    def fwd(t, a, v, m):
+        e = net["encoders"]
+        return e["acoustic"](a.mean(dim=1)) * m[:, 1:2] + e["text"](t.mean(dim=1))
+
+    sched = MixSchedule(epochs=4, batch_size=16, lr=0.05, l2_by_modality=l2)
+    train_mixture(net, fwd, sources, sched)
+    return net
+
+
+def test_a_modalitys_l2_shrinks_only_its_encoder():
+    mm = _ds(64, ["a", "b"], seed=3, signal=True, name="mm")
+    mm = EmotionDataset(mm.text, mm.text.copy(), mm.visual, mm.labels, mm.emotions, name="mm")  # voice = the signal
+    plain = _train_two(_two_encoder_net(), [MixSource("mm", mm)], ())
+    pen = _train_two(_two_encoder_net(), [MixSource("mm", mm)], (("acoustic", 10.0),))
+    a = float(pen["encoders"]["acoustic"].weight.norm() / plain["encoders"]["acoustic"].weight.norm())
+    t = float(pen["encoders"]["text"].weight.norm() / plain["encoders"]["text"].weight.norm())
+    assert a < 0.6 and t > 0.9
+
+
+def test_a_modalitys_l2_leaves_its_encoder_alone_on_batches_without_it():
+    """Text-only batches give the acoustic encoder no data gradient, and no penalty either: it does not move."""
+    tx = _ds(64, ["a", "b"], text_only=True, seed=4, signal=True, name="tx")
+    net = _two_encoder_net(acoustic_dim=3)
+    before = net["encoders"]["acoustic"].weight.detach().clone()
+    _train_two(net, [MixSource("tx", tx)], (("acoustic", 10.0),))
+    assert torch.equal(net["encoders"]["acoustic"].weight.detach(), before)

@@ -12,13 +12,14 @@ from model.network import EmotionEmbeddingNet
 from model.runtime import NumpyEmotionNet, expected_shapes
 
 
-def _net(seed: int, dims=(50, 74, 35), hidden=(50, 24, 12), layers=2) -> EmotionEmbeddingNet:
+def _net(seed: int, dims=(50, 74, 35), hidden=(50, 24, 12), layers=2, pooling="last") -> EmotionEmbeddingNet:
     torch.manual_seed(seed)
     cfg = ModelConfig(
         input_dims=dict(zip(("text", "acoustic", "visual"), dims)),
         hidden=dict(zip(("text", "acoustic", "visual"), hidden)),
         emb_dim=hidden[0],
         num_layers=layers,
+        pooling=pooling,
     )
     net = EmotionEmbeddingNet(cfg).eval()
     with torch.no_grad():  # non-trivial fusion weights and biases, so every term matters
@@ -64,6 +65,67 @@ def test_numpy_equals_torch(seed, dims, hidden, layers, B, T, K):
     for m, r in rt.encode(*(x.numpy() for x in xs)).items():
         np.testing.assert_allclose(r, reps[m].numpy(), atol=1e-5, rtol=0, err_msg=m)
     np.testing.assert_allclose(rt.fusion_weights, net.fusion_weights.detach().numpy(), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("pooling", ["last", "ends", "mean"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_numpy_equals_torch_for_every_pooling_with_front_padding(pooling, layers):
+    net = _net(7, layers=layers, pooling=pooling)
+    rt = _numpy_of(net)
+    g = torch.Generator().manual_seed(3)
+    B, T = 5, 9
+    xs = [torch.randn(B, T, d, generator=g) for d in (50, 74, 35)]
+    for i, pad in enumerate((0, 3, 8, 9, 1)):  # row 3: nothing observed
+        for x in xs:
+            x[i, :pad] = 0.0
+    xs[1][4, 5] = 0.0  # an unobserved step inside the sequence
+    E = torch.randn(4, 50, generator=g)
+    with torch.no_grad():
+        want = net(*xs, E)
+        reps = net.encode(*xs)
+    got = rt.forward(*(x.numpy() for x in xs), E.numpy())
+    np.testing.assert_allclose(got.logits, want.logits.numpy(), atol=1e-5, rtol=0)
+    for m, r in rt.encode(*(x.numpy() for x in xs)).items():
+        np.testing.assert_allclose(r, reps[m].numpy(), atol=1e-5, rtol=0, err_msg=m)
+
+
+def test_pooling_ends_reads_the_whole_sequence_in_both_directions():
+    """'last': the backward half sees the last step only; 'ends': it reads back to the first observed step,
+    and padding in front never changes the representation of the observed steps' backward read."""
+    from model.network import pool_outputs
+
+    out = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(2, 4, 6)  # B 2, T 4, H 3
+    observed = torch.tensor([[False, True, True, True], [False, False, False, False]])
+    last = pool_outputs(out, observed, 3, "last")
+    ends = pool_outputs(out, observed, 3, "ends")
+    mean = pool_outputs(out, observed, 3, "mean")
+    np.testing.assert_allclose(last[0].numpy(), (out[0, -1, :3] + out[0, -1, 3:]).numpy())
+    np.testing.assert_allclose(ends[0].numpy(), (out[0, -1, :3] + out[0, 1, 3:]).numpy())
+    np.testing.assert_allclose(ends[1].numpy(), (out[1, -1, :3] + out[1, 0, 3:]).numpy())  # none observed: step 0
+    np.testing.assert_allclose(mean[0].numpy(), (out[0, 1:, :3] + out[0, 1:, 3:]).mean(0).numpy())
+    np.testing.assert_allclose(mean[1].numpy(), (out[1, :, :3] + out[1, :, 3:]).mean(0).numpy())
+    for p in ("last", "ends", "mean"):
+        np.testing.assert_allclose(
+            runtime.pool_outputs(out[..., :3].numpy(), out[..., 3:].numpy(), observed.numpy(), p),
+            pool_outputs(out, observed, 3, p).numpy(),
+        )
+    rt = _numpy_of(_net(8, pooling="ends"))
+    x = np.random.default_rng(2).normal(size=(1, 6, 74)).astype(np.float32)
+    x[0, :2] = 0.0
+    x2 = x.copy()
+    x2[0, 2] += 1.0  # the first observed step: only the forward state and the backward end read it
+    r = rt.encoders["acoustic"]
+    assert np.abs(r(x2) - r(x)).max() > 1e-4
+
+
+def test_pooling_is_in_the_config_and_old_configs_read_as_last():
+    d = ModelConfig().to_dict()
+    assert d["pooling"] == "last"
+    d.pop("pooling")
+    assert ModelConfig.from_dict(d).pooling == "last"
+    assert ModelConfig.from_dict({**d, "pooling": "ends"}).pooling == "ends"
+    with pytest.raises(ValueError, match="unknown pooling"):
+        ModelConfig(pooling="max")
 
 
 def test_default_mask_is_all_present_and_batch_rows_are_independent():
