@@ -1293,6 +1293,8 @@ def _actors(s: RecipeSettings, which: str) -> str:
 
 
 def _git_commit() -> str | None:
+    """The short HEAD commit, with "-dirty" when tracked files outside assets/ (the recipe's own outputs) differ
+    from it: the figures then come from code no commit holds."""
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -1301,7 +1303,17 @@ def _git_commit() -> str | None:
             timeout=10,
             check=False,
         )
-        return out.stdout.strip() or None
+        head = out.stdout.strip()
+        if not head:
+            return None
+        st = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", ".", ":!assets"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return head + ("-dirty" if st.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
