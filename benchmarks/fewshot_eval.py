@@ -12,10 +12,11 @@ Deterministic: no seed to pick.
 
 Selection: every (method, acoustic l2, visual l2) of the grid is fitted for every teacher; the one reported is the one with the
 best mean AUC on DEVELOPMENT actors, the training actors 1-16 other than the teacher (their clips outside the
-replay pool and outside their calibration), never on actors 17-20. The library default (method "offset", the
-checkpoint's own ``few_shot.l2``, else ``model.adapt.DEFAULT_L2``: ``model.adapt.checkpoint_l2``) is what this
-selection chose among the "offset" configurations for calm with ``--calibrate`` on that checkpoint
-(``recipes.recipe_default.FEW_SHOT``).
+replay pool and outside their calibration), never on actors 17-20. The library default is what
+``add-emotion --examples`` does: method "offset" ("offset+recentre" with ``--calibrate`` when the checkpoint's
+``few_shot.recentre`` is set: a calibrated user's examples are re-centred on their stored neutral windows) with the
+checkpoint's own ``few_shot.l2``, else ``model.adapt.DEFAULT_L2`` (``model.adapt.checkpoint_l2``): what this
+selection chose for calm with ``--calibrate`` on that checkpoint (``recipes.recipe_default.FEW_SHOT``).
 
 Protocol (what ``livemer add-emotion WORD --examples`` does, on RAVDESS):
 
@@ -364,7 +365,9 @@ def main(argv=None) -> int:
 
     order = sorted(done, key=lambda k: -dev_mean[k] if not np.isnan(dev_mean[k]) else 0.0)
     lib_l2 = adapt.checkpoint_l2(ck)  # what add-emotion uses with this checkpoint
-    default = ("offset", lib_l2["acoustic"], lib_l2["visual"])
+    # a calibrated user's examples are re-centred when the checkpoint asks for it (livemer.teach.fit_from_windows)
+    lib_method = "offset+recentre" if args.calibrate and adapt.checkpoint_recentres(ck) else "offset"
+    default = (lib_method, lib_l2["acoustic"], lib_l2["visual"])
     extra = (default,) + tuple((m, *k[1:]) for m in args.methods for k in order[:1])
     shown = list(dict.fromkeys(order[: args.show] + [k for k in extra if k in done]))  # each row once
     print(

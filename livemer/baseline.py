@@ -3,8 +3,10 @@
 It holds the observed-step means of the acoustic and visual features of a few
 seconds of the user's neutral face and voice, with the feature spaces they are
 in; :func:`shift_for` turns them into the shift a checkpoint's Predictor takes
-off (:mod:`model.calibration`). Writes are atomic; an unreadable file is ignored
-with a note.
+off (:mod:`model.calibration`). The neutral windows themselves go beside it
+(``calibration-windows.npz``): teaching an emotion re-centres its examples on the
+user's own neutral representation with them (:func:`model.adapt.recentre`).
+Writes are atomic; an unreadable file is ignored with a note.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 FILENAME = "calibration.json"
+WINDOWS_FILENAME = "calibration-windows.npz"
 SCHEMA = 1
 
 
@@ -63,8 +66,43 @@ def load_baseline(path: Path | None = None) -> tuple[dict | None, str | None]:
         return None, f"calibration {path} is unreadable ({type(exc).__name__}); not used"
 
 
+def neutral_windows_path(path: Path | None = None) -> Path:
+    """Where the neutral windows of the baseline at ``path`` (default: the user's) are kept."""
+    return (Path(path) if path else baseline_path()).with_name(WINDOWS_FILENAME)
+
+
+def save_neutral_windows(windows, path: Path | None = None) -> Path | None:
+    """Store the baseline's neutral windows (atomically); with none, remove an older set (it would not match)."""
+    from .teach import save_windows_atomic, windows_arrays
+
+    target = neutral_windows_path(path)
+    if not windows:
+        target.unlink(missing_ok=True)
+        return None
+    return save_windows_atomic(target, windows_arrays(windows))
+
+
+def load_neutral_windows(checkpoint, path: Path | None = None):
+    """The stored neutral windows as a WindowBatch that fits ``checkpoint``'s feature sizes, else None."""
+    from .teach import batch_from_arrays
+
+    target = neutral_windows_path(path)
+    if not target.exists():
+        return None
+    try:
+        with np.load(target) as z:
+            batch = batch_from_arrays({k: z[k] for k in z.files})
+    except (OSError, ValueError, KeyError):
+        return None
+    dims = checkpoint.config.input_dims
+    if batch.acoustic.shape[-1] != dims["acoustic"] or batch.visual.shape[-1] != dims["visual"]:
+        return None
+    return batch
+
+
 def clear_baseline(path: Path | None = None) -> bool:
     path = Path(path) if path else baseline_path()
+    neutral_windows_path(path).unlink(missing_ok=True)
     if path.exists():
         path.unlink()
         return True

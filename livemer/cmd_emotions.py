@@ -291,6 +291,8 @@ def _teach(args, name: str, word: str, vec, prov) -> int:
     a = res.adaptation
     negs = ", ".join(f"{k} {v}" for k, v in res.negative_sources.items())
     calib = "; relative to your stored neutral baseline" if a["calibrated"] else ""
+    if a.get("recentred"):
+        calib += ", re-centred on your neutral face and voice"
     if not a["calibrated"]:
         print(
             "livemer: note: no stored neutral baseline, so the examples are not calibrated; few-shot emotions "

@@ -377,12 +377,13 @@ class Engine:
             self.smoother.reset()
         return self.calibrated
 
-    def save_baseline(self, means: dict, seconds: float, windows: int) -> bool:
-        """Store ``means`` as the user's baseline and use it from now on."""
-        from .baseline import save_baseline
+    def save_baseline(self, means: dict, seconds: float, windows: int, neutral=None) -> bool:
+        """Store ``means`` as the user's baseline (and ``neutral``, the windows they came from) and use it."""
+        from .baseline import save_baseline, save_neutral_windows
 
         spaces = {m: self.checkpoint.feature_spaces[m].name for m in means if m in self.checkpoint.feature_spaces}
         save_baseline(means, spaces, seconds, windows)
+        save_neutral_windows(neutral)
         return self.use_stored_baseline()
 
     def adopt(self, name: str, vector: np.ndarray, rows: dict) -> str:

@@ -274,8 +274,15 @@ def fit_from_windows(
     extra_negatives: Sequence[tuple[str, Sequence]] = (),
     l2: float | dict[str, float] | None = None,
     registry=None,
+    neutral=None,
 ) -> TeachResult:
-    """Fit the adapter of ``name`` on ``positives`` against every negative source at hand."""
+    """Fit the adapter of ``name`` on ``positives`` against every negative source at hand.
+
+    With a calibrated predictor and a checkpoint that asks for it (``model.adapt.checkpoint_recentres``), the
+    positives are first re-centred on the user's own neutral representation: ``neutral`` (a WindowBatch of the
+    user's neutral windows; None: the stored baseline's, ``livemer.baseline.load_neutral_windows``) against the
+    replay's neutral windows (``model.adapt.recentre``).
+    """
     from model import adapt
     from model.inference import batch_windows
 
@@ -312,6 +319,11 @@ def fit_from_windows(
             f"nothing to contrast '{name}' with: this checkpoint carries no replay set of its trained emotions "
             f"and no other emotion is taught; pass --negatives CLIPS (clips that are not '{name}')"
         )
+    recentred = False
+    if pred.calibration and replay is not None and adapt.checkpoint_recentres(engine.checkpoint):
+        pos, recentred, note = _recentred(engine.checkpoint, pred, pos, negs[0], neutral)
+        if note:
+            warnings.append(note)
     neg = adapt.Examples.concat(negs)
     rows = adapt.zero_shot_rows(pred, vector)
     try:
@@ -334,9 +346,27 @@ def fit_from_windows(
         "l2": dict(fit.l2),
         "train_auc": None if math.isnan(fit.train_auc) else round(float(fit.train_auc), 4),
         "calibrated": bool(pred.calibration),
+        "recentred": recentred,
         "fitted": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     return TeachResult(name, adaptation, fit, warnings, sources)
+
+
+def _recentred(checkpoint, pred, pos, replay_examples, neutral):
+    """(positives, recentred?, note): the positives moved by (replay neutral - the user's neutral) mean
+    representation, or unchanged with the reason when either side is missing."""
+    from model import adapt
+
+    from .baseline import load_neutral_windows
+
+    lw = adapt.replay_labels(checkpoint)
+    pop = adapt.labelled(replay_examples, *lw, "neutral") if lw is not None else None
+    own_batch = neutral if neutral is not None else load_neutral_windows(checkpoint)
+    if pop is None or own_batch is None or not len(own_batch.text):
+        why = "no neutral windows in its replay" if pop is None else "the stored baseline has no neutral windows"
+        return pos, False, f"examples not re-centred on your neutral representation ({why}; calibrate again)"
+    own = adapt.encode_batch(pred, own_batch)
+    return adapt.recentre(pos, own, pop), True, None
 
 
 def store(registry, result: TeachResult, word: str, space: str, vector: np.ndarray, positives: WindowSet) -> None:

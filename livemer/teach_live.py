@@ -46,6 +46,7 @@ class BaselineRecorder:
         self.t0: float | None = None
         self.last_t: float | None = None
         self.windows: list = []
+        self.used: list = []  # the windows the baseline came from (after finish)
         self.finished = False
 
     def feed(self, t: float, window) -> None:
@@ -65,6 +66,7 @@ class BaselineRecorder:
             return
         self.finished = True
         wins = [w for _, w in self.windows]
+        self.used = wins
         means: dict[str, np.ndarray] = {}
         for m in CALIBRATED:
             if wins:
@@ -230,7 +232,7 @@ class LiveControls:
 
         def done(means: dict, n: int) -> None:
             try:
-                ok = self.engine.save_baseline(means, seconds, n)
+                ok = self.engine.save_baseline(means, seconds, n, neutral=recorder.used)
             except OSError as exc:
                 self.show(f"calibration not saved ({type(exc).__name__})", 4.0)
                 return
@@ -241,7 +243,8 @@ class LiveControls:
                 4.0,
             )
 
-        self.active = BaselineRecorder(seconds, done, lambda msg: self.show(msg, 4.0))
+        recorder = BaselineRecorder(seconds, done, lambda msg: self.show(msg, 4.0))
+        self.active = recorder
 
     def teach(self, word: str) -> None:
         """Start teaching ``word`` (a one-line message instead when it cannot be taught)."""

@@ -77,6 +77,13 @@ def checkpoint_l2(checkpoint) -> dict[str, float]:
     return dict(DEFAULT_L2)
 
 
+def checkpoint_recentres(checkpoint) -> bool:
+    """Whether ``checkpoint``'s development actors chose re-centring the examples of a calibrated user on
+    their own neutral representation (provenance ``few_shot.recentre``; :func:`recentre`)."""
+    fs = (getattr(checkpoint, "provenance", None) or {}).get(FEW_SHOT_KEY) or {}
+    return bool(fs.get("recentre")) if isinstance(fs, Mapping) else False
+
+
 OFFSET_KEY = "offset"  # the adapter's score offset: the regression's intercept / the sum of the fusion weights
 MIN_POSITIVE_WINDOWS = 3
 REPLAY_KEYS = ("text", "acoustic", "visual", "text_mask", "acoustic_mask", "visual_mask", "modality_mask", "labels")
@@ -373,6 +380,16 @@ def attach_replay(checkpoint, ds, per_emotion: int = 16, seed: int = 0) -> int:
         "seed": int(seed),
     }
     return int(arrays["replay/modality_mask"].shape[0])
+
+
+def replay_labels(checkpoint) -> tuple[np.ndarray, list[str]] | None:
+    """(labels (N, K), words) of the checkpoint's replay windows, or None when it carries no labels."""
+    labels = checkpoint.extras.get("replay/labels")
+    if labels is None:
+        return None
+    words = list((checkpoint.provenance.get("replay") or {}).get("emotions") or checkpoint.display_emotions)
+    labels = np.asarray(labels)
+    return (labels, words) if labels.ndim == 2 and labels.shape[1] == len(words) else None
 
 
 def replay_of(checkpoint):

@@ -52,11 +52,13 @@ def reference_means(checkpoint, replay=None) -> dict[str, np.ndarray]:
     ref = {
         m: np.asarray(checkpoint.normalization[m].mean, np.float64) for m in CALIBRATED if m in checkpoint.normalization
     }
-    labels = checkpoint.extras.get("replay/labels")
-    if replay is not None and labels is not None:
-        words = list((checkpoint.provenance.get("replay") or {}).get("emotions") or checkpoint.display_emotions)
-        if "neutral" in words and labels.shape[1] == len(words):
-            sel = np.asarray(labels)[:, words.index("neutral")] > 0.5
+    from .adapt import replay_labels
+
+    lw = replay_labels(checkpoint) if replay is not None else None
+    if lw is not None:
+        labels, words = lw
+        if "neutral" in words:
+            sel = labels[:, words.index("neutral")] > 0.5
             for m in CALIBRATED:
                 mu = observed_mean(getattr(replay, m)[sel], replay.step_masks[m][sel])
                 if mu is not None:

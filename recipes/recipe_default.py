@@ -67,7 +67,11 @@ MODEL_VERSION = "v2.4"
 #: The few-shot adapter's l2 the shipped checkpoint carries (model.adapt.checkpoint_l2, used by add-emotion
 #: --examples): the best "offset" configuration on development actors 1-16 of `python benchmarks/fewshot_eval.py
 #: --calibrate` on v2.3 (dev 0.835; v2.2's l2, acoustic 0.1 / visual 0.003, dev 0.797 there).
-FEW_SHOT = {"l2": {"acoustic": 0.03, "visual": 0.1}, "chosen_by": "benchmarks/fewshot_eval.py --calibrate (dev actors)"}
+FEW_SHOT = {
+    "l2": {"acoustic": 0.001, "visual": 0.1},
+    "recentre": True,  # a calibrated user's examples are re-centred on their own neutral (model.adapt.recentre)
+    "chosen_by": "benchmarks/fewshot_eval.py --calibrate (dev actors)",
+}
 #: The seven emotions of the voice and face corpora (and RAVDESS without calm), in table order.
 SEEN = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 #: The word each name is scored by (chosen on RAVDESS validation by the v1 recipe's selection stage).
@@ -1292,9 +1296,13 @@ def _actors(s: RecipeSettings, which: str) -> str:
     return ",".join(f"{x:02d}" for x in a)
 
 
+#: What counts as code for the provenance's "-dirty" mark (git pathspecs).
+CODE_PATHS = ("*.py", "pyproject.toml", "requirements", "recipes/MODEL_CARD.template.md")
+
+
 def _git_commit() -> str | None:
-    """The short HEAD commit, with "-dirty" when tracked files outside assets/ (the recipe's own outputs) differ
-    from it: the figures then come from code no commit holds."""
+    """The short HEAD commit, with "-dirty" when tracked code (:data:`CODE_PATHS`) differs from it: the figures
+    then come from code no commit holds. Documentation and the recipe's own outputs (assets/) do not count."""
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -1307,7 +1315,7 @@ def _git_commit() -> str | None:
         if not head:
             return None
         st = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", ".", ":!assets"],
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
             capture_output=True,
             text=True,
             timeout=10,

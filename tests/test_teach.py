@@ -225,3 +225,36 @@ def test_add_emotion_from_real_clips_end_to_end(shared_dir, tiny_checkpoint, tmp
     assert main(["emotions", "remove", "calm"]) == 0
     assert "and its adaptation" in capsys.readouterr().out
     assert not teach.windows_path(Registry(tmp_path / "cfg" / "emotions.json"), "calm").exists()
+
+
+def test_a_calibrated_users_examples_are_recentred_on_their_neutral(engine):
+    """With a calibration and a checkpoint whose few_shot asks for it, the positives move by (replay neutral -
+    the user's neutral) mean representation before the fit; without the user's neutral windows they do not,
+    with a note."""
+    from model.adapt import attach_replay
+    from model.datasets import EmotionDataset
+
+    rng = np.random.default_rng(6)
+    n = 12
+    ds = EmotionDataset(
+        rng.normal(size=(n, T, 50)),
+        rng.normal(size=(n, T, 74)),
+        rng.normal(size=(n, T, 35)),
+        np.eye(2)[np.arange(n) % 2],
+        ["neutral", "sad"],
+    )
+    ck = engine.checkpoint
+    attach_replay(ck, ds, per_emotion=6)
+    vec = np.full(50, 0.1, np.float32)
+    pos = _positives(rng)
+    plain = teach.fit_from_windows(engine, "calm", vec, pos)
+    assert plain.adaptation["recentred"] is False  # not calibrated
+    ck.provenance["few_shot"] = {"l2": {"acoustic": 0.01, "visual": 0.1}, "recentre": True}
+    engine.predictor.set_calibration({"visual": np.zeros(35, np.float32)})
+    neutral = teach.batch_from_arrays(teach.windows_arrays([_window(rng, 1.0, visual_shift=3.0) for _ in range(8)]))
+    moved = teach.fit_from_windows(engine, "calm", vec, pos, neutral=neutral)
+    assert moved.adaptation["recentred"] is True and not moved.warnings[1:]
+    assert not np.allclose(moved.adaptation["embeddings"]["visual"], plain.adaptation["embeddings"]["visual"])
+    none = teach.fit_from_windows(engine, "calm", vec, pos)  # no stored neutral windows for this user
+    assert none.adaptation["recentred"] is False and any("not re-centred" in w for w in none.warnings)
+    engine.predictor.set_calibration(None)

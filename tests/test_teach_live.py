@@ -37,6 +37,7 @@ def test_baseline_recorder_collects_its_seconds_then_reports_means():
     for k in range(15):
         rec.feed(0.2 * k, _window(0.2 * k, level=3.0))
     assert rec.finished and got["n"] == 11  # t = 0 .. 2.0
+    assert len(rec.used) == 11  # the windows the baseline came from (stored for re-centring taught examples)
     assert set(got["means"]) == {"acoustic", "visual"} and np.allclose(got["means"]["visual"], 3.0, atol=0.3)
 
 
