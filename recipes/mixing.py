@@ -108,6 +108,10 @@ class MixSchedule:
     #: on those parameters would also shrink them on every other corpus's batch, where they get no data gradient
     #: (in a mixture most batches: Adam then takes full-size steps towards 0).
     l2_by_modality: tuple[tuple[str, float], ...] = ()
+    #: (modality, sigma) pairs: each training sample of that modality gets one random offset, N(0, sigma^2) per
+    #: feature of the normalised steps, added to all of its observed steps (a new channel, microphone or speaker
+    #: level each time it is drawn; padding and unobserved steps stay 0)
+    offset_noise: tuple[tuple[str, float], ...] = ()
     clip: float = 1.0
     modality_dropout: float = 0.0
     seed: int = 0
@@ -146,6 +150,16 @@ class _Cursor:
             self.pos += step
             k -= step
         return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def with_offset(x, sigma: float, gen):
+    """(B, T, d) normalised steps plus one N(0, sigma^2) offset per sample and feature on its observed steps
+    (a step is observed when any feature is non-zero; padding stays exactly 0)."""
+    import torch
+
+    observed = (x.abs().amax(dim=-1, keepdim=True) > 0).to(x.dtype)
+    off = torch.randn((x.shape[0], 1, x.shape[2]), generator=gen, dtype=x.dtype) * sigma
+    return x + off * observed
 
 
 def modality_parameters(net, modalities: Sequence[str]) -> dict[str, list]:
@@ -249,7 +263,11 @@ def train_mixture(
             mask = t["modality_mask"][ii]
             if hp.modality_dropout > 0 and len(sources[si].modalities) > 1:
                 mask = drop_modalities(mask, hp.modality_dropout, gen)
-            logits = forward(t["text"][ii], t["acoustic"][ii], t["visual"][ii], mask)
+            xs = {m: t[m][ii] for m in MODALITIES}
+            for m, sigma in hp.offset_noise:
+                if sigma and m in sources[si].modalities:
+                    xs[m] = with_offset(xs[m], float(sigma), gen)
+            logits = forward(xs["text"], xs["acoustic"], xs["visual"], mask)
             loss = masked_bce(logits, t["labels"][ii], t["label_mask"][ii], sources[si].pos_weight)
             loss = loss * sources[si].loss_weight
             data_loss = float(loss.detach())  # what the epoch log reports (the penalty left out)

@@ -385,6 +385,12 @@ def _encoder_words(s: dict) -> str:
         "(each direction has read the whole sequence; padding is in front)",
         "mean": "r_m is the summed outputs averaged over the observed steps",
     }.get(pooling, f"pooling {pooling}")
+    noise = s.get("acoustic_offset_noise")
+    if noise:
+        words += (
+            f"; in training every voice sample gets one random offset of its normalised acoustic steps "
+            f"(N(0, {noise:g}^2) per feature: a new channel or speaker level each time it is drawn)"
+        )
     l2 = s.get("acoustic_l2")
     if l2:
         words += f"; an L2 penalty of {l2:g} on the acoustic encoder, on the batches with a voice (it fits its training speakers fast)"

@@ -205,3 +205,30 @@ def test_a_modalitys_l2_leaves_its_encoder_alone_on_batches_without_it():
     before = net["encoders"]["acoustic"].weight.detach().clone()
     _train_two(net, [MixSource("tx", tx)], (("acoustic", 10.0),))
     assert torch.equal(net["encoders"]["acoustic"].weight.detach(), before)
+
+
+def test_offset_noise_moves_every_observed_step_of_a_sample_alike_and_leaves_padding():
+    from recipes.mixing import with_offset
+
+    x = torch.ones(3, 4, 5)
+    x[:, :2] = 0.0  # padding in front
+    x[1, 3] = 0.0  # an unobserved step
+    y = with_offset(x, 0.5, torch.Generator().manual_seed(0))
+    d = y - x
+    assert torch.equal(d[:, :2], torch.zeros(3, 2, 5)) and torch.equal(d[1, 3], torch.zeros(5))
+    assert torch.allclose(d[0, 2], d[0, 3]) and not torch.allclose(d[0, 2], d[2, 2])  # one offset per sample
+
+
+def test_offset_noise_is_applied_only_to_sources_with_the_modality():
+    tx = _ds(40, ["a", "b"], text_only=True, seed=5, signal=True, name="tx")
+    seen = []
+
+    def fwd(t, a, v, m):
+        seen.append(float(a.abs().sum()))
+        return t.mean(dim=1)[:, :2] * 0 + net(t.mean(dim=1))
+
+    net = torch.nn.Linear(5, 2)
+    train_mixture(
+        net, fwd, [MixSource("tx", tx)], MixSchedule(epochs=1, batch_size=8, offset_noise=(("acoustic", 1.0),))
+    )
+    assert seen and max(seen) == 0.0  # text-only batches' acoustic placeholder stays zero
