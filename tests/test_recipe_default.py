@@ -124,6 +124,17 @@ def test_settings_digest_and_stages():
     a, b = RecipeSettings(), RecipeSettings(epochs=13)
     assert RecipeSettings(speech_balance=True).digest("main") != a.digest("main")
     assert RecipeSettings(acoustic_norm="mean:mcep").digest("main") != a.digest("main")
+    # a setting added later, left at its neutral value, keeps the digests of stage results cached before it existed
+    noisy = RecipeSettings(acoustic_offset_noise=0.5)
+    assert noisy.digest("main") != a.digest("main") and noisy.training_digest("loo") != a.training_digest("loo")
+    from recipes.recipe_default import _NEUTRAL_SETTINGS
+
+    before = {k: v for k, v in a.to_dict().items() if k not in _NEUTRAL_SETTINGS and k != "threads"}
+    import hashlib
+    import json
+
+    blob = json.dumps([before, [repr("main")]], sort_keys=True, default=str)
+    assert a.digest("main") == hashlib.sha1(blob.encode()).hexdigest()[:12]
     assert a.digest("main") != b.digest("main") and a.digest("main") == RecipeSettings().digest("main")
     assert a.protocol().epochs == a.protocol_epochs and a.protocol().hidden_acoustic == a.protocol_hidden_acoustic
 
