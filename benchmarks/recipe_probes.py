@@ -291,6 +291,7 @@ def acoustic(args, data, provider) -> None:
         weight_decay=args.weight_decay,
         acoustic_l2=args.acoustic_l2,
         acoustic_offset_noise=args.acoustic_offset_noise,
+        ema_epochs=args.ema,
     )
     ps = replace(ps, **{k: v for k, v in over.items() if v is not None})
     ps = replace(ps, window=replace(ps.window, acoustic_space=args.acoustic_space or ps.window.acoustic_space))
@@ -389,6 +390,7 @@ def main(argv=None) -> int:
     a.add_argument("--weight-decay", type=float, default=None, help="the optimiser's weight decay (default: 0)")
     a.add_argument("--acoustic-l2", type=float, default=None, help="L2 on the acoustic encoder (voice batches)")
     a.add_argument("--acoustic-offset-noise", type=float, default=None, help="per-sample acoustic offsets (sigma)")
+    a.add_argument("--ema", type=float, default=None, help="moving average of the weights over N epochs")
     a.add_argument("--norm", default=None, help="per-window acoustic normalisation: none, mean, meanstd")
     a.add_argument("--hidden", type=int, default=None)
     a.add_argument("--input-layer", type=int, default=None)

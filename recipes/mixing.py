@@ -112,6 +112,10 @@ class MixSchedule:
     #: feature of the normalised steps, added to all of its observed steps (a new channel, microphone or speaker
     #: level each time it is drawn; padding and unobserved steps stay 0)
     offset_noise: tuple[tuple[str, float], ...] = ()
+    #: > 0: the trained weights are an exponential moving average of the weights after every step, with a
+    #: horizon of this many epochs (decay 1 - 1 / (ema_epochs * batches per epoch); torch.optim.swa_utils).
+    #: Evaluations during training see the raw weights; the last one and the result see the average.
+    ema_epochs: float = 0.0
     clip: float = 1.0
     modality_dropout: float = 0.0
     seed: int = 0
@@ -247,6 +251,12 @@ def train_mixture(
     total_steps = max(1, hp.epochs * per_epoch_batches)
     history = MixHistory(samples_seen={s.name: 0 for s in sources})
     gen = torch.Generator().manual_seed(hp.seed)
+    ema = None
+    if hp.ema_epochs and hp.ema_epochs > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        decay = 1.0 - 1.0 / max(1.0, float(hp.ema_epochs) * per_epoch_batches)
+        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
     step = 0
     t_start = time.perf_counter()
     for epoch in range(1, hp.epochs + 1):
@@ -279,9 +289,15 @@ def train_mixture(
             if hp.clip and hp.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, hp.clip)
             opt.step()
+            if ema is not None:
+                ema.update_parameters(net)
             step += 1
             losses[sources[si].name].append(data_loss)
             history.samples_seen[sources[si].name] += len(idx)
+        if ema is not None and epoch == hp.epochs:
+            with torch.no_grad():
+                for p, q in zip(net.parameters(), ema.module.parameters(), strict=True):
+                    p.copy_(q)
         rec: dict[str, Any] = {
             "epoch": epoch,
             "seconds": round(time.perf_counter() - t0, 2),

@@ -94,7 +94,12 @@ ADDED_WORDS = ("calm", "contempt", "bored", "excited", "anxious", "relief")
 # ----------------------------------------------------------------------------- settings
 
 #: Settings added after stage results were first cached, with the value that trains as before they existed.
-_NEUTRAL_SETTINGS: dict[str, Any] = {"acoustic_norm": "", "speech_balance": False, "acoustic_offset_noise": 0.0}
+_NEUTRAL_SETTINGS: dict[str, Any] = {
+    "acoustic_norm": "",
+    "speech_balance": False,
+    "acoustic_offset_noise": 0.0,
+    "ema_epochs": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ class RecipeSettings:
     # among the training speakers 71.1 / 71.6 / 70.1 -> 71.9 / 72.4 / 70.8; main size dev 81.7 / 81.7 -> 82.2 / 83.6),
     # but the full run lost on what users get: held-out voices 77.5 -> 76.7, calm 73.8 -> 64.4. Off (v2.4).
     acoustic_offset_noise: float = 0.0
+    # > 0: the weights are an exponential moving average over about this many epochs (MixSchedule.ema_epochs)
+    ema_epochs: float = 0.0
     clip: float = 1.0
     modality_dropout: float = 0.3
     pos_weight_power: float = 1.0
@@ -952,6 +959,7 @@ def mix_schedule(
         weight_decay=settings.weight_decay,
         l2_by_modality=(("acoustic", float(settings.acoustic_l2)),) if settings.acoustic_l2 else (),
         offset_noise=(("acoustic", float(settings.acoustic_offset_noise)),) if settings.acoustic_offset_noise else (),
+        ema_epochs=float(settings.ema_epochs),
         clip=settings.clip,
         modality_dropout=settings.modality_dropout if modality_dropout is None else modality_dropout,
         seed=seed,

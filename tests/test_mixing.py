@@ -232,3 +232,35 @@ def test_offset_noise_is_applied_only_to_sources_with_the_modality():
         net, fwd, [MixSource("tx", tx)], MixSchedule(epochs=1, batch_size=8, offset_noise=(("acoustic", 1.0),))
     )
     assert seen and max(seen) == 0.0  # text-only batches' acoustic placeholder stays zero
+
+
+def _train_linear(ema_epochs, on_epoch=None):
+    tx = _ds(64, ["a", "b"], text_only=True, seed=6, signal=True, name="tx")
+    torch.manual_seed(0)
+    net = torch.nn.Linear(5, 2)
+    weights = []
+
+    def fwd(t, a, v, m):
+        return net(t.mean(dim=1))
+
+    def record(epoch, n):
+        weights.append(n.weight.detach().clone())
+        return {}
+
+    sched = MixSchedule(epochs=3, batch_size=8, lr=0.05, ema_epochs=ema_epochs)
+    train_mixture(net, fwd, [MixSource("tx", tx)], sched, on_epoch=record, eval_every=1)
+    return net, weights
+
+
+def test_ema_weights_are_the_average_and_the_last_evaluation_sees_them():
+    raw, raw_seen = _train_linear(0.0)
+    same, _ = _train_linear(1e-6)  # a horizon under one step: the average is the last weights
+    assert torch.allclose(same.weight, raw.weight)
+    avg, seen = _train_linear(1.0)
+    assert not torch.allclose(avg.weight, raw.weight)
+    assert torch.equal(seen[0], raw_seen[0])  # evaluations before the last see the raw weights (same trajectory)
+    assert torch.equal(seen[-1], avg.weight.detach())  # the last one sees the average
+    # the average lies between the start and the end of training
+    torch.manual_seed(0)
+    start = torch.nn.Linear(5, 2).weight.detach()
+    assert (avg.weight - raw.weight).norm() < (start - raw.weight).norm()
