@@ -252,7 +252,7 @@ def train_mixture(
     history = MixHistory(samples_seen={s.name: 0 for s in sources})
     gen = torch.Generator().manual_seed(hp.seed)
     ema = None
-    if hp.ema_epochs and hp.ema_epochs > 0:
+    if hp.ema_epochs > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         decay = 1.0 - 1.0 / max(1.0, float(hp.ema_epochs) * per_epoch_batches)

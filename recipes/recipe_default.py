@@ -102,6 +102,14 @@ _NEUTRAL_SETTINGS: dict[str, Any] = {
 }
 
 
+def _settings_hash(d: dict[str, Any], extra: tuple) -> str:
+    """A short hash of settings ``d`` (threads and settings left at their neutral value left out, so stage results
+    cached before a setting existed stay valid) and ``extra``."""
+    d = {k: v for k, v in d.items() if k != "threads" and not (k in _NEUTRAL_SETTINGS and v == _NEUTRAL_SETTINGS[k])}
+    blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class RecipeSettings:
     """Everything that shapes the checkpoint and the protocol runs (recorded in the provenance)."""
@@ -226,24 +234,12 @@ class RecipeSettings:
         return d
 
     def digest(self, *extra: Any) -> str:
-        d = self.to_dict()
-        d.pop("threads", None)
-        for k, off in _NEUTRAL_SETTINGS.items():  # added settings left off: stage results cached before stay valid
-            if d.get(k) == off:
-                d.pop(k)
-        blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+        return _settings_hash(self.to_dict(), extra)
 
     def training_digest(self, *extra: Any) -> str:
         """As :meth:`digest`, without the zero-shot rule (``zsl_*``): it is applied after training, so a
         trained sub-model can be re-scored under another rule without retraining."""
-        d = {k: v for k, v in self.to_dict().items() if not k.startswith("zsl_")}
-        d.pop("threads", None)
-        for k, off in _NEUTRAL_SETTINGS.items():
-            if d.get(k) == off:
-                d.pop(k)
-        blob = json.dumps([d, [repr(e) for e in extra]], sort_keys=True, default=str)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+        return _settings_hash({k: v for k, v in self.to_dict().items() if not k.startswith("zsl_")}, extra)
 
     def protocol(self) -> RecipeSettings:
         """The smaller settings of the protocol runs (LOCO, LOSO, leave-one-emotion-out)."""

@@ -234,7 +234,7 @@ def test_offset_noise_is_applied_only_to_sources_with_the_modality():
     assert seen and max(seen) == 0.0  # text-only batches' acoustic placeholder stays zero
 
 
-def _train_linear(ema_epochs, on_epoch=None):
+def _train_linear(ema_epochs):
     tx = _ds(64, ["a", "b"], text_only=True, seed=6, signal=True, name="tx")
     torch.manual_seed(0)
     net = torch.nn.Linear(5, 2)
